@@ -1,0 +1,581 @@
+package log
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Config tunes a Log. The zero value of every field means its default.
+type Config struct {
+	// SegmentBytes rolls the active segment when the next append would take it past
+	// this size. Default 128 MiB.
+	SegmentBytes int64
+	// SegmentAge rolls the active segment on the first append after it is this old.
+	// Default 7 days.
+	SegmentAge time.Duration
+	// RetentionAge deletes a whole segment once its newest record is older than this
+	// (measured by record timestamps). Default 7 days; negative keeps forever.
+	RetentionAge time.Duration
+	// RetentionBytes deletes the oldest segments while the log without them is still at
+	// least this big. Default 0: no limit by size.
+	RetentionBytes int64
+	// IndexInterval is how many bytes of batches lie between two index entries.
+	// Default 4096.
+	IndexInterval int64
+	// FlushMessages makes Append sync the log once this many records are unsynced.
+	// Default 0: never by count (the caller syncs).
+	FlushMessages int64
+	// Logger receives recovery and retention lines. Nil discards them.
+	Logger *slog.Logger
+}
+
+func (c *Config) fill() {
+	if c.SegmentBytes <= 0 {
+		c.SegmentBytes = 128 << 20
+	}
+	if c.SegmentAge <= 0 {
+		c.SegmentAge = 7 * 24 * time.Hour
+	}
+	if c.RetentionAge == 0 {
+		c.RetentionAge = 7 * 24 * time.Hour
+	}
+	if c.IndexInterval <= 0 {
+		c.IndexInterval = 4096
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// ErrOutOfRange reports a read below the log's start or past its end.
+var ErrOutOfRange = errors.New("offset out of range")
+
+// ErrClosed reports use of a closed log.
+var ErrClosed = errors.New("log closed")
+
+// Log is one partition's log. Its methods are safe for concurrent use.
+type Log struct {
+	dir string
+	cfg Config
+	lg  *slog.Logger
+
+	// mu protects segs, next, unflushed and closed. Appends hold it for writing; reads
+	// hold it only to find their segment and its size, then read the file without it.
+	mu        sync.RWMutex
+	segs      []*segment
+	next      int64 // offset the next record gets: the log end offset
+	unflushed int64 // records appended since the last sync began
+	closed    bool
+
+	syncMu  sync.Mutex   // one fsync at a time; waiters share the next one
+	flushed atomic.Int64 // every offset below this is on disk
+}
+
+// Open opens or creates the log in dir, recovering its tail.
+func Open(dir string, cfg Config) (*Log, error) {
+	cfg.fill()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	l := &Log{dir: dir, cfg: cfg, lg: cfg.Logger.With("dir", dir)}
+	bases, err := segmentBases(dir)
+	if err != nil {
+		return nil, err
+	}
+	for i, base := range bases {
+		s, err := openSegment(dir, base)
+		if err != nil {
+			l.closeFiles()
+			return nil, err
+		}
+		l.segs = append(l.segs, s)
+		last := i == len(bases)-1
+		if last {
+			err = l.recover(s)
+		} else {
+			err = l.loadIndexes(s)
+		}
+		if err != nil {
+			l.closeFiles()
+			return nil, err
+		}
+	}
+	if len(l.segs) == 0 {
+		s, err := createSegment(dir, 0, time.Now())
+		if err != nil {
+			return nil, err
+		}
+		l.segs = append(l.segs, s)
+		syncDir(dir)
+	}
+	active := l.segs[len(l.segs)-1]
+	l.next = active.end
+	l.flushed.Store(l.next) // what survived recovery is what is on disk
+	return l, nil
+}
+
+func segmentBases(dir string) ([]int64, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var bases []int64
+	for _, e := range ents {
+		name, ok := strings.CutSuffix(e.Name(), ".log")
+		if !ok || len(name) != 20 {
+			continue
+		}
+		base, err := strconv.ParseInt(name, 10, 64)
+		if err != nil || base < 0 {
+			continue
+		}
+		bases = append(bases, base)
+	}
+	sort.Slice(bases, func(i, j int) bool { return bases[i] < bases[j] })
+	return bases, nil
+}
+
+// recover scans the active segment batch by batch, truncates it after the last whole
+// batch whose CRC matches, and rebuilds its indexes.
+func (l *Log) recover(s *segment) error {
+	fi, err := s.f.Stat()
+	if err != nil {
+		return err
+	}
+	good, err := l.scan(s, fi.Size())
+	if err != nil {
+		return err
+	}
+	if good < fi.Size() {
+		l.lg.Warn("log: truncating torn or corrupt tail", "segment", s.base,
+			"valid_bytes", good, "file_bytes", fi.Size(), "dropped_bytes", fi.Size()-good)
+		if err := s.f.Truncate(good); err != nil {
+			return fmt.Errorf("truncate %s: %w", s.f.Name(), err)
+		}
+		if err := s.f.Sync(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// scan reads the batches of s up to limit, rebuilding its in-memory indexes, and
+// returns the size of the valid prefix.
+func (l *Log) scan(s *segment, limit int64) (int64, error) {
+	s.reset()
+	var pos int64
+	hdr := make([]byte, HeaderSize)
+	var buf []byte
+	for pos+HeaderSize <= limit {
+		if _, err := s.f.ReadAt(hdr, pos); err != nil {
+			return 0, fmt.Errorf("read %s: %w", s.f.Name(), err)
+		}
+		b, err := ParseHeader(hdr)
+		if err != nil || pos+int64(b.Size()) > limit || b.BaseOffset < s.end {
+			break
+		}
+		if cap(buf) < b.Size() {
+			buf = make([]byte, b.Size())
+		}
+		buf = buf[:b.Size()]
+		if _, err := s.f.ReadAt(buf, pos); err != nil {
+			return 0, fmt.Errorf("read %s: %w", s.f.Name(), err)
+		}
+		if _, err := ParseBatch(buf); err != nil {
+			break
+		}
+		s.track(&b, pos, l.cfg.IndexInterval)
+		pos += int64(b.Size())
+	}
+	s.size = pos
+	return pos, nil
+}
+
+// loadIndexes reads the index files of a sealed segment, and rebuilds them from the
+// segment when they are missing or do not make sense.
+func (l *Log) loadIndexes(s *segment) error {
+	fi, err := s.f.Stat()
+	if err != nil {
+		return err
+	}
+	s.size = fi.Size()
+	if err := s.readIndexes(); err == nil {
+		return nil
+	} else {
+		l.lg.Warn("log: rebuilding index", "segment", s.base, "reason", err)
+	}
+	good, err := l.scan(s, s.size)
+	if err != nil {
+		return err
+	}
+	if good < s.size {
+		// A sealed segment was synced when it rolled: damage here is the disk's doing.
+		// Keep what is valid and say so loudly; later segments are kept as they are.
+		l.lg.Error("log: corrupt batch inside a sealed segment; truncating it", "segment", s.base,
+			"valid_bytes", good, "file_bytes", s.size)
+		if err := s.f.Truncate(good); err != nil {
+			return err
+		}
+		s.size = good
+	}
+	return s.writeIndexes(l.dir)
+}
+
+// Append checks the record batches in p (a Produce request's records: whole batches,
+// format v2, CRC-32C correct), gives them the next offsets, and writes them. It
+// rewrites the base offsets inside p. It returns the offsets of the first and last
+// records appended. The batches are in the page cache, not yet on disk: see Sync.
+func (l *Log) Append(p []byte) (first, last int64, err error) {
+	batches, err := SplitBatches(p)
+	if err != nil {
+		return 0, 0, err
+	}
+	if len(batches) == 0 {
+		return 0, 0, fmt.Errorf("%w: no batches", ErrCorrupt)
+	}
+	first, last, sync, err := l.append(p, batches)
+	if err == nil && sync {
+		err = l.Sync()
+	}
+	return first, last, err
+}
+
+func (l *Log) append(p []byte, batches []Batch) (first, last int64, sync bool, err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return 0, 0, false, ErrClosed
+	}
+	if err := l.maybeRoll(int64(len(p))); err != nil {
+		return 0, 0, false, err
+	}
+	s := l.segs[len(l.segs)-1]
+	first = l.next
+	off, pos := l.next, int64(0)
+	for i := range batches {
+		b := &batches[i]
+		setBaseOffset(p[pos:], off)
+		b.BaseOffset = off
+		off += int64(b.LastOffsetDelta) + 1
+		pos += int64(b.Size())
+	}
+	if _, err := s.f.WriteAt(p, s.size); err != nil {
+		// Take back whatever part of p reached the file, so the log stays whole.
+		s.f.Truncate(s.size)
+		return 0, 0, false, fmt.Errorf("append to %s: %w", s.f.Name(), err)
+	}
+	pos = s.size
+	for i := range batches {
+		s.track(&batches[i], pos, l.cfg.IndexInterval)
+		pos += int64(batches[i].Size())
+	}
+	s.size = pos
+	l.next = off
+	l.unflushed += off - first
+	sync = l.cfg.FlushMessages > 0 && l.unflushed >= l.cfg.FlushMessages
+	return first, off - 1, sync, nil
+}
+
+// maybeRoll starts a new segment when adding n bytes would overfill the active one or
+// when it is too old. Called with mu held.
+func (l *Log) maybeRoll(n int64) error {
+	s := l.segs[len(l.segs)-1]
+	if s.size == 0 {
+		return nil
+	}
+	if s.size+n <= l.cfg.SegmentBytes && time.Since(s.created) < l.cfg.SegmentAge {
+		return nil
+	}
+	return l.roll()
+}
+
+// roll seals the active segment (synced, with its indexes on disk) and creates the
+// next one. Syncing here keeps the rule that only the last segment can be torn.
+func (l *Log) roll() error {
+	s := l.segs[len(l.segs)-1]
+	if err := s.f.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", s.f.Name(), err)
+	}
+	if err := s.writeIndexes(l.dir); err != nil {
+		return err
+	}
+	n, err := createSegment(l.dir, l.next, time.Now())
+	if err != nil {
+		return err
+	}
+	syncDir(l.dir)
+	l.segs = append(l.segs, n)
+	l.lg.Debug("log: rolled segment", "base", n.base)
+	return nil
+}
+
+// Sync makes every batch appended before the call durable. Callers that arrive while
+// an fsync is running wait for it and then share the next one.
+func (l *Log) Sync() error {
+	l.mu.RLock()
+	target := l.next
+	l.mu.RUnlock()
+	return l.SyncTo(target)
+}
+
+// SyncTo makes every offset below end durable.
+func (l *Log) SyncTo(end int64) error {
+	if l.flushed.Load() >= end {
+		return nil
+	}
+	l.syncMu.Lock()
+	defer l.syncMu.Unlock()
+	if l.flushed.Load() >= end {
+		return nil
+	}
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return ErrClosed
+	}
+	f := l.segs[len(l.segs)-1].f
+	upTo := l.next
+	l.unflushed = 0
+	l.mu.Unlock()
+	// Earlier segments were synced when they rolled; a roll after this point syncs f
+	// itself, so one fsync of f covers everything below upTo.
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("sync: %w", err)
+	}
+	l.flushed.Store(upTo)
+	return nil
+}
+
+// Dirty reports whether some appended records are not yet synced.
+func (l *Log) Dirty() bool {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.flushed.Load() < l.next
+}
+
+// StartOffset is the offset of the oldest record kept.
+func (l *Log) StartOffset() int64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.segs[0].base
+}
+
+// EndOffset is the offset the next appended record will get (the high watermark on a
+// single node).
+func (l *Log) EndOffset() int64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.next
+}
+
+// Size is the number of bytes in all segments.
+func (l *Log) Size() int64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	var n int64
+	for _, s := range l.segs {
+		n += s.size
+	}
+	return n
+}
+
+// Segments is the number of segment files.
+func (l *Log) Segments() int {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return len(l.segs)
+}
+
+// Read returns whole batches starting with the one that holds offset, at most maxBytes
+// of them, but always at least one batch however big (so that a consumer can make
+// progress, as Kafka does). At the end of the log it returns nothing.
+func (l *Log) Read(offset int64, maxBytes int) ([]byte, error) {
+	for {
+		l.mu.RLock()
+		if l.closed {
+			l.mu.RUnlock()
+			return nil, ErrClosed
+		}
+		if offset < l.segs[0].base || offset > l.next {
+			l.mu.RUnlock()
+			return nil, ErrOutOfRange
+		}
+		if offset == l.next {
+			l.mu.RUnlock()
+			return nil, nil
+		}
+		i := sort.Search(len(l.segs), func(i int) bool { return l.segs[i].base > offset }) - 1
+		s := l.segs[i]
+		size, start := s.size, s.positionFor(offset)
+		l.mu.RUnlock()
+
+		pos, err := s.find(offset, start, size)
+		if err != nil {
+			return nil, err
+		}
+		if pos < 0 {
+			// offset lies past this segment's last batch (a gap left by a truncated
+			// sealed segment): go on with the next segment.
+			l.mu.RLock()
+			if i+1 < len(l.segs) && l.segs[i] == s {
+				offset = max(offset, l.segs[i+1].base)
+			} else {
+				offset = l.next
+			}
+			l.mu.RUnlock()
+			continue
+		}
+		return s.readBatches(pos, size, maxBytes)
+	}
+}
+
+// OffsetForTime returns the offset of the first batch whose max timestamp is at least
+// ts, and that timestamp; ok is false when no batch is that recent.
+func (l *Log) OffsetForTime(ts int64) (offset, batchTs int64, ok bool, err error) {
+	l.mu.RLock()
+	type snap struct {
+		s     *segment
+		size  int64
+		start int64
+	}
+	var cands []snap
+	for _, s := range l.segs {
+		if s.maxTs >= ts {
+			cands = append(cands, snap{s, s.size, s.positionForTime(ts)})
+		}
+	}
+	l.mu.RUnlock()
+	hdr := make([]byte, HeaderSize)
+	for _, c := range cands {
+		for pos := c.start; pos+HeaderSize <= c.size; {
+			if _, err := c.s.f.ReadAt(hdr, pos); err != nil {
+				return 0, 0, false, err
+			}
+			b, err := ParseHeader(hdr)
+			if err != nil {
+				return 0, 0, false, err
+			}
+			if b.MaxTimestamp >= ts {
+				return b.BaseOffset, b.MaxTimestamp, true, nil
+			}
+			pos += int64(b.Size())
+		}
+	}
+	return 0, 0, false, nil
+}
+
+// Retain deletes the oldest sealed segments that retention by age or by size no
+// longer keeps, and returns how many it deleted. The active segment is never deleted.
+func (l *Log) Retain(now time.Time) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return 0, ErrClosed
+	}
+	var total int64
+	for _, s := range l.segs {
+		total += s.size
+	}
+	n := 0
+	for len(l.segs) > 1 {
+		s := l.segs[0]
+		byAge := l.cfg.RetentionAge > 0 && s.newest() < now.Add(-l.cfg.RetentionAge).UnixMilli()
+		bySize := l.cfg.RetentionBytes > 0 && total-s.size >= l.cfg.RetentionBytes
+		if !byAge && !bySize {
+			break
+		}
+		if err := s.remove(l.dir); err != nil {
+			return n, err
+		}
+		l.lg.Info("log: retention deleted segment", "base", s.base, "bytes", s.size, "by_age", byAge, "by_size", bySize)
+		total -= s.size
+		l.segs = l.segs[1:]
+		n++
+	}
+	return n, nil
+}
+
+// Close syncs the log, writes the active segment's indexes and closes the files.
+func (l *Log) Close() error {
+	l.syncMu.Lock()
+	defer l.syncMu.Unlock()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return nil
+	}
+	l.closed = true
+	s := l.segs[len(l.segs)-1]
+	err := s.f.Sync()
+	if err == nil {
+		err = s.writeIndexes(l.dir)
+	}
+	if cerr := l.closeFiles(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// Remove closes the log and deletes its directory.
+func (l *Log) Remove() error {
+	l.mu.Lock()
+	l.closed = true
+	l.closeFiles()
+	l.mu.Unlock()
+	return os.RemoveAll(l.dir)
+}
+
+func (l *Log) closeFiles() error {
+	var first error
+	for _, s := range l.segs {
+		if err := s.f.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// ForEachBatch calls fn with every batch from offset on, in order, until fn returns
+// false or the log ends. The slice is only valid during the call.
+func (l *Log) ForEachBatch(offset int64, fn func(b Batch, raw []byte) bool) error {
+	for {
+		p, err := l.Read(offset, 1<<20)
+		if err != nil || len(p) == 0 {
+			return err
+		}
+		for len(p) > 0 {
+			b, err := ParseBatch(p)
+			if err != nil {
+				return err
+			}
+			if b.LastOffset() >= offset && !fn(b, p[:b.Size()]) {
+				return nil
+			}
+			offset = b.LastOffset() + 1
+			p = p[b.Size():]
+		}
+	}
+}
+
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+}
+
+func segName(dir string, base int64, ext string) string {
+	return filepath.Join(dir, fmt.Sprintf("%020d%s", base, ext))
+}
+
+var be = binary.BigEndian
