@@ -98,8 +98,9 @@ func topics() []Topic {
 		{
 			ID: "acid", Title: "Relational Database ACID Transaction", Section: Beginner,
 			Summary: "Atomic, consistent, isolated, durable transactions, checked by killing the process mid-write.",
-			Home:    "store", Experiment: "acid-kill",
-			Status: Planned,
+			Home:    "store/wal", Experiment: "acid-kill",
+			Status: Partial,
+			Note:   "the write-ahead log with crash recovery and group commit is built; transactions and the experiment are not",
 		},
 		{
 			ID: "btree-vs-bplustree", Title: "B- tree vs B+ tree in Production Database System", Section: Beginner,
@@ -190,13 +191,13 @@ func topics() []Topic {
 		{
 			ID: "nginx", Title: "Nginx", Section: Intermediate,
 			Summary: "The event-driven web server and proxy that Gantry's proxy is benchmarked against.",
-			Home:    "bench",
+			Home:    "bench/proxy",
 			Status:  Planned,
 		},
 		{
 			ID: "haproxy", Title: "HAProxy", Section: Intermediate,
 			Summary: "The load balancer that Gantry's proxy is benchmarked and compared against, feature by feature.",
-			Home:    "bench",
+			Home:    "bench/proxy",
 			Status:  Planned,
 		},
 		{
@@ -262,8 +263,9 @@ func topics() []Topic {
 		{
 			ID: "kafka", Title: "Apache Kafka", Section: Intermediate,
 			Summary: "A partitioned append-only log served over the Kafka protocol, so Kafka clients work unchanged.",
-			Home:    "broker",
-			Status:  Planned,
+			Home:    "broker/log",
+			Status:  Partial,
+			Note:    "the partition log (segments, indexes, recovery, retention) is built; the Kafka protocol server is not",
 		},
 		{
 			ID: "microservices", Title: "Microservices", Section: Intermediate,
@@ -292,13 +294,13 @@ func topics() []Topic {
 		{
 			ID: "traefik", Title: "Traefik", Section: Intermediate,
 			Summary: "The configuration-driven edge proxy whose features Gantry's proxy is compared with.",
-			Home:    "bench",
+			Home:    "bench/proxy",
 			Status:  Planned,
 		},
 		{
 			ID: "envoy", Title: "Envoy Proxy", Section: Intermediate,
 			Summary: "The service-mesh proxy whose features Gantry's proxy is compared with.",
-			Home:    "bench",
+			Home:    "bench/proxy",
 			Status:  Planned,
 		},
 		{
@@ -434,8 +436,9 @@ func topics() []Topic {
 		{
 			ID: "why-databases-fail", Title: "Why Do Database Fail?", Section: SystemDesign,
 			Summary: "Crashes, torn writes, full disks and overload, found by injecting each fault.",
-			Home:    "store",
-			Status:  Planned,
+			Home:    "store/vfs",
+			Status:  Partial,
+			Note:    "the crashable, fault-injecting file layer is built; the engine's fault tests are not",
 		},
 		{
 			ID: "cdn-design", Title: "Content Delivery Network", Section: SystemDesign,
