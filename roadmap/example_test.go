@@ -6,6 +6,19 @@ import (
 	"gantry/roadmap"
 )
 
+func Example() {
+	for _, sec := range roadmap.Sections() {
+		n := len(roadmap.Select(roadmap.Query{Section: sec}))
+		fmt.Printf("%-13s %2d topics  %s\n", sec, n, sec.Heading())
+	}
+	// Output:
+	// necessary      6 topics  Necessary for a backend engineer
+	// beginner      19 topics  Backend engineering: beginner
+	// intermediate  26 topics  Backend engineering: intermediate
+	// advanced       8 topics  Backend engineering: advanced
+	// system-design 23 topics  System design
+}
+
 func ExampleLookup() {
 	t, ok := roadmap.Lookup("consistent-hashing")
 	if !ok {

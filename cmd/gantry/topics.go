@@ -24,7 +24,8 @@ func runTopics(ctx context.Context, s stdio, args []string) error {
 	fs := newFlags(s, "topics", "topics [--section SECTION] [--status STATUS] [--json]\n  gantry topics show [--json] ID",
 		"Topics lists every topic of the backend roadmap, grouped by section: where it lives in gantry,\n"+
 			"the lab experiment that measures it, and its status today. \"gantry topics show ID\" prints one\n"+
-			"topic in full.")
+			"topic in full. --json prints objects with the fields id, title, section, summary, home,\n"+
+			"experiment, status, reason and note; empty fields are empty strings.")
 	section := fs.String("section", "", "list only this section: "+strings.Join(sectionNames(), ", "))
 	status := fs.String("status", "", "list only topics with this status: "+strings.Join(statusNames(), ", "))
 	asJSON := fs.Bool("json", false, "print a JSON array of topics instead of a table")
@@ -51,6 +52,9 @@ func runTopics(ctx context.Context, s stdio, args []string) error {
 	}
 	topics := roadmap.Select(q)
 	if *asJSON {
+		if topics == nil {
+			topics = []roadmap.Topic{} // an empty array, not null
+		}
 		return writeJSON(s.out, topics)
 	}
 	return writeTopicsTable(s.out, topics, len(roadmap.All()))
@@ -103,9 +107,6 @@ func suggest(id string) string {
 }
 
 func writeJSON(w io.Writer, v any) error {
-	if ts, ok := v.([]roadmap.Topic); ok && ts == nil {
-		v = []roadmap.Topic{} // an empty array, not null
-	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
