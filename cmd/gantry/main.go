@@ -35,6 +35,7 @@ func commands() []command {
 		{"version", "print the version and build information", runVersion},
 		{"help", "print help for gantry or one of its commands", runHelp},
 		{"topics", "list the roadmap's topics, where each lives and its status", runTopics},
+		{"lab", "list and run the experiments that measure the roadmap's concepts", runLab},
 	}
 }
 
