@@ -1,0 +1,241 @@
+package store
+
+import (
+	"bytes"
+	"sort"
+
+	"gantry/store/page"
+)
+
+// treeCursor is a position in one committed state of the tree: a leaf and an index.
+// It walks leaves through their sibling links; idx == len(keys) is past the end and
+// idx == -1 is before the start.
+type treeCursor struct {
+	r    reader
+	root uint32
+	leaf *page.Node
+	idx  int
+}
+
+func (c *treeCursor) valid() bool { return c.leaf != nil && c.idx >= 0 && c.idx < len(c.leaf.Keys) }
+
+func (c *treeCursor) key() []byte {
+	if !c.valid() {
+		return nil
+	}
+	return c.leaf.Keys[c.idx]
+}
+
+// seek moves to the first key >= k.
+func (c *treeCursor) seek(k []byte) error {
+	leaf, _, err := descend(c.r, c.root, k, nil)
+	if err != nil {
+		return err
+	}
+	c.leaf = leaf
+	c.idx, _ = search(leaf.Keys, k)
+	return c.forward()
+}
+
+// forward moves past the end of empty tails onto the next leaf.
+func (c *treeCursor) forward() error {
+	for c.idx >= len(c.leaf.Keys) && c.leaf.Next != 0 {
+		n, err := c.r.node(c.leaf.Next)
+		if err != nil {
+			return err
+		}
+		if err := expect(n, page.TypeLeaf); err != nil {
+			return err
+		}
+		c.leaf, c.idx = n, 0
+	}
+	return nil
+}
+
+func (c *treeCursor) next() error {
+	if !c.valid() {
+		return nil
+	}
+	c.idx++
+	return c.forward()
+}
+
+func (c *treeCursor) prev() error {
+	if c.leaf == nil || c.idx < 0 {
+		return nil
+	}
+	c.idx--
+	for c.idx < 0 && c.leaf.Prev != 0 {
+		n, err := c.r.node(c.leaf.Prev)
+		if err != nil {
+			return err
+		}
+		if err := expect(n, page.TypeLeaf); err != nil {
+			return err
+		}
+		c.leaf, c.idx = n, len(n.Keys)-1
+	}
+	return nil
+}
+
+// seekLT moves to the last key < k.
+func (c *treeCursor) seekLT(k []byte) error {
+	if err := c.seek(k); err != nil {
+		return err
+	}
+	return c.prev()
+}
+
+// Cursor iterates over a bucket's keys in byte-wise order. It sees the transaction's
+// snapshot plus the transaction's own writes, whatever other transactions commit
+// meanwhile. Keys and values returned stay valid for the transaction's life.
+type Cursor struct {
+	b    *Bucket
+	tc   treeCursor
+	lo   []byte // bucket's first tree key
+	hi   []byte // first tree key after the bucket
+	cur  []byte // current tree key, nil when off either end
+	val  []byte
+	err  error
+}
+
+// Cursor returns a cursor over the bucket.
+func (b *Bucket) Cursor() *Cursor {
+	c := &Cursor{b: b, lo: treeKey(b.id, nil), hi: treeKey(b.id+1, nil)}
+	r, root, err := b.tx.reader()
+	c.tc = treeCursor{r: r, root: root}
+	c.err = err
+	if b.tx.reads != nil && b.id != catalogBucket {
+		// Serializable: a scan depends on the whole bucket, phantoms included.
+		b.tx.ranges = append(b.tx.ranges, keyRange{c.lo, c.hi})
+	}
+	return c
+}
+
+// Err returns the first error the cursor met (a damaged page, a closed transaction).
+func (c *Cursor) Err() error { return c.err }
+
+// First moves to the bucket's first key and returns it with its value (nil at the end).
+func (c *Cursor) First() ([]byte, []byte) { return c.move(func() error { return c.seekGE(c.lo) }) }
+
+// Last moves to the bucket's last key.
+func (c *Cursor) Last() ([]byte, []byte) { return c.move(func() error { return c.seekLT(c.hi) }) }
+
+// Seek moves to the first key >= key.
+func (c *Cursor) Seek(key []byte) ([]byte, []byte) {
+	return c.move(func() error { return c.seekGE(treeKey(c.b.id, key)) })
+}
+
+// Next moves to the following key; nil at the end.
+func (c *Cursor) Next() ([]byte, []byte) {
+	if c.cur == nil {
+		return nil, nil
+	}
+	prev := c.cur
+	return c.move(func() error {
+		if !c.merged() && bytes.Equal(c.tc.key(), prev) {
+			return c.fromTree(c.tc.next())
+		}
+		return c.seekGE(append(append([]byte{}, prev...), 0))
+	})
+}
+
+// Prev moves to the preceding key; nil at the start.
+func (c *Cursor) Prev() ([]byte, []byte) {
+	if c.cur == nil {
+		return nil, nil
+	}
+	prev := c.cur
+	return c.move(func() error {
+		if !c.merged() && bytes.Equal(c.tc.key(), prev) {
+			return c.fromTree(c.tc.prev())
+		}
+		return c.seekLT(prev)
+	})
+}
+
+func (c *Cursor) move(f func() error) ([]byte, []byte) {
+	if c.err != nil {
+		return nil, nil
+	}
+	if c.b.tx.done {
+		c.err = ErrTxDone
+		return nil, nil
+	}
+	c.cur, c.val = nil, nil
+	if err := f(); err != nil {
+		c.err = err
+		c.cur, c.val = nil, nil
+	}
+	if c.cur == nil || bytes.Compare(c.cur, c.lo) < 0 || bytes.Compare(c.cur, c.hi) >= 0 {
+		c.cur, c.val = nil, nil
+		return nil, nil
+	}
+	return c.cur[4:], c.val
+}
+
+// merged reports whether the transaction has writes in this bucket, which the cursor
+// must merge with the tree.
+func (c *Cursor) merged() bool { return c.b.tx.perBkt[c.b.id] > 0 }
+
+// fromTree takes the tree cursor's position as the current one.
+func (c *Cursor) fromTree(err error) error {
+	if err != nil || !c.tc.valid() {
+		return err
+	}
+	c.cur = c.tc.key()
+	v, err := value(c.tc.r, c.tc.leaf.Vals[c.tc.idx])
+	c.val = v
+	return err
+}
+
+// seekGE positions on the first visible key >= k: the smaller of the tree's and the
+// write set's, the write set winning ties, skipping the transaction's deletions.
+func (c *Cursor) seekGE(k []byte) error {
+	for {
+		if err := c.tc.seek(k); err != nil {
+			return err
+		}
+		if !c.merged() {
+			return c.fromTree(nil)
+		}
+		ws := c.b.tx.sortedWrites()
+		i := sort.SearchStrings(ws, string(k))
+		tk := c.tc.key()
+		if i == len(ws) || (tk != nil && bytes.Compare(tk, []byte(ws[i])) < 0) {
+			return c.fromTree(nil)
+		}
+		e := c.b.tx.writes[ws[i]]
+		if e.del {
+			k = append([]byte(ws[i]), 0)
+			continue
+		}
+		c.cur, c.val = []byte(ws[i]), e.val
+		return nil
+	}
+}
+
+// seekLT positions on the last visible key < k.
+func (c *Cursor) seekLT(k []byte) error {
+	for {
+		if err := c.tc.seekLT(k); err != nil {
+			return err
+		}
+		if !c.merged() {
+			return c.fromTree(nil)
+		}
+		ws := c.b.tx.sortedWrites()
+		i := sort.SearchStrings(ws, string(k)) - 1
+		tk := c.tc.key()
+		if i < 0 || (tk != nil && bytes.Compare(tk, []byte(ws[i])) > 0) {
+			return c.fromTree(nil)
+		}
+		e := c.b.tx.writes[ws[i]]
+		if e.del {
+			k = []byte(ws[i])
+			continue
+		}
+		c.cur, c.val = []byte(ws[i]), e.val
+		return nil
+	}
+}

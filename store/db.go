@@ -1,0 +1,499 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"gantry/store/page"
+	"gantry/store/vfs"
+	"gantry/store/wal"
+)
+
+// Errors callers branch on.
+var (
+	// ErrConflict: a concurrent transaction committed a conflicting write first. Retry the
+	// transaction (Update does, with Options.Retries).
+	ErrConflict = errors.New("store: transaction conflict")
+	// ErrReadOnly: the database stopped taking writes after a failed write or fsync (the
+	// error that caused it is wrapped), or the transaction is read-only.
+	ErrReadOnly = errors.New("store: read-only")
+	// ErrClosed: the database or transaction is closed.
+	ErrClosed        = errors.New("store: closed")
+	ErrTxDone        = errors.New("store: transaction already committed or rolled back")
+	ErrBucketExists  = errors.New("store: bucket exists")
+	ErrBucketMissing = errors.New("store: bucket not found")
+	ErrKeyEmpty      = errors.New("store: empty key")
+	ErrKeyTooLarge   = errors.New("store: key too large")
+	ErrValueTooLarge = errors.New("store: value too large")
+	// ErrLockTimeout: Lock waited Options.LockTimeout for a key another transaction holds.
+	ErrLockTimeout = errors.New("store: lock wait timed out")
+	// ErrDeadlock: Lock would wait for a younger transaction (wait-die): retry.
+	ErrDeadlock = errors.New("store: lock would deadlock")
+	// ErrNotDatabase and ErrVersion come from the page format.
+	ErrNotDatabase = page.ErrNotDatabase
+	ErrVersion     = page.ErrVersion
+	ErrLocked      = vfs.ErrLocked
+)
+
+// MaxValueSize is the largest value Put takes.
+const MaxValueSize = 256 << 20
+
+// Options configure Open. The zero value (or nil) means the defaults given on each field.
+type Options struct {
+	// PageSize of a new database, a power of two from 1 KiB to 64 KiB. Default 4096.
+	// An existing database keeps the page size it was created with.
+	PageSize int
+	// CacheBytes bounds the buffer pool. Default 64 MiB.
+	CacheBytes int
+	// NoSync skips the fsync at commit: a crash may lose the last commits (never
+	// corrupts the database: checkpoints still sync the log first). For tests and bulk
+	// loads. Default false: a commit returns once its log frames are durable.
+	NoSync bool
+	// CheckpointBytes is the log size past which a commit copies the log into the data
+	// file. Default 64 MiB.
+	CheckpointBytes int64
+	// LockTimeout bounds how long Tx.Lock waits for a key. Default 1s.
+	LockTimeout time.Duration
+	// Retries is how many times Update runs its function again after ErrConflict.
+	// Default 0.
+	Retries int
+	// FS is the file layer. Default the operating system's.
+	FS vfs.FS
+	// Logger receives checkpoints and recovery. Default: discard.
+	Logger *slog.Logger
+}
+
+func (o *Options) withDefaults() Options {
+	var c Options
+	if o != nil {
+		c = *o
+	}
+	if c.PageSize == 0 {
+		c.PageSize = 4096
+	}
+	if c.CacheBytes == 0 {
+		c.CacheBytes = 64 << 20
+	}
+	if c.CheckpointBytes == 0 {
+		c.CheckpointBytes = 64 << 20
+	}
+	if c.LockTimeout == 0 {
+		c.LockTimeout = time.Second
+	}
+	if c.FS == nil {
+		c.FS = vfs.OS{}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return c
+}
+
+// snapshot is one committed state: the meta page of the commit whose frame has LSN lsn.
+type snapshot struct {
+	lsn  uint64
+	meta page.Meta
+}
+
+// DB is an open database: one data file of pages and its write-ahead log (path + "-wal").
+type DB struct {
+	path     string
+	opts     Options
+	log      *slog.Logger
+	dbf      vfs.File
+	walf     vfs.File
+	wal      *wal.Log
+	pageSize int
+	pool     *pool
+	locks    *lockTable
+
+	// idxMu guards idx: for each page, the LSNs of its frames in the log, ascending.
+	// Readers hold it (shared) across resolving a version and reading the frame, so that
+	// a log reset cannot pull a frame from under them.
+	idxMu sync.RWMutex
+	idx   map[uint32][]uint64
+
+	// commitMu serialises commits' validation, tree changes and log appends, and
+	// checkpoints. A transaction's own life takes no lock: only this short step does.
+	commitMu sync.Mutex
+	latest   snapshot       // last appended commit (maybe not durable yet)
+	recent   []commitRecord // recent commits' write sets, for validation
+	ckptLSN  uint64         // data file holds every frame up to here
+
+	mu      sync.Mutex // guards cur, active, failed, closed
+	cur     snapshot   // latest durable commit: what new transactions see
+	active  map[uint64]int
+	failed  error
+	closed  bool
+	txSeq   atomic.Uint64
+	bucket  atomic.Uint32 // next bucket id
+	stats   dbStats
+	closeMu sync.Once
+}
+
+type dbStats struct {
+	pagesRead, cacheHits, pagesWritten, commits, conflicts, checkpoints atomic.Uint64
+}
+
+// Open opens the database at path, creating it if missing, and recovers it from its log.
+func Open(path string, opts *Options) (*DB, error) {
+	o := opts.withDefaults()
+	if !page.ValidSize(o.PageSize) {
+		return nil, fmt.Errorf("store: page size %d: want a power of two from %d to %d", o.PageSize, page.MinSize, page.MaxSize)
+	}
+	db := &DB{path: path, opts: o, log: o.Logger, idx: make(map[uint32][]uint64), active: make(map[uint64]int)}
+	db.locks = newLockTable()
+	f, err := o.FS.OpenFile(path, true)
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	db.dbf = f
+	if err := db.open(); err != nil {
+		db.closeFiles()
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	return db, nil
+}
+
+func (db *DB) open() error {
+	if err := db.dbf.Lock(); err != nil {
+		return err
+	}
+	size, err := db.dbf.Size()
+	if err != nil {
+		return err
+	}
+	var meta page.Meta
+	metaErr := error(nil)
+	if size == 0 {
+		db.pageSize = db.opts.PageSize
+		if meta, err = db.create(); err != nil {
+			return err
+		}
+	} else {
+		head := make([]byte, min(size, page.HeaderSize+64))
+		if _, err := db.dbf.ReadAt(head, 0); err != nil {
+			return err
+		}
+		db.pageSize = page.PageSizeOf(head)
+		if !page.ValidSize(db.pageSize) {
+			if db.pageSize == 0 {
+				return ErrNotDatabase
+			}
+			return fmt.Errorf("%w: page size %d", page.ErrCorrupt, db.pageSize)
+		}
+		p := make([]byte, db.pageSize)
+		if _, err := db.dbf.ReadAt(p, 0); err != nil && err != io.EOF {
+			return err
+		}
+		// A torn meta page is repaired from the log below; anything else is fatal.
+		if meta, metaErr = page.DecodeMeta(p); metaErr != nil && !errors.Is(metaErr, page.ErrCorrupt) {
+			return metaErr
+		}
+	}
+	db.pool = newPool(max(16, db.opts.CacheBytes/db.pageSize))
+	if db.walf, err = db.opts.FS.OpenFile(db.path+"-wal", true); err != nil {
+		return err
+	}
+	l, frames, err := wal.Open(db.walf, db.pageSize, meta.LSN+1)
+	if err != nil {
+		return err
+	}
+	db.wal = l
+	for _, fr := range frames {
+		db.idx[fr.Pgno] = append(db.idx[fr.Pgno], fr.LSN)
+	}
+	if len(frames) > 0 {
+		last := frames[len(frames)-1]
+		p := make([]byte, db.pageSize)
+		if err := l.ReadFrame(last.LSN, 0, p); err != nil {
+			return err
+		}
+		if meta, err = page.DecodeMeta(p); err != nil {
+			return fmt.Errorf("log's last commit: %w", err)
+		}
+		db.log.Info("store: recovered from log", "path", db.path, "frames", len(frames), "lsn", last.LSN)
+	} else if metaErr != nil {
+		return metaErr
+	}
+	db.cur = snapshot{lsn: meta.LSN, meta: meta}
+	db.latest = db.cur
+	db.ckptLSN = meta.LSN
+	if len(frames) > 0 {
+		db.ckptLSN = frames[0].LSN - 1
+	}
+	db.bucket.Store(meta.NextBucket)
+	if len(frames) > 0 {
+		db.commitMu.Lock()
+		err = db.checkpointLocked()
+		db.commitMu.Unlock()
+	}
+	return err
+}
+
+// create writes an empty database: the meta page and an empty root leaf, synced.
+func (db *DB) create() (page.Meta, error) {
+	meta := page.Meta{PageSize: uint32(db.pageSize), Root: 1, PageCount: 2, NextBucket: 1}
+	b := make([]byte, 2*db.pageSize)
+	meta.Encode(b[:db.pageSize])
+	if err := (&page.Node{Type: page.TypeLeaf, Pgno: 1}).Encode(b[db.pageSize:]); err != nil {
+		return meta, err
+	}
+	if _, err := db.dbf.WriteAt(b, 0); err != nil {
+		return meta, err
+	}
+	return meta, db.dbf.Sync()
+}
+
+// Path returns the data file's path.
+func (db *DB) Path() string { return db.path }
+
+// PageSize returns the database's page size.
+func (db *DB) PageSize() int { return db.pageSize }
+
+// Close checkpoints the log into the data file when it can and closes the files.
+// Transactions still open fail afterwards with ErrClosed.
+func (db *DB) Close() error {
+	var err error
+	db.closeMu.Do(func() {
+		db.commitMu.Lock()
+		db.mu.Lock()
+		failed := db.failed
+		db.closed = true
+		db.mu.Unlock()
+		if failed == nil {
+			err = db.checkpointLocked()
+		}
+		db.commitMu.Unlock()
+		if cerr := db.closeFiles(); err == nil {
+			err = cerr
+		}
+	})
+	return err
+}
+
+func (db *DB) closeFiles() error {
+	var err error
+	if db.walf != nil {
+		err = db.walf.Close()
+	}
+	if cerr := db.dbf.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// fail turns the database read-only after a write or fsync error.
+func (db *DB) fail(err error) error {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if db.failed == nil {
+		db.failed = err
+		db.log.Error("store: database is read-only after a failed write", "path", db.path, "err", err)
+	}
+	return fmt.Errorf("%w: %w", ErrReadOnly, db.failed)
+}
+
+// acquire registers a transaction on the current snapshot, which stays readable (its log
+// frames stay) until release.
+func (db *DB) acquire() (snapshot, error) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if db.closed {
+		return snapshot{}, ErrClosed
+	}
+	db.active[db.cur.lsn]++
+	return db.cur, nil
+}
+
+func (db *DB) release(s snapshot) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if db.active[s.lsn]--; db.active[s.lsn] <= 0 {
+		delete(db.active, s.lsn)
+	}
+}
+
+// publish makes s the snapshot new transactions see, unless a later one already is.
+func (db *DB) publish(s snapshot) {
+	db.mu.Lock()
+	if s.lsn > db.cur.lsn {
+		db.cur = s
+	}
+	db.mu.Unlock()
+}
+
+// oldest returns the oldest snapshot any transaction holds, or the current one.
+func (db *DB) oldest() uint64 {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	o := db.cur.lsn
+	for lsn := range db.active {
+		o = min(o, lsn)
+	}
+	return o
+}
+
+// load returns page pgno as of snapshot mark: its newest log frame at or below mark,
+// else the data file's copy.
+func (db *DB) load(pgno uint32, mark uint64, st *TxStats) (*page.Node, error) {
+	db.idxMu.RLock()
+	defer db.idxMu.RUnlock()
+	var lsn uint64
+	if lsns := db.idx[pgno]; len(lsns) > 0 {
+		i := sort.Search(len(lsns), func(i int) bool { return lsns[i] > mark })
+		if i > 0 {
+			lsn = lsns[i-1]
+		}
+	}
+	k := pageKey{pgno, lsn}
+	if n, ok := db.pool.get(k); ok {
+		db.stats.cacheHits.Add(1)
+		if st != nil {
+			st.CacheHits++
+		}
+		return n, nil
+	}
+	buf := make([]byte, db.pageSize)
+	var err error
+	if lsn != 0 {
+		err = db.wal.ReadFrame(lsn, pgno, buf)
+	} else {
+		_, err = db.dbf.ReadAt(buf, int64(pgno)*int64(db.pageSize))
+		if err == io.EOF {
+			err = fmt.Errorf("%w: page %d is past the end of the file", page.ErrCorrupt, pgno)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	db.stats.pagesRead.Add(1)
+	if st != nil {
+		st.PagesRead++
+	}
+	n, err := page.Decode(buf, pgno)
+	if err != nil {
+		return nil, err
+	}
+	db.pool.put(k, n)
+	return n, nil
+}
+
+// checkpointLocked copies into the data file, for every page, its newest frame that no
+// snapshot still needs older than, syncs the data file, and starts the log over when every
+// frame is copied and no transaction reads an older state. commitMu is held.
+func (db *DB) checkpointLocked() error {
+	if err := db.wal.Sync(db.latest.lsn); err != nil { // the WAL rule, also under NoSync
+		return db.fail(err)
+	}
+	db.publish(db.latest)
+	bound := db.oldest()
+	type copyOp struct {
+		pgno uint32
+		lsn  uint64
+	}
+	var ops []copyOp
+	db.idxMu.RLock()
+	for pgno, lsns := range db.idx {
+		i := sort.Search(len(lsns), func(i int) bool { return lsns[i] > bound })
+		if i > 0 && lsns[i-1] > db.ckptLSN {
+			ops = append(ops, copyOp{pgno, lsns[i-1]})
+		}
+	}
+	db.idxMu.RUnlock()
+	sort.Slice(ops, func(i, j int) bool { return ops[i].pgno < ops[j].pgno })
+	buf := make([]byte, db.pageSize)
+	for _, op := range ops {
+		if err := db.wal.ReadFrame(op.lsn, op.pgno, buf); err != nil {
+			return db.fail(err)
+		}
+		if page.LSN(buf) > db.latest.lsn {
+			return db.fail(fmt.Errorf("WAL rule: page %d has lsn %d past the durable log %d", op.pgno, page.LSN(buf), db.latest.lsn))
+		}
+		if _, err := db.dbf.WriteAt(buf, int64(op.pgno)*int64(db.pageSize)); err != nil {
+			return db.fail(err)
+		}
+		db.pool.drop(pageKey{op.pgno, 0})
+		db.stats.pagesWritten.Add(1)
+	}
+	if len(ops) > 0 {
+		if err := db.dbf.Sync(); err != nil {
+			return db.fail(err)
+		}
+		db.stats.checkpoints.Add(1)
+	}
+	db.ckptLSN = max(db.ckptLSN, bound)
+	if bound != db.latest.lsn || db.wal.Stats().Frames == 0 {
+		return nil
+	}
+	db.idxMu.Lock()
+	defer db.idxMu.Unlock()
+	if err := db.wal.Reset(bound + 1); err != nil {
+		return db.fail(err)
+	}
+	clear(db.idx)
+	db.log.Debug("store: checkpoint", "lsn", bound, "pages", len(ops))
+	return nil
+}
+
+// Checkpoint copies the log into the data file now (Close and large logs do it too).
+func (db *DB) Checkpoint() error {
+	db.commitMu.Lock()
+	defer db.commitMu.Unlock()
+	if err := db.writable(); err != nil {
+		return err
+	}
+	return db.checkpointLocked()
+}
+
+func (db *DB) writable() error {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if db.closed {
+		return ErrClosed
+	}
+	if db.failed != nil {
+		return fmt.Errorf("%w: %w", ErrReadOnly, db.failed)
+	}
+	return nil
+}
+
+// Stats are a database's counters since Open.
+type Stats struct {
+	PagesRead    uint64 // pages read from the data file or the log (cache misses)
+	CacheHits    uint64 // page reads the buffer pool served
+	PagesWritten uint64 // pages written: log frames and checkpoint copies
+	Commits      uint64 // write transactions committed
+	Conflicts    uint64 // commits refused with ErrConflict
+	Checkpoints  uint64
+	Syncs        uint64 // log fsyncs (fewer than commits when group commit shares them)
+	WALFrames    uint64 // frames in the log now
+	WALBytes     int64  // size of the log now
+	CachedPages  int    // pages in the buffer pool now
+}
+
+// Stats returns the database's counters.
+func (db *DB) Stats() Stats {
+	ws := db.wal.Stats()
+	return Stats{
+		PagesRead:    db.stats.pagesRead.Load(),
+		CacheHits:    db.stats.cacheHits.Load(),
+		PagesWritten: db.stats.pagesWritten.Load(),
+		Commits:      db.stats.commits.Load(),
+		Conflicts:    db.stats.conflicts.Load(),
+		Checkpoints:  db.stats.checkpoints.Load(),
+		Syncs:        ws.Syncs,
+		WALFrames:    ws.Frames,
+		WALBytes:     ws.Bytes,
+		CachedPages:  db.pool.len(),
+	}
+}
+
+var latestMark = uint64(math.MaxUint64)

@@ -1,0 +1,452 @@
+package store
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sort"
+
+	"gantry/store/page"
+	"gantry/store/wal"
+)
+
+// Isolation is a transaction's isolation level.
+type Isolation int
+
+const (
+	// Snapshot isolation (the default): a transaction reads the state as of its start and
+	// fails with ErrConflict at commit if a concurrent transaction committed a write to a
+	// key it also wrote (first committer wins). Write skew is possible.
+	Snapshot Isolation = iota
+	// Serializable adds to Snapshot a check of what the transaction read: a commit fails
+	// with ErrConflict if a concurrent commit wrote a key it read or a key inside a range
+	// its cursors scanned (backward optimistic validation).
+	Serializable
+	// ReadCommitted reads, at each Get and each new cursor, the latest committed state,
+	// and does no validation at commit: the last writer wins (lost updates are possible).
+	ReadCommitted
+)
+
+func (i Isolation) String() string {
+	switch i {
+	case Snapshot:
+		return "snapshot"
+	case Serializable:
+		return "serializable"
+	case ReadCommitted:
+		return "read-committed"
+	}
+	return fmt.Sprintf("Isolation(%d)", int(i))
+}
+
+// TxOptions configure BeginTx.
+type TxOptions struct {
+	Writable  bool
+	Isolation Isolation // default Snapshot
+}
+
+// TxStats count one transaction's page reads and writes.
+type TxStats struct {
+	PagesRead    int // pages read from the file or the log
+	CacheHits    int // pages the buffer pool served
+	PagesWritten int // log frames its commit wrote
+}
+
+// Tx is a transaction. A Tx is not safe for concurrent use; use one per goroutine.
+type Tx struct {
+	db       *DB
+	id       uint64
+	writable bool
+	iso      Isolation
+	snap     snapshot
+	done     bool
+	stats    TxStats
+
+	writes  map[string]*entry // tree key -> pending write
+	sorted  []string          // keys of writes in order, rebuilt when dirty
+	dirtyWS bool
+	perBkt  map[uint32]int    // writes per bucket, so cursors know when to merge
+	reads   map[string]bool   // Serializable: keys read
+	ranges  []keyRange        // Serializable: ranges scanned
+	deps    map[string]bool   // catalog keys of the buckets used: a concurrent drop conflicts
+	dropped []uint32          // buckets deleted by this transaction
+	lockedAt map[string]uint64 // keys locked with Lock: the snapshot they were read at
+	dropSet  map[uint32]bool
+	newBkt  uint32            // highest bucket id created
+}
+
+type entry struct {
+	val []byte
+	del bool
+}
+
+type keyRange struct{ lo, hi []byte } // [lo, hi); hi nil = to the end
+
+// commitRecord is what validation needs of a committed transaction.
+type commitRecord struct {
+	lsn  uint64
+	keys map[string]bool
+}
+
+// Begin starts a transaction; a writable one may Put and Delete.
+func (db *DB) Begin(writable bool) (*Tx, error) {
+	return db.BeginTx(&TxOptions{Writable: writable})
+}
+
+// BeginTx starts a transaction with options (nil: read-only, Snapshot).
+func (db *DB) BeginTx(opts *TxOptions) (*Tx, error) {
+	var o TxOptions
+	if opts != nil {
+		o = *opts
+	}
+	if o.Writable {
+		if err := db.writable(); err != nil {
+			return nil, err
+		}
+	}
+	s, err := db.acquire()
+	if err != nil {
+		return nil, err
+	}
+	tx := &Tx{db: db, id: db.txSeq.Add(1), writable: o.Writable, iso: o.Isolation, snap: s}
+	if o.Writable {
+		tx.writes = make(map[string]*entry)
+		tx.perBkt = make(map[uint32]int)
+		tx.deps = make(map[string]bool)
+		if o.Isolation == Serializable {
+			tx.reads = make(map[string]bool)
+		}
+	}
+	return tx, nil
+}
+
+// View runs fn in a read-only transaction.
+func (db *DB) View(fn func(*Tx) error) error {
+	tx, err := db.Begin(false)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	return fn(tx)
+}
+
+// Update runs fn in a writable transaction and commits it if fn returns nil; it rolls back
+// if fn returns an error or panics (the panic goes on). On ErrConflict it runs fn again,
+// up to Options.Retries times.
+func (db *DB) Update(fn func(*Tx) error) error {
+	for attempt := 0; ; attempt++ {
+		err := db.update(fn)
+		if !errors.Is(err, ErrConflict) || attempt >= db.opts.Retries {
+			return err
+		}
+	}
+}
+
+func (db *DB) update(fn func(*Tx) error) error {
+	tx, err := db.Begin(true)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// ID returns the transaction's number, unique in this process.
+func (tx *Tx) ID() uint64 { return tx.id }
+
+// Writable reports whether tx can write.
+func (tx *Tx) Writable() bool { return tx.writable }
+
+// Stats returns the transaction's page counters.
+func (tx *Tx) Stats() TxStats { return tx.stats }
+
+// Rollback ends tx, discarding its writes. It is a no-op on a finished transaction.
+func (tx *Tx) Rollback() error {
+	if tx.done {
+		return nil
+	}
+	tx.finish()
+	return nil
+}
+
+func (tx *Tx) finish() {
+	tx.done = true
+	tx.db.release(tx.snap)
+	tx.db.locks.releaseAll(tx)
+	tx.writes, tx.reads = nil, nil
+}
+
+// reader returns the tree state reads see: the snapshot, or for ReadCommitted the latest
+// committed state, re-registered so that a checkpoint keeps it readable.
+func (tx *Tx) reader() (snapReader, uint32, error) {
+	if tx.done {
+		return snapReader{}, 0, ErrTxDone
+	}
+	if tx.iso == ReadCommitted {
+		s, err := tx.db.acquire()
+		if err != nil {
+			return snapReader{}, 0, err
+		}
+		tx.db.release(tx.snap)
+		tx.snap = s
+	}
+	return snapReader{tx.db, tx.snap.lsn, &tx.stats}, tx.snap.meta.Root, nil
+}
+
+func treeKey(bucket uint32, k []byte) []byte {
+	b := make([]byte, 4+len(k))
+	binary.BigEndian.PutUint32(b, bucket)
+	copy(b[4:], k)
+	return b
+}
+
+// get reads tree key k as this transaction sees it.
+func (tx *Tx) get(k []byte) ([]byte, bool, error) {
+	r, root, err := tx.reader()
+	if err != nil {
+		return nil, false, err
+	}
+	if e, ok := tx.writes[string(k)]; ok {
+		return e.val, !e.del, nil
+	}
+	if tx.reads != nil {
+		tx.reads[string(k)] = true
+	}
+	return treeGet(r, root, k)
+}
+
+func (tx *Tx) checkWrite(bucket uint32, k []byte, vlen int) error {
+	switch {
+	case tx.done:
+		return ErrTxDone
+	case !tx.writable:
+		return fmt.Errorf("%w: transaction", ErrReadOnly)
+	case len(k) == 0:
+		return ErrKeyEmpty
+	case len(k)+4 > maxKey(tx.db.pageSize):
+		return fmt.Errorf("%w: %d bytes, at most %d with %d-byte pages", ErrKeyTooLarge, len(k), maxKey(tx.db.pageSize)-4, tx.db.pageSize)
+	case vlen > MaxValueSize:
+		return fmt.Errorf("%w: %d bytes, at most %d", ErrValueTooLarge, vlen, MaxValueSize)
+	}
+	return nil
+}
+
+func (tx *Tx) write(bucket uint32, k, v []byte, del bool) {
+	tk := string(treeKey(bucket, k))
+	if _, ok := tx.writes[tk]; !ok {
+		tx.dirtyWS = true
+		tx.perBkt[bucket]++
+	}
+	e := &entry{del: del}
+	if !del {
+		e.val = append([]byte{}, v...)
+	}
+	tx.writes[tk] = e
+}
+
+// sortedWrites returns the write set's keys in order.
+func (tx *Tx) sortedWrites() []string {
+	if tx.dirtyWS {
+		tx.sorted = tx.sorted[:0]
+		for k := range tx.writes {
+			tx.sorted = append(tx.sorted, k)
+		}
+		sort.Strings(tx.sorted)
+		tx.dirtyWS = false
+	}
+	return tx.sorted
+}
+
+// Commit makes tx's writes durable and visible, or returns why not: ErrConflict
+// (nothing written; retry), or an I/O error that turned the database read-only.
+func (tx *Tx) Commit() error {
+	if tx.done {
+		return ErrTxDone
+	}
+	if !tx.writable || (len(tx.writes) == 0 && len(tx.dropped) == 0) {
+		tx.finish()
+		return nil
+	}
+	defer tx.finish()
+	db := tx.db
+	db.commitMu.Lock()
+	if err := db.writable(); err != nil {
+		db.commitMu.Unlock()
+		return err
+	}
+	if err := tx.validate(); err != nil {
+		db.commitMu.Unlock()
+		db.stats.conflicts.Add(1)
+		return err
+	}
+	s, err := tx.apply()
+	if err != nil {
+		db.commitMu.Unlock()
+		if errors.Is(err, page.ErrCorrupt) {
+			return err
+		}
+		return db.fail(err)
+	}
+	db.commitMu.Unlock()
+	if !db.opts.NoSync {
+		if err := db.wal.Sync(s.lsn); err != nil {
+			return db.fail(err)
+		}
+	}
+	db.publish(s)
+	db.stats.commits.Add(1)
+	if db.wal.Stats().Bytes > db.opts.CheckpointBytes {
+		db.commitMu.Lock()
+		if db.wal.Stats().Bytes > db.opts.CheckpointBytes && db.writable() == nil {
+			err = db.checkpointLocked()
+		}
+		db.commitMu.Unlock()
+	}
+	return err
+}
+
+// validate checks tx against the commits that happened since its snapshot (commitMu held).
+func (tx *Tx) validate() error {
+	for _, c := range tx.db.recent {
+		if c.lsn <= tx.snap.lsn {
+			continue
+		}
+		for k := range tx.writes {
+			if tx.iso == ReadCommitted {
+				break
+			}
+			if at, ok := tx.lockedAt[k]; ok && c.lsn <= at {
+				continue // read under a lock after this commit: no lost update
+			}
+			if c.keys[k] {
+				return fmt.Errorf("%w: key %q was written by a concurrent transaction", ErrConflict, k[4:])
+			}
+		}
+		for k := range tx.deps {
+			if c.keys[k] {
+				return fmt.Errorf("%w: bucket %q was changed by a concurrent transaction", ErrConflict, k[4:])
+			}
+		}
+		for k := range tx.reads {
+			if c.keys[k] {
+				return fmt.Errorf("%w: key %q read was written by a concurrent transaction", ErrConflict, k[4:])
+			}
+		}
+		for _, r := range tx.ranges {
+			for k := range c.keys {
+				if k >= string(r.lo) && (r.hi == nil || k < string(r.hi)) {
+					return fmt.Errorf("%w: a concurrent transaction wrote %q inside a scanned range", ErrConflict, k[4:])
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// apply writes tx into the tree and appends the changed pages to the log (commitMu held).
+func (tx *Tx) apply() (snapshot, error) {
+	db := tx.db
+	w := &writer{db: db, meta: db.latest.meta, dirty: make(map[uint32]*page.Node), st: &tx.stats}
+	for _, b := range tx.dropped {
+		if err := w.dropBucket(b); err != nil {
+			return snapshot{}, err
+		}
+	}
+	for _, k := range tx.sortedWrites() {
+		e := tx.writes[k]
+		var err error
+		if e.del {
+			_, err = w.del([]byte(k))
+		} else {
+			err = w.put([]byte(k), e.val)
+		}
+		if err != nil {
+			return snapshot{}, err
+		}
+	}
+	w.meta.NextBucket = max(w.meta.NextBucket, tx.newBkt+1)
+	w.meta.TxID++
+
+	// Page images in page order, then the meta page, flagged commit.
+	pgnos := make([]uint32, 0, len(w.dirty))
+	for p := range w.dirty {
+		pgnos = append(pgnos, p)
+	}
+	sort.Slice(pgnos, func(i, j int) bool { return pgnos[i] < pgnos[j] })
+	next := db.wal.Next()
+	frames := make([]wal.Frame, 0, len(pgnos)+1)
+	buf := make([]byte, (len(pgnos)+1)*db.pageSize)
+	for i, p := range pgnos {
+		n := w.dirty[p]
+		n.LSN = next + uint64(i)
+		b := buf[i*db.pageSize : (i+1)*db.pageSize]
+		if err := n.Encode(b); err != nil {
+			return snapshot{}, err
+		}
+		frames = append(frames, wal.Frame{Pgno: p, LSN: n.LSN, Page: b})
+	}
+	lsn := next + uint64(len(pgnos))
+	w.meta.LSN = lsn
+	mb := buf[len(pgnos)*db.pageSize:]
+	w.meta.Encode(mb)
+	frames = append(frames, wal.Frame{Pgno: 0, Flags: wal.FlagCommit, LSN: lsn, Page: mb})
+	if _, err := db.wal.Append(frames); err != nil {
+		return snapshot{}, err
+	}
+	tx.stats.PagesWritten = len(frames)
+	db.stats.pagesWritten.Add(uint64(len(frames)))
+
+	db.idxMu.Lock()
+	for _, fr := range frames {
+		db.idx[fr.Pgno] = append(db.idx[fr.Pgno], fr.LSN)
+	}
+	db.idxMu.Unlock()
+	s := snapshot{lsn: lsn, meta: w.meta}
+	db.latest = s
+
+	// Remember the write set while a transaction that began before it may still commit.
+	oldest := db.oldest()
+	keep := db.recent[:0]
+	for _, c := range db.recent {
+		if c.lsn > oldest {
+			keep = append(keep, c)
+		}
+	}
+	keys := make(map[string]bool, len(tx.writes))
+	for k := range tx.writes {
+		keys[k] = true
+	}
+	db.recent = append(keep, commitRecord{lsn: lsn, keys: keys})
+	return s, nil
+}
+
+// dropBucket deletes every key of bucket b.
+func (w *writer) dropBucket(b uint32) error {
+	lo, hi := treeKey(b, nil), treeKey(b+1, nil)
+	for {
+		leaf, _, err := descend(w, w.meta.Root, lo, nil)
+		if err != nil {
+			return err
+		}
+		i, _ := search(leaf.Keys, lo)
+		if i == len(leaf.Keys) {
+			if leaf.Next == 0 {
+				return nil
+			}
+			if leaf, err = w.node(leaf.Next); err != nil {
+				return err
+			}
+			i = 0
+		}
+		if i >= len(leaf.Keys) || bytes.Compare(leaf.Keys[i], hi) >= 0 {
+			return nil
+		}
+		if _, err := w.del(leaf.Keys[i]); err != nil {
+			return err
+		}
+	}
+}
