@@ -90,13 +90,13 @@ func (c *treeCursor) seekLT(k []byte) error {
 // snapshot plus the transaction's own writes, whatever other transactions commit
 // meanwhile. Keys and values returned stay valid for the transaction's life.
 type Cursor struct {
-	b    *Bucket
-	tc   treeCursor
-	lo   []byte // bucket's first tree key
-	hi   []byte // first tree key after the bucket
-	cur  []byte // current tree key, nil when off either end
-	val  []byte
-	err  error
+	b   *Bucket
+	tc  treeCursor
+	lo  []byte // bucket's first tree key
+	hi  []byte // first tree key after the bucket
+	cur []byte // current tree key, nil when off either end
+	val []byte
+	err error
 }
 
 // Cursor returns a cursor over the bucket.

@@ -13,14 +13,14 @@
 //
 // How the parts fit (docs/store.md has the full account):
 //
-//	 Tx (snapshot + private write set)
-//	     | Commit: validate, apply to the B+tree, append page images   (commitMu, short)
-//	     v
-//	 write-ahead log  app.db-wal   frames = whole pages, last one the meta page + commit flag
-//	     | group commit: one fsync for all committers waiting
-//	     | checkpoint: newest frame of each page -> data file, fsync, restart the log
-//	     v
-//	 data file  app.db             page 0 meta | B+tree branches, leaves, overflow | free pages
+//	Tx (snapshot + private write set)
+//	    | Commit: validate, apply to the B+tree, append page images   (commitMu, short)
+//	    v
+//	write-ahead log  app.db-wal   frames = whole pages, last one the meta page + commit flag
+//	    | group commit: one fsync for all committers waiting
+//	    | checkpoint: newest frame of each page -> data file, fsync, restart the log
+//	    v
+//	data file  app.db             page 0 meta | B+tree branches, leaves, overflow | free pages
 //
 // Readers never lock: a transaction reads the state of the commit that was latest when it
 // began (its snapshot, named by the LSN of that commit's last frame). A page's version for

@@ -63,17 +63,17 @@ type Tx struct {
 	done     bool
 	stats    TxStats
 
-	writes  map[string]*entry // tree key -> pending write
-	sorted  []string          // keys of writes in order, rebuilt when dirty
-	dirtyWS bool
-	perBkt  map[uint32]int    // writes per bucket, so cursors know when to merge
-	reads   map[string]bool   // Serializable: keys read
-	ranges  []keyRange        // Serializable: ranges scanned
-	deps    map[string]bool   // catalog keys of the buckets used: a concurrent drop conflicts
-	dropped []uint32          // buckets deleted by this transaction
+	writes   map[string]*entry // tree key -> pending write
+	sorted   []string          // keys of writes in order, rebuilt when dirty
+	dirtyWS  bool
+	perBkt   map[uint32]int    // writes per bucket, so cursors know when to merge
+	reads    map[string]bool   // Serializable: keys read
+	ranges   []keyRange        // Serializable: ranges scanned
+	deps     map[string]bool   // catalog keys of the buckets used: a concurrent drop conflicts
+	dropped  []uint32          // buckets deleted by this transaction
 	lockedAt map[string]uint64 // keys locked with Lock: the snapshot they were read at
 	dropSet  map[uint32]bool
-	newBkt  uint32            // highest bucket id created
+	newBkt   uint32 // highest bucket id created
 }
 
 type entry struct {
