@@ -240,6 +240,12 @@ func (l *Log) Append(p []byte) (first, last int64, err error) {
 	if err != nil {
 		return 0, 0, err
 	}
+	return l.AppendParsed(p, batches)
+}
+
+// AppendParsed is Append for a caller that has already checked p with SplitBatches
+// and holds its result.
+func (l *Log) AppendParsed(p []byte, batches []Batch) (first, last int64, err error) {
 	if len(batches) == 0 {
 		return 0, 0, fmt.Errorf("%w: no batches", ErrCorrupt)
 	}
@@ -368,6 +374,14 @@ func (l *Log) StartOffset() int64 {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	return l.segs[0].base
+}
+
+// ActiveStart is the base offset of the active segment: the part of the log that
+// recovery checks batch by batch on Open.
+func (l *Log) ActiveStart() int64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.segs[len(l.segs)-1].base
 }
 
 // EndOffset is the offset the next appended record will get (the high watermark on a

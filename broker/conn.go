@@ -1,0 +1,193 @@
+package broker
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// conn is one client connection. Its reader goroutine parses requests and does the
+// work that must happen in request order (appends); its writer goroutine finishes each
+// request (waits for an fsync or for fetchable data) and writes the answers in order.
+type conn struct {
+	s       *Server
+	nc      net.Conn
+	lg      *slog.Logger
+	pending chan *pending
+}
+
+// pending is a request read but not yet answered.
+type pending struct {
+	key      int16
+	corr     int32
+	flexible bool                 // the response header carries tagged fields
+	resp     kmsg.Response        // the answer, when known at once
+	wait     func() kmsg.Response // or how to get it, run by the writer
+	none     bool                 // no answer at all (Produce with acks=0)
+}
+
+func newConn(s *Server, nc net.Conn) *conn {
+	return &conn{s: s, nc: nc, lg: s.log.With("remote", nc.RemoteAddr().String()),
+		pending: make(chan *pending, s.cfg.MaxInFlight)}
+}
+
+func (c *conn) serve() {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.writeLoop()
+	}()
+	err := c.readLoop()
+	close(c.pending)
+	<-done
+	c.nc.Close()
+	if err != nil {
+		c.lg.Warn("closing connection", "err", err)
+	}
+}
+
+// stopReading makes the reader stop at its next read: the connection finishes what it
+// has read and closes.
+func (c *conn) stopReading() { c.nc.SetReadDeadline(time.Now()) }
+
+// errBadRequest marks a malformed or unsupported request: the connection is closed.
+var errBadRequest = errors.New("bad request")
+
+func (c *conn) readLoop() error {
+	br := bufio.NewReaderSize(c.nc, 64<<10)
+	var size [4]byte
+	for {
+		if _, err := io.ReadFull(br, size[:]); err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			return err
+		}
+		n := int32(binary.BigEndian.Uint32(size[:]))
+		if n < 10 || n > c.s.cfg.MaxRequestBytes {
+			return fmt.Errorf("%w: frame of %d bytes (limit %d)", errBadRequest, n, c.s.cfg.MaxRequestBytes)
+		}
+		frame := make([]byte, n)
+		if _, err := io.ReadFull(br, frame); err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			return fmt.Errorf("%w: frame cut short: %v", errBadRequest, err)
+		}
+		p, err := c.parse(frame)
+		if err != nil {
+			return err
+		}
+		c.pending <- p
+	}
+}
+
+// parse decodes one request frame and runs its handler.
+func (c *conn) parse(frame []byte) (*pending, error) {
+	be := binary.BigEndian
+	key, version, corr := int16(be.Uint16(frame)), int16(be.Uint16(frame[2:])), int32(be.Uint32(frame[4:]))
+	clientLen := int(int16(be.Uint16(frame[8:])))
+	body := frame[10:]
+	if clientLen > 0 {
+		if clientLen > len(body) {
+			return nil, fmt.Errorf("%w: client id of %d bytes in a %d-byte frame", errBadRequest, clientLen, len(frame))
+		}
+		body = body[clientLen:]
+	}
+	vr, ok := apiVersions[kmsg.Key(key)]
+	if !ok {
+		return nil, fmt.Errorf("%w: unsupported API key %d version %d", errBadRequest, key, version)
+	}
+	req := kmsg.RequestForKey(key)
+	p := &pending{key: key, corr: corr}
+	if version < vr.min || version > vr.max {
+		if kmsg.Key(key) == kmsg.ApiVersions {
+			// KIP-511: answer with v0 and the versions we do support, so that the
+			// client can retry with one of them.
+			r := kmsg.NewPtrApiVersionsResponse()
+			r.ErrorCode = 35 // UNSUPPORTED_VERSION
+			r.ApiKeys = apiVersionList()
+			p.resp = r
+			return p, nil
+		}
+		return nil, fmt.Errorf("%w: %s version %d (supported %d to %d)", errBadRequest, kmsg.Key(key).Name(), version, vr.min, vr.max)
+	}
+	req.SetVersion(version)
+	if req.IsFlexible() {
+		rest, err := skipTags(body)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s header: %v", errBadRequest, kmsg.Key(key).Name(), err)
+		}
+		body = rest
+	}
+	// The frame is never reused, so the request may point into it.
+	if err := req.(interface{ UnsafeReadFrom([]byte) error }).UnsafeReadFrom(body); err != nil {
+		return nil, fmt.Errorf("%w: %s v%d: %v", errBadRequest, kmsg.Key(key).Name(), version, err)
+	}
+	p.flexible = req.IsFlexible() && kmsg.Key(key) != kmsg.ApiVersions
+	c.s.handle(c, req, p)
+	return p, nil
+}
+
+// skipTags skips the tagged fields of a flexible request header.
+func skipTags(b []byte) ([]byte, error) {
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n > uint64(len(b)) {
+		return nil, errors.New("bad tag count")
+	}
+	b = b[k:]
+	for range n {
+		if _, k = binary.Uvarint(b); k <= 0 {
+			return nil, errors.New("bad tag")
+		}
+		b = b[k:]
+		size, k := binary.Uvarint(b)
+		if k <= 0 || size > uint64(len(b)-k) {
+			return nil, errors.New("bad tag size")
+		}
+		b = b[k+int(size):]
+	}
+	return b, nil
+}
+
+func (c *conn) writeLoop() {
+	var buf []byte
+	failed := false
+	for p := range c.pending {
+		if failed {
+			continue // drain, so that the reader is never stuck
+		}
+		resp := p.resp
+		if p.wait != nil {
+			resp = p.wait()
+		}
+		if p.none || resp == nil {
+			continue
+		}
+		buf = append(buf[:0], 0, 0, 0, 0)
+		buf = binary.BigEndian.AppendUint32(buf, uint32(p.corr))
+		if p.flexible {
+			buf = append(buf, 0) // no tagged fields in the response header
+		}
+		buf = resp.AppendTo(buf)
+		binary.BigEndian.PutUint32(buf, uint32(len(buf)-4))
+		if _, err := c.nc.Write(buf); err != nil {
+			failed = true
+			c.nc.Close() // the reader stops too
+			if !errors.Is(err, net.ErrClosed) {
+				c.lg.Debug("write", "err", err)
+			}
+		}
+		if cap(buf) > 4<<20 {
+			buf = nil // do not keep one big fetch's buffer for the connection's life
+		}
+	}
+}

@@ -1,0 +1,163 @@
+package broker
+
+import (
+	"log/slog"
+	"sync"
+
+	plog "gantry/broker/log"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+// producerWindow is how many recent batches per producer are remembered to answer a
+// retried batch without appending it twice; Kafka clients keep at most 5 in flight.
+const producerWindow = 5
+
+// producerState is what a partition knows of one idempotent producer.
+type producerState struct {
+	epoch   int16
+	nextSeq int32
+	recent  []recentBatch // oldest first, at most producerWindow
+}
+
+type recentBatch struct {
+	firstSeq, lastSeq int32
+	base              int64
+}
+
+// partition is one partition of a topic.
+type partition struct {
+	topic string
+	index int32
+	log   *plog.Log
+
+	mu        sync.Mutex // serializes appends with the producer-state checks
+	producers map[int64]*producerState
+
+	waitMu  sync.Mutex // protects waiters
+	waiters map[chan struct{}]struct{}
+
+	m *partitionMetrics // nil when the broker has no registry
+}
+
+func openPartition(topic string, index int32, dir string, cfg plog.Config, lg *slog.Logger) (*partition, error) {
+	cfg.Logger = lg.With("topic", topic, "partition", index)
+	l, err := plog.Open(dir, cfg)
+	if err != nil {
+		return nil, err
+	}
+	p := &partition{topic: topic, index: index, log: l, producers: map[int64]*producerState{}, waiters: map[chan struct{}]struct{}{}}
+	// Producer sequences are rebuilt from the active segment: a producer whose last
+	// batch is older is treated as new, and its next sequence is taken as it comes.
+	l.ForEachBatch(l.ActiveStart(), func(b plog.Batch, _ []byte) bool {
+		if b.ProducerID >= 0 {
+			p.track(&b)
+		}
+		return true
+	})
+	return p, nil
+}
+
+// append checks and appends the records of one Produce partition. A retried batch of
+// an idempotent producer is answered with the offset it got the first time.
+// end is the offset below which the log must be synced for the records to be durable.
+func (p *partition) append(recs []byte) (base, end int64, code int16) {
+	batches, err := plog.SplitBatches(recs)
+	if err != nil || len(batches) == 0 {
+		return -1, 0, kerr.CorruptMessage.Code
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if pid := batches[0].ProducerID; pid >= 0 {
+		for i := range batches {
+			if batches[i].ProducerID != pid {
+				return -1, 0, kerr.InvalidRecord.Code
+			}
+		}
+		if dup, code := p.checkSequence(&batches[0]); code != 0 || dup >= 0 {
+			return dup, p.log.EndOffset(), code
+		}
+	}
+	first, last, err := p.log.AppendParsed(recs, batches)
+	if err != nil {
+		return -1, 0, kerr.KafkaStorageError.Code
+	}
+	if batches[0].ProducerID >= 0 {
+		for i := range batches {
+			p.track(&batches[i])
+		}
+	}
+	p.wake()
+	return first, last + 1, 0
+}
+
+// checkSequence applies the idempotent producer's rules to b: a batch already
+// appended is a duplicate (its base offset returned), a gap or a reordering is
+// OUT_OF_ORDER_SEQUENCE_NUMBER, an older epoch is INVALID_PRODUCER_EPOCH.
+func (p *partition) checkSequence(b *plog.Batch) (dup int64, code int16) {
+	st := p.producers[b.ProducerID]
+	switch {
+	case st == nil:
+		return -1, 0
+	case b.ProducerEpoch < st.epoch:
+		return -1, kerr.InvalidProducerEpoch.Code
+	case b.ProducerEpoch > st.epoch:
+		if b.BaseSequence != 0 {
+			return -1, kerr.OutOfOrderSequenceNumber.Code
+		}
+		return -1, 0
+	}
+	last := b.BaseSequence + b.LastOffsetDelta
+	for _, r := range st.recent {
+		if r.firstSeq == b.BaseSequence && r.lastSeq == last {
+			return r.base, 0
+		}
+	}
+	if b.BaseSequence != st.nextSeq {
+		return -1, kerr.OutOfOrderSequenceNumber.Code
+	}
+	return -1, 0
+}
+
+// track records an appended batch of an idempotent producer.
+func (p *partition) track(b *plog.Batch) {
+	st := p.producers[b.ProducerID]
+	if st == nil || b.ProducerEpoch > st.epoch {
+		st = &producerState{epoch: b.ProducerEpoch}
+		p.producers[b.ProducerID] = st
+	}
+	last := b.BaseSequence + b.LastOffsetDelta
+	st.nextSeq = last + 1
+	if st.nextSeq < 0 { // sequences wrap to 0 after MaxInt32
+		st.nextSeq = 0
+	}
+	st.recent = append(st.recent, recentBatch{b.BaseSequence, last, b.BaseOffset})
+	if len(st.recent) > producerWindow {
+		st.recent = st.recent[1:]
+	}
+}
+
+// watch registers ch to receive a signal whenever records are appended (or the
+// partition goes away). Signals do not queue beyond ch's buffer.
+func (p *partition) watch(ch chan struct{}) {
+	p.waitMu.Lock()
+	p.waiters[ch] = struct{}{}
+	p.waitMu.Unlock()
+}
+
+func (p *partition) unwatch(ch chan struct{}) {
+	p.waitMu.Lock()
+	delete(p.waiters, ch)
+	p.waitMu.Unlock()
+}
+
+func (p *partition) wake() {
+	p.waitMu.Lock()
+	for ch := range p.waiters {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+	p.waitMu.Unlock()
+}
