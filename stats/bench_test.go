@@ -1,0 +1,51 @@
+package stats
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+	"time"
+)
+
+// samples returns n log-normal latencies around 200µs, drawn up front so that the
+// benchmarks time Record alone.
+func samples(n int) []time.Duration {
+	r := rand.New(rand.NewPCG(1, 2))
+	s := make([]time.Duration, n)
+	for i := range s {
+		s[i] = time.Duration(math.Exp(math.Log(200e3) + r.NormFloat64()))
+	}
+	return s
+}
+
+func BenchmarkRecord(b *testing.B) {
+	h := NewHistogram()
+	s := samples(1 << 12)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		h.Record(s[i&(len(s)-1)])
+	}
+}
+
+func BenchmarkRecordParallel(b *testing.B) {
+	h := NewHistogram()
+	s := samples(1 << 12)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for i := 0; pb.Next(); i++ {
+			h.Record(s[i&(len(s)-1)])
+		}
+	})
+}
+
+func BenchmarkSnapshot(b *testing.B) {
+	h := NewHistogram()
+	for _, d := range samples(1 << 16) {
+		h.Record(d)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		s := h.Snapshot()
+		_ = s.Quantile(0.99)
+	}
+}
