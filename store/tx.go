@@ -271,7 +271,23 @@ func (tx *Tx) Commit() error {
 		tx.finish()
 		return nil
 	}
-	defer tx.finish()
+	db := tx.db
+	err := tx.commit()
+	tx.finish()
+	if err != nil {
+		return err
+	}
+	if db.wal.Stats().Bytes > db.opts.CheckpointBytes {
+		db.commitMu.Lock()
+		if db.wal.Stats().Bytes > db.opts.CheckpointBytes && db.writable() == nil {
+			err = db.checkpointLocked()
+		}
+		db.commitMu.Unlock()
+	}
+	return err
+}
+
+func (tx *Tx) commit() error {
 	db := tx.db
 	db.commitMu.Lock()
 	if err := db.writable(); err != nil {
@@ -284,14 +300,13 @@ func (tx *Tx) Commit() error {
 		return err
 	}
 	s, err := tx.apply()
+	db.commitMu.Unlock()
 	if err != nil {
-		db.commitMu.Unlock()
 		if errors.Is(err, page.ErrCorrupt) {
 			return err
 		}
 		return db.fail(err)
 	}
-	db.commitMu.Unlock()
 	if !db.opts.NoSync {
 		if err := db.wal.Sync(s.lsn); err != nil {
 			return db.fail(err)
@@ -299,14 +314,7 @@ func (tx *Tx) Commit() error {
 	}
 	db.publish(s)
 	db.stats.commits.Add(1)
-	if db.wal.Stats().Bytes > db.opts.CheckpointBytes {
-		db.commitMu.Lock()
-		if db.wal.Stats().Bytes > db.opts.CheckpointBytes && db.writable() == nil {
-			err = db.checkpointLocked()
-		}
-		db.commitMu.Unlock()
-	}
-	return err
+	return nil
 }
 
 // validate checks tx against the commits that happened since its snapshot (commitMu held).
