@@ -1,0 +1,344 @@
+package proxy
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the whole configuration of a proxy. Zero values mean the documented defaults.
+type Config struct {
+	// Pools are the upstream pools routes send requests to.
+	Pools []PoolConfig `yaml:"pools"`
+	// Routes are tried in order; the first that matches a request takes it. With no
+	// routes and exactly one pool, every request goes to that pool.
+	Routes []Route `yaml:"routes"`
+
+	// MaxHeaderBytes bounds a request head (and an upstream's response head); a larger
+	// request is answered 431. Default 16 KiB.
+	MaxHeaderBytes int `yaml:"max_header_bytes"`
+	// MaxBodyBytes bounds a request body; a larger one is answered 413. Default 64 MiB;
+	// -1 means no limit.
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// HeaderTimeout bounds the time from a request's first byte to the end of its head
+	// (slowloris protection); a late head is answered 408. Default 10s.
+	HeaderTimeout time.Duration `yaml:"header_timeout"`
+	// IdleTimeout closes a client connection that sends no new request for this long.
+	// Default 60s.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// BodyTimeout bounds the silence between two reads of a request body. Default 60s.
+	BodyTimeout time.Duration `yaml:"body_timeout"`
+	// Via is the pseudonym this proxy adds to Via (RFC 9110 section 7.6.3) and
+	// recognises there to detect loops. Default "gantry-" and a random hex number, which
+	// is unique per process; set the same name on replicas that must never chain.
+	Via string `yaml:"via"`
+
+	// Log receives errors and events; nil discards them.
+	Log *slog.Logger `yaml:"-"`
+}
+
+// PoolConfig is one upstream pool.
+type PoolConfig struct {
+	Name string `yaml:"name"`
+	// Policy is round_robin, weighted_round_robin (the default: nginx's smooth
+	// weighted round robin), least_conn (weighted; best for long-lived streams) or
+	// two_choices (power of two random choices, weighted).
+	Policy string       `yaml:"policy"`
+	Hosts  []HostConfig `yaml:"hosts"`
+
+	// MaxIdlePerHost bounds the keep-alive connections kept to each host. Default 64.
+	MaxIdlePerHost int `yaml:"max_idle_per_host"`
+	// IdleTimeout closes a keep-alive connection unused for this long. Default 30s; keep
+	// it below the upstream's own idle timeout.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// DialTimeout bounds connecting to a host. Default 5s.
+	DialTimeout time.Duration `yaml:"dial_timeout"`
+	// ReadTimeout bounds the silence between two reads from a host, response head
+	// included. Default 60s; a route that long-polls sets a longer one. -1: none.
+	ReadTimeout time.Duration `yaml:"read_timeout"`
+
+	// Retries is how many more hosts a failed request may try. Default 2; -1: none.
+	// A request is retried only when that is safe: the connection to the host failed
+	// before the request was sent, or the method is idempotent and the request has no body.
+	Retries int `yaml:"retries"`
+	// RetryBudget caps retries at this share of requests over time. Default 0.2.
+	RetryBudget float64 `yaml:"retry_budget"`
+
+	// EjectAfter consecutive failures (connection errors, timeouts, 5xx answers) eject
+	// a host for EjectBase, doubled for each ejection in a row up to 32×; never more
+	// than MaxEjectPercent of the pool is ejected. Defaults 5, 10s, 50. EjectAfter -1
+	// turns ejection off.
+	EjectAfter      int           `yaml:"eject_after"`
+	EjectBase       time.Duration `yaml:"eject_base"`
+	MaxEjectPercent int           `yaml:"max_eject_percent"`
+}
+
+// HostConfig is one upstream host.
+type HostConfig struct {
+	// Addr is host:port, or an http:// URL.
+	Addr string `yaml:"addr"`
+	// Weight is the host's share relative to the others. Default 1.
+	Weight int `yaml:"weight"`
+	// Backup hosts take traffic only when no primary host is usable.
+	Backup bool `yaml:"backup"`
+}
+
+// Route sends the requests it matches to a pool. Every condition set must hold.
+type Route struct {
+	// Host matches the request's host without port: "example.com" exactly, or
+	// "*.example.com" for any subdomain (not example.com itself). "" matches any.
+	Host string `yaml:"host"`
+	// Path matches the request path exactly; PathPrefix matches a path that starts with
+	// it. At most one of them.
+	Path       string `yaml:"path"`
+	PathPrefix string `yaml:"path_prefix"`
+	// Methods lists the methods matched; empty matches any.
+	Methods []string `yaml:"methods"`
+	// Headers maps a header name to the exact value it must have.
+	Headers map[string]string `yaml:"headers"`
+	// Pool names the pool that serves the route.
+	Pool string `yaml:"pool"`
+}
+
+// LoadConfig reads a YAML configuration file strictly (an unknown field is an error) and
+// validates it. Errors name the file and the field.
+func LoadConfig(path string) (Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, err
+	}
+	cfg, err := ParseConfig(data)
+	if err != nil {
+		return Config{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// ParseConfig decodes and validates a YAML configuration.
+func ParseConfig(data []byte) (Config, error) {
+	var cfg Config
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil {
+		if errors.Is(err, io.EOF) {
+			return Config{}, errors.New("empty configuration")
+		}
+		return Config{}, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// Validate checks the configuration and fills in defaults. Errors name the field path.
+func (c *Config) Validate() error {
+	if c.MaxHeaderBytes == 0 {
+		c.MaxHeaderBytes = 16 << 10
+	}
+	if c.MaxHeaderBytes < 1024 || c.MaxHeaderBytes > 1<<20 {
+		return fmt.Errorf("max_header_bytes: %d is out of range; allowed 1024 to 1048576", c.MaxHeaderBytes)
+	}
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = 64 << 20
+	}
+	if c.MaxBodyBytes < -1 {
+		return fmt.Errorf("max_body_bytes: %d is negative; allowed -1 (no limit) or a byte count", c.MaxBodyBytes)
+	}
+	for _, d := range []struct {
+		name string
+		v    *time.Duration
+		def  time.Duration
+	}{
+		{"header_timeout", &c.HeaderTimeout, 10 * time.Second},
+		{"idle_timeout", &c.IdleTimeout, 60 * time.Second},
+		{"body_timeout", &c.BodyTimeout, 60 * time.Second},
+	} {
+		if *d.v == 0 {
+			*d.v = d.def
+		}
+		if *d.v < 0 {
+			return fmt.Errorf("%s: %v is negative; allowed a positive duration such as 10s", d.name, *d.v)
+		}
+	}
+	if c.Via != "" && !isToken([]byte(c.Via)) {
+		return fmt.Errorf("via: %q is not a token; allowed letters, digits and !#$%%&'*+-.^_`|~", c.Via)
+	}
+	if len(c.Pools) == 0 {
+		return errors.New("pools: none defined; at least one pool with hosts is required")
+	}
+	names := make(map[string]bool)
+	for i := range c.Pools {
+		p := &c.Pools[i]
+		if err := p.validate(); err != nil {
+			return fmt.Errorf("pools[%d]: %w", i, err)
+		}
+		if names[p.Name] {
+			return fmt.Errorf("pools[%d].name: %q is used twice; pool names must be unique", i, p.Name)
+		}
+		names[p.Name] = true
+	}
+	if len(c.Routes) == 0 && len(c.Pools) > 1 {
+		return errors.New("routes: none defined, but there are several pools; add routes that name them")
+	}
+	for i := range c.Routes {
+		if err := c.Routes[i].validate(names); err != nil {
+			return fmt.Errorf("routes[%d].%w", i, err)
+		}
+	}
+	return nil
+}
+
+func (p *PoolConfig) validate() error {
+	if p.Name == "" {
+		return errors.New("name: missing; every pool needs a name")
+	}
+	switch p.Policy {
+	case "":
+		p.Policy = "weighted_round_robin"
+	case "round_robin", "weighted_round_robin", "least_conn", "two_choices":
+	default:
+		return fmt.Errorf("policy: %q is unknown; allowed round_robin, weighted_round_robin, least_conn, two_choices", p.Policy)
+	}
+	if len(p.Hosts) == 0 {
+		return errors.New("hosts: none; a pool needs at least one host")
+	}
+	primaries := 0
+	for i := range p.Hosts {
+		h := &p.Hosts[i]
+		addr, err := hostAddr(h.Addr)
+		if err != nil {
+			return fmt.Errorf("hosts[%d].addr: %w", i, err)
+		}
+		h.Addr = addr
+		if h.Weight == 0 {
+			h.Weight = 1
+		}
+		if h.Weight < 1 || h.Weight > 1000 {
+			return fmt.Errorf("hosts[%d].weight: %d is out of range; allowed 1 to 1000", i, h.Weight)
+		}
+		if !h.Backup {
+			primaries++
+		}
+	}
+	if primaries == 0 {
+		return errors.New("hosts: all are backups; at least one must be a primary")
+	}
+	if p.MaxIdlePerHost == 0 {
+		p.MaxIdlePerHost = 64
+	}
+	if p.MaxIdlePerHost < 0 || p.MaxIdlePerHost > 10000 {
+		return fmt.Errorf("max_idle_per_host: %d is out of range; allowed 1 to 10000", p.MaxIdlePerHost)
+	}
+	for _, d := range []struct {
+		name string
+		v    *time.Duration
+		def  time.Duration
+	}{
+		{"idle_timeout", &p.IdleTimeout, 30 * time.Second},
+		{"dial_timeout", &p.DialTimeout, 5 * time.Second},
+		{"read_timeout", &p.ReadTimeout, 60 * time.Second},
+		{"eject_base", &p.EjectBase, 10 * time.Second},
+	} {
+		if *d.v == 0 {
+			*d.v = d.def
+		}
+		if *d.v < 0 && !(d.name == "read_timeout" && *d.v == -1) {
+			return fmt.Errorf("%s: %v is negative; allowed a positive duration such as 10s", d.name, *d.v)
+		}
+	}
+	if p.ReadTimeout < 0 {
+		p.ReadTimeout = 0
+	}
+	switch {
+	case p.Retries == 0:
+		p.Retries = 2
+	case p.Retries == -1:
+		p.Retries = 0
+	case p.Retries < 0 || p.Retries > 10:
+		return fmt.Errorf("retries: %d is out of range; allowed -1 (none) to 10", p.Retries)
+	}
+	if p.RetryBudget == 0 {
+		p.RetryBudget = 0.2
+	}
+	if p.RetryBudget < 0 || p.RetryBudget > 1 {
+		return fmt.Errorf("retry_budget: %v is out of range; allowed 0 to 1 (a share of requests)", p.RetryBudget)
+	}
+	if p.EjectAfter == 0 {
+		p.EjectAfter = 5
+	}
+	if p.EjectAfter < -1 {
+		return fmt.Errorf("eject_after: %d is out of range; allowed -1 (off) or a count", p.EjectAfter)
+	}
+	if p.MaxEjectPercent == 0 {
+		p.MaxEjectPercent = 50
+	}
+	if p.MaxEjectPercent < 0 || p.MaxEjectPercent > 100 {
+		return fmt.Errorf("max_eject_percent: %d is out of range; allowed 1 to 100", p.MaxEjectPercent)
+	}
+	return nil
+}
+
+// hostAddr turns "host:port" or "http://host[:port][/]" into host:port.
+func hostAddr(s string) (string, error) {
+	if rest, ok := strings.CutPrefix(s, "http://"); ok {
+		rest = strings.TrimSuffix(rest, "/")
+		if strings.ContainsAny(rest, "/?#@") {
+			return "", fmt.Errorf("%q has a path, query or user; allowed http://host:port", s)
+		}
+		if _, _, err := net.SplitHostPort(rest); err != nil {
+			rest = net.JoinHostPort(strings.Trim(rest, "[]"), "80")
+		}
+		s = rest
+	} else if strings.Contains(s, "://") {
+		return "", fmt.Errorf("%q has an unsupported scheme; allowed host:port or http://host:port", s)
+	}
+	host, port, err := net.SplitHostPort(s)
+	if err != nil || host == "" || port == "" {
+		return "", fmt.Errorf("%q is not host:port; allowed host:port or http://host:port", s)
+	}
+	return s, nil
+}
+
+func (r *Route) validate(pools map[string]bool) error {
+	if r.Pool == "" {
+		return errors.New("pool: missing; a route names the pool that serves it")
+	}
+	if !pools[r.Pool] {
+		return fmt.Errorf("pool: %q is not a defined pool", r.Pool)
+	}
+	if r.Path != "" && r.PathPrefix != "" {
+		return errors.New("path: set together with path_prefix; allowed one of them")
+	}
+	for _, p := range []struct{ name, v string }{{"path", r.Path}, {"path_prefix", r.PathPrefix}} {
+		if p.v != "" && p.v[0] != '/' {
+			return fmt.Errorf("%s: %q does not start with /", p.name, p.v)
+		}
+	}
+	if r.Host != "" {
+		h := strings.TrimPrefix(r.Host, "*.")
+		if strings.Contains(h, "*") || !validHost([]byte(h)) || strings.Contains(h, ":") {
+			return fmt.Errorf("host: %q is not a host name; allowed example.com or *.example.com, without port", r.Host)
+		}
+		r.Host = strings.ToLower(r.Host)
+	}
+	for i, m := range r.Methods {
+		if !isToken([]byte(m)) {
+			return fmt.Errorf("methods[%d]: %q is not a method token", i, m)
+		}
+	}
+	for name := range r.Headers {
+		if !isToken([]byte(name)) {
+			return fmt.Errorf("headers: %q is not a header name", name)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,683 @@
+package proxy
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+)
+
+// Connection states, for Shutdown: an idle connection waits for its next request and may
+// be closed at once; an active one is serving a request and is closed after it.
+const (
+	stateActive = iota
+	stateIdle
+)
+
+// Errors answered for upstream trouble.
+var (
+	errNoUpstream  = &statusError{503, "no healthy upstream host"}
+	errBadGateway  = &statusError{502, "upstream connection failed"}
+	errBadUpstream = &statusError{502, "upstream sent an invalid response"}
+	errUpTimeout   = &statusError{504, "upstream timed out"}
+)
+
+// conn is one client connection. One goroutine serves it from the first request to the
+// last: it reads a request, writes it to an upstream connection, and copies the answer
+// back, so a request costs no goroutine hand-off.
+type conn struct {
+	srv   *Server
+	nc    net.Conn
+	cc    *timeoutConn // nc with a per-read deadline while a body is read
+	br    *bufio.Reader
+	bw    *bufio.Writer
+	state atomic.Int32
+
+	remote []byte // client IP, for X-Forwarded-For
+	req    head
+	resp   head
+	respN  int // length of the response head at the start of the upstream reader
+	view   pickView
+}
+
+func (c *conn) serve() {
+	s := c.srv
+	defer s.forget(c)
+	c.br = s.readers.Get().(*bufio.Reader)
+	c.br.Reset(c.cc)
+	c.bw = s.writers.Get().(*bufio.Writer)
+	c.bw.Reset(c.nc)
+	defer func() {
+		c.bw.Flush()
+		c.nc.Close()
+		c.br.Reset(nil)
+		c.bw.Reset(nil)
+		s.readers.Put(c.br)
+		s.writers.Put(c.bw)
+	}()
+	if ta, ok := c.nc.RemoteAddr().(*net.TCPAddr); ok {
+		c.remote, _ = ta.IP.AppendText(nil)
+	} else if host, _, err := net.SplitHostPort(c.nc.RemoteAddr().String()); err == nil {
+		c.remote = []byte(host)
+	}
+	c.req.reset()
+	c.resp.reset()
+	for c.next() {
+	}
+}
+
+// next serves one request and reports whether the connection stays open.
+func (c *conn) next() bool {
+	s := c.srv
+	c.cc.timeout = 0
+	c.nc.SetReadDeadline(time.Now().Add(s.cfg.IdleTimeout))
+	c.state.Store(stateIdle)
+	if s.closing.Load() {
+		return false
+	}
+	if c.br.Buffered() == 0 && c.bw.Buffered() > 0 {
+		if c.bw.Flush() != nil {
+			return false
+		}
+	}
+	if _, err := c.br.Peek(1); err != nil {
+		return false
+	}
+	c.state.Store(stateActive)
+	c.nc.SetReadDeadline(time.Now().Add(s.cfg.HeaderTimeout))
+	n, skip, err := readHead(c.br, c.bw)
+	if err != nil {
+		c.fail(err)
+		return false
+	}
+	raw, _ := c.br.Peek(n)
+	c.req.reset()
+	if err := c.req.parseRequest(raw[skip:]); err != nil {
+		c.fail(err)
+		return false
+	}
+	c.nc.SetReadDeadline(time.Time{})
+	c.cc.timeout = s.cfg.BodyTimeout
+	s.stats.requests.Add(1)
+	return c.proxy(n)
+}
+
+// readHead waits until br holds a whole head and returns its length and the length of
+// the empty lines before it. Before blocking it flushes bw, which may hold the answer to
+// the previous request.
+func readHead(br *bufio.Reader, bw *bufio.Writer) (n, skip int, err error) {
+	for {
+		buf, _ := br.Peek(br.Buffered())
+		n, skip, err = headEnd(buf)
+		if err != nil || n > 0 {
+			return n, skip, err
+		}
+		if len(buf) >= br.Size() {
+			return 0, 0, errHeadTooLarge
+		}
+		if bw != nil && bw.Buffered() > 0 {
+			if err := bw.Flush(); err != nil {
+				return 0, 0, err
+			}
+		}
+		if _, err := br.Peek(len(buf) + 1); err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				return 0, 0, errTimeout
+			}
+			return 0, 0, err
+		}
+	}
+}
+
+// fail answers a request the proxy refuses or cannot serve; the connection is then
+// closed, because after a refused head the byte stream is no longer trustworthy.
+func (c *conn) fail(err error) {
+	var se *statusError
+	if !errors.As(err, &se) {
+		var ne net.Error
+		switch {
+		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed):
+			return // the client left; there is no one to answer
+		case errors.As(err, &ne) && ne.Timeout():
+			se = errTimeout
+		default:
+			return
+		}
+	}
+	c.srv.stats.countStatus(se.code)
+	writeStatus(c.bw, se)
+	if c.bw.Flush() != nil {
+		return
+	}
+	// Closing a socket with unread input makes the kernel send a reset, which can destroy
+	// the answer before the client reads it. Half-close, then drain a bounded amount for a
+	// short time (a "lingering close").
+	closeWrite(c.nc)
+	c.cc.timeout = 0
+	c.nc.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+	io.CopyN(io.Discard, c.br, 256<<10)
+}
+
+func writeStatus(w *bufio.Writer, se *statusError) {
+	b := w.AvailableBuffer()
+	b = append(b, "HTTP/1.1 "...)
+	b = strconv.AppendInt(b, int64(se.code), 10)
+	b = append(b, ' ')
+	b = append(b, http.StatusText(se.code)...)
+	b = append(b, "\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n"...)
+	if se.code == 503 {
+		b = append(b, "Retry-After: 1\r\n"...)
+	}
+	b = append(b, "Content-Length: "...)
+	b = strconv.AppendInt(b, int64(len(se.msg)+1), 10)
+	b = append(b, "\r\n\r\n"...)
+	b = append(b, se.msg...)
+	b = append(b, '\n')
+	w.Write(b)
+}
+
+// idempotent reports whether a method may be sent twice (RFC 9110 section 9.2.2).
+func idempotent(m []byte) bool {
+	switch string(m) {
+	case "GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE":
+		return true
+	}
+	return false
+}
+
+// splitTarget returns the host and path a request is routed on, and the origin-form
+// target sent upstream. An absolute-form target (RFC 9112 section 3.2.2) overrides Host.
+func splitTarget(h *head) (host, path, target []byte, err error) {
+	t := h.target
+	switch {
+	case t[0] == '/':
+		host, target = h.host, t
+	case len(t) > 7 && equalFold(t[:7], "http://"):
+		rest := t[7:]
+		end := bytes.IndexAny(rest, "/?")
+		if end < 0 {
+			end = len(rest)
+		}
+		host = rest[:end]
+		if !validHost(host) {
+			return nil, nil, nil, errBadTarget
+		}
+		target = rest[end:]
+		if len(target) == 0 || target[0] != '/' {
+			return nil, nil, nil, errBadTarget // "http://a?q" has no path
+		}
+	case len(t) == 1 && t[0] == '*' && string(h.method) == "OPTIONS":
+		host, target = h.host, t
+	default:
+		return nil, nil, nil, errBadTarget
+	}
+	path = target
+	if i := bytes.IndexByte(path, '?'); i >= 0 {
+		path = path[:i]
+	}
+	return host, path, target, nil
+}
+
+// hostname strips the port from a Host value.
+func hostname(h []byte) []byte {
+	if len(h) > 0 && h[0] == '[' {
+		if i := bytes.IndexByte(h, ']'); i > 0 {
+			return h[:i+1]
+		}
+		return h
+	}
+	if i := bytes.LastIndexByte(h, ':'); i >= 0 {
+		return h[:i]
+	}
+	return h
+}
+
+// proxy forwards the parsed request (its head is the first n bytes of br) and its
+// answer, and reports whether the client connection stays open.
+func (c *conn) proxy(n int) bool {
+	s, h := c.srv, &c.req
+	host, path, target, err := splitTarget(h)
+	if err != nil {
+		c.fail(err)
+		return false
+	}
+	pseudonym := s.via[4:]
+	for _, v := range h.via {
+		if bytes.Contains(v, pseudonym) {
+			c.fail(errLoop)
+			return false
+		}
+	}
+	if string(h.method) == "CONNECT" {
+		c.fail(errMethodForbidden)
+		return false
+	}
+	if s.cfg.MaxBodyBytes >= 0 && h.contentLength > s.cfg.MaxBodyBytes {
+		c.fail(errBodyTooLarge)
+		return false
+	}
+	r := s.match(hostname(host), path, h)
+	if r == nil {
+		c.fail(errNoRoute)
+		return false
+	}
+	p := r.pool
+	p.depositRetryToken()
+
+	hasBody := h.chunked || h.contentLength > 0
+	safe := idempotent(h.method) && !hasBody
+	isHead := string(h.method) == "HEAD"
+	upgrade := h.wantsUpgrade()
+	clientMinor, clientClose := h.minor, h.close
+	var triedP, triedB uint64
+	var lastErr *statusError
+	var uc *upConn
+	var u *upstream
+	discarded := false
+	for attempt := 0; ; attempt++ {
+		if attempt > 0 && (attempt > p.cfg.Retries || !p.takeRetryToken()) {
+			c.fail(lastErr)
+			return false
+		}
+		u = p.pick(&c.view, &triedP, &triedB, 0)
+		if u == nil {
+			if lastErr == nil {
+				p.noHost.Add(1)
+				lastErr = errNoUpstream
+			}
+			c.fail(lastErr)
+			return false
+		}
+		u.requests.Add(1)
+		u.inflight.Add(1)
+		uc, err = u.get(context.Background())
+		if err != nil {
+			// The request never reached the host: trying another is always safe.
+			u.inflight.Add(-1)
+			u.failed()
+			lastErr = upstreamError(err)
+			s.log.Debug("proxy: dial failed", "pool", p.name, "host", u.addr, "err", err)
+			continue
+		}
+		c.writeRequestHead(uc.bw, host, target, upgrade, u)
+		if hasBody {
+			if h.expect100 && clientMinor == 1 {
+				c.bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
+			}
+			// From here on the head's bytes are gone: no retry after this point.
+			c.br.Discard(n)
+			discarded = true
+			if err := c.copyRequestBody(uc); err != nil {
+				uc.close()
+				u.inflight.Add(-1)
+				var we *writeError
+				if errors.As(err, &we) {
+					u.failed()
+					c.fail(errBadGateway)
+				} else {
+					c.fail(err)
+				}
+				return false
+			}
+		}
+		if err := uc.bw.Flush(); err != nil {
+			err = upstreamError(err)
+		}
+		if err == nil {
+			err = c.readResponseHead(uc, clientMinor)
+		}
+		if err == nil {
+			break
+		}
+		uc.close()
+		u.inflight.Add(-1)
+		var se *statusError
+		if !errors.As(err, &se) {
+			se = upstreamError(err)
+		}
+		lastErr = se
+		if uc.reused && safe && se != errUpTimeout {
+			// A keep-alive connection the host closed while idle: the same host on a
+			// fresh connection, without spending the budget.
+			u.requests.Add(1)
+			u.inflight.Add(1)
+			if uc, err = u.dial(context.Background()); err == nil {
+				c.writeRequestHead(uc.bw, host, target, upgrade, u)
+				if err = uc.bw.Flush(); err == nil {
+					if err = c.readResponseHead(uc, clientMinor); err == nil {
+						break
+					}
+				}
+				uc.close()
+			}
+			u.inflight.Add(-1)
+			if errors.As(err, &se) {
+				lastErr = se
+			} else {
+				lastErr = upstreamError(err)
+			}
+		}
+		u.failed()
+		if !safe {
+			c.fail(lastErr)
+			return false
+		}
+	}
+	if !discarded {
+		c.br.Discard(n)
+	}
+	keep := c.forwardResponse(uc, r, isHead, upgrade, clientMinor, clientClose)
+	return keep
+}
+
+// upstreamError maps a transport error to the status answered for it.
+func upstreamError(err error) *statusError {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return errUpTimeout
+	}
+	var se *statusError
+	if errors.As(err, &se) {
+		return se
+	}
+	return errBadGateway
+}
+
+// copyRequestBody streams the request body to the upstream connection.
+func (c *conn) copyRequestBody(uc *upConn) error {
+	h := &c.req
+	if h.chunked {
+		_, err := chunkedCopy{rechunk: true, limit: c.srv.cfg.MaxBodyBytes}.copy(uc.bw, c.br)
+		if err == errBodyLimit {
+			return errBodyTooLarge
+		}
+		return err
+	}
+	return copyN(uc.bw, c.br, h.contentLength)
+}
+
+// readResponseHead reads the upstream's response head into c.resp. Interim 1xx answers
+// other than 100 and 101 are passed on to the client (the proxy answers Expect itself).
+func (c *conn) readResponseHead(uc *upConn, clientMinor int) error {
+	for interim := 0; ; interim++ {
+		n, _, err := readHead(uc.br, nil)
+		if err != nil {
+			if err == errHeadTooLarge || err == errBareLF {
+				return errBadUpstream
+			}
+			return err
+		}
+		raw, _ := uc.br.Peek(n)
+		c.respN = n
+		c.resp.reset()
+		if err := c.resp.parseResponse(raw); err != nil {
+			return errBadUpstream
+		}
+		st := c.resp.status
+		if st >= 200 || st == 101 {
+			return nil
+		}
+		if interim == 8 {
+			return errBadUpstream
+		}
+		if st != 100 && clientMinor == 1 {
+			c.writeResponseHead(st, false, false, false)
+		}
+		uc.br.Discard(n)
+	}
+}
+
+// Body framings of a response.
+const (
+	bodyNone = iota
+	bodyLength
+	bodyChunked
+	bodyUntilClose
+)
+
+// forwardResponse writes the upstream's answer (its head is in c.resp and at the start
+// of uc.br) to the client, returns the upstream connection to its pool when it can be
+// reused, and reports whether the client connection stays open.
+func (c *conn) forwardResponse(uc *upConn, r *route, isHead, upgrade bool, clientMinor int, clientClose bool) bool {
+	s, resp, u := c.srv, &c.resp, uc.host
+	defer u.inflight.Add(-1)
+	st := resp.status
+	if st == 101 {
+		if !upgrade {
+			uc.close()
+			u.failed()
+			c.fail(errBadUpstream)
+			return false
+		}
+		r.count(st)
+		s.stats.countStatus(st)
+		c.writeResponseHead(st, true, false, true)
+		uc.br.Discard(c.respN)
+		u.succeeded()
+		c.tunnel(uc)
+		return false
+	}
+	mode := bodyUntilClose
+	switch {
+	case isHead || st == 204 || st == 304:
+		mode = bodyNone
+	case resp.chunked:
+		mode = bodyChunked
+	case resp.contentLength >= 0:
+		mode = bodyLength
+	}
+	keepUp := !resp.close && mode != bodyUntilClose
+	keepClient := !clientClose && !s.closing.Load()
+	if clientMinor == 0 && (mode == bodyChunked || mode == bodyUntilClose) {
+		keepClient = false // an HTTP/1.0 client learns the end of such a body from the close
+	}
+	c.writeResponseHead(st, keepClient, clientMinor == 0, false)
+	if mode == bodyLength || (mode == bodyNone && resp.contentLength >= 0) {
+		c.bw.WriteString("Content-Length: ")
+		c.bw.Write(strconv.AppendInt(c.bw.AvailableBuffer(), resp.contentLength, 10))
+		c.bw.WriteString("\r\n")
+	} else if mode != bodyNone && clientMinor == 1 {
+		c.bw.WriteString("Transfer-Encoding: chunked\r\n")
+	}
+	c.bw.WriteString("\r\n")
+	uc.br.Discard(c.respN)
+
+	var err error
+	switch mode {
+	case bodyLength:
+		err = copyN(c.bw, uc.br, resp.contentLength)
+	case bodyChunked:
+		_, err = chunkedCopy{rechunk: clientMinor == 1, trailers: true, limit: -1}.copy(c.bw, uc.br)
+	case bodyUntilClose:
+		err = copyUntilEOF(c.bw, uc.br, clientMinor == 1)
+	}
+	r.count(st)
+	s.stats.countStatus(st)
+	if err != nil {
+		uc.close()
+		var we *writeError
+		if !errors.As(err, &we) {
+			u.failed() // the upstream broke off or sent a bad body
+			s.log.Debug("proxy: response body", "host", u.addr, "err", err)
+		}
+		return false
+	}
+	if st >= 500 {
+		u.failed()
+	} else {
+		u.succeeded()
+	}
+	if keepUp {
+		u.put(uc)
+	} else {
+		uc.close()
+	}
+	return keepClient
+}
+
+// writeRequestHead writes the request head for the upstream: origin-form target, the
+// client's fields without hop-by-hop ones, X-Forwarded-*, Via, and the proxy's own framing.
+func (c *conn) writeRequestHead(w *bufio.Writer, host, target []byte, upgrade bool, u *upstream) {
+	h := &c.req
+	w.Write(h.method)
+	w.WriteByte(' ')
+	w.Write(target)
+	w.WriteString(" HTTP/1.1\r\nHost: ")
+	if len(host) > 0 {
+		w.Write(host)
+	} else {
+		w.WriteString(u.addr)
+	}
+	w.WriteString("\r\n")
+	xff := false
+	for i := range h.fields {
+		f := &h.fields[i]
+		if h.hopByHop(f.name) {
+			continue
+		}
+		switch len(f.name) {
+		case 4:
+			if equalFold(f.name, "host") {
+				continue
+			}
+		case 6:
+			if equalFold(f.name, "expect") {
+				continue
+			}
+		case 15:
+			if equalFold(f.name, "x-forwarded-for") {
+				xff = true
+				continue
+			}
+		case 16:
+			if equalFold(f.name, "x-forwarded-host") {
+				continue
+			}
+		case 17:
+			if equalFold(f.name, "x-forwarded-proto") {
+				continue
+			}
+		}
+		w.Write(f.name)
+		w.WriteString(": ")
+		w.Write(f.value)
+		w.WriteString("\r\n")
+	}
+	// X-Forwarded-For keeps the chain the client sent, in one field, and appends the peer.
+	w.WriteString("X-Forwarded-For: ")
+	if xff {
+		for i := range h.fields {
+			if f := &h.fields[i]; len(f.name) == 15 && equalFold(f.name, "x-forwarded-for") {
+				w.Write(f.value)
+				w.WriteString(", ")
+			}
+		}
+	}
+	w.Write(c.remote)
+	w.WriteString("\r\nX-Forwarded-Proto: http\r\n")
+	if len(host) > 0 {
+		w.WriteString("X-Forwarded-Host: ")
+		w.Write(host)
+		w.WriteString("\r\n")
+	}
+	w.WriteString("Via: ")
+	w.Write(c.srv.via)
+	w.WriteString("\r\n")
+	switch {
+	case h.chunked:
+		w.WriteString("Transfer-Encoding: chunked\r\n")
+	case h.contentLength >= 0:
+		w.WriteString("Content-Length: ")
+		w.Write(strconv.AppendInt(w.AvailableBuffer(), h.contentLength, 10))
+		w.WriteString("\r\n")
+	}
+	if upgrade {
+		w.WriteString("Connection: upgrade\r\nUpgrade: ")
+		w.Write(h.get("upgrade"))
+		w.WriteString("\r\n")
+	}
+	w.WriteString("\r\n")
+}
+
+// writeResponseHead writes the status line and the end-to-end fields of c.resp, Via,
+// and the connection fields, but not the framing fields nor the final empty line unless
+// the head is an interim one (status < 200 and not 101).
+func (c *conn) writeResponseHead(st int, keep, http10, upgrade bool) {
+	resp, w := &c.resp, c.bw
+	w.WriteString("HTTP/1.1 ")
+	w.Write(strconv.AppendInt(w.AvailableBuffer(), int64(st), 10))
+	w.WriteByte(' ')
+	w.Write(resp.reason)
+	w.WriteString("\r\n")
+	for i := range resp.fields {
+		f := &resp.fields[i]
+		if resp.hopByHop(f.name) {
+			continue
+		}
+		w.Write(f.name)
+		w.WriteString(": ")
+		w.Write(f.value)
+		w.WriteString("\r\n")
+	}
+	w.WriteString("Via: ")
+	w.Write(c.srv.via)
+	w.WriteString("\r\n")
+	switch {
+	case upgrade:
+		w.WriteString("Connection: upgrade\r\nUpgrade: ")
+		w.Write(resp.get("upgrade"))
+		w.WriteString("\r\n\r\n")
+	case st < 200:
+		w.WriteString("\r\n")
+	case !keep:
+		w.WriteString("Connection: close\r\n")
+	case http10:
+		w.WriteString("Connection: keep-alive\r\n")
+	}
+}
+
+// tunnel copies bytes both ways between the client and an upgraded upstream connection
+// until both directions end. When one direction ends the other gets a short grace to
+// finish, so a peer that never closes cannot hold the tunnel open.
+func (c *conn) tunnel(uc *upConn) {
+	c.cc.timeout = 0
+	uc.conn.timeout = 0
+	c.nc.SetReadDeadline(time.Time{})
+	if err := c.bw.Flush(); err != nil {
+		uc.close()
+		return
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.br.WriteTo(uc.conn.Conn)
+		closeWrite(uc.conn.Conn)
+		uc.conn.Conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	}()
+	uc.br.WriteTo(c.nc)
+	closeWrite(c.nc)
+	c.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	<-done
+	uc.close()
+}
+
+func closeWrite(c net.Conn) {
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+}
+
+func (r *route) count(st int) {
+	if st >= 100 && st < 600 {
+		r.statusSeen[st/100].Add(1)
+	} else {
+		r.statusSeen[0].Add(1)
+	}
+}

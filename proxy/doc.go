@@ -1,0 +1,24 @@
+// Package proxy is gantry's HTTP/1.1 reverse proxy and load balancer.
+//
+// A Server reads requests with its own head parser, which works in place on pooled
+// buffers and allocates nothing, routes each request by host, path, method and headers
+// to an upstream pool, picks a host with a policy from package balance, and forwards the
+// request on a keep-alive connection taken straight from that host's idle list. One
+// goroutine serves a client connection from its first request to its last, so a request
+// costs no goroutine hand-off; bodies stream both ways without being buffered.
+//
+//	client ──► conn.next: readHead ─► parseRequest ─► match route ─► pool.pick ─► upstream.get
+//	   ▲                                                                            │
+//	   └──────────── forwardResponse ◄── readResponseHead ◄── write head, copy body ◄┘
+//
+// The parser is strict where leniency enables request smuggling (RFC 9112 section 11.2):
+// a request with both Content-Length and Transfer-Encoding, a repeated or malformed
+// Content-Length, a transfer coding other than chunked, a malformed chunk, obs-fold, a
+// bare LF or a control byte in a field is answered 400 and its connection closed.
+// Oversized heads get 431, oversized bodies 413, slow heads 408.
+//
+// Retries happen only when they are safe (the connection failed before the request was
+// sent, or the request is idempotent and has no body) and only within a per-pool retry
+// budget; hosts that fail in a row are ejected for a growing time (passive outlier
+// detection), never more than a set share of a pool.
+package proxy

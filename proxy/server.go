@@ -1,0 +1,332 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// headerMatch is a route's condition on one header field.
+type headerMatch struct {
+	name  string // lower case
+	value []byte
+}
+
+// Server is a running reverse proxy.
+type Server struct {
+	cfg    Config
+	log    *slog.Logger
+	via    []byte // "1.1 " + pseudonym
+	pools  []*pool
+	routes []*route
+
+	readers sync.Pool // *bufio.Reader of MaxHeaderBytes, for client connections
+	writers sync.Pool // *bufio.Writer, for client connections
+
+	mu        sync.Mutex
+	listeners map[net.Listener]struct{} // guarded by mu
+	conns     map[*conn]struct{}        // guarded by mu
+	wg        sync.WaitGroup            // client connections and background loops
+	closing   atomic.Bool
+
+	stats stats
+}
+
+// route is a compiled Route.
+type route struct {
+	name       string
+	host       string // lower case; "*.x" for a wildcard
+	path       string
+	prefix     bool
+	methods    [][]byte
+	headers    []headerMatch
+	pool       *pool
+	statusSeen [6]atomic.Uint64 // answers by class: 1xx..5xx, and [0] for other
+}
+
+// New validates cfg and builds a proxy. It does not listen yet: call Serve.
+func New(cfg Config) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg:       cfg,
+		log:       cfg.Log,
+		listeners: make(map[net.Listener]struct{}),
+		conns:     make(map[*conn]struct{}),
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	via := cfg.Via
+	if via == "" {
+		var b [4]byte
+		rand.Read(b[:])
+		via = "gantry-" + hex.EncodeToString(b[:])
+	}
+	s.via = []byte("1.1 " + via)
+	s.readers.New = func() any { return bufio.NewReaderSize(nil, cfg.MaxHeaderBytes) }
+	s.writers.New = func() any { return bufio.NewWriterSize(nil, 8<<10) }
+
+	byName := make(map[string]*pool)
+	for _, pc := range cfg.Pools {
+		p := &pool{name: pc.Name, cfg: pc, srv: s, policy: newPolicy(pc.Policy), backupPick: newPolicy(pc.Policy)}
+		for _, hc := range pc.Hosts {
+			u := &upstream{addr: hc.Addr, weight: hc.Weight, backup: hc.Backup, pool: p}
+			p.all = append(p.all, u)
+			if hc.Backup {
+				p.backup = append(p.backup, u)
+			} else {
+				p.primary = append(p.primary, u)
+			}
+		}
+		p.retryTokens.Store(retryBurst)
+		s.pools = append(s.pools, p)
+		byName[p.name] = p
+	}
+	rs := cfg.Routes
+	if len(rs) == 0 {
+		rs = []Route{{Pool: cfg.Pools[0].Name}}
+	}
+	for i, r := range rs {
+		cr := &route{
+			name:   routeName(i, r),
+			host:   r.Host,
+			path:   r.Path,
+			pool:   byName[r.Pool],
+			prefix: r.PathPrefix != "",
+		}
+		if cr.prefix {
+			cr.path = r.PathPrefix
+		}
+		for _, m := range r.Methods {
+			cr.methods = append(cr.methods, []byte(m))
+		}
+		for k, v := range r.Headers {
+			cr.headers = append(cr.headers, headerMatch{strings.ToLower(k), []byte(v)})
+		}
+		s.routes = append(s.routes, cr)
+	}
+	return s, nil
+}
+
+func routeName(i int, r Route) string {
+	var b strings.Builder
+	b.WriteString(r.Host)
+	b.WriteString(r.Path)
+	b.WriteString(r.PathPrefix)
+	if r.PathPrefix != "" {
+		b.WriteString("*")
+	}
+	if b.Len() == 0 {
+		return "default"
+	}
+	return b.String()
+}
+
+// Serve accepts connections on ln and proxies their requests until ctx ends or Shutdown
+// is called. It returns nil after a Shutdown. When ctx ends first, connections are closed
+// at once.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	s.mu.Lock()
+	if s.closing.Load() {
+		s.mu.Unlock()
+		ln.Close()
+		return nil
+	}
+	s.listeners[ln] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, ln)
+		s.mu.Unlock()
+	}()
+
+	stop := context.AfterFunc(ctx, func() {
+		ln.Close()
+		s.closeConns(false)
+	})
+	defer stop()
+
+	done := make(chan struct{})
+	defer close(done)
+	s.wg.Add(1)
+	go s.sweepIdle(done)
+
+	var delay time.Duration
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if s.closing.Load() || ctx.Err() != nil {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				time.Sleep(delay)
+				continue
+			}
+			return err
+		}
+		delay = 0
+		s.startConn(c)
+	}
+}
+
+// sweepIdle closes upstream connections that stayed idle past their pool's idle timeout.
+func (s *Server) sweepIdle(done <-chan struct{}) {
+	defer s.wg.Done()
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+			for _, p := range s.pools {
+				for _, u := range p.all {
+					u.closeIdle(p.cfg.IdleTimeout)
+				}
+			}
+		}
+	}
+}
+
+func (s *Server) startConn(nc net.Conn) {
+	if tc, ok := nc.(*net.TCPConn); ok {
+		tc.SetNoDelay(true)
+	}
+	c := &conn{srv: s, nc: nc, cc: &timeoutConn{Conn: nc}}
+	s.mu.Lock()
+	if s.closing.Load() {
+		s.mu.Unlock()
+		nc.Close()
+		return
+	}
+	s.conns[c] = struct{}{}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	s.stats.clientConns.Add(1)
+	go c.serve()
+}
+
+func (s *Server) forget(c *conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+	s.stats.clientConns.Add(-1)
+	s.wg.Done()
+}
+
+// closeConns wakes the connections waiting for a request (they exit), or closes every
+// connection when all is set.
+func (s *Server) closeConns(all bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		if all {
+			c.nc.Close()
+		} else if c.state.Load() == stateIdle {
+			c.nc.SetReadDeadline(time.Unix(1, 0))
+		}
+	}
+}
+
+// Shutdown stops accepting, lets each connection finish the request it is serving (then
+// closes it), and waits for them until ctx ends; then it closes what is left.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing.Store(true)
+	for ln := range s.listeners {
+		ln.Close()
+	}
+	s.mu.Unlock()
+
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	var err error
+	for {
+		s.closeConns(false)
+		s.mu.Lock()
+		n := len(s.conns)
+		s.mu.Unlock()
+		if n == 0 {
+			break
+		}
+		select {
+		case <-t.C:
+			continue
+		case <-ctx.Done():
+			err = ctx.Err()
+			s.closeConns(true)
+		}
+		break
+	}
+	s.wg.Wait()
+	for _, p := range s.pools {
+		for _, u := range p.all {
+			u.closeIdle(0)
+		}
+	}
+	return err
+}
+
+// match returns the first route that takes a request, or nil.
+func (s *Server) match(host, path []byte, h *head) *route {
+	for i := range s.routes {
+		r := s.routes[i]
+		if r.matches(host, path, h) {
+			return r
+		}
+	}
+	return nil
+}
+
+func (r *route) matches(host, path []byte, h *head) bool {
+	if r.host != "" {
+		if suffix, ok := strings.CutPrefix(r.host, "*"); ok {
+			// "*.example.com": a non-empty label then ".example.com".
+			if len(host) <= len(suffix) || !equalFold(host[len(host)-len(suffix):], suffix) {
+				return false
+			}
+		} else if !equalFold(host, r.host) {
+			return false
+		}
+	}
+	if r.path != "" {
+		if r.prefix {
+			if len(path) < len(r.path) || string(path[:len(r.path)]) != r.path {
+				return false
+			}
+		} else if string(path) != r.path {
+			return false
+		}
+	}
+	if len(r.methods) > 0 {
+		ok := false
+		for _, m := range r.methods {
+			if string(m) == string(h.method) {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	for _, f := range r.headers {
+		v := h.get(f.name)
+		if v == nil || string(v) != string(f.value) {
+			return false
+		}
+	}
+	return true
+}

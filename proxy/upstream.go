@@ -1,0 +1,289 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"gantry/balance"
+)
+
+// upstream is one host of a pool: its address, its keep-alive connections, and the state
+// that balancing and outlier ejection read.
+type upstream struct {
+	addr   string // host:port to dial
+	weight int
+	backup bool
+	pool   *pool
+
+	mu   sync.Mutex
+	idle []*upConn // keep-alive connections, most recently used last; guarded by mu
+
+	inflight     atomic.Int64
+	open         atomic.Int64 // connections open, idle or busy
+	fails        atomic.Int32 // consecutive failures
+	ejectedUntil atomic.Int64 // unix nanoseconds; the host is skipped until then
+	ejections    atomic.Int32 // how many times in a row it was ejected
+	drained      atomic.Bool
+
+	requests, failures, ejected atomic.Uint64 // counters for metrics
+}
+
+// upConn is one connection to an upstream host with its buffers.
+type upConn struct {
+	conn      *timeoutConn
+	br        *bufio.Reader
+	bw        *bufio.Writer
+	host      *upstream
+	idleSince time.Time
+	reused    bool // it served a request before this one
+}
+
+// timeoutConn sets a read deadline before each Read, so that a timeout bounds the silence
+// between bytes rather than a whole response: a long but live stream is not cut.
+type timeoutConn struct {
+	net.Conn
+	timeout time.Duration // 0: no deadline
+}
+
+func (c *timeoutConn) Read(p []byte) (int, error) {
+	if c.timeout > 0 {
+		c.Conn.SetReadDeadline(time.Now().Add(c.timeout))
+	}
+	return c.Conn.Read(p)
+}
+
+// up reports whether the host takes traffic now.
+func (u *upstream) up(now int64) bool {
+	return !u.drained.Load() && now >= u.ejectedUntil.Load()
+}
+
+// get returns a keep-alive connection to the host, or dials a new one.
+func (u *upstream) get(ctx context.Context) (*upConn, error) {
+	now := time.Now()
+	u.mu.Lock()
+	for len(u.idle) > 0 {
+		uc := u.idle[len(u.idle)-1]
+		u.idle[len(u.idle)-1] = nil
+		u.idle = u.idle[:len(u.idle)-1]
+		if now.Sub(uc.idleSince) < u.pool.cfg.IdleTimeout {
+			u.mu.Unlock()
+			uc.reused = true
+			return uc, nil
+		}
+		u.mu.Unlock()
+		uc.close()
+		u.mu.Lock()
+	}
+	u.mu.Unlock()
+	return u.dial(ctx)
+}
+
+func (u *upstream) dial(ctx context.Context) (*upConn, error) {
+	d := net.Dialer{Timeout: u.pool.cfg.DialTimeout}
+	c, err := d.DialContext(ctx, "tcp", u.addr)
+	if err != nil {
+		return nil, err
+	}
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.SetNoDelay(true)
+	}
+	u.open.Add(1)
+	tc := &timeoutConn{Conn: c, timeout: u.pool.cfg.ReadTimeout}
+	return &upConn{
+		conn: tc,
+		br:   bufio.NewReaderSize(tc, u.pool.srv.cfg.MaxHeaderBytes),
+		bw:   bufio.NewWriterSize(tc, 8<<10),
+		host: u,
+	}, nil
+}
+
+// put gives a connection whose last exchange ended cleanly back to the idle list.
+func (u *upstream) put(uc *upConn) {
+	uc.idleSince = time.Now()
+	u.mu.Lock()
+	if len(u.idle) < u.pool.cfg.MaxIdlePerHost && !u.drained.Load() {
+		u.idle = append(u.idle, uc)
+		u.mu.Unlock()
+		return
+	}
+	u.mu.Unlock()
+	uc.close()
+}
+
+func (uc *upConn) close() {
+	uc.conn.Close()
+	uc.host.open.Add(-1)
+}
+
+// closeIdle closes idle connections older than maxAge (all of them when maxAge is 0).
+func (u *upstream) closeIdle(maxAge time.Duration) {
+	now := time.Now()
+	u.mu.Lock()
+	keep := u.idle[:0]
+	var stale []*upConn
+	for _, uc := range u.idle {
+		if maxAge > 0 && now.Sub(uc.idleSince) < maxAge {
+			keep = append(keep, uc)
+		} else {
+			stale = append(stale, uc)
+		}
+	}
+	for i := len(keep); i < len(u.idle); i++ {
+		u.idle[i] = nil
+	}
+	u.idle = keep
+	u.mu.Unlock()
+	for _, uc := range stale {
+		uc.close()
+	}
+}
+
+// succeeded and failed feed passive outlier ejection: a host that fails
+// EjectAfter times in a row (connection errors, timeouts, 5xx) is ejected for
+// EjectBase, doubled for each ejection in a row up to 32×, unless that would eject more
+// than MaxEjectPercent of the pool.
+func (u *upstream) succeeded() {
+	if u.fails.Load() != 0 {
+		u.fails.Store(0)
+	}
+	if u.ejections.Load() != 0 {
+		u.ejections.Store(0)
+	}
+}
+
+func (u *upstream) failed() {
+	u.failures.Add(1)
+	cfg := &u.pool.cfg
+	if cfg.EjectAfter <= 0 || int(u.fails.Add(1)) < cfg.EjectAfter {
+		return
+	}
+	p := u.pool
+	p.ejectMu.Lock()
+	defer p.ejectMu.Unlock()
+	now := time.Now().UnixNano()
+	if now < u.ejectedUntil.Load() {
+		return
+	}
+	ejected := 0
+	for _, h := range p.all {
+		if now < h.ejectedUntil.Load() {
+			ejected++
+		}
+	}
+	if (ejected+1)*100 > cfg.MaxEjectPercent*len(p.all) {
+		return
+	}
+	k := min(u.ejections.Add(1)-1, 5)
+	u.ejectedUntil.Store(now + int64(cfg.EjectBase)<<k)
+	u.fails.Store(0)
+	u.ejected.Add(1)
+	p.srv.log.Warn("proxy: upstream ejected", "pool", p.name, "host", u.addr,
+		"for", (cfg.EjectBase << k).String())
+}
+
+// pool is a named set of upstream hosts with a balancing policy. Backup hosts take
+// traffic only when no primary host is usable.
+type pool struct {
+	name       string
+	cfg        PoolConfig
+	srv        *Server
+	primary    hostSet
+	backup     hostSet
+	all        []*upstream
+	policy     balance.Policy
+	backupPick balance.Policy
+
+	ejectMu sync.Mutex // serialises ejection decisions
+
+	// The retry budget: every request adds RetryBudget tokens (in thousandths), every
+	// retry spends one whole token, and the bucket holds at most retryBurst tokens. Retries
+	// thus stay under RetryBudget of requests over time and cannot amplify an outage.
+	retryTokens atomic.Int64
+	retries     atomic.Uint64
+	budgetOut   atomic.Uint64 // retries refused for want of budget
+	noHost      atomic.Uint64 // requests answered 503 because no host was usable
+}
+
+const retryBurst = 10 * 1000
+
+func (p *pool) depositRetryToken() {
+	if p.retryTokens.Load() < retryBurst {
+		p.retryTokens.Add(int64(p.cfg.RetryBudget * 1000))
+	}
+}
+
+func (p *pool) takeRetryToken() bool {
+	if p.retryTokens.Add(-1000) >= 0 {
+		p.retries.Add(1)
+		return true
+	}
+	p.retryTokens.Add(1000)
+	p.budgetOut.Add(1)
+	return false
+}
+
+// hostSet is a list of hosts seen through balance.Hosts.
+type hostSet []*upstream
+
+// pickView is one request's view of a host set for a policy: it hides the hosts the
+// request has already tried. It lives in the per-connection state so picking allocates
+// nothing.
+type pickView struct {
+	set   hostSet
+	tried uint64 // bit i: host i was tried (hosts past 64 cannot be excluded, only re-picked)
+	now   int64
+}
+
+func (v *pickView) Len() int         { return len(v.set) }
+func (v *pickView) Weight(i int) int { return v.set[i].weight }
+func (v *pickView) Load(i int) int   { return int(v.set[i].inflight.Load()) }
+func (v *pickView) Usable(i int) bool {
+	if i < 64 && v.tried&(1<<i) != 0 {
+		return false
+	}
+	return v.set[i].up(v.now)
+}
+
+// pick chooses a host for a request, primaries first, then backups. tried holds the
+// hosts already tried by this request (by pointer) and is updated.
+func (p *pool) pick(v *pickView, triedP, triedB *uint64, key uint64) *upstream {
+	v.now = time.Now().UnixNano()
+	v.set, v.tried = p.primary, *triedP
+	if i := p.policy.Pick(v, key); i >= 0 {
+		if i < 64 {
+			*triedP |= 1 << i
+		}
+		return p.primary[i]
+	}
+	if len(p.backup) == 0 {
+		return nil
+	}
+	v.set, v.tried = p.backup, *triedB
+	if i := p.backupPick.Pick(v, key); i >= 0 {
+		if i < 64 {
+			*triedB |= 1 << i
+		}
+		return p.backup[i]
+	}
+	return nil
+}
+
+// newPolicy returns the policy a pool configuration names.
+func newPolicy(name string) balance.Policy {
+	switch name {
+	case "round_robin":
+		return &balance.RoundRobin{}
+	case "least_conn":
+		return &balance.LeastConn{}
+	case "two_choices":
+		return balance.TwoChoices{}
+	default: // "weighted_round_robin", the default
+		return &balance.SmoothWeighted{}
+	}
+}
+
+func nowNano() int64 { return time.Now().UnixNano() }
