@@ -207,7 +207,7 @@ func TestWriteSkewUnderEachIsolation(t *testing.T) {
 			t1, _ := db.BeginTx(&TxOptions{Writable: true, Isolation: tc.iso})
 			t2, _ := db.BeginTx(&TxOptions{Writable: true, Isolation: tc.iso})
 			for _, p := range []struct {
-				tx         *Tx
+				tx        *Tx
 				me, other string
 			}{{t1, "alice", "bob"}, {t2, "bob", "alice"}} {
 				b, _ := p.tx.Bucket([]byte("oncall"))
