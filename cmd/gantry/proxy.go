@@ -1,0 +1,76 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"gantry/internal/admin"
+	"gantry/proxy"
+)
+
+// stringList is a flag that may be given several times.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(s string) error { *l = append(*l, s); return nil }
+
+func runProxy(ctx context.Context, s stdio, args []string) error {
+	fs := newFlags(s, "proxy", "proxy [--config FILE] [--addr ADDR] [--to URL]... [--admin ADDR]",
+		"Proxy runs the HTTP/1.1 reverse proxy and load balancer. With --config it reads a YAML\n"+
+			"configuration (see docs/proxy.md and examples/proxy/); without, --to names the upstream\n"+
+			"hosts of one pool that takes every request.")
+	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
+	adminAddr := fs.String("admin", "127.0.0.1:9080", `admin listener address (metrics, health, pprof); "" for none`)
+	config := fs.String("config", "", "YAML configuration file")
+	policy := fs.String("policy", "", "balancing policy for --to hosts: round_robin, weighted_round_robin, least_conn, two_choices")
+	drain := fs.Duration("drain", 10*time.Second, "how long shutdown waits for requests in flight")
+	var to stringList
+	fs.Var(&to, "to", "upstream host (http://host:port or host:port); repeat for several")
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	if err := fs.noArgs(); err != nil {
+		return err
+	}
+	var cfg proxy.Config
+	switch {
+	case *config != "" && len(to) > 0:
+		return fs.fail(fmt.Errorf("--config and --to exclude each other; put the hosts in the file"))
+	case *config != "":
+		var err error
+		if cfg, err = proxy.LoadConfig(*config); err != nil {
+			return err
+		}
+	case len(to) > 0:
+		p := proxy.PoolConfig{Name: "default", Policy: *policy}
+		for _, t := range to {
+			p.Hosts = append(p.Hosts, proxy.HostConfig{Addr: t})
+		}
+		cfg.Pools = []proxy.PoolConfig{p}
+	default:
+		return fs.fail(fmt.Errorf("give --config FILE or at least one --to URL"))
+	}
+	log := fs.logger(s.err)
+	cfg.Log = log
+	srv, err := proxy.New(cfg)
+	if err != nil {
+		if len(to) > 0 {
+			return fs.fail(err)
+		}
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(srv.Collector())
+	return serve(ctx, srv, serveOptions{
+		name:      "proxy",
+		addr:      *addr,
+		adminAddr: *adminAddr,
+		admin:     admin.Config{Registry: reg},
+		drain:     *drain,
+		log:       log,
+	})
+}

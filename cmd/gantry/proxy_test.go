@@ -1,0 +1,110 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestProxyCommandLine(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("pools:\n  - name: a\n    hosts: [{addr: 127.0.0.1:1}]\n    polcy: x\n"), 0o644)
+	for _, tt := range []struct {
+		args   []string
+		code   int
+		stderr string
+	}{
+		{[]string{"proxy"}, 2, "give --config FILE or at least one --to URL"},
+		{[]string{"proxy", "--to", "ftp://x"}, 2, "unsupported scheme"},
+		{[]string{"proxy", "--to", "127.0.0.1:1", "--policy", "random"}, 2, `policy: "random" is unknown`},
+		{[]string{"proxy", "--to", "127.0.0.1:1", "--config", bad}, 2, "exclude each other"},
+		{[]string{"proxy", "--config", bad}, 1, "bad.yaml: yaml: unmarshal errors:\n  line 4: field polcy not found"},
+		{[]string{"proxy", "-h"}, 0, ""},
+	} {
+		code, _, stderr := gantry(t, tt.args...)
+		if code != tt.code || !strings.Contains(stderr, tt.stderr) {
+			t.Errorf("%v: exit %d, stderr %q; want %d and %q", tt.args, code, stderr, tt.code, tt.stderr)
+		}
+	}
+}
+
+// freeAddr returns a loopback address that was free a moment ago.
+func freeAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// syncBuffer is a bytes.Buffer safe for the logger and the test to share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func TestProxyCommandServes(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "from backend")
+	}))
+	defer up.Close()
+	addr, adminAddr := freeAddr(t), freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	var errw syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, stdio{strings.NewReader(""), io.Discard, &errw},
+			[]string{"proxy", "--addr", addr, "--admin", adminAddr, "--to", up.URL})
+	}()
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	c := &http.Client{Transport: tr, Timeout: 5 * time.Second}
+	var body string
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := c.Get("http://" + addr + "/")
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			body = string(b)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("proxy did not answer: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if body != "from backend" {
+		t.Errorf("body = %q", body)
+	}
+	resp, err := c.Get("http://" + adminAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(m), `gantry_proxy_route_responses_total{class="2xx",route="default"} 1`) {
+		t.Errorf("metrics lack the route counter:\n%s", m)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Errorf("exit code %d; stderr:\n%s", code, errw.b.String())
+	}
+}
