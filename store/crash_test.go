@@ -52,7 +52,7 @@ func crashChild(dir string) error {
 	}
 	var jmu sync.Mutex
 	base := time.Now().UnixNano() / 1000 % 1e12 * 1000 // ids unique across child runs
-	deadline := time.Now().Add(20 * time.Second)        // never outlive a vanished parent for long
+	deadline := time.Now().Add(20 * time.Second)       // never outlive a vanished parent for long
 	var wg sync.WaitGroup
 	errs := make(chan error, 4)
 	for w := range 4 {
