@@ -409,8 +409,11 @@ func (c *conn) readResponseHead(uc *upConn, clientMinor int) error {
 	for interim := 0; ; interim++ {
 		n, _, err := readHead(uc.br, nil)
 		if err != nil {
-			if err == errHeadTooLarge || err == errBareLF {
+			switch err {
+			case errHeadTooLarge, errBareLF:
 				return errBadUpstream
+			case errTimeout:
+				return errUpTimeout
 			}
 			return err
 		}

@@ -1,0 +1,341 @@
+package proxy
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// deadAddr returns a loopback address nobody listens on.
+func deadAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+func TestAllBackendsDown(t *testing.T) {
+	checkLeaks(t)
+	_, addr := start(t, onePool(deadAddr(t), deadAddr(t)))
+	c := client(t)
+	begin := time.Now()
+	code, body, hdr := get(t, c, "http://"+addr+"/")
+	if code != 502 && code != 503 {
+		t.Errorf("status %d, want 502 or 503", code)
+	}
+	if body != "upstream connection failed\n" {
+		t.Errorf("body %q", body)
+	}
+	if time.Since(begin) > 2*time.Second {
+		t.Errorf("answer took %v; it must be fast", time.Since(begin))
+	}
+	_ = hdr
+}
+
+func TestNoHealthyHostAnswers503(t *testing.T) {
+	checkLeaks(t)
+	cfg := onePool(deadAddr(t))
+	cfg.Pools[0].EjectAfter = 1
+	cfg.Pools[0].MaxEjectPercent = 100
+	_, addr := start(t, cfg)
+	c := client(t)
+	get(t, c, "http://"+addr+"/") // fails and ejects the only host
+	code, body, hdr := get(t, c, "http://"+addr+"/")
+	if code != 503 || body != "no healthy upstream host\n" || hdr.Get("Retry-After") == "" {
+		t.Errorf("got %d %q %v; want 503, a clear body and Retry-After", code, body, hdr)
+	}
+}
+
+func TestRetryAfterConnectFailure(t *testing.T) {
+	checkLeaks(t)
+	up := backend(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "alive") })
+	cfg := onePool(deadAddr(t), up)
+	cfg.Pools[0].Policy = "round_robin"
+	_, addr := start(t, cfg)
+	c := client(t)
+	for i := 0; i < 6; i++ {
+		// A POST too: a refused connection never reached the host, so retrying is safe.
+		resp, err := c.Post("http://"+addr+"/", "text/plain", strings.NewReader("x"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || string(b) != "alive" {
+			t.Fatalf("request %d: %d %q", i, resp.StatusCode, b)
+		}
+	}
+}
+
+// TestPostNotRetried: a POST that reached a host which then failed is not sent again.
+func TestPostNotRetried(t *testing.T) {
+	checkLeaks(t)
+	var hits atomic.Int32
+	h := func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		io.ReadAll(r.Body)
+		hj, _ := w.(http.Hijacker)
+		c, _, _ := hj.Hijack()
+		c.Close() // die without answering
+	}
+	cfg := onePool(backend(t, h), backend(t, h))
+	_, addr := start(t, cfg)
+	c := client(t)
+	resp, err := c.Post("http://"+addr+"/", "text/plain", strings.NewReader("pay once"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 502 {
+		t.Errorf("status %d, want 502", resp.StatusCode)
+	}
+	if n := hits.Load(); n != 1 {
+		t.Errorf("the POST reached backends %d times, want 1", n)
+	}
+	// A GET is idempotent: it is retried on the other host (and fails there too).
+	hits.Store(0)
+	code, _, _ := get(t, c, "http://"+addr+"/")
+	if code != 502 || hits.Load() != 2 {
+		t.Errorf("GET: status %d after %d attempts, want 502 after 2", code, hits.Load())
+	}
+}
+
+func TestRetryBudget(t *testing.T) {
+	checkLeaks(t)
+	var hits atomic.Int32
+	h := func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		c, _, _ := w.(http.Hijacker).Hijack()
+		c.Close()
+	}
+	cfg := onePool(backend(t, h), backend(t, h), backend(t, h))
+	cfg.Pools[0].EjectAfter = -1
+	cfg.Pools[0].RetryBudget = 0.1
+	_, addr := start(t, cfg)
+	c := client(t)
+	const n = 200
+	for i := 0; i < n; i++ {
+		get(t, c, "http://"+addr+"/")
+	}
+	// Without a budget each request would make 3 attempts (600); with it, retries stay
+	// near 10% of requests plus the initial burst of 10.
+	if got := int(hits.Load()); got > n+n/10+10+2 {
+		t.Errorf("%d attempts for %d requests: the retry budget did not hold", got, n)
+	}
+}
+
+func TestSlowBackendTimesOut(t *testing.T) {
+	checkLeaks(t)
+	release := make(chan struct{})
+	up := backend(t, func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	t.Cleanup(func() { close(release) })
+	cfg := onePool(up)
+	cfg.Pools[0].ReadTimeout = 200 * time.Millisecond
+	_, addr := start(t, cfg)
+	c := client(t)
+	begin := time.Now()
+	resp, err := c.Post("http://"+addr+"/", "text/plain", strings.NewReader("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 504 || string(b) != "upstream timed out\n" {
+		t.Errorf("got %d %q, want 504", resp.StatusCode, b)
+	}
+	if d := time.Since(begin); d > 3*time.Second {
+		t.Errorf("took %v", d)
+	}
+}
+
+func TestBackupHostsOnlyWhenPrimariesDown(t *testing.T) {
+	checkLeaks(t)
+	name := func(s string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, s) }
+	}
+	primary := backend(t, name("primary"))
+	backup := backend(t, name("backup"))
+	cfg := Config{Pools: []PoolConfig{{Name: "p", EjectAfter: 1, MaxEjectPercent: 100, Hosts: []HostConfig{
+		{Addr: primary}, {Addr: backup, Backup: true},
+	}}}}
+	s, addr := start(t, cfg)
+	c := client(t)
+	for i := 0; i < 5; i++ {
+		if _, body, _ := get(t, c, "http://"+addr+"/"); body != "primary" {
+			t.Fatalf("request %d went to %s", i, body)
+		}
+	}
+	s.pools[0].primary[0].drained.Store(true)
+	if _, body, _ := get(t, c, "http://"+addr+"/"); body != "backup" {
+		t.Fatalf("with the primary drained, request went to %s", body)
+	}
+	s.pools[0].primary[0].drained.Store(false)
+	if _, body, _ := get(t, c, "http://"+addr+"/"); body != "primary" {
+		t.Fatalf("with the primary back, request went to %s", body)
+	}
+}
+
+func TestOutlierEjection(t *testing.T) {
+	checkLeaks(t)
+	var badHits atomic.Int32
+	bad := backend(t, func(w http.ResponseWriter, r *http.Request) {
+		badHits.Add(1)
+		w.WriteHeader(500)
+	})
+	good := backend(t, func(w http.ResponseWriter, r *http.Request) {})
+	cfg := onePool(bad, good)
+	cfg.Pools[0].Policy = "round_robin"
+	cfg.Pools[0].EjectAfter = 3
+	cfg.Pools[0].EjectBase = time.Hour
+	s, addr := start(t, cfg)
+	c := client(t)
+	for i := 0; i < 40; i++ {
+		get(t, c, "http://"+addr+"/")
+	}
+	if n := badHits.Load(); n != 3 {
+		t.Errorf("the failing host got %d requests, want 3 before its ejection", n)
+	}
+	if s.pools[0].all[0].ejected.Load() != 1 {
+		t.Errorf("ejections = %d", s.pools[0].all[0].ejected.Load())
+	}
+	// Never more than MaxEjectPercent (50%) of the pool: the good host stays.
+	if !s.pools[0].all[1].up(nowNano()) {
+		t.Error("the healthy host was ejected")
+	}
+}
+
+func TestServerSentEventsStream(t *testing.T) {
+	checkLeaks(t)
+	next := make(chan struct{})
+	up := backend(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.WriteHeader(200)
+		w.(http.Flusher).Flush()
+		for i := 0; i < 3; i++ {
+			select {
+			case <-next:
+			case <-r.Context().Done():
+				return
+			}
+			fmt.Fprintf(w, "data: event %d\n\n", i)
+			w.(http.Flusher).Flush()
+		}
+	})
+	_, addr := start(t, onePool(up))
+	c := client(t)
+	resp, err := c.Get("http://" + addr + "/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	br := bufio.NewReader(resp.Body)
+	for i := 0; i < 3; i++ {
+		// The next event is released only after the previous one arrived, so each one
+		// must come through on its own, unbuffered.
+		next <- struct{}{}
+		got := make(chan string, 1)
+		go func() {
+			line, _ := br.ReadString('\n')
+			br.ReadString('\n')
+			got <- line
+		}()
+		select {
+		case line := <-got:
+			if want := fmt.Sprintf("data: event %d\n", i); line != want {
+				t.Fatalf("event %d: %q, want %q", i, line, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("event %d did not arrive: the proxy buffered it", i)
+		}
+	}
+}
+
+// TestUpgradeTunnel: an HTTP/1.1 Upgrade (as WebSocket uses) is tunnelled both ways.
+func TestUpgradeTunnel(t *testing.T) {
+	checkLeaks(t)
+	up := backend(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Upgrade") != "echo" {
+			http.Error(w, "want Upgrade: echo", 400)
+			return
+		}
+		c, brw, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+		brw.Flush()
+		for {
+			line, err := brw.ReadString('\n')
+			if err != nil {
+				return
+			}
+			brw.WriteString("echo: " + line)
+			brw.Flush()
+		}
+	})
+	_, addr := start(t, onePool(up))
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(c, "GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 101 || resp.Header.Get("Upgrade") != "echo" {
+		t.Fatalf("got %d %v", resp.StatusCode, resp.Header)
+	}
+	for _, msg := range []string{"one", "two"} {
+		io.WriteString(c, msg+"\n")
+		line, err := br.ReadString('\n')
+		if err != nil || line != "echo: "+msg+"\n" {
+			t.Fatalf("got %q, %v", line, err)
+		}
+	}
+	c.(*net.TCPConn).CloseWrite()
+	if _, err := br.ReadByte(); err != io.EOF {
+		t.Errorf("after the client closed, read: %v; want EOF", err)
+	}
+}
+
+func TestKilledBackendMidStream(t *testing.T) {
+	checkLeaks(t)
+	up := backend(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "100")
+		w.WriteHeader(200)
+		io.WriteString(w, "partial")
+		w.(http.Flusher).Flush()
+		c, _, _ := w.(http.Hijacker).Hijack()
+		c.Close()
+	})
+	_, addr := start(t, onePool(up))
+	c := client(t)
+	resp, err := c.Get("http://" + addr + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err == nil {
+		t.Errorf("the client read %q without error; a cut body must not look complete", b)
+	}
+}
