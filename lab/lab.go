@@ -47,7 +47,9 @@ var ErrUnknown = errors.New("unknown experiment")
 
 // Experiments returns every experiment, in the order `gantry lab list` shows them.
 func Experiments() []Experiment {
-	return []Experiment{}
+	return []Experiment{
+		tailLatency(),
+	}
 }
 
 // Lookup returns the experiment called name. An error wraps ErrUnknown and lists the names.
