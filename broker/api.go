@@ -24,6 +24,16 @@ var apiVersions = map[kmsg.Key]versionRange{
 	kmsg.DescribeConfigs:  {0, 4},
 	kmsg.CreatePartitions: {0, 3},
 	kmsg.DescribeCluster:  {0, 1},
+	kmsg.FindCoordinator:  {0, 4},
+	kmsg.JoinGroup:        {0, 9},
+	kmsg.SyncGroup:        {0, 5},
+	kmsg.Heartbeat:        {0, 4},
+	kmsg.LeaveGroup:       {0, 5},
+	kmsg.OffsetCommit:     {0, 8},
+	kmsg.OffsetFetch:      {0, 7},
+	kmsg.DescribeGroups:   {0, 5},
+	kmsg.ListGroups:       {0, 4},
+	kmsg.DeleteGroups:     {0, 2},
 }
 
 func apiVersionList() []kmsg.ApiVersionsResponseApiKey {
@@ -37,6 +47,9 @@ func apiVersionList() []kmsg.ApiVersionsResponseApiKey {
 
 // handle runs the handler of req, filling p with the answer or with how to get it.
 func (s *Server) handle(c *conn, req kmsg.Request, p *pending) {
+	if s.handleGroup(c, req, p) {
+		return
+	}
 	switch r := req.(type) {
 	case *kmsg.ApiVersionsRequest:
 		resp := r.ResponseKind().(*kmsg.ApiVersionsResponse)

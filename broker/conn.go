@@ -20,6 +20,7 @@ import (
 type conn struct {
 	s       *Server
 	nc      net.Conn
+	host    string // the client's address, as DescribeGroups reports it
 	lg      *slog.Logger
 	pending chan *pending
 }
@@ -28,6 +29,7 @@ type conn struct {
 type pending struct {
 	key      int16
 	corr     int32
+	clientID string
 	flexible bool                 // the response header carries tagged fields
 	resp     kmsg.Response        // the answer, when known at once
 	wait     func() kmsg.Response // or how to get it, run by the writer
@@ -35,7 +37,8 @@ type pending struct {
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
-	return &conn{s: s, nc: nc, lg: s.log.With("remote", nc.RemoteAddr().String()),
+	host, _, _ := net.SplitHostPort(nc.RemoteAddr().String())
+	return &conn{s: s, nc: nc, host: "/" + host, lg: s.log.With("remote", nc.RemoteAddr().String()),
 		pending: make(chan *pending, s.cfg.MaxInFlight)}
 }
 
@@ -95,19 +98,19 @@ func (c *conn) parse(frame []byte) (*pending, error) {
 	be := binary.BigEndian
 	key, version, corr := int16(be.Uint16(frame)), int16(be.Uint16(frame[2:])), int32(be.Uint32(frame[4:]))
 	clientLen := int(int16(be.Uint16(frame[8:])))
-	body := frame[10:]
+	body, clientID := frame[10:], ""
 	if clientLen > 0 {
 		if clientLen > len(body) {
 			return nil, fmt.Errorf("%w: client id of %d bytes in a %d-byte frame", errBadRequest, clientLen, len(frame))
 		}
-		body = body[clientLen:]
+		clientID, body = string(body[:clientLen]), body[clientLen:]
 	}
 	vr, ok := apiVersions[kmsg.Key(key)]
 	if !ok {
 		return nil, fmt.Errorf("%w: unsupported API key %d version %d", errBadRequest, key, version)
 	}
 	req := kmsg.RequestForKey(key)
-	p := &pending{key: key, corr: corr}
+	p := &pending{key: key, corr: corr, clientID: clientID}
 	if version < vr.min || version > vr.max {
 		if kmsg.Key(key) == kmsg.ApiVersions {
 			// KIP-511: answer with v0 and the versions we do support, so that the

@@ -5,9 +5,12 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
+
+	"gantry/broker/group"
 )
 
 // Server is a running broker.
@@ -17,6 +20,7 @@ type Server struct {
 	topics *topics
 	pids   *producerIDs
 	m      *metrics
+	groups *group.Coordinator
 
 	ctx    context.Context // ends when Shutdown begins: long polls return early
 	cancel context.CancelFunc
@@ -54,8 +58,15 @@ func New(cfg Config) (*Server, error) {
 		ts.close()
 		return nil, err
 	}
+	s.groups, err = group.Open(group.Config{Dir: filepath.Join(cfg.Dir, "groups"), MinSession: cfg.GroupMinSession,
+		MaxSession: cfg.GroupMaxSession, InitialDelay: cfg.GroupInitialDelay, Logger: cfg.Logger})
+	if err != nil {
+		ts.close()
+		return nil, err
+	}
 	if cfg.AdvertisedAddr != "" {
 		if err := s.setAdvertised(cfg.AdvertisedAddr); err != nil {
+			s.groups.Close()
 			ts.close()
 			return nil, err
 		}
@@ -166,6 +177,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	s.cancel()
+	s.groups.Close() // answers waiting joins and syncs, so that connections can drain
 
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()

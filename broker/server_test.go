@@ -62,6 +62,9 @@ func startBroker(t *testing.T, cfg Config) *testBroker {
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(context.Background(), ln) }()
 	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("broker log:\n%s", logs.String())
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		if err := s.Shutdown(ctx); err != nil {
