@@ -1,0 +1,73 @@
+package balance
+
+import (
+	"fmt"
+	"math"
+	"testing"
+)
+
+func TestRingPoints(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		nodes    []Node
+		replicas int
+		want     int
+	}{
+		{"default replicas", nodesOf(nodeNames(3)), 0, 3 * DefaultReplicas},
+		{"weights multiply", []Node{{"a", 1}, {"b", 3}, {"c", -2}}, 10, 50},
+		// Past the cap, every node is scaled down in proportion.
+		{"capped", []Node{{"a", 1 << 20}, {"b", 1 << 20}}, 100, maxRingPoints},
+		{"huge weights do not overflow", []Node{{"a", math.MaxInt}, {"b", math.MaxInt}}, 1000, maxRingPoints},
+	} {
+		r := NewRing(tc.nodes, tc.replicas)
+		if len(r.points) != tc.want {
+			t.Errorf("%s: %d points, want %d", tc.name, len(r.points), tc.want)
+		}
+		for i := 1; i < len(r.points); i++ {
+			if r.points[i-1].hash > r.points[i].hash {
+				t.Fatalf("%s: points out of order at %d", tc.name, i)
+			}
+		}
+	}
+}
+
+// TestRingWrapsAround checks the seam of the circle: a key hashed past the last point
+// belongs to the first one.
+func TestRingWrapsAround(t *testing.T) {
+	r := NewRing([]Node{{"a", 1}, {"b", 1}}, 1)
+	last := r.points[len(r.points)-1]
+	first := r.names[r.points[0].owner]
+	for i := 0; i < 100_000; i++ {
+		k := fmt.Sprint("wrap-", i)
+		if h := Sum64(k); h > last.hash {
+			if got := r.Get(k); got != first {
+				t.Fatalf("key %q past the last point went to %q, want %q", k, got, first)
+			}
+			return
+		}
+	}
+	t.Fatal("no key hashed past the last point")
+}
+
+// TestJumpGrowth checks jump's defining property over many sizes: growing from n to n+1
+// buckets moves keys only into the new bucket, about 1/(n+1) of them.
+func TestJumpGrowth(t *testing.T) {
+	ks := keys(20_000)
+	prev := make([]int, len(ks))
+	for n := 2; n <= 64; n++ {
+		moved := 0
+		for i, k := range ks {
+			b := jumpHash(Sum64(k), n)
+			if b != prev[i] {
+				if b != n-1 {
+					t.Fatalf("n=%d: key %q moved from %d to %d, not to the new bucket", n, k, prev[i], b)
+				}
+				moved++
+			}
+			prev[i] = b
+		}
+		if share, want := float64(moved)/float64(len(ks)), 1/float64(n); share < 0.8*want || share > 1.2*want {
+			t.Errorf("n=%d: %.4f of keys moved, want about %.4f", n, share, want)
+		}
+	}
+}
