@@ -410,8 +410,11 @@ func tailReport(cfg tailConfig, plain, hedged []*phase) (*Report, error) {
 		XLabel: "fan-out N (backends per request)", YLabel: "latency (ms)",
 		XLog: true, YLog: true,
 	}
-	for _, name := range []string{"p50", "p99", "p99.9", "p50 hedged", "p99 hedged", "p99.9 hedged"} {
-		line.Series = append(line.Series, chart.Series{Name: name, X: xs, Y: series[name]})
+	for i, name := range []string{"p50", "p99", "p99.9"} {
+		line.Series = append(line.Series, chart.Series{Name: name, X: xs, Y: series[name], Color: chart.Color(i)})
+	}
+	for i, name := range []string{"p50 hedged", "p99 hedged", "p99.9 hedged"} {
+		line.Series = append(line.Series, chart.Series{Name: name, X: xs, Y: series[name], Color: chart.Color(i), Dashed: true})
 	}
 	svg, err := line.SVG()
 	if err != nil {

@@ -27,7 +27,7 @@ func goldenCharts() map[string]svgChart {
 			Series: []Series{
 				{Name: "p50", X: []float64{1, 10, 100}, Y: []float64{1.1, 1.4, 2.2}},
 				{Name: "p99", X: []float64{1, 10, 100}, Y: []float64{1.9, 52, 61}},
-				{Name: "p99 hedged", X: []float64{1, 10, 100}, Y: []float64{1.8, 4.1, 9.7}},
+				{Name: "p99 hedged", X: []float64{1, 10, 100}, Y: []float64{1.8, 4.1, 9.7}, Color: Color(1), Dashed: true},
 			},
 		},
 		"line-linear": &Line{

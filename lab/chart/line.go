@@ -19,6 +19,23 @@ type Line struct {
 type Series struct {
 	Name string
 	X, Y []float64
+	// Color is an SVG colour ("#0072B2"); "" picks the series' colour from the palette by
+	// its index. Series that belong together (p99 with and without a change) can share a
+	// colour and differ by Dashed.
+	Color  string
+	Dashed bool
+}
+
+// style returns the stroke colour and the dash attribute of series i.
+func (s *Series) style(i int) (stroke, dashAttr string) {
+	stroke, dashAttr = color(i), dash(i)
+	if s.Color != "" {
+		stroke = s.Color
+	}
+	if s.Dashed {
+		dashAttr = ` stroke-dasharray="7 4"`
+	}
+	return stroke, dashAttr
 }
 
 // SVG returns the chart as an SVG document. It fails when there is nothing to draw, when a
@@ -67,8 +84,9 @@ func (l *Line) SVG() ([]byte, error) {
 	}
 	f.decorate(c, l.Title, l.XLabel, l.YLabel)
 	for i, s := range l.Series {
-		fmt.Fprintf(c, `<g class="series" fill="%s" stroke="%s">`+"\n", color(i), color(i))
-		c.WriteString(`<polyline fill="none" stroke-width="2"` + dash(i) + ` points="`)
+		stroke, dashAttr := s.style(i)
+		fmt.Fprintf(c, `<g class="series" fill="%s" stroke="%s">`+"\n", esc(stroke), esc(stroke))
+		c.WriteString(`<polyline fill="none" stroke-width="2"` + dashAttr + ` points="`)
 		for j := range s.X {
 			if j > 0 {
 				c.WriteByte(' ')
@@ -83,8 +101,9 @@ func (l *Line) SVG() ([]byte, error) {
 		c.WriteString("</g>\n")
 	}
 	f.legend(c, names, func(i int, x, y float64) {
-		fmt.Fprintf(c, `<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="%s" stroke-width="2"%s/>`+"\n", num(x), num(y), num(x+24), num(y), color(i), dash(i))
-		fmt.Fprintf(c, `<circle cx="%s" cy="%s" r="3.5" fill="%s"/>`+"\n", num(x+12), num(y), color(i))
+		stroke, dashAttr := l.Series[i].style(i)
+		fmt.Fprintf(c, `<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="%s" stroke-width="2"%s/>`+"\n", num(x), num(y), num(x+24), num(y), esc(stroke), dashAttr)
+		fmt.Fprintf(c, `<circle cx="%s" cy="%s" r="3.5" fill="%s"/>`+"\n", num(x+12), num(y), esc(stroke))
 	})
 	return c.end(), nil
 }

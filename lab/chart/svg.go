@@ -31,6 +31,10 @@ var palette = [...]string{"#0072B2", "#D55E00", "#009E73", "#E69F00", "#CC79A7",
 // color returns the colour of series i.
 func color(i int) string { return palette[i%len(palette)] }
 
+// Color returns the i'th colour of the palette the charts use, for series that set their
+// colour themselves.
+func Color(i int) string { return color(i) }
+
 // dash returns the dash pattern of series i: solid for the first round of colours, dashed
 // after, so that series never look the same.
 func dash(i int) string {
