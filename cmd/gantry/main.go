@@ -37,6 +37,11 @@ func commands() []command {
 		{"proxy", "run the HTTP reverse proxy and load balancer", runProxy},
 		{"topics", "list the roadmap's topics, where each lives and its status", runTopics},
 		{"lab", "list and run the experiments that measure the roadmap's concepts", runLab},
+		{"broker", "run the Kafka-protocol log broker", runBroker},
+		{"topic", "create, list, describe and delete topics on a Kafka-protocol broker", runTopic},
+		{"produce", "send lines from stdin as records to a topic", runProduce},
+		{"consume", "print the records of a topic, alone or in a consumer group", runConsume},
+		{"group", "list and describe consumer groups, with their lag", runGroup},
 	}
 }
 

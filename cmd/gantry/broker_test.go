@@ -1,0 +1,147 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// freeAddr returns a loopback address that was free a moment ago.
+func brokerFreeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// gantryIn runs a command line with stdin and returns its exit code and output.
+func gantryIn(t *testing.T, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errw bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	code := run(ctx, stdio{strings.NewReader(stdin), &out, &errw}, args)
+	return code, out.String(), errw.String()
+}
+
+// TestBrokerAndClientTools runs `gantry broker` and drives it with the people's
+// tools: topic, produce, consume and group.
+func TestBrokerAndClientTools(t *testing.T) {
+	addr, adminAddr := brokerFreeAddr(t), brokerFreeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	logs := &brokerLog{}
+	go func() {
+		done <- run(ctx, stdio{strings.NewReader(""), io.Discard, logs},
+			[]string{"broker", "--addr", addr, "--admin", adminAddr, "--dir", t.TempDir()})
+	}()
+	defer func() {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("broker exited %d", code)
+		}
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("broker did not listen: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	b := "--brokers=" + addr
+	expect := func(stdin string, want string, args ...string) string {
+		t.Helper()
+		code, out, errOut := gantryIn(t, stdin, args...)
+		if code != 0 {
+			t.Fatalf("gantry %v: exit %d\n%s%s", args, code, out, errOut)
+		}
+		if !strings.Contains(out+errOut, want) {
+			t.Fatalf("gantry %v printed:\n%s%s\nwant %q", args, out, errOut, want)
+		}
+		return out
+	}
+	expect("", "created topic orders with 3 partitions", "topic", "create", "orders", "--partitions", "3", "--config", "retention.ms=3600000", b)
+	expect("", "orders  3", "topic", "list", b)
+
+	var lines strings.Builder
+	for i := 0; i < 30; i++ {
+		fmt.Fprintf(&lines, "user%d:order %d\n", i%5, i)
+	}
+	expect(lines.String(), "produced 30 records to orders", "produce", "orders", "--key-sep", ":", b)
+	desc := expect("", "topic orders: 3 partitions", "topic", "describe", "orders", b)
+	if !strings.Contains(desc, "retention.ms=3600000 (set)") {
+		t.Errorf("describe does not show the config:\n%s", desc)
+	}
+
+	out := expect("", "order 0", "consume", "orders", "--from", "beginning", "--count", "30", "--keys", b)
+	if n := strings.Count(out, "\n"); n != 30 {
+		t.Fatalf("consumed %d lines:\n%s", n, out)
+	}
+	// A group consumes 10, commits, and a second run goes on from there.
+	first := expect("", "", "consume", "orders", "--group", "billing", "--from", "beginning", "--count", "10", b)
+	second := expect("", "", "consume", "orders", "--group", "billing", "--from", "beginning", "--count", "20", b)
+	seen := map[string]bool{}
+	for _, l := range strings.Split(strings.TrimSpace(first+second), "\n") {
+		if seen[l] {
+			t.Fatalf("record %q consumed twice by the group", l)
+		}
+		seen[l] = true
+	}
+	if len(seen) != 30 {
+		t.Fatalf("group consumed %d distinct records, want 30", len(seen))
+	}
+	expect("", "billing", "group", "list", b)
+	gd := expect("", "group billing: state Empty", "group", "describe", "billing", b)
+	if !strings.Contains(gd, "LAG") || strings.Count(gd, "orders") != 3 {
+		t.Errorf("group describe:\n%s", gd)
+	}
+
+	// Errors are errors.
+	if code, _, errOut := gantryIn(t, "", "topic", "create", "orders", b); code != 1 || !strings.Contains(errOut, "TOPIC_ALREADY_EXISTS") {
+		t.Errorf("creating an existing topic: exit %d, %s", code, errOut)
+	}
+	if code, _, _ := gantryIn(t, "", "topic", "frob", b); code != 2 {
+		t.Errorf("unknown subcommand: exit %d", code)
+	}
+	expect("", "deleted topic orders", "topic", "delete", "orders", b)
+
+	// The admin listener serves the broker's metrics.
+	resp, err := http.Get("http://" + adminAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, m := range []string{"gantry_broker_records_in_total", "gantry_broker_fsync_seconds", "gantry_broker_fetch_seconds"} {
+		if !bytes.Contains(body, []byte(m)) {
+			t.Errorf("/metrics lacks %s", m)
+		}
+	}
+}
+
+// brokerLog collects the broker's log lines from its goroutines.
+type brokerLog struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *brokerLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
