@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"reflect"
 	"strings"
 	"time"
 
@@ -131,12 +132,41 @@ func ParseConfig(data []byte) (Config, error) {
 		if errors.Is(err, io.EOF) {
 			return Config{}, errors.New("empty configuration")
 		}
-		return Config{}, err
+		return Config{}, explainYAML(err)
 	}
 	if err := cfg.Validate(); err != nil {
 		return Config{}, err
 	}
 	return cfg, nil
+}
+
+// explainYAML adds the allowed field names to yaml's "field x not found in type T".
+func explainYAML(err error) error {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return err
+	}
+	types := map[string]reflect.Type{
+		"proxy.Config":     reflect.TypeFor[Config](),
+		"proxy.PoolConfig": reflect.TypeFor[PoolConfig](),
+		"proxy.HostConfig": reflect.TypeFor[HostConfig](),
+		"proxy.Route":      reflect.TypeFor[Route](),
+	}
+	msgs := make([]string, len(te.Errors))
+	for i, m := range te.Errors {
+		msgs[i] = m
+		before, typ, ok := strings.Cut(m, " not found in type ")
+		if rt := types[typ]; ok && rt != nil {
+			var names []string
+			for j := 0; j < rt.NumField(); j++ {
+				if tag := rt.Field(j).Tag.Get("yaml"); tag != "" && tag != "-" {
+					names = append(names, tag)
+				}
+			}
+			msgs[i] = fmt.Sprintf("%s is unknown; allowed: %s", before, strings.Join(names, ", "))
+		}
+	}
+	return errors.New(strings.Join(msgs, "; "))
 }
 
 // Validate checks the configuration and fills in defaults. Errors name the field path.
@@ -179,7 +209,7 @@ func (c *Config) Validate() error {
 	for i := range c.Pools {
 		p := &c.Pools[i]
 		if err := p.validate(); err != nil {
-			return fmt.Errorf("pools[%d]: %w", i, err)
+			return fmt.Errorf("pools[%d].%w", i, err)
 		}
 		if names[p.Name] {
 			return fmt.Errorf("pools[%d].name: %q is used twice; pool names must be unique", i, p.Name)

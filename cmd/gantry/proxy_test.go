@@ -28,7 +28,7 @@ func TestProxyCommandLine(t *testing.T) {
 		{[]string{"proxy", "--to", "ftp://x"}, 2, "unsupported scheme"},
 		{[]string{"proxy", "--to", "127.0.0.1:1", "--policy", "random"}, 2, `policy: "random" is unknown`},
 		{[]string{"proxy", "--to", "127.0.0.1:1", "--config", bad}, 2, "exclude each other"},
-		{[]string{"proxy", "--config", bad}, 1, "bad.yaml: yaml: unmarshal errors:\n  line 4: field polcy not found"},
+		{[]string{"proxy", "--config", bad}, 1, "bad.yaml: line 4: field polcy is unknown; allowed: name, policy"},
 		{[]string{"proxy", "-h"}, 0, ""},
 	} {
 		code, _, stderr := gantry(t, tt.args...)

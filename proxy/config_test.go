@@ -1,0 +1,103 @@
+package proxy
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestConfigErrors(t *testing.T) {
+	const pool = "pools:\n  - name: a\n    hosts: [{addr: 127.0.0.1:1}]\n"
+	for _, tt := range []struct {
+		yaml, err string
+	}{
+		{"", "empty configuration"},
+		{"pools: []\n", "pools: none defined"},
+		{pool + "    polcy: x\n", "line 4: field polcy is unknown; allowed: name, policy, hosts,"},
+		{"bogus: 1\n" + pool, "line 1: field bogus is unknown; allowed: pools, routes,"},
+		{pool + "    policy: random\n", `pools[0].policy: "random" is unknown; allowed round_robin,`},
+		{"pools:\n  - hosts: [{addr: 127.0.0.1:1}]\n", "pools[0].name: missing"},
+		{"pools:\n  - name: a\n", "pools[0].hosts: none"},
+		{"pools:\n  - name: a\n    hosts: [{addr: nohost}]\n", `pools[0].hosts[0].addr: "nohost" is not host:port`},
+		{"pools:\n  - name: a\n    hosts: [{addr: 'https://x:1'}]\n", "unsupported scheme"},
+		{"pools:\n  - name: a\n    hosts: [{addr: 'http://x:1/path'}]\n", "has a path"},
+		{"pools:\n  - name: a\n    hosts: [{addr: 'x:1', weight: -2}]\n", "hosts[0].weight: -2 is out of range; allowed 1 to 1000"},
+		{"pools:\n  - name: a\n    hosts: [{addr: 'x:1', backup: true}]\n", "pools[0].hosts: all are backups"},
+		{pool + pool[7:], `pools[1].name: "a" is used twice`},
+		{pool + "    retry_budget: 2\n", "pools[0].retry_budget: 2 is out of range"},
+		{pool + "    retries: 11\n", "pools[0].retries: 11 is out of range"},
+		{pool + "    idle_timeout: -1s\n", "pools[0].idle_timeout: -1s is negative"},
+		{pool + "    dial_timeout: soon\n", "cannot unmarshal"},
+		{"max_header_bytes: 10\n" + pool, "max_header_bytes: 10 is out of range"},
+		{"via: 'a b'\n" + pool, `via: "a b" is not a token`},
+		{pool + "routes:\n  - pool: b\n", `routes[0].pool: "b" is not a defined pool`},
+		{pool + "routes:\n  - path: x\n    pool: a\n", `routes[0].path: "x" does not start with /`},
+		{pool + "routes:\n  - path: /x\n    path_prefix: /y\n    pool: a\n", "routes[0].path: set together with path_prefix"},
+		{pool + "routes:\n  - host: 'a.*.com'\n    pool: a\n", `routes[0].host: "a.*.com" is not a host name`},
+		{pool + "routes:\n  - methods: ['G T']\n    pool: a\n", `routes[0].methods[0]: "G T" is not a method token`},
+		{pool + "routes:\n  - pool: a\n    hots: x\n", "field hots is unknown; allowed: host, path,"},
+		{pool + "  - name: b\n    hosts: [{addr: 127.0.0.1:2}]\n", "routes: none defined, but there are several pools"},
+	} {
+		_, err := ParseConfig([]byte(tt.yaml))
+		if err == nil || !strings.Contains(err.Error(), tt.err) {
+			t.Errorf("config:\n%s\nerror = %v\nwant it to contain %q", tt.yaml, err, tt.err)
+		}
+	}
+}
+
+func TestConfigDefaults(t *testing.T) {
+	cfg, err := ParseConfig([]byte("pools:\n  - name: a\n    hosts: [{addr: 'http://127.0.0.1'}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := cfg.Pools[0]
+	if p.Hosts[0].Addr != "127.0.0.1:80" || p.Hosts[0].Weight != 1 || p.Policy != "weighted_round_robin" ||
+		p.Retries != 2 || p.RetryBudget != 0.2 || p.MaxIdlePerHost != 64 || cfg.MaxHeaderBytes != 16<<10 {
+		t.Errorf("defaults: %+v %+v", cfg, p)
+	}
+}
+
+func TestLoadConfigNamesFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "p.yaml")
+	os.WriteFile(path, []byte("pools: []\n"), 0o644)
+	if _, err := LoadConfig(path); err == nil || !strings.HasPrefix(err.Error(), path+": pools:") {
+		t.Errorf("error = %v, want it to start with the file name", err)
+	}
+}
+
+// TestExamplesLoad loads every example configuration shipped in examples/proxy.
+func TestExamplesLoad(t *testing.T) {
+	files, _ := filepath.Glob("../examples/proxy/*.yaml")
+	if len(files) == 0 {
+		t.Fatal("no examples found")
+	}
+	for _, f := range files {
+		cfg, err := LoadConfig(f)
+		if err != nil {
+			t.Errorf("%v", err)
+			continue
+		}
+		if _, err := New(cfg); err != nil {
+			t.Errorf("%s: New: %v", f, err)
+		}
+	}
+}
+
+func FuzzConfig(f *testing.F) {
+	files, _ := filepath.Glob("../examples/proxy/*.yaml")
+	for _, p := range files {
+		b, _ := os.ReadFile(p)
+		f.Add(b)
+	}
+	f.Add([]byte("pools: [{name: a, hosts: [{addr: 'x:1'}]}]\nroutes: [{pool: a, host: '*.x'}]\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		cfg, err := ParseConfig(b)
+		if err != nil {
+			return
+		}
+		if _, err := New(cfg); err != nil {
+			t.Fatalf("a valid configuration failed New: %v", err)
+		}
+	})
+}

@@ -1,0 +1,79 @@
+package proxy
+
+import (
+	"io"
+	"net/http"
+	"testing"
+)
+
+func TestRouting(t *testing.T) {
+	checkLeaks(t)
+	named := func(name string) string {
+		return backend(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, name) })
+	}
+	pool := func(name string) PoolConfig {
+		return PoolConfig{Name: name, Hosts: []HostConfig{{Addr: named(name)}}}
+	}
+	cfg := Config{
+		Pools: []PoolConfig{pool("exact-host"), pool("wildcard"), pool("exact-path"), pool("prefix"),
+			pool("post"), pool("header"), pool("fallback")},
+		Routes: []Route{
+			{Host: "API.example.com", Pool: "exact-host"},
+			{Host: "*.example.com", Pool: "wildcard"},
+			{Path: "/exact", Pool: "exact-path"},
+			{PathPrefix: "/static/", Pool: "prefix"},
+			{Methods: []string{"POST"}, Pool: "post"},
+			{Headers: map[string]string{"X-Canary": "yes"}, Pool: "header"},
+			{Pool: "fallback"},
+		},
+	}
+	_, addr := start(t, cfg)
+	c := client(t)
+	for _, tt := range []struct {
+		method, host, path string
+		header             string
+		want               string
+	}{
+		{"GET", "api.example.com", "/", "", "exact-host"},
+		{"GET", "api.example.com:8080", "/", "", "exact-host"},
+		{"GET", "www.example.com", "/", "", "wildcard"},
+		{"GET", "example.com", "/", "", "fallback"}, // the wildcard wants a subdomain
+		{"GET", "other", "/exact", "", "exact-path"},
+		{"GET", "other", "/exact/more", "", "fallback"},
+		{"GET", "other", "/exact?q=1", "", "exact-path"},
+		{"GET", "other", "/static/app.js", "", "prefix"},
+		{"GET", "other", "/static", "", "fallback"},
+		{"POST", "other", "/", "", "post"},
+		{"GET", "other", "/", "yes", "header"},
+		{"GET", "other", "/", "no", "fallback"},
+	} {
+		req, _ := http.NewRequest(tt.method, "http://"+addr+tt.path, nil)
+		req.Host = tt.host
+		if tt.header != "" {
+			req.Header.Set("X-Canary", tt.header)
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(b) != tt.want {
+			t.Errorf("%s %s%s (X-Canary %q) went to %q, want %q", tt.method, tt.host, tt.path, tt.header, b, tt.want)
+		}
+	}
+}
+
+func TestNoRouteIs404(t *testing.T) {
+	checkLeaks(t)
+	up := backend(t, func(w http.ResponseWriter, r *http.Request) {})
+	cfg := Config{
+		Pools:  []PoolConfig{{Name: "a", Hosts: []HostConfig{{Addr: up}}}},
+		Routes: []Route{{Host: "only.example", Pool: "a"}},
+	}
+	_, addr := start(t, cfg)
+	code, body, _ := get(t, client(t), "http://"+addr+"/")
+	if code != 404 || body != "no route for this request\n" {
+		t.Errorf("got %d %q", code, body)
+	}
+}
