@@ -72,7 +72,15 @@ type Reader struct {
 	// starting at lineFrom has got, so that a long line arriving byte by byte is
 	// scanned once.
 	lineFrom, lineScan int
+
+	beforeRead func() error
 }
+
+// SetBeforeRead sets a function called whenever the Reader is about to read from
+// the stream, that is, when no complete command is buffered. A server flushes its
+// replies there: a pipeline's replies then go out in one write, and no reply waits
+// while the server waits for a client.
+func (r *Reader) SetBeforeRead(f func() error) { r.beforeRead = f }
 
 // NewReader returns a Reader of rd with the given limits.
 func NewReader(rd io.Reader, lim Limits) *Reader {
@@ -121,6 +129,11 @@ func (r *Reader) ReadCommand() ([][]byte, error) {
 func (r *Reader) fill() error {
 	if r.readErr != nil {
 		return r.readErr
+	}
+	if r.beforeRead != nil {
+		if err := r.beforeRead(); err != nil {
+			return err
+		}
 	}
 	if r.r > 0 && (r.w == len(r.buf) || r.r == r.w) {
 		n := copy(r.buf, r.buf[r.r:r.w])

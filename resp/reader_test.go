@@ -193,3 +193,20 @@ func FuzzReader(f *testing.F) {
 		t.Fatal("more commands than input bytes")
 	})
 }
+
+func TestBeforeRead(t *testing.T) {
+	r := NewReader(iotest.OneByteReader(strings.NewReader("PING\r\n")), Limits{})
+	calls := 0
+	r.SetBeforeRead(func() error { calls++; return nil })
+	if _, err := r.ReadCommand(); err != nil {
+		t.Fatal(err)
+	}
+	if calls != 6 {
+		t.Fatalf("beforeRead called %d times for 6 one-byte reads, want 6", calls)
+	}
+	stop := errors.New("stop")
+	r.SetBeforeRead(func() error { return stop })
+	if _, err := r.ReadCommand(); err != stop {
+		t.Fatalf("error = %v, want the beforeRead error", err)
+	}
+}

@@ -34,6 +34,7 @@ func commands() []command {
 	return []command{
 		{"version", "print the version and build information", runVersion},
 		{"help", "print help for gantry or one of its commands", runHelp},
+		{"cache", "run the Redis-protocol cache server", runCache},
 		{"proxy", "run the HTTP reverse proxy and load balancer", runProxy},
 		{"topics", "list the roadmap's topics, where each lives and its status", runTopics},
 		{"lab", "list and run the experiments that measure the roadmap's concepts", runLab},

@@ -1,0 +1,162 @@
+package cache
+
+import (
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// param is one CONFIG GET/SET parameter.
+type param struct {
+	get func(cfg *Config) string
+	set func(cfg *Config, v string) bool // nil: read-only
+}
+
+var params = map[string]param{
+	"maxmemory": {
+		get: func(cfg *Config) string { return strconv.FormatInt(cfg.MaxMemory, 10) },
+		set: func(cfg *Config, v string) bool {
+			n, ok := parseMemory(v)
+			if ok {
+				cfg.MaxMemory = n
+			}
+			return ok
+		},
+	},
+	"maxmemory-policy": {
+		get: func(cfg *Config) string { return cfg.MaxMemoryPolicy },
+		set: func(cfg *Config, v string) bool {
+			v = strings.ToLower(v)
+			if !validPolicy(v) {
+				return false
+			}
+			cfg.MaxMemoryPolicy = v
+			return true
+		},
+	},
+	"requirepass": {
+		get: func(cfg *Config) string { return cfg.RequirePass },
+		set: func(cfg *Config, v string) bool { cfg.RequirePass = v; return true },
+	},
+	"timeout": {
+		get: func(cfg *Config) string { return strconv.FormatInt(int64(cfg.Timeout/time.Second), 10) },
+		set: func(cfg *Config, v string) bool {
+			n, ok := parseInt([]byte(v))
+			if !ok || n < 0 {
+				return false
+			}
+			cfg.Timeout = time.Duration(n) * time.Second
+			return true
+		},
+	},
+	"maxclients": {
+		get: func(cfg *Config) string { return strconv.Itoa(cfg.MaxClients) },
+		set: func(cfg *Config, v string) bool {
+			n, ok := parseInt([]byte(v))
+			if !ok || n < 1 {
+				return false
+			}
+			cfg.MaxClients = int(n)
+			return true
+		},
+	},
+	"databases":   {get: func(cfg *Config) string { return strconv.Itoa(cfg.Databases) }},
+	"appendonly":  {get: func(cfg *Config) string { return "no" }},
+	"appendfsync": {get: func(cfg *Config) string { return "everysec" }},
+	"save":        {get: func(cfg *Config) string { return "" }},
+}
+
+// parseMemory parses a redis.conf memory size: 100, 1k, 1kb, 1m, 1mb, 1g, 1gb.
+func parseMemory(v string) (int64, bool) {
+	v = strings.ToLower(v)
+	mul := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mul    int64
+	}{{"kb", 1 << 10}, {"mb", 1 << 20}, {"gb", 1 << 30}, {"k", 1000}, {"m", 1000 * 1000}, {"g", 1000 * 1000 * 1000}, {"b", 1}} {
+		if strings.HasSuffix(v, u.suffix) {
+			v, mul = strings.TrimSuffix(v, u.suffix), u.mul
+			break
+		}
+	}
+	n, ok := parseInt([]byte(v))
+	if !ok || n < 0 {
+		return 0, false
+	}
+	return n * mul, true
+}
+
+func cmdConfigGet(c *client, args [][]byte) {
+	cfg := c.s.config()
+	seen := map[string]bool{}
+	var names []string
+	for _, pat := range args[2:] {
+		for name := range params {
+			if !seen[name] && globMatch(pat, []byte(name), true) {
+				seen[name] = true
+				names = append(names, name)
+			}
+		}
+	}
+	sort.Strings(names)
+	c.w.Map(len(names))
+	for _, n := range names {
+		c.w.BulkString(n)
+		c.w.BulkString(params[n].get(&cfg))
+	}
+}
+
+func cmdConfigSet(c *client, args [][]byte) {
+	if len(args)%2 != 0 {
+		c.w.Error("ERR wrong number of arguments for 'config|set' command")
+		return
+	}
+	c.s.cfgMu.Lock()
+	cfg := c.s.cfg
+	for i := 2; i < len(args); i += 2 {
+		name := lowerString(args[i])
+		p, ok := params[name]
+		if !ok || p.set == nil {
+			c.s.cfgMu.Unlock()
+			c.w.Error("ERR Unknown option or number of arguments for CONFIG SET - '" + string(args[i]) + "'")
+			return
+		}
+		if !p.set(&cfg, string(args[i+1])) {
+			c.s.cfgMu.Unlock()
+			c.w.Error("ERR CONFIG SET failed (possibly related to argument '" + name + "') - argument couldn't be parsed into an integer")
+			return
+		}
+	}
+	c.s.cfg = cfg
+	c.s.cfgMu.Unlock()
+	c.s.lfu.Store(strings.HasSuffix(cfg.MaxMemoryPolicy, "lfu"))
+	c.w.OK()
+}
+
+func cmdConfigResetStat(c *client, args [][]byte) {
+	ks := c.s.ks
+	ks.hits.Store(0)
+	ks.misses.Store(0)
+	ks.expired.Store(0)
+	ks.evicted.Store(0)
+	for _, cmd := range c.s.cmds {
+		for _, x := range append([]*command{cmd}, mapValues(cmd.subs)...) {
+			x.calls.Store(0)
+			x.usec.Store(0)
+		}
+	}
+	c.w.OK()
+}
+
+func mapValues(m map[string]*command) []*command {
+	out := make([]*command, 0, len(m))
+	for _, v := range m {
+		out = append(out, v)
+	}
+	return out
+}
+
+func cmdConfigRewrite(c *client, args [][]byte) {
+	c.w.Error("ERR The server is running without a config file")
+}

@@ -1,0 +1,592 @@
+package cache
+
+import (
+	"math"
+	"strconv"
+	"sync/atomic"
+	"time"
+)
+
+func (c *client) listOf(key []byte, create bool) (l *list, e *entry, wrong bool) {
+	e, wrong = c.getKind(key, kList)
+	if wrong {
+		return nil, nil, true
+	}
+	if e == nil {
+		if !create {
+			return nil, nil, false
+		}
+		e = &entry{kind: kList, obj: &list{}}
+		c.put(key, e)
+	}
+	return e.obj.(*list), e, false
+}
+
+// cmdPush is LPUSH, RPUSH, LPUSHX and RPUSHX.
+func cmdPush(c *client, args [][]byte) {
+	name := lowerString(args[0])
+	left := name[0] == 'l'
+	exists := name[len(name)-1] == 'x'
+	l, e, wrong := c.listOf(args[1], !exists)
+	if wrong {
+		return
+	}
+	if l == nil {
+		c.w.Int(0)
+		return
+	}
+	for _, v := range args[2:] {
+		v = append([]byte(nil), v...)
+		if left {
+			l.pushFront(v)
+		} else {
+			l.pushBack(v)
+		}
+	}
+	c.w.Int(int64(l.len()))
+	c.touched(args[1], e)
+	c.serveBlocked(args[1], e)
+}
+
+// pop takes one element from the end of l that left says, deleting the key when
+// the list empties.
+func (c *client) pop(key []byte, l *list, left bool) []byte {
+	var v []byte
+	if left {
+		v = l.popFront()
+	} else {
+		v = l.popBack()
+	}
+	if l.len() == 0 {
+		c.del(key)
+	}
+	return v
+}
+
+// cmdPop is LPOP and RPOP, with an optional count.
+func cmdPop(c *client, args [][]byte) {
+	left := toLower(args[0][0]) == 'l'
+	count := int64(-1)
+	if len(args) == 3 {
+		n, ok := parseInt(args[2])
+		if !ok || n < 0 {
+			c.w.Error("ERR value is out of range, must be positive")
+			return
+		}
+		count = n
+	} else if len(args) > 3 {
+		c.w.Error("ERR wrong number of arguments for '" + lowerString(args[0]) + "' command")
+		return
+	}
+	l, e, wrong := c.listOf(args[1], false)
+	if wrong {
+		return
+	}
+	if l == nil {
+		if count >= 0 {
+			c.w.NullArray()
+		} else {
+			c.w.Null()
+		}
+		return
+	}
+	if count < 0 {
+		c.w.Bulk(c.pop(args[1], l, left))
+		c.touched(args[1], e)
+		return
+	}
+	n := int(min(count, int64(l.len())))
+	c.w.Array(n)
+	for range n {
+		c.w.Bulk(c.pop(args[1], l, left))
+	}
+	c.touched(args[1], e)
+}
+
+func cmdLLen(c *client, args [][]byte) {
+	l, _, wrong := c.listOf(args[1], false)
+	if wrong {
+		return
+	}
+	if l == nil {
+		c.w.Int(0)
+		return
+	}
+	c.w.Int(int64(l.len()))
+}
+
+// rangeIndexes clamps Redis's start/stop (negative from the end) to [0, n).
+func rangeIndexes(start, stop int64, n int) (int, int, bool) {
+	if start < 0 {
+		start += int64(n)
+	}
+	if stop < 0 {
+		stop += int64(n)
+	}
+	start = max(start, 0)
+	if start > stop || start >= int64(n) {
+		return 0, 0, false
+	}
+	stop = min(stop, int64(n)-1)
+	return int(start), int(stop), true
+}
+
+func cmdLRange(c *client, args [][]byte) {
+	start, ok1 := parseInt(args[2])
+	stop, ok2 := parseInt(args[3])
+	if !ok1 || !ok2 {
+		c.w.Error(errNotInt)
+		return
+	}
+	l, _, wrong := c.listOf(args[1], false)
+	if wrong {
+		return
+	}
+	if l == nil {
+		c.w.Array(0)
+		return
+	}
+	i, j, ok := rangeIndexes(start, stop, l.len())
+	if !ok {
+		c.w.Array(0)
+		return
+	}
+	c.w.Array(j - i + 1)
+	for ; i <= j; i++ {
+		c.w.Bulk(l.at(i))
+	}
+}
+
+func cmdLIndex(c *client, args [][]byte) {
+	idx, ok := parseInt(args[2])
+	if !ok {
+		c.w.Error(errNotInt)
+		return
+	}
+	l, _, wrong := c.listOf(args[1], false)
+	if wrong {
+		return
+	}
+	if l == nil {
+		c.w.Null()
+		return
+	}
+	if idx < 0 {
+		idx += int64(l.len())
+	}
+	if idx < 0 || idx >= int64(l.len()) {
+		c.w.Null()
+		return
+	}
+	c.w.Bulk(l.at(int(idx)))
+}
+
+func cmdLSet(c *client, args [][]byte) {
+	idx, ok := parseInt(args[2])
+	if !ok {
+		c.w.Error(errNotInt)
+		return
+	}
+	l, e, wrong := c.listOf(args[1], false)
+	if wrong {
+		return
+	}
+	if l == nil {
+		c.w.Error(errNoSuchKey)
+		return
+	}
+	if idx < 0 {
+		idx += int64(l.len())
+	}
+	if idx < 0 || idx >= int64(l.len()) {
+		c.w.Error("ERR index out of range")
+		return
+	}
+	s := l.slice()
+	l.bytes += int64(len(args[3]) - len(s[idx]))
+	s[idx] = append([]byte(nil), args[3]...)
+	c.touched(args[1], e)
+	c.w.OK()
+}
+
+func cmdLRem(c *client, args [][]byte) {
+	count, ok := parseInt(args[2])
+	if !ok {
+		c.w.Error(errNotInt)
+		return
+	}
+	l, e, wrong := c.listOf(args[1], false)
+	if wrong {
+		return
+	}
+	if l == nil {
+		c.w.Int(0)
+		return
+	}
+	s := l.slice()
+	keep := make([]bool, len(s))
+	removed := int64(0)
+	limit := count
+	if limit < 0 {
+		limit = -limit
+	}
+	for k := range s {
+		i := k
+		if count < 0 {
+			i = len(s) - 1 - k
+		}
+		keep[i] = true
+		if string(s[i]) == string(args[3]) && (limit == 0 || removed < limit) {
+			keep[i] = false
+			removed++
+		}
+	}
+	if removed > 0 {
+		out := make([][]byte, 0, len(s)-int(removed))
+		for i, v := range s {
+			if keep[i] {
+				out = append(out, v)
+			}
+		}
+		l.replace(out)
+		if l.len() == 0 {
+			c.del(args[1])
+		} else {
+			c.touched(args[1], e)
+		}
+	}
+	c.w.Int(removed)
+}
+
+func cmdLTrim(c *client, args [][]byte) {
+	start, ok1 := parseInt(args[2])
+	stop, ok2 := parseInt(args[3])
+	if !ok1 || !ok2 {
+		c.w.Error(errNotInt)
+		return
+	}
+	l, e, wrong := c.listOf(args[1], false)
+	if wrong {
+		return
+	}
+	if l == nil {
+		c.w.OK()
+		return
+	}
+	i, j, ok := rangeIndexes(start, stop, l.len())
+	if !ok {
+		c.del(args[1])
+	} else {
+		l.replace(append([][]byte(nil), l.slice()[i:j+1]...))
+		c.touched(args[1], e)
+	}
+	c.w.OK()
+}
+
+func cmdLInsert(c *client, args [][]byte) {
+	where := string(args[2])
+	before := eqFold(where, "before")
+	if !before && !eqFold(where, "after") {
+		c.w.Error(errSyntax)
+		return
+	}
+	l, e, wrong := c.listOf(args[1], false)
+	if wrong {
+		return
+	}
+	if l == nil {
+		c.w.Int(0)
+		return
+	}
+	s := l.slice()
+	for i, v := range s {
+		if string(v) != string(args[3]) {
+			continue
+		}
+		if !before {
+			i++
+		}
+		out := make([][]byte, 0, len(s)+1)
+		out = append(out, s[:i]...)
+		out = append(out, append([]byte(nil), args[4]...))
+		out = append(out, s[i:]...)
+		l.replace(out)
+		c.touched(args[1], e)
+		c.w.Int(int64(l.len()))
+		return
+	}
+	c.w.Int(-1)
+}
+
+func parseSide(b []byte) (left, ok bool) {
+	switch s := string(b); {
+	case eqFold(s, "left"):
+		return true, true
+	case eqFold(s, "right"):
+		return false, true
+	}
+	return false, false
+}
+
+// move pops from src and pushes to dst; the shards of both are locked.
+func (c *client) move(src, dst []byte, fromLeft, toLeft bool) (v []byte, ok, wrong bool) {
+	l, e, wrong := c.listOf(src, false)
+	if wrong || l == nil {
+		return nil, false, wrong
+	}
+	if de, dw := c.getKind(dst, kList); dw {
+		return nil, false, true
+	} else {
+		_ = de
+	}
+	v = c.pop(src, l, fromLeft)
+	c.touched(src, e)
+	c.pushTo(dst, v, toLeft)
+	return v, true, false
+}
+
+func (c *client) pushTo(key, v []byte, left bool) {
+	dl, de, _ := c.listOf(key, true)
+	if left {
+		dl.pushFront(v)
+	} else {
+		dl.pushBack(v)
+	}
+	c.touched(key, de)
+	c.serveBlocked(key, de)
+}
+
+func cmdLMove(c *client, args [][]byte) {
+	var fromLeft, toLeft bool
+	if eqFold(string(args[0]), "rpoplpush") {
+		fromLeft, toLeft = false, true
+	} else {
+		var ok1, ok2 bool
+		fromLeft, ok1 = parseSide(args[3])
+		toLeft, ok2 = parseSide(args[4])
+		if !ok1 || !ok2 {
+			c.w.Error(errSyntax)
+			return
+		}
+	}
+	v, ok, wrong := c.move(args[1], args[2], fromLeft, toLeft)
+	switch {
+	case wrong:
+	case !ok:
+		c.w.Null()
+	default:
+		c.w.Bulk(v)
+	}
+}
+
+// Blocking pops. A client that finds every key empty registers a waiter on each
+// key and waits with no lock held. A push to one of the keys hands an element to
+// the first waiter (FIFO) while holding the key's shard lock, so an element is
+// never seen by two clients; the waiter then writes the reply.
+
+type waiter struct {
+	c       *client
+	db      int
+	keys    [][]byte
+	left    bool   // pop from the head
+	dest    []byte // BLMOVE: where the element goes
+	toLeft  bool
+	claimed atomic.Bool
+	got     chan [2][]byte // key and element
+}
+
+func parseTimeout(b []byte) (time.Duration, string) {
+	f, ok := parseFloat(b)
+	if !ok || math.IsInf(f, 0) {
+		return 0, "ERR timeout is not a float or out of range"
+	}
+	if f < 0 {
+		return 0, "ERR timeout is negative"
+	}
+	return time.Duration(f * float64(time.Second)), ""
+}
+
+// cmdBPop is BLPOP and BRPOP.
+func cmdBPop(c *client, args [][]byte) {
+	left := toLower(args[0][1]) == 'l'
+	timeout, msg := parseTimeout(args[len(args)-1])
+	if msg != "" {
+		c.w.Error(msg)
+		return
+	}
+	keys := args[1 : len(args)-1]
+	for _, k := range keys {
+		l, e, wrong := c.listOf(k, false)
+		if wrong {
+			return
+		}
+		if l != nil {
+			c.w.Array(2)
+			c.w.Bulk(k)
+			c.w.Bulk(c.pop(k, l, left))
+			c.touched(k, e)
+			return
+		}
+	}
+	if c.inExec {
+		c.w.NullArray()
+		return
+	}
+	c.block(&waiter{keys: copyArgs(keys), left: left}, timeout)
+}
+
+func cmdBLMove(c *client, args [][]byte) {
+	fromLeft, ok1 := parseSide(args[3])
+	toLeft, ok2 := parseSide(args[4])
+	if !ok1 || !ok2 {
+		c.w.Error(errSyntax)
+		return
+	}
+	timeout, msg := parseTimeout(args[5])
+	if msg != "" {
+		c.w.Error(msg)
+		return
+	}
+	v, ok, wrong := c.move(args[1], args[2], fromLeft, toLeft)
+	switch {
+	case wrong:
+		return
+	case ok:
+		c.w.Bulk(v)
+		return
+	case c.inExec:
+		c.w.Null()
+		return
+	}
+	c.block(&waiter{keys: copyArgs(args[1:2]), left: fromLeft, dest: append([]byte(nil), args[2]...), toLeft: toLeft}, timeout)
+}
+
+// block registers w on its keys; the wait itself happens in waitBlocked once
+// the command's locks are released.
+func (c *client) block(w *waiter, timeout time.Duration) {
+	w.c, w.db = c, c.db
+	w.got = make(chan [2][]byte, 1)
+	for _, k := range w.keys {
+		sh := c.shard(k)
+		m := sh.bw[c.db]
+		if m == nil {
+			m = make(map[string][]*waiter)
+			sh.bw[c.db] = m
+		}
+		m[string(k)] = append(m[string(k)], w)
+	}
+	c.blocked, c.blockTimeout = w, timeout
+}
+
+// serveBlocked hands elements of the list at key to the clients blocked on it,
+// first come first served. The key's shard is locked.
+func (c *client) serveBlocked(key []byte, e *entry) {
+	sh := c.shard(key)
+	m := sh.bw[c.db]
+	if len(m) == 0 {
+		return
+	}
+	queue := m[string(key)]
+	l := e.obj.(*list)
+	for len(queue) > 0 && l.len() > 0 {
+		w := queue[0]
+		queue = queue[1:]
+		if !w.claimed.CompareAndSwap(false, true) {
+			continue
+		}
+		w.got <- [2][]byte{append([]byte(nil), key...), c.pop(key, l, w.left)}
+	}
+	if len(queue) == 0 {
+		delete(m, string(key))
+	} else {
+		m[string(key)] = queue
+	}
+	if l.len() > 0 {
+		c.touched(key, e)
+	}
+}
+
+// waitBlocked waits for the element, the timeout, or the end of the client, and
+// writes the reply. No lock is held.
+func (c *client) waitBlocked() {
+	w, timeout := c.blocked, c.blockTimeout
+	c.blocked = nil
+	c.s.blocked.Add(1)
+	defer c.s.blocked.Add(-1)
+	c.flush()
+	var expire <-chan time.Time
+	if timeout > 0 {
+		t := time.NewTimer(timeout)
+		defer t.Stop()
+		expire = t.C
+	}
+	var got [2][]byte
+	ok := false
+	select {
+	case got = <-w.got:
+		ok = true
+	case <-expire:
+	case <-c.quit:
+	case <-c.s.done:
+	}
+	if !ok && !w.claimed.CompareAndSwap(false, true) {
+		got, ok = <-w.got, true // a pusher claimed it just now: take it
+	}
+	c.unblock(w)
+	if !ok {
+		if w.dest != nil {
+			c.w.Null()
+		} else {
+			c.w.NullArray()
+		}
+		return
+	}
+	if w.dest != nil {
+		// BLMOVE: put the element where it goes, under the destination's lock.
+		sh := c.shard(w.dest)
+		sh.mu.Lock()
+		c.now = time.Now().UnixMilli()
+		if e := c.get(w.dest); e != nil && e.kind != kList {
+			// The destination changed type meanwhile: return the element.
+			sh.mu.Unlock()
+			src := c.shard(got[0])
+			src.mu.Lock()
+			c.pushTo(got[0], got[1], w.left)
+			src.mu.Unlock()
+			c.w.Error(errWrongType)
+			return
+		}
+		c.pushTo(w.dest, got[1], w.toLeft)
+		sh.mu.Unlock()
+		c.w.Bulk(got[1])
+		return
+	}
+	c.w.Array(2)
+	c.w.Bulk(got[0])
+	c.w.Bulk(got[1])
+}
+
+// unblock removes w from the queues of its keys.
+func (c *client) unblock(w *waiter) {
+	for _, k := range w.keys {
+		sh := c.shard(k)
+		sh.mu.Lock()
+		if m := sh.bw[w.db]; m != nil {
+			q := m[string(k)]
+			for i, x := range q {
+				if x == w {
+					q = append(q[:i:i], q[i+1:]...)
+					break
+				}
+			}
+			if len(q) == 0 {
+				delete(m, string(k))
+			} else {
+				m[string(k)] = q
+			}
+		}
+		sh.mu.Unlock()
+	}
+}
+
+var _ = strconv.Itoa

@@ -1,0 +1,118 @@
+package cache
+
+func cmdMulti(c *client, args [][]byte) {
+	if c.inMulti {
+		c.w.Error("ERR MULTI calls can not be nested")
+		return
+	}
+	c.inMulti = true
+	c.multi = c.multi[:0]
+	c.multiN.Store(0)
+	c.w.OK()
+}
+
+func (c *client) discard() {
+	c.inMulti, c.multiErr = false, false
+	c.multi = nil
+	c.multiN.Store(-1)
+}
+
+func cmdDiscard(c *client, args [][]byte) {
+	if !c.inMulti {
+		c.w.Error("ERR DISCARD without MULTI")
+		return
+	}
+	c.discard()
+	c.unwatchAll()
+	c.w.OK()
+}
+
+// cmdExec runs the queued commands with the shards of all their keys locked at
+// once, so that no other client sees the transaction half done.
+func cmdExec(c *client, args [][]byte) {
+	if !c.inMulti {
+		c.w.Error("ERR EXEC without MULTI")
+		return
+	}
+	queue, failed := c.multi, c.multiErr
+	c.discard()
+	dirty := c.dirtyCAS.Load()
+	c.unwatchAll()
+	if failed {
+		c.w.Error("EXECABORT Transaction discarded because of previous errors.")
+		return
+	}
+	if dirty {
+		c.w.NullArray()
+		return
+	}
+	c.locked = c.locked[:0]
+	for _, q := range queue {
+		c.locked = c.keyShards(q.cmd, q.args, c.locked)
+	}
+	c.lockShards()
+	c.inExec = true
+	c.w.Array(len(queue))
+	for _, q := range queue {
+		c.call(q.cmd, q.args)
+	}
+	c.inExec = false
+	c.unlock()
+}
+
+// cmdWatch records the keys; a change to any of them (made under the key's shard
+// lock) sets dirtyCAS, and EXEC then fails.
+func cmdWatch(c *client, args [][]byte) {
+	if c.inMulti {
+		c.w.Error("ERR WATCH inside MULTI is not allowed")
+		return
+	}
+	for _, k := range args[1:] {
+		sh := c.shard(k)
+		sh.mu.Lock()
+		m := sh.wk[c.db]
+		if m == nil {
+			m = make(map[string][]*client)
+			sh.wk[c.db] = m
+		}
+		already := false
+		for _, w := range m[string(k)] {
+			if w == c {
+				already = true
+			}
+		}
+		if !already {
+			m[string(k)] = append(m[string(k)], c)
+			c.watched = append(c.watched, watchedKey{c.db, string(k)})
+		}
+		sh.mu.Unlock()
+	}
+	c.w.OK()
+}
+
+func cmdUnwatch(c *client, args [][]byte) {
+	c.unwatchAll()
+	c.w.OK()
+}
+
+func (c *client) unwatchAll() {
+	for _, wk := range c.watched {
+		sh := c.shard([]byte(wk.key))
+		sh.mu.Lock()
+		list := sh.wk[wk.db][wk.key]
+		for i, w := range list {
+			if w == c {
+				list = append(list[:i], list[i+1:]...)
+				break
+			}
+		}
+		if len(list) == 0 {
+			delete(sh.wk[wk.db], wk.key)
+		} else {
+			sh.wk[wk.db][wk.key] = list
+		}
+		sh.mu.Unlock()
+	}
+	c.watched = c.watched[:0]
+	c.dirtyCAS.Store(false)
+}

@@ -1,0 +1,300 @@
+package cache
+
+import (
+	"math/rand/v2"
+	"sort"
+	"strconv"
+)
+
+func (c *client) setOf(key []byte, create bool) (s *set, e *entry, wrong bool) {
+	e, wrong = c.getKind(key, kSet)
+	if wrong {
+		return nil, nil, true
+	}
+	if e == nil {
+		if !create {
+			return nil, nil, false
+		}
+		e = &entry{kind: kSet, obj: newSet()}
+		c.put(key, e)
+	}
+	return e.obj.(*set), e, false
+}
+
+func cmdSAdd(c *client, args [][]byte) {
+	s, e, wrong := c.setOf(args[1], true)
+	if wrong {
+		return
+	}
+	var n int64
+	for _, m := range args[2:] {
+		if s.add(m) {
+			n++
+		}
+	}
+	c.touched(args[1], e)
+	c.w.Int(n)
+}
+
+func cmdSRem(c *client, args [][]byte) {
+	s, e, wrong := c.setOf(args[1], false)
+	if wrong {
+		return
+	}
+	var n int64
+	if s != nil {
+		for _, m := range args[2:] {
+			if s.rem(m) {
+				n++
+			}
+		}
+		if len(s.m) == 0 {
+			c.del(args[1])
+		} else if n > 0 {
+			c.touched(args[1], e)
+		}
+	}
+	c.w.Int(n)
+}
+
+func (c *client) writeMembers(list []string) {
+	c.w.Set(len(list))
+	for _, m := range list {
+		c.w.BulkString(m)
+	}
+}
+
+func cmdSMembers(c *client, args [][]byte) {
+	s, _, wrong := c.setOf(args[1], false)
+	if wrong {
+		return
+	}
+	if s == nil {
+		c.w.Set(0)
+		return
+	}
+	c.writeMembers(s.members())
+}
+
+func cmdSIsMember(c *client, args [][]byte) {
+	s, _, wrong := c.setOf(args[1], false)
+	if wrong {
+		return
+	}
+	if s != nil && s.has(args[2]) {
+		c.w.Int(1)
+		return
+	}
+	c.w.Int(0)
+}
+
+func cmdSMIsMember(c *client, args [][]byte) {
+	s, _, wrong := c.setOf(args[1], false)
+	if wrong {
+		return
+	}
+	c.w.Array(len(args) - 2)
+	for _, m := range args[2:] {
+		if s != nil && s.has(m) {
+			c.w.Int(1)
+		} else {
+			c.w.Int(0)
+		}
+	}
+}
+
+func cmdSCard(c *client, args [][]byte) {
+	s, _, wrong := c.setOf(args[1], false)
+	if wrong {
+		return
+	}
+	if s == nil {
+		c.w.Int(0)
+		return
+	}
+	c.w.Int(int64(len(s.m)))
+}
+
+// cmdSPop is SPOP and SRANDMEMBER.
+func cmdSPop(c *client, args [][]byte) {
+	pop := eqFold(string(args[0]), "spop")
+	if len(args) > 3 {
+		c.w.Error(errSyntax)
+		return
+	}
+	count, withCount := int64(1), len(args) == 3
+	if withCount {
+		n, ok := parseInt(args[2])
+		if !ok || (pop && n < 0) {
+			if pop {
+				c.w.Error("ERR value is out of range, must be positive")
+			} else {
+				c.w.Error(errNotInt)
+			}
+			return
+		}
+		count = n
+	}
+	s, e, wrong := c.setOf(args[1], false)
+	if wrong {
+		return
+	}
+	if s == nil {
+		if withCount {
+			c.w.Array(0)
+		} else {
+			c.w.Null()
+		}
+		return
+	}
+	if !withCount {
+		m := s.random()
+		if pop {
+			s.rem([]byte(m))
+			if len(s.m) == 0 {
+				c.del(args[1])
+			} else {
+				c.touched(args[1], e)
+			}
+		}
+		c.w.BulkString(m)
+		return
+	}
+	var out []string
+	switch {
+	case !pop && count < 0: // SRANDMEMBER with a negative count may repeat members
+		all := s.members()
+		for range -count {
+			out = append(out, all[rand.IntN(len(all))])
+		}
+	default:
+		all := s.members()
+		rand.Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
+		out = all[:min(int(count), len(all))]
+		if pop {
+			for _, m := range out {
+				s.rem([]byte(m))
+			}
+			if len(s.m) == 0 {
+				c.del(args[1])
+			} else {
+				c.touched(args[1], e)
+			}
+		}
+	}
+	if pop {
+		c.writeMembers(out)
+		return
+	}
+	c.w.Array(len(out))
+	for _, m := range out {
+		c.w.BulkString(m)
+	}
+}
+
+// setAlgebra computes SINTER, SUNION or SDIFF of the sets at keys.
+func (c *client) setAlgebra(op string, keys [][]byte) (*set, bool) {
+	var sets []*set
+	for _, k := range keys {
+		s, _, wrong := c.setOf(k, false)
+		if wrong {
+			return nil, false
+		}
+		sets = append(sets, s)
+	}
+	out := newSet()
+	switch op {
+	case "inter":
+		if sets[0] == nil {
+			return out, true
+		}
+	next:
+		for m := range sets[0].m {
+			for _, s := range sets[1:] {
+				if s == nil || !s.has([]byte(m)) {
+					continue next
+				}
+			}
+			out.add([]byte(m))
+		}
+	case "union":
+		for _, s := range sets {
+			if s != nil {
+				for m := range s.m {
+					out.add([]byte(m))
+				}
+			}
+		}
+	default:
+		if sets[0] == nil {
+			return out, true
+		}
+	diff:
+		for m := range sets[0].m {
+			for _, s := range sets[1:] {
+				if s != nil && s.has([]byte(m)) {
+					continue diff
+				}
+			}
+			out.add([]byte(m))
+		}
+	}
+	return out, true
+}
+
+func cmdSetAlgebra(c *client, args [][]byte) {
+	name := lowerString(args[0])
+	store := len(name) > 5 && name[len(name)-5:] == "store"
+	op := name[1:]
+	keys := args[1:]
+	if store {
+		op = name[1 : len(name)-5]
+		keys = args[2:]
+	}
+	out, ok := c.setAlgebra(op, keys)
+	if !ok {
+		return
+	}
+	if !store {
+		list := out.members()
+		if !out.isInt {
+			sort.Strings(list) // a stable order; Redis's is its hash table's
+		}
+		c.writeMembers(list)
+		return
+	}
+	c.del(args[1])
+	if len(out.m) > 0 {
+		c.put(args[1], &entry{kind: kSet, obj: out})
+	}
+	c.w.Int(int64(len(out.m)))
+}
+
+func cmdSScan(c *client, args [][]byte) {
+	if _, err := strconv.ParseUint(string(args[2]), 10, 64); err != nil {
+		c.w.Error("ERR invalid cursor")
+		return
+	}
+	_, pattern, _, ok := c.scanOptions(args[3:], false)
+	if !ok {
+		return
+	}
+	s, _, wrong := c.setOf(args[1], false)
+	if wrong {
+		return
+	}
+	var out []string
+	if s != nil {
+		for _, m := range s.members() {
+			if pattern == nil || globMatch(pattern, []byte(m), false) {
+				out = append(out, m)
+			}
+		}
+	}
+	c.w.Array(2)
+	c.w.BulkString("0")
+	c.w.Array(len(out))
+	for _, m := range out {
+		c.w.BulkString(m)
+	}
+}

@@ -1,0 +1,479 @@
+package cache
+
+import (
+	"math"
+	"strconv"
+)
+
+func (c *client) zsetOf(key []byte, create bool) (z *zset, e *entry, wrong bool) {
+	e, wrong = c.getKind(key, kZSet)
+	if wrong {
+		return nil, nil, true
+	}
+	if e == nil {
+		if !create {
+			return nil, nil, false
+		}
+		e = &entry{kind: kZSet, obj: newZset()}
+		c.put(key, e)
+	}
+	return e.obj.(*zset), e, false
+}
+
+func cmdZAdd(c *client, args [][]byte) {
+	var nx, xx, gt, lt, ch, incr bool
+	i := 2
+	for ; i < len(args); i++ {
+		switch opt := string(args[i]); {
+		case eqFold(opt, "nx"):
+			nx = true
+		case eqFold(opt, "xx"):
+			xx = true
+		case eqFold(opt, "gt"):
+			gt = true
+		case eqFold(opt, "lt"):
+			lt = true
+		case eqFold(opt, "ch"):
+			ch = true
+		case eqFold(opt, "incr"):
+			incr = true
+		default:
+			goto pairs
+		}
+	}
+pairs:
+	rest := args[i:]
+	if len(rest) == 0 || len(rest)%2 != 0 {
+		c.w.Error(errSyntax)
+		return
+	}
+	if nx && xx {
+		c.w.Error("ERR XX and NX options at the same time are not compatible")
+		return
+	}
+	if (gt && nx) || (lt && nx) || (gt && lt) {
+		c.w.Error("ERR GT, LT, and/or NX options at the same time are not compatible")
+		return
+	}
+	if incr && len(rest) > 2 {
+		c.w.Error("ERR INCR option supports a single increment-element pair")
+		return
+	}
+	scores := make([]float64, len(rest)/2)
+	for j := range scores {
+		f, ok := parseFloat(rest[2*j])
+		if !ok {
+			c.w.Error(errNotFloat)
+			return
+		}
+		scores[j] = f
+	}
+	z, e, wrong := c.zsetOf(args[1], !xx)
+	if wrong {
+		return
+	}
+	if z == nil {
+		if incr {
+			c.w.Null()
+		} else {
+			c.w.Int(0)
+		}
+		return
+	}
+	var added, changed int64
+	var last float64
+	aborted := false
+	for j, score := range scores {
+		m := rest[2*j+1]
+		cur, exists := z.scores[string(m)]
+		if (nx && exists) || (xx && !exists) {
+			aborted = true
+			continue
+		}
+		if incr && exists {
+			score += cur
+			if math.IsNaN(score) {
+				c.w.Error("ERR resulting score is not a number (NaN)")
+				c.dropIfEmpty(args[1], z.len())
+				return
+			}
+		}
+		if exists && ((gt && score <= cur) || (lt && score >= cur)) {
+			aborted = true
+			continue
+		}
+		last = score
+		if z.add(m, score) {
+			added++
+		} else if cur != score {
+			changed++
+		}
+	}
+	c.dropIfEmpty(args[1], z.len())
+	if z.len() > 0 {
+		c.touched(args[1], e)
+	}
+	switch {
+	case incr && aborted:
+		c.w.Null()
+	case incr:
+		c.w.Double(last)
+	case ch:
+		c.w.Int(added + changed)
+	default:
+		c.w.Int(added)
+	}
+}
+
+func cmdZRem(c *client, args [][]byte) {
+	z, e, wrong := c.zsetOf(args[1], false)
+	if wrong {
+		return
+	}
+	var n int64
+	if z != nil {
+		for _, m := range args[2:] {
+			if z.rem(m) {
+				n++
+			}
+		}
+		if z.len() == 0 {
+			c.del(args[1])
+		} else if n > 0 {
+			c.touched(args[1], e)
+		}
+	}
+	c.w.Int(n)
+}
+
+func cmdZScore(c *client, args [][]byte) {
+	z, _, wrong := c.zsetOf(args[1], false)
+	if wrong {
+		return
+	}
+	if z != nil {
+		if s, ok := z.scores[string(args[2])]; ok {
+			c.w.Double(s)
+			return
+		}
+	}
+	c.w.Null()
+}
+
+func cmdZMScore(c *client, args [][]byte) {
+	z, _, wrong := c.zsetOf(args[1], false)
+	if wrong {
+		return
+	}
+	c.w.Array(len(args) - 2)
+	for _, m := range args[2:] {
+		if z != nil {
+			if s, ok := z.scores[string(m)]; ok {
+				c.w.Double(s)
+				continue
+			}
+		}
+		c.w.Null()
+	}
+}
+
+func cmdZIncrBy(c *client, args [][]byte) {
+	incr, ok := parseFloat(args[2])
+	if !ok {
+		c.w.Error(errNotFloat)
+		return
+	}
+	z, e, wrong := c.zsetOf(args[1], true)
+	if wrong {
+		return
+	}
+	score := z.scores[string(args[3])] + incr
+	if math.IsNaN(score) {
+		c.w.Error("ERR resulting score is not a number (NaN)")
+		c.dropIfEmpty(args[1], z.len())
+		return
+	}
+	z.add(args[3], score)
+	c.touched(args[1], e)
+	c.w.Double(score)
+}
+
+func cmdZCard(c *client, args [][]byte) {
+	z, _, wrong := c.zsetOf(args[1], false)
+	if wrong {
+		return
+	}
+	if z == nil {
+		c.w.Int(0)
+		return
+	}
+	c.w.Int(int64(z.len()))
+}
+
+func cmdZRank(c *client, args [][]byte) {
+	z, _, wrong := c.zsetOf(args[1], false)
+	if wrong {
+		return
+	}
+	if z != nil {
+		if r, ok := z.rank(args[2]); ok {
+			if eqFold(string(args[0]), "zrevrank") {
+				r = z.len() - 1 - r
+			}
+			c.w.Int(int64(r))
+			return
+		}
+	}
+	c.w.Null()
+}
+
+// scoreBound parses a ZRANGEBYSCORE bound: a float, "(float" exclusive, ±inf.
+func scoreBound(b []byte) (f float64, ex, ok bool) {
+	if len(b) > 0 && b[0] == '(' {
+		ex, b = true, b[1:]
+	}
+	f, ok = parseFloat(b)
+	return f, ex, ok
+}
+
+func cmdZCount(c *client, args [][]byte) {
+	min, minEx, ok1 := scoreBound(args[2])
+	max, maxEx, ok2 := scoreBound(args[3])
+	if !ok1 || !ok2 {
+		c.w.Error("ERR min or max is not a float")
+		return
+	}
+	z, _, wrong := c.zsetOf(args[1], false)
+	if wrong {
+		return
+	}
+	var n int64
+	if z != nil {
+		for x := z.firstInRange(min, minEx); x != nil && scoreBelow(x.score, max, maxEx); x = x.level[0].next {
+			n++
+		}
+	}
+	c.w.Int(n)
+}
+
+// zrange is the parsed form of every ZRANGE variant.
+type zrange struct {
+	byScore, rev, withScores, limit bool
+	offset, count                   int64
+}
+
+// cmdZRange is ZRANGE, ZREVRANGE, ZRANGEBYSCORE and ZREVRANGEBYSCORE.
+func cmdZRange(c *client, args [][]byte) {
+	var o zrange
+	switch lowerString(args[0]) {
+	case "zrevrange":
+		o.rev = true
+	case "zrangebyscore":
+		o.byScore = true
+	case "zrevrangebyscore":
+		o.byScore, o.rev = true, true
+	}
+	generic := eqFold(string(args[0]), "zrange")
+	for i := 4; i < len(args); i++ {
+		switch opt := string(args[i]); {
+		case eqFold(opt, "withscores"):
+			o.withScores = true
+		case eqFold(opt, "limit") && i+2 < len(args) && (o.byScore || generic):
+			off, ok1 := parseInt(args[i+1])
+			cnt, ok2 := parseInt(args[i+2])
+			if !ok1 || !ok2 {
+				c.w.Error(errNotInt)
+				return
+			}
+			o.limit, o.offset, o.count = true, off, cnt
+			i += 2
+		case generic && eqFold(opt, "byscore"):
+			o.byScore = true
+		case generic && eqFold(opt, "rev"):
+			o.rev = true
+		default:
+			c.w.Error(errSyntax)
+			return
+		}
+	}
+	if o.limit && !o.byScore {
+		c.w.Error("ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX")
+		return
+	}
+	var nodes []*zskipNode
+	if o.byScore {
+		lo, hi := args[2], args[3]
+		if o.rev {
+			lo, hi = hi, lo
+		}
+		min, minEx, ok1 := scoreBound(lo)
+		max, maxEx, ok2 := scoreBound(hi)
+		if !ok1 || !ok2 {
+			c.w.Error("ERR min or max is not a float")
+			return
+		}
+		z, _, wrong := c.zsetOf(args[1], false)
+		if wrong {
+			return
+		}
+		if z != nil {
+			nodes = z.scoreRange(min, minEx, max, maxEx, o)
+		}
+	} else {
+		start, ok1 := parseInt(args[2])
+		stop, ok2 := parseInt(args[3])
+		if !ok1 || !ok2 {
+			c.w.Error(errNotInt)
+			return
+		}
+		z, _, wrong := c.zsetOf(args[1], false)
+		if wrong {
+			return
+		}
+		if z != nil {
+			if i, j, ok := rangeIndexes(start, stop, z.len()); ok {
+				for r := i; r <= j; r++ {
+					rank := r
+					if o.rev {
+						rank = z.len() - 1 - r
+					}
+					nodes = append(nodes, z.byRank(rank))
+				}
+			}
+		}
+	}
+	c.writeScored(nodes, o.withScores)
+}
+
+// scoreRange returns the nodes with scores in range, in order, after LIMIT.
+func (z *zset) scoreRange(min float64, minEx bool, max float64, maxEx bool, o zrange) []*zskipNode {
+	var out []*zskipNode
+	skip, count := o.offset, o.count
+	if !o.limit {
+		skip, count = 0, -1
+	}
+	if skip < 0 {
+		return nil
+	}
+	if !o.rev {
+		for x := z.firstInRange(min, minEx); x != nil && scoreBelow(x.score, max, maxEx) && count != 0; x = x.level[0].next {
+			if skip > 0 {
+				skip--
+				continue
+			}
+			out = append(out, x)
+			count--
+		}
+		return out
+	}
+	for x := z.lastInRange(max, maxEx); x != nil && scoreAbove(x.score, min, minEx) && count != 0; x = x.back {
+		if skip > 0 {
+			skip--
+			continue
+		}
+		out = append(out, x)
+		count--
+	}
+	return out
+}
+
+// writeScored writes members, with scores as Redis does: flat in RESP2, pairs in RESP3.
+func (c *client) writeScored(nodes []*zskipNode, withScores bool) {
+	if withScores && c.w.Proto == 3 {
+		c.w.Array(len(nodes))
+		for _, x := range nodes {
+			c.w.Array(2)
+			c.w.BulkString(x.member)
+			c.w.Double(x.score)
+		}
+		return
+	}
+	if withScores {
+		c.w.Array(2 * len(nodes))
+	} else {
+		c.w.Array(len(nodes))
+	}
+	for _, x := range nodes {
+		c.w.BulkString(x.member)
+		if withScores {
+			c.w.Double(x.score)
+		}
+	}
+}
+
+// cmdZPop is ZPOPMIN and ZPOPMAX.
+func cmdZPop(c *client, args [][]byte) {
+	max := eqFold(string(args[0]), "zpopmax")
+	count, withCount := int64(1), len(args) == 3
+	if len(args) > 3 {
+		c.w.Error(errSyntax)
+		return
+	}
+	if withCount {
+		n, ok := parseInt(args[2])
+		if !ok || n < 0 {
+			c.w.Error("ERR value is out of range, must be positive")
+			return
+		}
+		count = n
+	}
+	z, e, wrong := c.zsetOf(args[1], false)
+	if wrong {
+		return
+	}
+	var nodes []*zskipNode
+	if z != nil {
+		for range min(count, int64(z.len())) {
+			x := z.head.level[0].next
+			if max {
+				x = z.tail
+			}
+			nodes = append(nodes, &zskipNode{member: x.member, score: x.score})
+			z.rem([]byte(x.member))
+		}
+		if z.len() == 0 {
+			c.del(args[1])
+		} else {
+			c.touched(args[1], e)
+		}
+	}
+	if !withCount && c.w.Proto == 3 {
+		c.w.Array(2 * len(nodes))
+		for _, x := range nodes {
+			c.w.BulkString(x.member)
+			c.w.Double(x.score)
+		}
+		return
+	}
+	c.writeScored(nodes, true)
+}
+
+func cmdZScan(c *client, args [][]byte) {
+	if _, err := strconv.ParseUint(string(args[2]), 10, 64); err != nil {
+		c.w.Error("ERR invalid cursor")
+		return
+	}
+	_, pattern, _, ok := c.scanOptions(args[3:], false)
+	if !ok {
+		return
+	}
+	z, _, wrong := c.zsetOf(args[1], false)
+	if wrong {
+		return
+	}
+	var nodes []*zskipNode
+	if z != nil {
+		for x := z.head.level[0].next; x != nil; x = x.level[0].next {
+			if pattern == nil || globMatch(pattern, []byte(x.member), false) {
+				nodes = append(nodes, x)
+			}
+		}
+	}
+	c.w.Array(2)
+	c.w.BulkString("0")
+	c.w.Array(2 * len(nodes))
+	for _, x := range nodes {
+		c.w.BulkString(x.member)
+		c.w.Double(x.score)
+	}
+}

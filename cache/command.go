@@ -1,0 +1,349 @@
+package cache
+
+import (
+	"sort"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// command is one entry of the command table: what Redis's COMMAND INFO says about
+// it, and the function that runs it.
+type command struct {
+	name  string // lower case; "client|setname" for a subcommand
+	arity int    // as Redis: N means exactly N arguments with the name, -N at least N
+	flags flag
+	// Key positions in the arguments, as COMMAND INFO gives them: the first key,
+	// the last (negative counts from the end), and the step between keys.
+	first, last, step int
+	fn                func(c *client, args [][]byte)
+	subs              map[string]*command
+
+	calls atomic.Int64
+	usec  atomic.Int64
+}
+
+type flag uint32
+
+const (
+	fWrite    flag = 1 << iota // changes the keyspace
+	fReadonly                  // reads the keyspace
+	fDenyOOM                   // refused at maxmemory under noeviction
+	fAdmin
+	fPubsub
+	fFast
+	fNoAuth   // allowed before AUTH
+	fLoading  // allowed while loading (kept for COMMAND INFO)
+	fStale    // kept for COMMAND INFO
+	fBlocking // may block the client
+	fNoMulti  // cannot be queued in MULTI (runs at once)
+	fAllKeys  // touches the whole keyspace: locks every shard
+	fSubOK    // allowed in RESP2 subscribed mode
+)
+
+var flagNames = []struct {
+	f    flag
+	name string
+}{
+	{fWrite, "write"}, {fReadonly, "readonly"}, {fDenyOOM, "denyoom"}, {fAdmin, "admin"},
+	{fPubsub, "pubsub"}, {fNoAuth, "no_auth"}, {fLoading, "loading"}, {fStale, "stale"},
+	{fFast, "fast"}, {fBlocking, "blocking"},
+}
+
+func (cmd *command) flagList() []string {
+	var out []string
+	for _, f := range flagNames {
+		if cmd.flags&f.f != 0 {
+			out = append(out, f.name)
+		}
+	}
+	return out
+}
+
+func (cmd *command) eachStat(f func(name string, calls int64)) {
+	if cmd.subs == nil {
+		f(cmd.name, cmd.calls.Load())
+		return
+	}
+	for _, sub := range cmd.subs {
+		f(sub.name, sub.calls.Load())
+	}
+}
+
+// The error replies shared by many commands, with Redis 7's exact text.
+const (
+	errWrongType = "WRONGTYPE Operation against a key holding the wrong kind of value"
+	errSyntax    = "ERR syntax error"
+	errNotInt    = "ERR value is not an integer or out of range"
+	errNotFloat  = "ERR value is not a valid float"
+	errNoSuchKey = "ERR no such key"
+	errOverflow  = "ERR increment or decrement would overflow"
+	errNoAuth    = "NOAUTH Authentication required."
+	errWrongPass = "WRONGPASS invalid username-password pair or user is disabled."
+	errOOM       = "OOM command not allowed when used memory > 'maxmemory'."
+)
+
+// lookup finds the command named by args[0] (and args[1] for a container command
+// such as CLIENT). It writes the error reply and returns nil when there is none
+// or the arity is wrong.
+func (c *client) lookup(args [][]byte) *command {
+	name := args[0]
+	var cmd *command
+	if len(name) <= len(c.lower) {
+		n := copy(c.lower[:], name)
+		lowerASCII(c.lower[:n])
+		cmd = c.s.cmds[string(c.lower[:n])]
+	}
+	if cmd == nil {
+		c.w.Error(unknownCommand(args))
+		return nil
+	}
+	if cmd.subs != nil && len(args) >= 2 {
+		sub := cmd.subs[strings.ToLower(string(args[1]))]
+		if sub == nil {
+			c.w.Error("ERR unknown subcommand '" + trunc(string(args[1]), 128) + "'. Try " + strings.ToUpper(cmd.name) + " HELP.")
+			return nil
+		}
+		cmd = sub
+	}
+	if (cmd.arity > 0 && len(args) != cmd.arity) || len(args) < -cmd.arity {
+		c.w.Error("ERR wrong number of arguments for '" + cmd.name + "' command")
+		return nil
+	}
+	return cmd
+}
+
+func unknownCommand(args [][]byte) string {
+	var b strings.Builder
+	for _, a := range args[1:] {
+		if b.Len() >= 128 {
+			break
+		}
+		b.WriteString("'" + trunc(string(a), 128-b.Len()) + "' ")
+	}
+	return "ERR unknown command '" + trunc(string(args[0]), 128) + "', with args beginning with: " + b.String()
+}
+
+func trunc(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+func lowerASCII(b []byte) {
+	for i, ch := range b {
+		if 'A' <= ch && ch <= 'Z' {
+			b[i] = ch + 'a' - 'A'
+		}
+	}
+}
+
+// exec runs one command read from the client: lookup, checks, MULTI queueing, then
+// the command itself with its shards locked.
+func (c *client) exec(args [][]byte) {
+	c.s.ncmds.Add(1)
+	cmd := c.lookup(args)
+	if cmd == nil {
+		if c.inMulti {
+			c.multiErr = true
+		}
+		return
+	}
+	if !c.authed && cmd.flags&fNoAuth == 0 {
+		c.w.Error(errNoAuth)
+		if c.inMulti {
+			c.multiErr = true
+		}
+		return
+	}
+	if c.subs != nil && c.subs.count() > 0 && c.w.Proto == 2 && cmd.flags&fSubOK == 0 {
+		c.w.Error("ERR Can't execute '" + cmd.name + "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
+		return
+	}
+	if c.inMulti && cmd.flags&fNoMulti == 0 {
+		if cmd.flags&fDenyOOM != 0 && !c.s.makeRoom() {
+			c.w.Error(errOOM)
+			c.multiErr = true
+			return
+		}
+		c.multi = append(c.multi, queued{cmd, copyArgs(args)})
+		c.multiN.Store(int32(len(c.multi)))
+		c.w.Status("QUEUED")
+		return
+	}
+	c.call(cmd, args)
+}
+
+func copyArgs(args [][]byte) [][]byte {
+	n := 0
+	for _, a := range args {
+		n += len(a)
+	}
+	buf := make([]byte, 0, n)
+	out := make([][]byte, len(args))
+	for i, a := range args {
+		buf = append(buf, a...)
+		out[i] = buf[len(buf)-len(a) : len(buf) : len(buf)]
+	}
+	return out
+}
+
+// call runs cmd with the shards of its keys locked.
+func (c *client) call(cmd *command, args [][]byte) {
+	start := time.Now()
+	c.now = start.UnixMilli()
+	if cmd.flags&fDenyOOM != 0 && !c.inExec && !c.s.makeRoom() {
+		c.w.Error(errOOM)
+		return
+	}
+	if !c.inExec {
+		c.lockKeys(cmd, args)
+	}
+	cmd.fn(c, args)
+	if !c.inExec {
+		c.unlock()
+		if c.blocked != nil {
+			c.waitBlocked()
+		}
+	}
+	c.active.Store(c.now)
+	cmd.calls.Add(1)
+	cmd.usec.Add(int64(time.Since(start) / time.Microsecond))
+	c.infoMu.Lock()
+	c.lastCmd = cmd.name
+	c.infoMu.Unlock()
+}
+
+// keyShards appends the shards of the keys cmd names in args.
+func (c *client) keyShards(cmd *command, args [][]byte, dst []int) []int {
+	if cmd.flags&fAllKeys != 0 {
+		for i := range nShards {
+			dst = append(dst, i)
+		}
+		return dst
+	}
+	if cmd.first == 0 || cmd.first >= len(args) {
+		return dst
+	}
+	last := cmd.last
+	if last < 0 {
+		last += len(args)
+	}
+	for i := cmd.first; i <= last && i < len(args); i += cmd.step {
+		dst = append(dst, c.s.ks.shardOf(args[i]))
+	}
+	return dst
+}
+
+// lockKeys locks the shards of cmd's keys in ascending order.
+func (c *client) lockKeys(cmd *command, args [][]byte) {
+	c.locked = c.keyShards(cmd, args, c.locked[:0])
+	c.lockShards()
+}
+
+func (c *client) lockShards() {
+	l := c.locked
+	if len(l) > 1 {
+		sort.Ints(l)
+		j := 1
+		for i := 1; i < len(l); i++ {
+			if l[i] != l[j-1] {
+				l[j] = l[i]
+				j++
+			}
+		}
+		c.locked = l[:j]
+	}
+	for _, i := range c.locked {
+		c.s.ks.shards[i].mu.Lock()
+	}
+}
+
+func (c *client) unlock() {
+	for i := len(c.locked) - 1; i >= 0; i-- {
+		c.s.ks.shards[c.locked[i]].mu.Unlock()
+	}
+	c.locked = c.locked[:0]
+}
+
+// The keyspace access of commands. The command's shards are locked.
+
+// shard returns the (locked) shard of key.
+func (c *client) shard(key []byte) *shard { return &c.s.ks.shards[c.s.ks.shardOf(key)] }
+
+// get returns key's live entry or nil, removing it if its time has run out.
+func (c *client) get(key []byte) *entry {
+	sh := c.shard(key)
+	e := sh.dbs[c.db][string(key)]
+	if e == nil {
+		return nil
+	}
+	if e.exp != 0 && e.exp <= c.now {
+		c.s.ks.remove(sh, c.db, string(key), e)
+		c.s.ks.expired.Add(1)
+		sh.touchWatched(c.db, string(key))
+		return nil
+	}
+	e.access = lruClock(c.now)
+	if c.s.lfu.Load() {
+		e.freq = lfuIncr(e.freq)
+	}
+	return e
+}
+
+// getKind returns key's entry when it holds k; wrong reports (and replies) a
+// value of another type.
+func (c *client) getKind(key []byte, k kind) (e *entry, wrong bool) {
+	e = c.get(key)
+	if e != nil && e.kind != k {
+		c.w.Error(errWrongType)
+		return nil, true
+	}
+	return e, false
+}
+
+// read is get for commands that read: it counts hits and misses.
+func (c *client) read(key []byte) *entry {
+	e := c.get(key)
+	if e == nil {
+		c.s.ks.misses.Add(1)
+	} else {
+		c.s.ks.hits.Add(1)
+	}
+	return e
+}
+
+// put stores e under key, replacing any value (and its time to live).
+func (c *client) put(key []byte, e *entry) {
+	sh := c.shard(key)
+	e.access = lruClock(c.now)
+	e.freq = 5 // LFU_INIT_VAL: a new key is not the first to go
+	k := string(key)
+	c.s.ks.put(sh, c.db, k, e)
+	sh.touchWatched(c.db, k)
+}
+
+// del removes key and reports whether it was there.
+func (c *client) del(key []byte) bool {
+	e := c.get(key)
+	if e == nil {
+		return false
+	}
+	sh := c.shard(key)
+	c.s.ks.remove(sh, c.db, string(key), e)
+	sh.touchWatched(c.db, string(key))
+	return true
+}
+
+// touched records that key's value changed in place: watchers are told and the
+// memory accounting follows.
+func (c *client) touched(key []byte, e *entry) {
+	c.s.ks.resize(key, e)
+	c.shard(key).touchWatched(c.db, string(key))
+}
+
+// setExpire sets key's expiry (0 removes it).
+func (c *client) setExpire(key []byte, e *entry, exp int64) {
+	c.shard(key).setExpire(c.db, string(key), e, exp)
+}

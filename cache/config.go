@@ -1,0 +1,90 @@
+package cache
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"gantry/resp"
+)
+
+// Config configures a Server. The zero value is a cache without a password, memory
+// limit or persistence, with Redis's default limits.
+type Config struct {
+	// Databases is the number of databases SELECT can choose from. Default 16.
+	Databases int
+
+	// RequirePass, when set, is the password AUTH must give before any other command.
+	RequirePass string
+
+	// MaxClients is the most connections served at once; more are answered with
+	// Redis's "max number of clients reached" error and closed. Default 10000.
+	MaxClients int
+
+	// Timeout closes a connection idle for this long. Zero never does (Redis's default).
+	Timeout time.Duration
+
+	// MaxMemory is the most bytes the keyspace may hold; 0 means no limit.
+	MaxMemory int64
+	// MaxMemoryPolicy is what happens at MaxMemory: "noeviction" (the default:
+	// writes fail with an OOM error) or one of the eviction policies.
+	MaxMemoryPolicy string
+
+	// Limits bound what a client may send (see resp.Limits for the defaults).
+	Limits resp.Limits
+
+	// OutputBufferLimit is the most reply bytes that may wait for a client that
+	// does not read; past it the client is disconnected. Default 64 MB.
+	OutputBufferLimit int
+
+	// Logger receives the server's log lines; nil discards them.
+	Logger *slog.Logger
+}
+
+var policies = []string{
+	"noeviction", "allkeys-lru", "allkeys-lfu", "allkeys-random",
+	"volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl",
+}
+
+func validPolicy(p string) bool {
+	for _, q := range policies {
+		if p == q {
+			return true
+		}
+	}
+	return false
+}
+
+func (c Config) withDefaults() (Config, error) {
+	if c.Databases == 0 {
+		c.Databases = 16
+	}
+	if c.Databases < 1 || c.Databases > 1024 {
+		return c, fmt.Errorf("cache: databases must be 1 to 1024, not %d", c.Databases)
+	}
+	if c.MaxClients == 0 {
+		c.MaxClients = 10000
+	}
+	if c.MaxClients < 1 {
+		return c, fmt.Errorf("cache: maxclients must be positive, not %d", c.MaxClients)
+	}
+	if c.Timeout < 0 {
+		return c, fmt.Errorf("cache: timeout must not be negative")
+	}
+	if c.MaxMemory < 0 {
+		return c, fmt.Errorf("cache: maxmemory must not be negative")
+	}
+	if c.MaxMemoryPolicy == "" {
+		c.MaxMemoryPolicy = "noeviction"
+	}
+	if !validPolicy(c.MaxMemoryPolicy) {
+		return c, fmt.Errorf("cache: maxmemory-policy %q is not one of %v", c.MaxMemoryPolicy, policies)
+	}
+	if c.OutputBufferLimit == 0 {
+		c.OutputBufferLimit = 64 << 20
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c, nil
+}

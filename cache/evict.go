@@ -1,0 +1,93 @@
+package cache
+
+import (
+	"math/rand/v2"
+	"strings"
+)
+
+func (s *Server) lfuPolicy() bool { return s.lfu.Load() }
+
+// makeRoom evicts keys until the keyspace is under maxmemory, as the policy
+// allows. It reports false when it cannot (noeviction, or nothing left to evict),
+// and the write must then fail with OOM. No shard lock may be held.
+func (s *Server) makeRoom() bool {
+	cfg := s.config()
+	if cfg.MaxMemory == 0 {
+		return true
+	}
+	for tries := 0; s.ks.used.Load() > cfg.MaxMemory; tries++ {
+		if cfg.MaxMemoryPolicy == "noeviction" || tries > 1000 || !s.evictOne(cfg.MaxMemoryPolicy) {
+			return false
+		}
+	}
+	return true
+}
+
+// evictOne removes one key chosen as Redis does: from a sample of five keys (of
+// all keys or of those with a TTL), the least recently used, least frequently
+// used, soonest to expire, or any.
+func (s *Server) evictOne(policy string) bool {
+	volatile := strings.HasPrefix(policy, "volatile-")
+	start := rand.IntN(nShards)
+	for i := range nShards {
+		sh := &s.ks.shards[(start+i)%nShards]
+		sh.mu.Lock()
+		var bestKey string
+		var best *entry
+		bestDB := 0
+		for db := range sh.dbs {
+			m := sh.dbs[db]
+			if volatile {
+				m = sh.vol[db]
+			}
+			n := 0
+			for k, e := range m {
+				if n == 5 {
+					break
+				}
+				n++
+				if best == nil || evictBefore(policy, e, best) {
+					bestKey, best, bestDB = k, e, db
+				}
+			}
+		}
+		if best != nil {
+			s.ks.remove(sh, bestDB, bestKey, best)
+			sh.touchWatched(bestDB, bestKey)
+			sh.mu.Unlock()
+			s.ks.evicted.Add(1)
+			return true
+		}
+		sh.mu.Unlock()
+	}
+	return false
+}
+
+// evictBefore reports whether a is a better victim than b under policy.
+func evictBefore(policy string, a, b *entry) bool {
+	switch {
+	case strings.HasSuffix(policy, "lru"):
+		return a.access < b.access
+	case strings.HasSuffix(policy, "lfu"):
+		return a.freq < b.freq || (a.freq == b.freq && a.access < b.access)
+	case strings.HasSuffix(policy, "ttl"):
+		return a.exp < b.exp
+	}
+	return false
+}
+
+// lfuIncr is Redis's logarithmic access counter: the more a key was used, the less
+// likely one more access raises its count (lfu-log-factor 10).
+func lfuIncr(f uint8) uint8 {
+	if f == 255 {
+		return f
+	}
+	base := float64(f) - 5
+	if base < 0 {
+		base = 0
+	}
+	if rand.Float64() < 1/(base*10+1) {
+		return f + 1
+	}
+	return f
+}

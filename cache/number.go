@@ -1,0 +1,117 @@
+package cache
+
+import (
+	"math"
+	"math/big"
+	"strconv"
+	"strings"
+)
+
+// parseInt parses b as Redis's string2ll: an optional minus, digits without a
+// leading zero, within int64; nothing else (no plus, no spaces).
+func parseInt(b []byte) (int64, bool) {
+	if len(b) == 0 || len(b) > 20 {
+		return 0, false
+	}
+	if len(b) == 1 && b[0] == '0' {
+		return 0, true
+	}
+	neg := b[0] == '-'
+	if neg {
+		b = b[1:]
+	}
+	if len(b) == 0 || b[0] < '1' || b[0] > '9' {
+		return 0, false
+	}
+	var u uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		if u > (math.MaxUint64-9)/10 {
+			return 0, false
+		}
+		u = u*10 + uint64(c-'0')
+	}
+	if neg {
+		if u > 1<<63 {
+			return 0, false
+		}
+		return -int64(u), true
+	}
+	if u > math.MaxInt64 {
+		return 0, false
+	}
+	return int64(u), true
+}
+
+// parseFloat parses b as Redis's string2d/strtold checks do: no leading space,
+// the whole string, not NaN.
+func parseFloat(b []byte) (float64, bool) {
+	if len(b) == 0 || isSpace(b[0]) || isSpace(b[len(b)-1]) {
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(string(b), 64)
+	if err != nil {
+		var ne *strconv.NumError
+		if ok := asNumErr(err, &ne); ok && ne.Err == strconv.ErrRange {
+			return f, true // strtod gives ±HUGE_VAL and Redis accepts it
+		}
+		return 0, false
+	}
+	if math.IsNaN(f) {
+		return 0, false
+	}
+	return f, true
+}
+
+func asNumErr(err error, ne **strconv.NumError) bool {
+	e, ok := err.(*strconv.NumError)
+	*ne = e
+	return ok
+}
+
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'
+}
+
+// longDouble is the precision of the x87 long double that Redis's INCRBYFLOAT and
+// HINCRBYFLOAT compute in: with it, 0.1+0.2 gives "0.3", as Redis does.
+const longDouble = 64
+
+// parseLongDouble parses b for INCRBYFLOAT.
+func parseLongDouble(b []byte) (*big.Float, bool) {
+	if len(b) == 0 || isSpace(b[0]) {
+		return nil, false
+	}
+	s := string(b)
+	ls := strings.ToLower(s)
+	if strings.Contains(ls, "nan") || strings.Contains(ls, "inf") {
+		return nil, false
+	}
+	f, _, err := big.ParseFloat(s, 10, longDouble, big.ToNearestEven)
+	if err != nil {
+		return nil, false
+	}
+	return f, true
+}
+
+// formatLongDouble prints f as Redis's ld2string(LD_STR_HUMAN): "%.17Lf" without
+// trailing zeros.
+func formatLongDouble(f *big.Float) string {
+	s := f.Text('f', 17)
+	if strings.IndexByte(s, '.') >= 0 {
+		s = strings.TrimRight(s, "0")
+		s = strings.TrimSuffix(s, ".")
+	}
+	if s == "-0" {
+		s = "0"
+	}
+	return s
+}
+
+// longDoubleOverflows reports whether f is past the long double's range, where
+// Redis would get infinity.
+func longDoubleOverflows(f *big.Float) bool {
+	return f.MantExp(nil) > 16384
+}

@@ -1,0 +1,227 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"gantry/resp"
+)
+
+// Server is a Redis-protocol cache server.
+type Server struct {
+	log  *slog.Logger
+	ks   *keyspace
+	cmds map[string]*command
+	dbs  int
+	lim  resp.Limits
+
+	cfgMu sync.RWMutex // guards cfg's settable fields (CONFIG SET)
+	cfg   Config
+
+	mu      sync.Mutex // guards the fields below
+	clients map[int64]*client
+	lns     map[net.Listener]struct{}
+	closed  bool
+
+	wg       sync.WaitGroup // connection goroutines and the expiry loop
+	done     chan struct{}  // closed by Shutdown
+	stopOnce sync.Once
+	start    time.Time
+	nextID   atomic.Int64
+
+	conns    atomic.Int64 // connections accepted
+	rejected atomic.Int64 // connections refused at maxclients
+	ncmds    atomic.Int64 // commands processed
+	pubsub   *pubsub
+	blocked  atomic.Int64 // clients waiting in a blocking command
+	lfu      atomic.Bool  // the policy is an LFU one: count accesses
+}
+
+// New returns a Server with the given configuration, or an error that says what
+// is wrong with it.
+func New(cfg Config) (*Server, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		log:     cfg.Logger,
+		cfg:     cfg,
+		dbs:     cfg.Databases,
+		lim:     cfg.Limits,
+		ks:      newKeyspace(cfg.Databases),
+		clients: make(map[int64]*client),
+		lns:     make(map[net.Listener]struct{}),
+		done:    make(chan struct{}),
+		start:   time.Now(),
+		pubsub:  newPubsub(),
+	}
+	s.cmds = commandTable()
+	s.lfu.Store(strings.HasSuffix(cfg.MaxMemoryPolicy, "lfu"))
+	s.wg.Add(1)
+	go s.expireLoop()
+	return s, nil
+}
+
+// Serve accepts connections on ln until ctx ends or Shutdown is called. It returns
+// nil after Shutdown and ctx's error when ctx ends first.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		ln.Close()
+		return nil
+	}
+	s.lns[ln] = struct{}{}
+	s.mu.Unlock()
+	stop := context.AfterFunc(ctx, func() { ln.Close() })
+	defer stop()
+	var delay time.Duration
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			select {
+			case <-s.done:
+				return nil
+			default:
+			}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				time.Sleep(delay) // out of file descriptors: back off as net/http does
+				continue
+			}
+			return err
+		}
+		delay = 0
+		s.accept(conn)
+	}
+}
+
+// accept starts serving conn, or refuses it at maxclients.
+func (s *Server) accept(conn net.Conn) {
+	s.cfgMu.RLock()
+	maxClients := s.cfg.MaxClients
+	s.cfgMu.RUnlock()
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		conn.Close()
+		return
+	}
+	if len(s.clients) >= maxClients {
+		s.mu.Unlock()
+		s.rejected.Add(1)
+		conn.SetWriteDeadline(time.Now().Add(time.Second))
+		io.WriteString(conn, "-ERR max number of clients reached\r\n")
+		conn.Close()
+		return
+	}
+	c := newClient(s, conn)
+	s.clients[c.id] = c
+	s.wg.Add(1)
+	s.mu.Unlock()
+	s.conns.Add(1)
+	if tc, ok := conn.(*net.TCPConn); ok {
+		tc.SetNoDelay(true)
+	}
+	go func() {
+		defer s.wg.Done()
+		c.serve()
+		s.mu.Lock()
+		delete(s.clients, c.id)
+		s.mu.Unlock()
+	}()
+}
+
+// Shutdown stops accepting, closes every connection and waits for their
+// goroutines until ctx ends.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.stopOnce.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		close(s.done)
+		for ln := range s.lns {
+			ln.Close()
+		}
+		for _, c := range s.clients {
+			c.kill()
+		}
+		s.mu.Unlock()
+	})
+	waited := make(chan struct{})
+	go func() { s.wg.Wait(); close(waited) }()
+	select {
+	case <-waited:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// expireLoop runs the active expiry ten times a second, as Redis's hz 10 does,
+// each cycle taking at most a quarter of its 100 ms.
+func (s *Server) expireLoop() {
+	defer s.wg.Done()
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.done:
+			return
+		case now := <-t.C:
+			s.ks.activeExpire(now.UnixMilli(), 25*time.Millisecond)
+		}
+	}
+}
+
+// config returns a copy of the settable configuration.
+func (s *Server) config() Config {
+	s.cfgMu.RLock()
+	defer s.cfgMu.RUnlock()
+	return s.cfg
+}
+
+// Stats is a snapshot of the server's counters.
+type Stats struct {
+	Clients       int
+	Connections   int64 // accepted since start
+	Rejected      int64 // refused at maxclients
+	Commands      int64
+	Hits, Misses  int64
+	Expired       int64
+	Evicted       int64
+	UsedMemory    int64 // bytes accounted to keys
+	CommandCounts map[string]int64
+}
+
+// Stats returns the server's counters.
+func (s *Server) Stats() Stats {
+	s.mu.Lock()
+	n := len(s.clients)
+	s.mu.Unlock()
+	st := Stats{
+		Clients: n, Connections: s.conns.Load(), Rejected: s.rejected.Load(),
+		Commands: s.ncmds.Load(), Hits: s.ks.hits.Load(), Misses: s.ks.misses.Load(),
+		Expired: s.ks.expired.Load(), Evicted: s.ks.evicted.Load(), UsedMemory: s.ks.used.Load(),
+		CommandCounts: make(map[string]int64),
+	}
+	for _, cmd := range s.cmds {
+		cmd.eachStat(func(name string, calls int64) {
+			if calls > 0 {
+				st.CommandCounts[name] = calls
+			}
+		})
+	}
+	return st
+}
