@@ -19,7 +19,7 @@ func BenchmarkGet(b *testing.B) {
 			{"ring", NewRing(nodesOf(names), 0)},
 			{"jump", NewJump(names)},
 			{"rendezvous", NewRendezvous(nodesOf(names))},
-			{"rendezvous-weighted", NewRendezvous(weighted(names))},
+			{"rendezvous-weighted", NewRendezvous(weightedNodes(n))},
 			{"maglev", mustMaglev(names, 0)},
 		}
 		for _, h := range hs {
@@ -31,15 +31,6 @@ func BenchmarkGet(b *testing.B) {
 			})
 		}
 	}
-}
-
-// weighted gives the nodes weights 1, 2, 3, 1, 2, 3, ...
-func weighted(names []string) []Node {
-	nodes := nodesOf(names)
-	for i := range nodes {
-		nodes[i].Weight = 1 + i%3
-	}
-	return nodes
 }
 
 func BenchmarkSum64(b *testing.B) {

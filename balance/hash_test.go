@@ -317,3 +317,31 @@ func TestConcurrentGet(t *testing.T) {
 		wg.Wait()
 	}
 }
+
+// TestRendezvousPruningIsExact compares weighted Get, which skips logarithms that cannot
+// win, with the plain definition: the highest -w/ln(u) over all nodes.
+func TestRendezvousPruningIsExact(t *testing.T) {
+	nodes := weightedNodes(50)
+	r := NewRendezvous(nodes)
+	for _, k := range keys(5000) {
+		best, top := "", math.Inf(-1)
+		for _, n := range nodes {
+			u := (float64(mix64(Sum64(k)^r.hashes[slices.Index(r.names, n.Name)])>>11) + 0.5) / (1 << 53)
+			if s := -float64(n.weight()) / math.Log(u); s > top {
+				best, top = n.Name, s
+			}
+		}
+		if got := r.Get(k); got != best {
+			t.Fatalf("Get(%q) = %q, want %q", k, got, best)
+		}
+	}
+}
+
+// weightedNodes returns n nodes with weights 1, 2, 3, 1, 2, 3, ...
+func weightedNodes(n int) []Node {
+	nodes := nodesOf(nodeNames(n))
+	for i := range nodes {
+		nodes[i].Weight = 1 + i%3
+	}
+	return nodes
+}

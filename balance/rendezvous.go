@@ -50,11 +50,18 @@ func (r *Rendezvous) Get(key string) string {
 		}
 		return r.names[best]
 	}
-	top := math.Inf(-1)
+	top := 0.0 // every score is positive
 	for i, h := range r.hashes {
 		// The top 53 bits as a float in (0, 1): never 0, whose logarithm is -Inf.
 		u := (float64(mix64(k^h)>>11) + 0.5) / (1 << 53)
-		if s := -r.weights[i] / math.Log(u); s > top {
+		w := r.weights[i]
+		// Since ln u ≤ u - 1, the score w/-ln(u) is at most w/(1-u). When even that
+		// bound cannot beat the best so far, the logarithm, which dominated Get's profile,
+		// is skipped; once a good score is found that is nearly every node.
+		if w <= top*(1-u) {
+			continue
+		}
+		if s := -w / math.Log(u); s > top {
 			best, top = i, s
 		}
 	}

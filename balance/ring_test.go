@@ -7,6 +7,7 @@ import (
 )
 
 func TestRingPoints(t *testing.T) {
+	// The cap is 4096 points here, 2^20 in NewRing.
 	for _, tc := range []struct {
 		name     string
 		nodes    []Node
@@ -16,30 +17,51 @@ func TestRingPoints(t *testing.T) {
 		{"default replicas", nodesOf(nodeNames(3)), 0, 3 * DefaultReplicas},
 		{"weights multiply", []Node{{"a", 1}, {"b", 3}, {"c", -2}}, 10, 50},
 		// Past the cap, every node is scaled down in proportion.
-		{"capped", []Node{{"a", 1 << 20}, {"b", 1 << 20}}, 100, maxRingPoints},
-		{"huge weights do not overflow", []Node{{"a", math.MaxInt}, {"b", math.MaxInt}}, 1000, maxRingPoints},
+		{"capped", []Node{{"a", 1 << 20}, {"b", 1 << 20}}, 100, 4096},
+		{"capped keeps ratios", []Node{{"a", 1000}, {"b", 3000}}, 100, 4096},
+		{"huge weights do not overflow", []Node{{"a", math.MaxInt}, {"b", math.MaxInt}}, 1000, 4096},
 	} {
-		r := NewRing(tc.nodes, tc.replicas)
-		if len(r.points) != tc.want {
-			t.Errorf("%s: %d points, want %d", tc.name, len(r.points), tc.want)
+		r := newRing(tc.nodes, tc.replicas, 4096) // a small cap, to test it cheaply
+		if len(r.hashes) != tc.want || len(r.owners) != tc.want {
+			t.Errorf("%s: %d points, want %d", tc.name, len(r.hashes), tc.want)
 		}
-		for i := 1; i < len(r.points); i++ {
-			if r.points[i-1].hash > r.points[i].hash {
+		for i := 1; i < len(r.hashes); i++ {
+			if r.hashes[i-1] > r.hashes[i] {
 				t.Fatalf("%s: points out of order at %d", tc.name, i)
 			}
 		}
+		// Each node holds points in proportion to its weight (to within the rounding
+		// down of each count).
+		count := make([]int, len(tc.nodes))
+		for _, o := range r.owners {
+			count[o]++
+		}
+		for i, n := range tc.nodes {
+			share := float64(n.weight()) / totalWeight(tc.nodes)
+			if want := share * float64(len(r.hashes)); math.Abs(float64(count[i])-want) > 1 {
+				t.Errorf("%s: node %s has %d points, want %.1f", tc.name, n.Name, count[i], want)
+			}
+		}
 	}
+}
+
+func totalWeight(nodes []Node) float64 {
+	var t float64
+	for _, n := range nodes {
+		t += float64(n.weight())
+	}
+	return t
 }
 
 // TestRingWrapsAround checks the seam of the circle: a key hashed past the last point
 // belongs to the first one.
 func TestRingWrapsAround(t *testing.T) {
 	r := NewRing([]Node{{"a", 1}, {"b", 1}}, 1)
-	last := r.points[len(r.points)-1]
-	first := r.names[r.points[0].owner]
+	last := r.hashes[len(r.hashes)-1]
+	first := r.names[r.owners[0]]
 	for i := 0; i < 100_000; i++ {
 		k := fmt.Sprint("wrap-", i)
-		if h := Sum64(k); h > last.hash {
+		if h := Sum64(k); h > last {
 			if got := r.Get(k); got != first {
 				t.Fatalf("key %q past the last point went to %q, want %q", k, got, first)
 			}
