@@ -50,10 +50,17 @@ func write(dst *bufio.Writer, p []byte) error {
 	return nil
 }
 
-// copyN copies exactly n bytes. Running out early is io.ErrUnexpectedEOF.
+// copyN copies exactly n bytes. Running out early is io.ErrUnexpectedEOF. Unlike the
+// other copies it does not flush before blocking: a body of known length is usually
+// written at once by its sender, and a flush per read would cost a write per segment.
+// The writer still flushes whenever it fills up, so a long body streams.
 func copyN(dst *bufio.Writer, src *bufio.Reader, n int64) error {
 	for n > 0 {
-		p, err := fill(dst, src)
+		_, err := src.Peek(1)
+		var p []byte
+		if err == nil {
+			p, err = src.Peek(src.Buffered())
+		}
 		if err != nil {
 			if err == io.EOF {
 				return io.ErrUnexpectedEOF

@@ -76,7 +76,7 @@ func (c *conn) serve() {
 func (c *conn) next() bool {
 	s := c.srv
 	c.cc.timeout = 0
-	c.nc.SetReadDeadline(time.Now().Add(s.cfg.IdleTimeout))
+	c.cc.setDeadline(time.Now().Add(s.cfg.IdleTimeout), s.cfg.IdleTimeout/16)
 	c.state.Store(stateIdle)
 	if s.closing.Load() {
 		return false
@@ -90,8 +90,13 @@ func (c *conn) next() bool {
 		return false
 	}
 	c.state.Store(stateActive)
-	c.nc.SetReadDeadline(time.Now().Add(s.cfg.HeaderTimeout))
-	n, skip, err := readHead(c.br, c.bw)
+	// Most heads arrive whole: only a partial one needs the head deadline (slowloris).
+	buf, _ := c.br.Peek(c.br.Buffered())
+	n, skip, err := headEnd(buf)
+	if err == nil && n == 0 {
+		c.cc.setDeadline(time.Now().Add(s.cfg.HeaderTimeout), 0)
+		n, skip, err = readHead(c.br, c.bw)
+	}
 	if err != nil {
 		c.fail(err)
 		return false
@@ -102,7 +107,8 @@ func (c *conn) next() bool {
 		c.fail(err)
 		return false
 	}
-	c.nc.SetReadDeadline(time.Time{})
+	// The idle or head deadline stays set until the body is read, which sets its own
+	// before each read; the head is complete, so no read happens before then.
 	c.cc.timeout = s.cfg.BodyTimeout
 	s.stats.requests.Add(1)
 	return c.proxy(n)
@@ -161,7 +167,7 @@ func (c *conn) fail(err error) {
 	// short time (a "lingering close").
 	closeWrite(c.nc)
 	c.cc.timeout = 0
-	c.nc.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+	c.cc.setDeadline(time.Now().Add(500*time.Millisecond), 0)
 	io.CopyN(io.Discard, c.br, 256<<10)
 }
 
@@ -309,7 +315,13 @@ func (c *conn) proxy(n int) bool {
 		c.writeRequestHead(uc.bw, host, target, upgrade, u)
 		if hasBody {
 			if h.expect100 && clientMinor == 1 {
+				// The client waits for this before it sends the body.
 				c.bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
+				if c.bw.Flush() != nil {
+					uc.close()
+					u.inflight.Add(-1)
+					return false
+				}
 			}
 			// From here on the head's bytes are gone: no retry after this point.
 			c.br.Discard(n)
@@ -652,7 +664,8 @@ func (c *conn) writeResponseHead(st int, keep, http10, upgrade bool) {
 func (c *conn) tunnel(uc *upConn) {
 	c.cc.timeout = 0
 	uc.conn.timeout = 0
-	c.nc.SetReadDeadline(time.Time{})
+	c.cc.setDeadline(time.Time{}, 0)
+	uc.conn.setDeadline(time.Time{}, 0)
 	if err := c.bw.Flush(); err != nil {
 		uc.close()
 		return
@@ -662,11 +675,11 @@ func (c *conn) tunnel(uc *upConn) {
 		defer close(done)
 		c.br.WriteTo(uc.conn.Conn)
 		closeWrite(uc.conn.Conn)
-		uc.conn.Conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		uc.conn.Conn.SetReadDeadline(time.Now().Add(5 * time.Second)) // unblocks the copy below
 	}()
 	uc.br.WriteTo(c.nc)
 	closeWrite(c.nc)
-	c.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	c.nc.SetReadDeadline(time.Now().Add(5 * time.Second)) // unblocks the other copy
 	<-done
 	uc.close()
 }

@@ -378,3 +378,36 @@ func TestSlowlorisHeadTimeout(t *testing.T) {
 		t.Fatalf("got %q, %v; want a 408 and a close", b, err)
 	}
 }
+
+// TestExpectContinue: the proxy answers 100 Continue itself, and only then does the
+// client send its body.
+func TestExpectContinue(t *testing.T) {
+	checkLeaks(t)
+	up := backend(t, func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		fmt.Fprintf(w, "got %s", b)
+	})
+	_, addr := start(t, onePool(up))
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(c, "PUT /x HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n")
+	br := bufio.NewReader(c)
+	line, err := br.ReadString('\n')
+	if err != nil || line != "HTTP/1.1 100 Continue\r\n" {
+		t.Fatalf("got %q, %v; want 100 Continue before the body", line, err)
+	}
+	br.ReadString('\n')
+	io.WriteString(c, "body")
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || string(b) != "got body" {
+		t.Errorf("got %d %q", resp.StatusCode, b)
+	}
+}

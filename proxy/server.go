@@ -235,6 +235,7 @@ func (s *Server) closeConns(all bool) {
 		if all {
 			c.nc.Close()
 		} else if c.state.Load() == stateIdle {
+			// Not through c.cc: its deadline field belongs to the connection's goroutine.
 			c.nc.SetReadDeadline(time.Unix(1, 0))
 		}
 	}

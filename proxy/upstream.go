@@ -44,16 +44,32 @@ type upConn struct {
 
 // timeoutConn sets a read deadline before each Read, so that a timeout bounds the silence
 // between bytes rather than a whole response: a long but live stream is not cut.
+// Moving a deadline costs a timer update, so a deadline within a sixteenth of the
+// timeout of the wanted one is left alone.
 type timeoutConn struct {
 	net.Conn
-	timeout time.Duration // 0: no deadline
+	timeout  time.Duration // 0: no per-read deadline
+	deadline time.Time     // the read deadline last set
 }
 
 func (c *timeoutConn) Read(p []byte) (int, error) {
 	if c.timeout > 0 {
-		c.Conn.SetReadDeadline(time.Now().Add(c.timeout))
+		c.setDeadline(time.Now().Add(c.timeout), c.timeout/16)
 	}
 	return c.Conn.Read(p)
+}
+
+// setDeadline sets the read deadline to t, unless t and the current deadline are both
+// set and less than slack apart. Every deadline change on the connection by its own
+// goroutine goes through here, so that the remembered deadline is the real one.
+func (c *timeoutConn) setDeadline(t time.Time, slack time.Duration) {
+	if slack > 0 && !t.IsZero() && !c.deadline.IsZero() {
+		if d := c.deadline.Sub(t); d < slack && d > -slack {
+			return
+		}
+	}
+	c.deadline = t
+	c.Conn.SetReadDeadline(t)
 }
 
 // up reports whether the host takes traffic now.
