@@ -19,7 +19,7 @@
 //	Ring        O(log VN)   V points/node   yes      only its keys (to the next points)
 //	Jump        O(log N)    none            no       only its keys if it is the last; else many
 //	Rendezvous  O(N)        none            yes      only its keys (each to its runner-up)
-//	Maglev      O(1)        M-slot table    no       its keys, plus a few % of others'
+//	Maglev      O(1)        M-slot table    no       its keys, plus under 1% of others'
 //
 // Ring is the classic, with virtual nodes for spread and weights, but the least even of the
 // four; Jump needs no memory and moves the fewest keys but numbers its buckets, so it suits
