@@ -49,3 +49,15 @@ func BenchmarkSnapshot(b *testing.B) {
 		_ = s.Quantile(0.99)
 	}
 }
+
+// BenchmarkRecordParallelOneBucket is the worst case: every goroutine counts into the same
+// bucket, so its cache line moves between cores on every Record.
+func BenchmarkRecordParallelOneBucket(b *testing.B) {
+	h := NewHistogram()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			h.Record(200 * time.Microsecond)
+		}
+	})
+}
