@@ -49,6 +49,7 @@ var ErrUnknown = errors.New("unknown experiment")
 func Experiments() []Experiment {
 	return []Experiment{
 		tailLatency(),
+		consistentHashing(),
 	}
 }
 

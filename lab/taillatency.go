@@ -44,6 +44,7 @@ type tailConfig struct {
 	slow        time.Duration //
 	hedgeBudget float64       // at most this many hedges per primary call
 	phaseLimit  time.Duration // a phase (one N, one mode) stops after this long
+	total       time.Duration // ... or sooner, to share what is left of this among the phases to come
 }
 
 func tailConfigFor(quick bool) tailConfig {
@@ -57,24 +58,28 @@ func tailConfigFor(quick bool) tailConfig {
 		slow:        50 * time.Millisecond,
 		hedgeBudget: 0.1,
 		phaseLimit:  20 * time.Second,
+		total:       150 * time.Second,
 	}
 	if quick {
 		c.requests = []int{1000, 300, 150}
 		c.phaseLimit = 1400 * time.Millisecond
+		c.total = 8 * time.Second
 	}
 	return c
 }
 
 // backend is one HTTP server that answers after a random delay.
 type backend struct {
-	cfg *tailConfig
-	srv *http.Server
-	url string
+	cfg       *tailConfig
+	slowP     float64 // the share of slow answers, cfg.slowP unless a test sets it
+	srv       *http.Server
+	url       string
+	cancelled atomic.Int64 // requests abandoned by the front end before the answer
 }
 
 func (b *backend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	d := b.cfg.base + rand.N(b.cfg.jitter+1)
-	if rand.Float64() < b.cfg.slowP {
+	if rand.Float64() < b.slowP {
 		d = b.cfg.slow
 	}
 	t := time.NewTimer(d)
@@ -83,6 +88,7 @@ func (b *backend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case <-t.C:
 		io.WriteString(w, "ok\n")
 	case <-r.Context().Done(): // the front end took another replica's answer
+		b.cancelled.Add(1)
 	}
 }
 
@@ -127,7 +133,7 @@ func startTailBench(cfg tailConfig) (*tailBench, error) {
 			tb.close()
 			return nil, err
 		}
-		b := &backend{cfg: &tb.cfg, url: "http://" + ln.Addr().String() + "/"}
+		b := &backend{cfg: &tb.cfg, slowP: cfg.slowP, url: "http://" + ln.Addr().String() + "/"}
 		b.srv = &http.Server{Handler: b, ReadHeaderTimeout: 5 * time.Second, Protocols: h2c()}
 		tb.servers.Go(func() { b.srv.Serve(ln) })
 		if i < maxN {
@@ -215,12 +221,12 @@ func (c *counters) allowHedge() bool {
 }
 
 // run measures count whole requests of fan-out n, hedged after hedgeAfter when it is above 0.
-// It stops early at the phase limit or when ctx ends.
-func (tb *tailBench) run(ctx context.Context, n, concurrency, count int, hedgeAfter time.Duration) (*phase, error) {
+// It stops early after limit or when ctx ends.
+func (tb *tailBench) run(ctx context.Context, n, concurrency, count int, hedgeAfter, limit time.Duration) (*phase, error) {
 	whole, calls := stats.NewHistogram(), stats.NewHistogram()
 	c := &counters{budget: tb.cfg.hedgeBudget}
 	var next, requests, slow atomic.Int64
-	deadline := time.Now().Add(tb.cfg.phaseLimit)
+	deadline := time.Now().Add(limit)
 	dials := tb.dials.Load()
 	start := time.Now()
 	g, gctx := errgroup.WithContext(ctx)
@@ -324,19 +330,26 @@ func runTail(ctx context.Context, p Params, cfg tailConfig) (*Report, error) {
 	}
 	defer tb.close()
 	var plain, hedged []*phase
+	end := time.Now().Add(cfg.total)
+	phasesLeft := 2 * len(cfg.fanouts)
+	limit := func() time.Duration {
+		l := min(cfg.phaseLimit, time.Until(end)/time.Duration(phasesLeft))
+		phasesLeft--
+		return max(l, 10*time.Millisecond)
+	}
 	for k, n := range cfg.fanouts {
 		// Warm up: open the connections the measured runs will reuse.
 		c := cfg.concurrency[k]
-		if _, err := tb.run(ctx, n, c, 2*c, 0); err != nil {
+		if _, err := tb.run(ctx, n, c, 2*c, 0, cfg.phaseLimit/4); err != nil {
 			return nil, fmt.Errorf("warm-up at N=%d: %w", n, err)
 		}
-		pl, err := tb.run(ctx, n, c, cfg.requests[k], 0)
+		pl, err := tb.run(ctx, n, c, cfg.requests[k], 0, limit())
 		if err != nil {
 			return nil, fmt.Errorf("fan-out %d without hedging: %w", n, err)
 		}
 		after := pl.calls.Quantile(0.95)
 		p.Logger.Info("tail-latency", "n", n, "mode", "plain", "requests", pl.requests, "p99", pl.whole.Quantile(0.99), "hedge_after", after)
-		hd, err := tb.run(ctx, n, c, cfg.requests[k], after)
+		hd, err := tb.run(ctx, n, c, cfg.requests[k], after, limit())
 		if err != nil {
 			return nil, fmt.Errorf("fan-out %d with hedging: %w", n, err)
 		}
@@ -360,7 +373,7 @@ func tailReport(cfg tailConfig, plain, hedged []*phase) (*Report, error) {
 			{"slow backend calls", fmt.Sprintf("%.3g%% of calls take %s", 100*cfg.slowP, cfg.slow)},
 			{"hedge delay", "p95 of single backend calls in the run without hedging at the same N"},
 			{"hedge budget", fmt.Sprintf("at most %.3g hedges per 100 calls", 100*cfg.hedgeBudget)},
-			{"time limit per phase", cfg.phaseLimit.String()},
+			{"time limit", fmt.Sprintf("%s per phase (one N, one mode), %s in all", cfg.phaseLimit, cfg.total)},
 			{"backends", fmt.Sprintf("%d net/http servers on 127.0.0.1 (a primary and a replica per shard), HTTP/1.1 keep-alive", 2*cfg.maxN())},
 		},
 		Notes: []string{

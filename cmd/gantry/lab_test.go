@@ -1,6 +1,9 @@
 package main
 
 import (
+	"encoding/xml"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -14,6 +17,11 @@ func TestLabList(t *testing.T) {
 	}
 	if !strings.HasPrefix(stdout, "NAME") {
 		t.Errorf("no header:\n%s", stdout)
+	}
+	for _, name := range []string{"tail-latency", "consistent-hashing"} {
+		if !strings.Contains(stdout, "\n"+name+" ") {
+			t.Errorf("lab list does not show %q:\n%s", name, stdout)
+		}
 	}
 	for _, e := range lab.Experiments() {
 		if !strings.Contains(stdout, e.Name) || !strings.Contains(stdout, e.Summary) {
@@ -47,5 +55,50 @@ func TestLabUsage(t *testing.T) {
 				t.Errorf("exit %d (want %d)\nstdout: %s(want %q)\nstderr: %s(want %q)", code, tt.code, stdout, tt.stdout, stderr, tt.stderr)
 			}
 		})
+	}
+}
+
+// TestLabRun runs a quick experiment end to end, as the README's first command does, and
+// checks the report and its charts.
+func TestLabRun(t *testing.T) {
+	out := t.TempDir()
+	code, stdout, stderr := gantry(t, "lab", "run", "consistent-hashing", "--quick", "--out", out)
+	if code != 0 {
+		t.Fatalf("exit %d\nstderr: %s", code, stderr)
+	}
+	report := filepath.Join(out, "consistent-hashing", "report.md")
+	if stdout != "report: "+report+"\n" {
+		t.Errorf("stdout = %q, want the report's path", stdout)
+	}
+	md, err := os.ReadFile(report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(md), "# Consistent hashing") || !strings.Contains(string(md), "| modulo |") {
+		t.Errorf("report lacks its title or results:\n%s", md)
+	}
+	svgs, err := filepath.Glob(filepath.Join(out, "consistent-hashing", "*.svg"))
+	if err != nil || len(svgs) == 0 {
+		t.Fatalf("no SVG charts written (%v)", err)
+	}
+	for _, path := range svgs {
+		if !strings.Contains(string(md), "("+filepath.Base(path)+")") {
+			t.Errorf("report does not link %s", filepath.Base(path))
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc struct {
+			XMLName xml.Name
+			Title   string   `xml:"title"`
+			Texts   []string `xml:"text"`
+		}
+		if err := xml.Unmarshal(b, &doc); err != nil {
+			t.Fatalf("%s does not parse: %v", path, err)
+		}
+		if doc.XMLName.Local != "svg" || doc.Title == "" || len(doc.Texts) < 5 {
+			t.Errorf("%s: root %q, title %q, %d texts; want a titled svg with labels", path, doc.XMLName.Local, doc.Title, len(doc.Texts))
+		}
 	}
 }
