@@ -65,7 +65,8 @@ type step struct {
 	idx  int
 }
 
-// descend walks from root to the leaf that covers k.
+// descend walks from root to the leaf that covers k, appending the branches taken to
+// path when path is not nil.
 func descend(r reader, root uint32, k []byte, path []step) (*page.Node, []step, error) {
 	n, err := r.node(root)
 	for depth := 0; err == nil; depth++ {
@@ -76,7 +77,9 @@ func descend(r reader, root uint32, k []byte, path []step) (*page.Node, []step, 
 			break
 		}
 		i := childIndex(n, k)
-		path = append(path, step{n.Pgno, i})
+		if path != nil {
+			path = append(path, step{n.Pgno, i})
+		}
 		n, err = r.node(n.Children[i])
 	}
 	if err == nil {
@@ -220,7 +223,7 @@ func (w *writer) freeValue(v page.Value) error {
 }
 
 func (w *writer) put(k, v []byte) error {
-	leaf, path, err := descend(w, w.meta.Root, k, nil)
+	leaf, path, err := descend(w, w.meta.Root, k, make([]step, 0, 8))
 	if err != nil {
 		return err
 	}
@@ -341,7 +344,7 @@ func (w *writer) split(n *page.Node) (*page.Node, []byte, error) {
 
 // del removes k; it reports whether k was there.
 func (w *writer) del(k []byte) (bool, error) {
-	leaf, path, err := descend(w, w.meta.Root, k, nil)
+	leaf, path, err := descend(w, w.meta.Root, k, make([]step, 0, 8))
 	if err != nil {
 		return false, err
 	}

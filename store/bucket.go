@@ -21,6 +21,17 @@ func (b *Bucket) Name() string { return b.name }
 
 // Bucket returns the bucket called name, or ErrBucketMissing.
 func (tx *Tx) Bucket(name []byte) (*Bucket, error) {
+	if tx.done {
+		return nil, ErrTxDone
+	}
+	if tx.iso != ReadCommitted && (!tx.writable || tx.perBkt[catalogBucket] == 0) {
+		if id, ok := tx.db.cachedBucket(name, tx.snap.lsn); ok {
+			if tx.writable {
+				tx.deps[string(treeKey(catalogBucket, name))] = true
+			}
+			return &Bucket{tx: tx, id: id, name: string(name)}, nil
+		}
+	}
 	ck := treeKey(catalogBucket, name)
 	v, ok, err := tx.get(ck)
 	if err != nil {
@@ -32,10 +43,14 @@ func (tx *Tx) Bucket(name []byte) (*Bucket, error) {
 	if len(v) != 4 {
 		return nil, fmt.Errorf("store: catalog entry for bucket %q is %d bytes, want 4", name, len(v))
 	}
+	id := binary.BigEndian.Uint32(v)
 	if tx.writable {
 		tx.deps[string(ck)] = true
 	}
-	return &Bucket{tx: tx, id: binary.BigEndian.Uint32(v), name: string(name)}, nil
+	if tx.iso != ReadCommitted && (!tx.writable || tx.perBkt[catalogBucket] == 0) {
+		tx.db.cacheBucket(name, id, tx.snap.lsn)
+	}
+	return &Bucket{tx: tx, id: id, name: string(name)}, nil
 }
 
 // CreateBucket creates the bucket called name; ErrBucketExists if there is one.

@@ -127,6 +127,12 @@ type DB struct {
 	recent   []commitRecord // recent commits' write sets, for validation
 	ckptLSN  uint64         // data file holds every frame up to here
 
+	// catMu guards the bucket-name cache, valid for snapshots at or after catLSN, the
+	// last commit that changed the catalog.
+	catMu    sync.Mutex
+	catLSN   uint64
+	catCache map[string]uint32
+
 	mu      sync.Mutex // guards cur, active, failed, closed
 	cur     snapshot   // latest durable commit: what new transactions see
 	active  map[uint64]int
@@ -150,6 +156,7 @@ func Open(path string, opts *Options) (*DB, error) {
 	}
 	db := &DB{path: path, opts: o, log: o.Logger, idx: make(map[uint32][]uint64), active: make(map[uint64]int)}
 	db.locks = newLockTable()
+	db.catCache = make(map[string]uint32)
 	f, err := o.FS.OpenFile(path, true)
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
@@ -347,10 +354,12 @@ func (db *DB) load(pgno uint32, mark uint64, st *TxStats) (*page.Node, error) {
 	db.idxMu.RLock()
 	defer db.idxMu.RUnlock()
 	var lsn uint64
-	if lsns := db.idx[pgno]; len(lsns) > 0 {
-		i := sort.Search(len(lsns), func(i int) bool { return lsns[i] > mark })
-		if i > 0 {
-			lsn = lsns[i-1]
+	if len(db.idx) > 0 { // else the log is empty: every page is the data file's copy
+		if lsns := db.idx[pgno]; len(lsns) > 0 {
+			i := sort.Search(len(lsns), func(i int) bool { return lsns[i] > mark })
+			if i > 0 {
+				lsn = lsns[i-1]
+			}
 		}
 	}
 	k := pageKey{pgno, lsn}
@@ -497,3 +506,33 @@ func (db *DB) Stats() Stats {
 }
 
 var latestMark = uint64(math.MaxUint64)
+
+func (db *DB) cachedBucket(name []byte, snap uint64) (uint32, bool) {
+	db.catMu.Lock()
+	defer db.catMu.Unlock()
+	if snap < db.catLSN {
+		return 0, false
+	}
+	id, ok := db.catCache[string(name)]
+	return id, ok
+}
+
+func (db *DB) cacheBucket(name []byte, id uint32, snap uint64) {
+	db.catMu.Lock()
+	defer db.catMu.Unlock()
+	if snap < db.catLSN {
+		return
+	}
+	if len(db.catCache) >= 4096 {
+		clear(db.catCache)
+	}
+	db.catCache[string(name)] = id
+}
+
+// catalogChanged drops the bucket-name cache: commit lsn changed the catalog.
+func (db *DB) catalogChanged(lsn uint64) {
+	db.catMu.Lock()
+	db.catLSN = lsn
+	clear(db.catCache)
+	db.catMu.Unlock()
+}

@@ -415,6 +415,9 @@ func (tx *Tx) apply() (snapshot, error) {
 	db.idxMu.Unlock()
 	s := snapshot{lsn: lsn, meta: w.meta}
 	db.latest = s
+	if tx.perBkt[catalogBucket] > 0 || len(tx.dropped) > 0 {
+		db.catalogChanged(lsn)
+	}
 
 	// Remember the write set while a transaction that began before it may still commit.
 	oldest := db.oldest()

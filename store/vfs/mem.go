@@ -159,7 +159,13 @@ func (h *memHandle) Sync() error {
 	if err := h.check(); err != nil {
 		return err
 	}
-	h.f.durable = append(h.f.durable[:0], h.f.data...)
+	for _, w := range h.f.pending { // replay rather than copy: files here are large
+		if w.truncate {
+			h.f.durable = resize(h.f.durable, w.off)
+		} else {
+			h.f.durable = writeAt(h.f.durable, w.p, w.off)
+		}
+	}
 	h.f.pending = nil
 	return nil
 }

@@ -50,7 +50,13 @@ type Log struct {
 	err     error // a failed write or sync: the log takes no more frames
 	syncs   uint64
 	buf     []byte
+	size    int64 // bytes the file has: frames are written into zeroed space ahead
 }
+
+// maxGrow bounds how far ahead of the last frame the file is extended with zeros. An fsync
+// that also has to persist a new file size costs a journal commit on most file systems;
+// writing into space that already exists keeps fdatasync to the data itself.
+const maxGrow = 4 << 20
 
 // Stats counts the log's work.
 type Stats struct {
@@ -69,6 +75,7 @@ func Open(f vfs.File, pageSize int, base uint64) (*Log, []Frame, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	l.size = size
 	hdr := make([]byte, HeaderSize)
 	if size >= HeaderSize {
 		if _, err := f.ReadAt(hdr, 0); err != nil {
@@ -139,6 +146,7 @@ func (l *Log) writeHeader(salt uint32, base uint64) error {
 	}
 	l.mu.Lock()
 	l.salt, l.base, l.next, l.synced = salt, base, base, base
+	l.size = max(l.size, HeaderSize)
 	l.mu.Unlock()
 	return nil
 }
@@ -234,6 +242,12 @@ func (l *Log) Append(frames []Frame) (uint64, error) {
 		}
 		EncodeFrame(b[i*fs:(i+1)*fs], fr, l.salt)
 	}
+	if end := l.offset(start) + int64(need); end > l.size {
+		if err := l.grow(end); err != nil {
+			l.fail(err)
+			return 0, err
+		}
+	}
 	if _, err := l.f.WriteAt(b, l.offset(start)); err != nil {
 		l.fail(err)
 		return 0, err
@@ -242,6 +256,21 @@ func (l *Log) Append(frames []Frame) (uint64, error) {
 	l.next = start + uint64(len(frames))
 	l.mu.Unlock()
 	return l.next - 1, nil
+}
+
+// grow extends the file with zeros to at least end, a chunk at a time. Zeros never pass
+// for a frame (the salt is never 0), so recovery stops at them.
+func (l *Log) grow(end int64) error {
+	target := end + min(maxGrow, max(64*l.frameSize(), l.size)) // double, up to maxGrow
+	zeros := make([]byte, 1<<20)
+	for off := l.size; off < target; off += int64(len(zeros)) {
+		n := min(int64(len(zeros)), target-off)
+		if _, err := l.f.WriteAt(zeros[:n], off); err != nil {
+			return err
+		}
+	}
+	l.size = target
+	return nil
 }
 
 // EncodeFrame writes fr into b (FrameHeader + page size bytes) under salt.
@@ -330,6 +359,9 @@ func (l *Log) Reset(base uint64) error {
 	l.mu.Lock()
 	salt, err := l.salt+1, l.err
 	l.mu.Unlock()
+	if salt == 0 { // zeroed space must never match
+		salt = 1
+	}
 	if err != nil {
 		return err
 	}

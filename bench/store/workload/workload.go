@@ -1,0 +1,265 @@
+// Package workload is the storage benchmark's workloads, written once against a small
+// Engine interface so that the same code drives gantry's store (here), and bbolt and
+// SQLite (in bench/store). `gantry db bench` runs them on the store alone.
+package workload
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Engine is one storage engine under test. Every Update is one durable transaction
+// (fsync before it returns). Update and Get may be called from many goroutines.
+type Engine interface {
+	Name() string
+	Update(kvs []KV) error
+	Get(key []byte) ([]byte, error)
+	// Scan reads up to n entries from the first key >= start and returns how many.
+	Scan(start []byte, n int) (int, error)
+	Close() error
+}
+
+// KV is one write.
+type KV struct{ K, V []byte }
+
+// Config sizes a run.
+type Config struct {
+	Keys     int           // keys loaded by the bulk workloads (1M in the issue)
+	Duration time.Duration // how long each timed workload runs
+	Writers  int           // concurrent committers
+}
+
+// Result is one workload's outcome on one engine.
+type Result struct {
+	Workload string
+	Engine   string
+	Ops      int
+	Elapsed  time.Duration
+}
+
+// Rate returns operations per second.
+func (r Result) Rate() float64 { return float64(r.Ops) / r.Elapsed.Seconds() }
+
+// Key returns the 16-byte key number i: sequential when seq, else spread at random.
+func Key(i uint64, seq bool) []byte {
+	k := make([]byte, 16)
+	if !seq {
+		i = mix(i)
+	}
+	binary.BigEndian.PutUint64(k[8:], i)
+	binary.BigEndian.PutUint64(k, mix(i)&0xff) // a short random head for random keys
+	if seq {
+		binary.BigEndian.PutUint64(k, 0)
+	}
+	return k
+}
+
+func mix(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
+	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
+	return x ^ (x >> 31)
+}
+
+// Value is a 100-byte value.
+func Value(i uint64) []byte {
+	v := make([]byte, 100)
+	binary.BigEndian.PutUint64(v, i)
+	return v
+}
+
+// Workloads lists the workloads in the order Run runs them. Names are stable: they are
+// the rows of the ratio lines.
+var Workloads = []string{
+	"insert-seq-1", "insert-rand-1", "insert-seq-1000", "insert-rand-1000",
+	"get", "scan-100", "commit-concurrent", "scan-while-writing",
+}
+
+// Run runs every workload on engine e, opened empty by open for each load, and writes a
+// line per result to log. open gets a name to tell the databases apart.
+func Run(cfg Config, open func(name string) (Engine, error), log io.Writer) ([]Result, error) {
+	var out []Result
+	add := func(r Result) {
+		out = append(out, r)
+		fmt.Fprintf(log, "%-20s %-8s %12.0f ops/s  (%d ops in %v)\n", r.Workload, r.Engine, r.Rate(), r.Ops, r.Elapsed.Round(time.Millisecond))
+	}
+	// Single-write transactions: fsync-bound, timed.
+	for _, seq := range []bool{true, false} {
+		e, err := open(fmt.Sprintf("single-%v", seq))
+		if err != nil {
+			return out, err
+		}
+		r, err := timed(cfg.Duration, 1, func(_ int, i uint64) error {
+			return e.Update([]KV{{Key(i, seq), Value(i)}})
+		})
+		e.Close()
+		if err != nil {
+			return out, err
+		}
+		r.Workload, r.Engine = pick(seq, "insert-seq-1", "insert-rand-1"), e.Name()
+		add(r)
+	}
+	// Bulk loads of cfg.Keys in transactions of 1000; the sequential one stays for reads.
+	var loaded Engine
+	for _, seq := range []bool{false, true} {
+		e, err := open(fmt.Sprintf("bulk-%v", seq))
+		if err != nil {
+			return out, err
+		}
+		start := time.Now()
+		for i := 0; i < cfg.Keys; i += 1000 {
+			batch := make([]KV, 0, 1000)
+			for j := i; j < min(i+1000, cfg.Keys); j++ {
+				batch = append(batch, KV{Key(uint64(j), seq), Value(uint64(j))})
+			}
+			if err := e.Update(batch); err != nil {
+				e.Close()
+				return out, err
+			}
+		}
+		add(Result{pick(seq, "insert-seq-1000", "insert-rand-1000"), e.Name(), cfg.Keys, time.Since(start)})
+		if seq {
+			loaded = e
+		} else {
+			e.Close()
+		}
+	}
+	defer loaded.Close()
+	rng := rand.New(rand.NewPCG(1, 2))
+	r, err := timed(cfg.Duration, 1, func(_ int, _ uint64) error {
+		i := rng.Uint64N(uint64(cfg.Keys))
+		v, err := loaded.Get(Key(i, true))
+		if err == nil && len(v) != 100 {
+			err = fmt.Errorf("%s: get of key %d returned %d bytes", loaded.Name(), i, len(v))
+		}
+		return err
+	})
+	if err != nil {
+		return out, err
+	}
+	r.Workload, r.Engine = "get", loaded.Name()
+	add(r)
+	r, err = timed(cfg.Duration, 1, func(_ int, _ uint64) error {
+		i := rng.Uint64N(uint64(max(1, cfg.Keys-100)))
+		n, err := loaded.Scan(Key(i, true), 100)
+		if err == nil && n != 100 {
+			err = fmt.Errorf("%s: scan from key %d returned %d entries", loaded.Name(), i, n)
+		}
+		return err
+	})
+	if err != nil {
+		return out, err
+	}
+	r.Workload, r.Engine = "scan-100", loaded.Name()
+	add(r)
+	// Concurrent committers of one small durable transaction each.
+	next := atomic.Uint64{}
+	next.Store(uint64(cfg.Keys))
+	r, err = timed(cfg.Duration, cfg.Writers, func(_ int, _ uint64) error {
+		i := next.Add(1)
+		return loaded.Update([]KV{{Key(i, false), Value(i)}})
+	})
+	if err != nil {
+		return out, err
+	}
+	r.Workload, r.Engine = "commit-concurrent", loaded.Name()
+	add(r)
+	// Two readers scanning while one writer commits: the readers' scans/s are the row.
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var werr error
+	wg.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			i := next.Add(1)
+			if err := loaded.Update([]KV{{Key(i, false), Value(i)}}); err != nil {
+				werr = err
+				return
+			}
+		}
+	})
+	r, err = timed(cfg.Duration, 2, func(w int, _ uint64) error {
+		i := mix(uint64(w)<<32|next.Load()) % uint64(cfg.Keys-100)
+		_, err := loaded.Scan(Key(i, true), 100)
+		return err
+	})
+	close(stop)
+	wg.Wait()
+	if err == nil {
+		err = werr
+	}
+	if err != nil {
+		return out, err
+	}
+	r.Workload, r.Engine = "scan-while-writing", loaded.Name()
+	add(r)
+	return out, nil
+}
+
+func pick(seq bool, a, b string) string {
+	if seq {
+		return a
+	}
+	return b
+}
+
+// timed runs fn from workers goroutines for d and counts calls.
+func timed(d time.Duration, workers int, fn func(worker int, i uint64) error) (Result, error) {
+	var ops atomic.Uint64
+	var first atomic.Value
+	deadline := time.Now().Add(d)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := uint64(w); time.Now().Before(deadline); i += uint64(workers) {
+				if err := fn(w, i); err != nil {
+					first.CompareAndSwap(nil, err)
+					return
+				}
+				ops.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if err, ok := first.Load().(error); ok {
+		return Result{}, err
+	}
+	return Result{Ops: int(ops.Load()), Elapsed: time.Since(start)}, nil
+}
+
+// Ratios returns, for each workload, gantry's rate over the anchor's.
+func Ratios(results []Result, gantry, anchor string) map[string]float64 {
+	rate := map[[2]string]float64{}
+	for _, r := range results {
+		rate[[2]string{r.Workload, r.Engine}] = r.Rate()
+	}
+	out := map[string]float64{}
+	for _, w := range Workloads {
+		g, a := rate[[2]string{w, gantry}], rate[[2]string{w, anchor}]
+		if g > 0 && a > 0 {
+			out[w] = g / a
+		}
+	}
+	return out
+}
+
+// SortedNames returns m's keys in Workloads order.
+func SortedNames(m map[string]float64) []string {
+	var names []string
+	for _, w := range Workloads {
+		if _, ok := m[w]; ok {
+			names = append(names, w)
+		}
+	}
+	return names
+}

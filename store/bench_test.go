@@ -1,0 +1,105 @@
+package store
+
+import (
+	"encoding/binary"
+	"fmt"
+	"testing"
+)
+
+func benchDB(b *testing.B, keys int) *DB {
+	db := openTest(b, &Options{NoSync: true})
+	for i := 0; i < keys; i += 1000 {
+		err := db.Update(func(tx *Tx) error {
+			bk, err := tx.CreateBucketIfNotExists([]byte("kv"))
+			if err != nil {
+				return err
+			}
+			for j := i; j < min(i+1000, keys); j++ {
+				if err := bk.Put(benchKey(j), make([]byte, 100)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	return db
+}
+
+func benchKey(i int) []byte {
+	k := make([]byte, 16)
+	binary.BigEndian.PutUint64(k[8:], uint64(i))
+	return k
+}
+
+func BenchmarkGet(b *testing.B) {
+	const keys = 100_000
+	db := benchDB(b, keys)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		err := db.View(func(tx *Tx) error {
+			bk, err := tx.Bucket([]byte("kv"))
+			if err != nil {
+				return err
+			}
+			v, err := bk.Get(benchKey((i * 7919) % keys))
+			if err == nil && len(v) != 100 {
+				err = fmt.Errorf("got %d bytes", len(v))
+			}
+			return err
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkScan100(b *testing.B) {
+	const keys = 100_000
+	db := benchDB(b, keys)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		err := db.View(func(tx *Tx) error {
+			bk, err := tx.Bucket([]byte("kv"))
+			if err != nil {
+				return err
+			}
+			c := bk.Cursor()
+			n := 0
+			for k, _ := c.Seek(benchKey((i * 7919) % (keys - 100))); k != nil && n < 100; k, _ = c.Next() {
+				n++
+			}
+			if n != 100 {
+				return fmt.Errorf("scanned %d", n)
+			}
+			return c.Err()
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkCommitRandom1000(b *testing.B) {
+	db := benchDB(b, 100_000)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		err := db.Update(func(tx *Tx) error {
+			bk, _ := tx.Bucket([]byte("kv"))
+			for j := range 1000 {
+				if err := bk.Put(benchKey(((i*1000+j)*7919)%100_000), make([]byte, 100)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
