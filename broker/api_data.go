@@ -169,8 +169,8 @@ func (s *Server) unwatchFetch(r *kmsg.FetchRequest, ch chan struct{}) {
 func (s *Server) readFetch(r *kmsg.FetchRequest) (*kmsg.FetchResponse, int, bool) {
 	resp := r.ResponseKind().(*kmsg.FetchResponse)
 	maxBytes := int(r.MaxBytes)
-	if maxBytes <= 0 {
-		maxBytes = 1 << 30
+	if maxBytes <= 0 || maxBytes > int(s.cfg.FetchMaxBytes) {
+		maxBytes = int(s.cfg.FetchMaxBytes)
 	}
 	total, stop := 0, false
 	for _, rt := range r.Topics {

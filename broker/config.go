@@ -30,8 +30,16 @@ type Config struct {
 	MessageMaxBytes int32
 
 	// MaxInFlight bounds the requests of one connection that are read but not yet
-	// answered, and so the connection's memory. Default 16.
+	// answered. Default 16.
 	MaxInFlight int
+	// MaxConnBytes bounds the bytes of requests one connection has read but not yet
+	// answered; the reader stops reading until answers free some. A single request
+	// may still be as big as MaxRequestBytes. Default twice MaxRequestBytes, at
+	// most 128 MiB.
+	MaxConnBytes int64
+	// FetchMaxBytes caps the response size a Fetch may ask for (Kafka's
+	// fetch.max.bytes). Default 55 MiB, as Kafka's.
+	FetchMaxBytes int32
 
 	// AutoCreateTopics creates a topic with DefaultPartitions partitions when a client
 	// asks for metadata of, or produces to, a topic that does not exist. Default off.
@@ -39,7 +47,7 @@ type Config struct {
 	// DefaultPartitions is the partition count of auto-created topics and of
 	// CreateTopics with -1 partitions. Default 1.
 	DefaultPartitions int32
-	// MaxPartitions bounds the partitions of one topic. Default 10000.
+	// MaxPartitions bounds the partitions of one topic. Default 1000.
 	MaxPartitions int32
 
 	// FlushInterval syncs every partition with unsynced records at least this often.
@@ -79,11 +87,17 @@ func (c *Config) fill() error {
 	if c.MaxInFlight == 0 {
 		c.MaxInFlight = 16
 	}
+	if c.MaxConnBytes == 0 {
+		c.MaxConnBytes = min(2*int64(c.MaxRequestBytes), 128<<20)
+	}
+	if c.FetchMaxBytes == 0 {
+		c.FetchMaxBytes = 55 << 20
+	}
 	if c.DefaultPartitions == 0 {
 		c.DefaultPartitions = 1
 	}
 	if c.MaxPartitions == 0 {
-		c.MaxPartitions = 10000
+		c.MaxPartitions = 1000
 	}
 	if c.FlushInterval == 0 {
 		c.FlushInterval = time.Second
@@ -105,6 +119,8 @@ func (c *Config) fill() error {
 		return fmt.Errorf("broker: MaxRequestBytes %d is below 1024", c.MaxRequestBytes)
 	case c.MessageMaxBytes < 128 || c.MessageMaxBytes > c.MaxRequestBytes:
 		return fmt.Errorf("broker: MessageMaxBytes %d must lie in [128, MaxRequestBytes]", c.MessageMaxBytes)
+	case c.MaxConnBytes < 1, c.FetchMaxBytes < 1:
+		return errors.New("broker: MaxConnBytes and FetchMaxBytes must be positive")
 	case c.MaxInFlight < 1:
 		return fmt.Errorf("broker: MaxInFlight %d must be positive", c.MaxInFlight)
 	case c.DefaultPartitions < 1 || c.DefaultPartitions > c.MaxPartitions:

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"golang.org/x/sync/semaphore"
 )
 
 // conn is one client connection. Its reader goroutine parses requests and does the
@@ -23,6 +24,7 @@ type conn struct {
 	host    string // the client's address, as DescribeGroups reports it
 	lg      *slog.Logger
 	pending chan *pending
+	budget  *semaphore.Weighted // bytes of requests read and not yet answered
 }
 
 // pending is a request read but not yet answered.
@@ -34,12 +36,13 @@ type pending struct {
 	resp     kmsg.Response        // the answer, when known at once
 	wait     func() kmsg.Response // or how to get it, run by the writer
 	none     bool                 // no answer at all (Produce with acks=0)
+	size     int64                // bytes of the request, returned to the budget when answered
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
 	host, _, _ := net.SplitHostPort(nc.RemoteAddr().String())
 	return &conn{s: s, nc: nc, host: "/" + host, lg: s.log.With("remote", nc.RemoteAddr().String()),
-		pending: make(chan *pending, s.cfg.MaxInFlight)}
+		pending: make(chan *pending, s.cfg.MaxInFlight), budget: semaphore.NewWeighted(s.cfg.MaxConnBytes)}
 }
 
 func (c *conn) serve() {
@@ -78,6 +81,12 @@ func (c *conn) readLoop() error {
 		if n < 10 || n > c.s.cfg.MaxRequestBytes {
 			return fmt.Errorf("%w: frame of %d bytes (limit %d)", errBadRequest, n, c.s.cfg.MaxRequestBytes)
 		}
+		// Wait until answers have freed room for this request (one request bigger than
+		// the whole budget takes all of it).
+		size := min(int64(n), c.s.cfg.MaxConnBytes)
+		if err := c.budget.Acquire(c.s.ctx, size); err != nil {
+			return nil
+		}
 		frame := make([]byte, n)
 		if _, err := io.ReadFull(br, frame); err != nil {
 			if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, net.ErrClosed) {
@@ -87,8 +96,10 @@ func (c *conn) readLoop() error {
 		}
 		p, err := c.parse(frame)
 		if err != nil {
+			c.budget.Release(size)
 			return err
 		}
+		p.size = size
 		c.pending <- p
 	}
 }
@@ -166,12 +177,14 @@ func (c *conn) writeLoop() {
 	failed := false
 	for p := range c.pending {
 		if failed {
+			c.budget.Release(p.size)
 			continue // drain, so that the reader is never stuck
 		}
 		resp := p.resp
 		if p.wait != nil {
 			resp = p.wait()
 		}
+		c.budget.Release(p.size)
 		if p.none || resp == nil {
 			continue
 		}
