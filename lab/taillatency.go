@@ -161,6 +161,16 @@ func (tb *tailBench) close() {
 	tb.transport.CloseIdleConnections()
 }
 
+// warm calls the first n primaries and replicas once each, so that the measured runs find
+// their connections open.
+func (tb *tailBench) warm(ctx context.Context, n int) error {
+	g, ctx := errgroup.WithContext(ctx)
+	for _, b := range append(tb.primaries[:n:n], tb.replicas[:n]...) {
+		g.Go(func() error { return tb.call(ctx, b) })
+	}
+	return g.Wait()
+}
+
 // call makes one backend request and returns when its answer is read.
 func (tb *tailBench) call(ctx context.Context, b *backend) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.url, nil)
@@ -208,11 +218,15 @@ type counters struct {
 	budget                          float64 // hedges allowed per primary call
 }
 
+// hedgeBurst is how many hedges the budget allows before the calls have earned them, so that
+// the first slow calls of a run are hedged too.
+const hedgeBurst = 10
+
 // allowHedge reports whether one more hedge stays within the budget, and counts it if so.
 // Without a budget, hedges beget load that slows calls past the hedge delay, which begets
 // more hedges: the budget breaks that loop.
 func (c *counters) allowHedge() bool {
-	if float64(c.hedges.Load()+1) > c.budget*float64(c.primaries.Load()) {
+	if float64(c.hedges.Load()+1) > c.budget*float64(c.primaries.Load())+hedgeBurst*min(c.budget, 1) {
 		c.denied.Add(1)
 		return false
 	}
@@ -340,6 +354,9 @@ func runTail(ctx context.Context, p Params, cfg tailConfig) (*Report, error) {
 	for k, n := range cfg.fanouts {
 		// Warm up: open the connections the measured runs will reuse.
 		c := cfg.concurrency[k]
+		if err := tb.warm(ctx, n); err != nil {
+			return nil, fmt.Errorf("warm-up at N=%d: %w", n, err)
+		}
 		if _, err := tb.run(ctx, n, c, 2*c, 0, cfg.phaseLimit/4); err != nil {
 			return nil, fmt.Errorf("warm-up at N=%d: %w", n, err)
 		}
@@ -372,7 +389,7 @@ func tailReport(cfg tailConfig, plain, hedged []*phase) (*Report, error) {
 			{"backend delay", fmt.Sprintf("%s + uniform [0, %s)", cfg.base, cfg.jitter)},
 			{"slow backend calls", fmt.Sprintf("%.3g%% of calls take %s", 100*cfg.slowP, cfg.slow)},
 			{"hedge delay", "p95 of single backend calls in the run without hedging at the same N"},
-			{"hedge budget", fmt.Sprintf("at most %.3g hedges per 100 calls", 100*cfg.hedgeBudget)},
+			{"hedge budget", fmt.Sprintf("at most %.3g hedges per 100 calls, plus %d to start with", 100*cfg.hedgeBudget, hedgeBurst)},
 			{"time limit", fmt.Sprintf("%s per phase (one N, one mode), %s in all", cfg.phaseLimit, cfg.total)},
 			{"backends", fmt.Sprintf("%d net/http servers on 127.0.0.1 (a primary and a replica per shard), HTTP/1.1 keep-alive", 2*cfg.maxN())},
 		},
