@@ -43,6 +43,7 @@ func commands() []command {
 		{"produce", "send lines from stdin as records to a topic", runProduce},
 		{"consume", "print the records of a topic, alone or in a consumer group", runConsume},
 		{"group", "list and describe consumer groups, with their lag", runGroup},
+		{"db", "inspect (stats, check, dump) and benchmark store databases", runDB},
 	}
 }
 

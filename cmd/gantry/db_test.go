@@ -1,0 +1,104 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"gantry/store"
+)
+
+func makeDB(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "cli.db")
+	db, err := store.Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *store.Tx) error {
+		for _, name := range []string{"users", "orders"} {
+			b, err := tx.CreateBucket([]byte(name))
+			if err != nil {
+				return err
+			}
+			for i := range 300 {
+				if err := b.Put(fmt.Appendf(nil, "%s-%03d", name, i), []byte("v\x00")); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestDBCommands(t *testing.T) {
+	path := makeDB(t)
+	code, out, errs := gantry(t, "db", "stats", path)
+	if code != 0 || !strings.Contains(out, `bucket "users"`) || !strings.Contains(out, "300 keys") || !strings.Contains(out, "height") {
+		t.Fatalf("stats: %d\n%s%s", code, out, errs)
+	}
+	code, out, errs = gantry(t, "db", "check", path)
+	if code != 0 || !strings.HasPrefix(out, "ok: ") {
+		t.Fatalf("check: %d\n%s%s", code, out, errs)
+	}
+	code, out, errs = gantry(t, "db", "dump", path, "--bucket", "orders")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || len(lines) != 300 || lines[0] != `"orders"	"orders-000"	"v\x00"` {
+		t.Fatalf("dump: %d, %d lines, first %q\n%s", code, len(lines), lines[0], errs)
+	}
+	code, out, _ = gantry(t, "db", "dump", path)
+	if code != 0 || strings.Count(out, "\n") != 600 {
+		t.Fatalf("dump of all buckets: %d, %d lines", code, strings.Count(out, "\n"))
+	}
+	if code, _, errs = gantry(t, "db", "dump", path, "--bucket", "nope"); code != 1 || !strings.Contains(errs, "bucket not found") {
+		t.Fatalf("dump of a missing bucket: %d %s", code, errs)
+	}
+}
+
+func TestDBCommandErrors(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "missing.db")
+	if code, _, errs := gantry(t, "db", "stats", missing); code != 1 || !strings.Contains(errs, "no such file") {
+		t.Fatalf("missing file: %d %s", code, errs)
+	}
+	if _, err := os.Stat(missing); err == nil {
+		t.Fatal("looking at a missing database created it")
+	}
+	foreign := filepath.Join(dir, "foreign.db")
+	os.WriteFile(foreign, []byte(strings.Repeat("not a database ", 500)), 0o644)
+	if code, _, errs := gantry(t, "db", "check", foreign); code != 1 || !strings.Contains(errs, "not a gantry database") {
+		t.Fatalf("foreign file: %d %s", code, errs)
+	}
+	if code, _, errs := gantry(t, "db"); code != 2 || !strings.Contains(errs, "missing subcommand") {
+		t.Fatalf("no subcommand: %d %s", code, errs)
+	}
+	if code, _, errs := gantry(t, "db", "check"); code != 2 || !strings.Contains(errs, "missing database FILE") {
+		t.Fatalf("no file: %d %s", code, errs)
+	}
+
+	// A damaged page: check names it and exits 1.
+	path := makeDB(t)
+	f, _ := os.OpenFile(path, os.O_RDWR, 0)
+	f.WriteAt([]byte{0xde, 0xad}, 4096+1000)
+	f.Close()
+	code, out, errs := gantry(t, "db", "check", path)
+	if code != 1 || !strings.Contains(out, "page 1 corrupt") {
+		t.Fatalf("damaged page: %d\n%s%s", code, out, errs)
+	}
+}
+
+func TestDBBench(t *testing.T) {
+	code, out, errs := gantry(t, "db", "bench", "--keys", "2000", "--duration", "50ms")
+	if code != 0 || !strings.Contains(out, "scan-while-writing") || !strings.Contains(out, "ops/s") {
+		t.Fatalf("bench: %d\n%s%s", code, out, errs)
+	}
+}
