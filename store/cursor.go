@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"encoding/binary"
 	"sort"
 
 	"gantry/store/page"
@@ -167,7 +168,8 @@ func (c *Cursor) move(f func() error) ([]byte, []byte) {
 		c.err = err
 		c.cur, c.val = nil, nil
 	}
-	if c.cur == nil || bytes.Compare(c.cur, c.lo) < 0 || bytes.Compare(c.cur, c.hi) >= 0 {
+	// The bucket's keys are exactly those with its 4-byte prefix.
+	if len(c.cur) < 4 || binary.BigEndian.Uint32(c.cur) != c.b.id {
 		c.cur, c.val = nil, nil
 		return nil, nil
 	}

@@ -27,6 +27,7 @@ func main() {
 	dur := flag.Duration("duration", 3*time.Second, "length of each timed workload")
 	writers := flag.Int("writers", 8, "concurrent committers")
 	dir := flag.String("dir", "", "directory for the databases (default: a temporary one, removed)")
+	loadLimit := flag.Duration("load-limit", 60*time.Second, "longest a bulk load may run (a cut-short load reports the keys it wrote)")
 	engines := flag.String("engines", "gantry,bbolt,sqlite", "engines to run")
 	flag.Parse()
 	if *dir == "" {
@@ -42,7 +43,7 @@ func main() {
 		log.Fatal(err)
 	}
 	fmt.Printf("disk: 4 KiB write + fdatasync p50 %v, p99 %v (%.0f syncs/s at p50)\n", p50, p99, float64(time.Second)/float64(p50))
-	cfg := workload.Config{Keys: *keys, Duration: *dur, Writers: *writers}
+	cfg := workload.Config{Keys: *keys, Duration: *dur, Writers: *writers, LoadLimit: *loadLimit}
 	fmt.Printf("workloads: %d keys of 16 bytes, 100-byte values, %v per timed workload, %d concurrent committers\n\n", cfg.Keys, cfg.Duration, cfg.Writers)
 	opens := map[string]func(string) (workload.Engine, error){
 		"gantry": func(name string) (workload.Engine, error) {

@@ -32,6 +32,9 @@ type Config struct {
 	Keys     int           // keys loaded by the bulk workloads (1M in the issue)
 	Duration time.Duration // how long each timed workload runs
 	Writers  int           // concurrent committers
+	// LoadLimit bounds each bulk load; a load cut short reports the keys it wrote, and
+	// the reads then use only those. 0 means no limit.
+	LoadLimit time.Duration
 }
 
 // Result is one workload's outcome on one engine.
@@ -112,19 +115,22 @@ func Run(cfg Config, open func(name string) (Engine, error), log io.Writer) ([]R
 			return out, err
 		}
 		start := time.Now()
-		for i := 0; i < cfg.Keys; i += 1000 {
+		done := 0
+		for done < cfg.Keys && (cfg.LoadLimit == 0 || time.Since(start) < cfg.LoadLimit) {
 			batch := make([]KV, 0, 1000)
-			for j := i; j < min(i+1000, cfg.Keys); j++ {
+			for j := done; j < min(done+1000, cfg.Keys); j++ {
 				batch = append(batch, KV{Key(uint64(j), seq), Value(uint64(j))})
 			}
 			if err := e.Update(batch); err != nil {
 				e.Close()
 				return out, err
 			}
+			done += len(batch)
 		}
-		add(Result{pick(seq, "insert-seq-1000", "insert-rand-1000"), e.Name(), cfg.Keys, time.Since(start)})
+		add(Result{pick(seq, "insert-seq-1000", "insert-rand-1000"), e.Name(), done, time.Since(start)})
 		if seq {
 			loaded = e
+			cfg.Keys = done
 		} else {
 			e.Close()
 		}
