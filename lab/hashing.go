@@ -230,10 +230,12 @@ func hashReport(cfg hashConfig, results []hashResult) (*Report, error) {
 				{Name: fmt.Sprintf("node-%d leaves (%d→%d)", n, n+1, n), Values: del},
 				{Name: fmt.Sprintf("node-%d leaves (%d→%d)", n/3, n, n-1), Values: mid},
 			},
+			Refs: []chart.Ref{{Value: 100 * ideal, Label: "ideal on a join: " + pct(ideal)}},
 		}},
 		{"spread.svg", "keys on the busiest and the idlest node ÷ mean keys per node (1 is perfectly even)", chart.Bars{
 			Title: fmt.Sprintf("Load spread over %d nodes", n), XLabel: "algorithm", YLabel: "keys per node ÷ mean",
 			Categories: cats, Series: []chart.BarSeries{{Name: "busiest node", Values: hi}, {Name: "idlest node", Values: lo}},
+			Refs:       []chart.Ref{{Value: 1, Label: "even"}},
 		}},
 		{"lookup.svg", "time per lookup, one goroutine", chart.Bars{
 			Title: "Lookup cost", XLabel: "algorithm", YLabel: "ns per lookup", Categories: cats,

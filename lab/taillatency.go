@@ -439,6 +439,7 @@ func tailReport(cfg tailConfig, plain, hedged []*phase) (*Report, error) {
 		Title:  "Whole-request latency vs fan-out",
 		XLabel: "fan-out N (backends per request)", YLabel: "latency (ms)",
 		XLog: true, YLog: true,
+		Refs: []chart.Ref{{Value: msf(cfg.slow), Label: "a slow backend call"}},
 	}
 	for i, name := range []string{"p50", "p99", "p99.9"} {
 		line.Series = append(line.Series, chart.Series{Name: name, X: xs, Y: series[name], Color: chart.Color(i)})

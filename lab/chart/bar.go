@@ -15,7 +15,8 @@ type Bars struct {
 	YLog          bool   // logarithmic value axis; every value must be above zero
 	Categories    []string
 	Series        []BarSeries
-	Width, Height int // in pixels; 0 means 720×420
+	Refs          []Ref // horizontal reference lines
+	Width, Height int   // in pixels; 0 means 720×420
 }
 
 // A BarSeries is one bar in each group: Values[i] belongs to Categories[i].
@@ -44,6 +45,10 @@ func (b *Bars) SVG() ([]byte, error) {
 			}
 			lo, hi = math.Min(lo, v), math.Max(hi, v)
 		}
+	}
+	lo, hi, err := refRange(b.Refs, lo, hi)
+	if err != nil {
+		return nil, err
 	}
 	ya, err := newAxis(lo, hi, b.YLog, true)
 	if err != nil {
@@ -96,6 +101,7 @@ func (b *Bars) SVG() ([]byte, error) {
 	if !ya.log && ya.min < 0 { // a zero line when bars go both ways
 		c.line(f.left, base, f.right, base, "#333333", 1)
 	}
+	f.refs(c, &ya, b.Refs)
 	f.legend(c, names, func(i int, x, y float64) {
 		fmt.Fprintf(c, `<rect x="%s" y="%s" width="24" height="12" fill="%s"/>`+"\n", num(x), num(y-6), color(i))
 	})

@@ -47,6 +47,7 @@ func goldenCharts() map[string]svgChart {
 				{Name: "10 → 11 nodes", Values: []float64{90.9, 9.2, 9.1, 9.1, 9.6}},
 				{Name: "11 → 10 nodes", Values: []float64{90.9, 9.2, 9.1, 9.1, 9.4}},
 			},
+			Refs: []Ref{{Value: 9.09, Label: "ideal 9.1%"}},
 		},
 		"bars-log": &Bars{
 			Title:      "Lookup cost",
@@ -213,6 +214,7 @@ func TestErrors(t *testing.T) {
 		{"no categories", &Bars{Series: []BarSeries{{Values: nil}}}, "no bars"},
 		{"no series", &Bars{Categories: []string{"a"}}, "no bars"},
 		{"short series", &Bars{Categories: []string{"a", "b"}, Series: []BarSeries{{Name: "s", Values: []float64{1}}}}, "1 values for 2 categories"},
+		{"NaN reference", &Line{Series: []Series{{X: []float64{1}, Y: []float64{1}}}, Refs: []Ref{{Value: nan(), Label: "r"}}}, `reference line "r" is not finite`},
 		{"zero on log bars", &Bars{YLog: true, Categories: []string{"a"}, Series: []BarSeries{{Values: []float64{0}}}}, "logarithmic"},
 	}
 	for _, tt := range tests {

@@ -1,5 +1,10 @@
 package chart
 
+import (
+	"fmt"
+	"math"
+)
+
 // frame is the layout of a chart: the canvas size and the plot area inside it, with room
 // left for the title, the tick labels, the axis titles and the legend.
 type frame struct {
@@ -73,4 +78,33 @@ func (f frame) legend(c *canvas, names []string, marker func(i int, x, y float64
 		c.text(x+30, y, "start", tickSize, n, ` dy="0.35em"`)
 	}
 	c.WriteString("</g>\n")
+}
+
+// A Ref is a horizontal reference line across the plot: an ideal, a limit, a target.
+type Ref struct {
+	Value float64
+	Label string // drawn above the line at its right end
+}
+
+// refRange widens lo..hi to take in the reference lines, and checks them.
+func refRange(refs []Ref, lo, hi float64) (float64, float64, error) {
+	for _, r := range refs {
+		if !finite(r.Value) {
+			return lo, hi, fmt.Errorf("chart: reference line %q is not finite: %v", r.Label, r.Value)
+		}
+		lo, hi = math.Min(lo, r.Value), math.Max(hi, r.Value)
+	}
+	return lo, hi, nil
+}
+
+// refs draws the reference lines, dashed and grey, over the data.
+func (f frame) refs(c *canvas, a *axis, refs []Ref) {
+	for _, r := range refs {
+		y := a.pos(r.Value)
+		fmt.Fprintf(c, `<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="#555555" stroke-width="1.5" stroke-dasharray="4 3"/>`+"\n",
+			num(f.left), num(y), num(f.right), num(y))
+		if r.Label != "" {
+			c.text(f.right-4, y-5, "end", tickSize, r.Label, ` fill="#333333" stroke="#ffffff" stroke-width="4" paint-order="stroke"`)
+		}
+	}
 }

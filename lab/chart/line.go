@@ -12,7 +12,8 @@ type Line struct {
 	XLabel, YLabel string // axis titles, with the unit: "fan-out (backends)", "latency (ms)"
 	XLog, YLog     bool   // logarithmic axes; every value on them must be above zero
 	Series         []Series
-	Width, Height  int // in pixels; 0 means 720×420
+	Refs           []Ref // horizontal reference lines
+	Width, Height  int   // in pixels; 0 means 720×420
 }
 
 // A Series is one named line: the points (X[i], Y[i]).
@@ -64,6 +65,10 @@ func (l *Line) SVG() ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("chart: x axis: %w", err)
 	}
+	ylo, yhi, err = refRange(l.Refs, ylo, yhi)
+	if err != nil {
+		return nil, err
+	}
 	ya, err := newAxis(ylo, yhi, l.YLog, true)
 	if err != nil {
 		return nil, fmt.Errorf("chart: y axis: %w", err)
@@ -100,6 +105,7 @@ func (l *Line) SVG() ([]byte, error) {
 		}
 		c.WriteString("</g>\n")
 	}
+	f.refs(c, &ya, l.Refs)
 	f.legend(c, names, func(i int, x, y float64) {
 		stroke, dashAttr := l.Series[i].style(i)
 		fmt.Fprintf(c, `<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="%s" stroke-width="2"%s/>`+"\n", num(x), num(y), num(x+24), num(y), esc(stroke), dashAttr)
