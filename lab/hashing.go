@@ -235,7 +235,7 @@ func hashReport(cfg hashConfig, results []hashResult) (*Report, error) {
 		{"spread.svg", "keys on the busiest and the idlest node ÷ mean keys per node (1 is perfectly even)", chart.Bars{
 			Title: fmt.Sprintf("Load spread over %d nodes", n), XLabel: "algorithm", YLabel: "keys per node ÷ mean",
 			Categories: cats, Series: []chart.BarSeries{{Name: "busiest node", Values: hi}, {Name: "idlest node", Values: lo}},
-			Refs:       []chart.Ref{{Value: 1, Label: "even"}},
+			Refs: []chart.Ref{{Value: 1, Label: "even"}},
 		}},
 		{"lookup.svg", "time per lookup, one goroutine", chart.Bars{
 			Title: "Lookup cost", XLabel: "algorithm", YLabel: "ns per lookup", Categories: cats,
