@@ -275,6 +275,13 @@ func hashFindings(cfg hashConfig, results []hashResult) []string {
 				pct(byAdd[0].movedAdd), byAdd[0].name, pct(byAdd[len(byAdd)-1].movedAdd), byAdd[len(byAdd)-1].name))
 		}
 	}
+	back := true
+	for _, x := range results {
+		back = back && math.Abs(x.movedDel-x.movedAdd) < 0.0005
+	}
+	if back && len(out) > 0 {
+		out[0] += " When the node leaves again, every algorithm moves the same share back: each is a function of the set of nodes alone, so the keys return to where they were."
+	}
 	for _, x := range consistent {
 		if x.strayAdd >= 0.001 {
 			out = append(out, fmt.Sprintf("%s also moves %s of the keys between old nodes on the join: when its table is refilled the "+
@@ -285,13 +292,6 @@ func hashFindings(cfg hashConfig, results []hashResult) []string {
 			out = append(out, fmt.Sprintf("When node-%d leaves from the middle of the list, %s moves %s of the keys, against %s for a node's "+
 				"own share: it numbers its nodes by position, so every node after the gap changes number.", n/3, x.name, pct(x.movedMid), pct(1/float64(n))))
 		}
-	}
-	back := true
-	for _, x := range results {
-		back = back && math.Abs(x.movedDel-x.movedAdd) < 0.0005
-	}
-	if back {
-		out[len(out)-1] += " When the node leaves again, every algorithm moves the same share back: each is a function of the set of nodes alone, so the keys return to where they were."
 	}
 	bySpread := slices.Clone(results)
 	slices.SortFunc(bySpread, func(a, b hashResult) int { return cmpFloat(a.maxMean, b.maxMean) })

@@ -62,8 +62,8 @@ func tailConfigFor(quick bool) tailConfig {
 	}
 	if quick {
 		c.requests = []int{1000, 300, 150}
-		c.phaseLimit = 1400 * time.Millisecond
-		c.total = 8 * time.Second
+		c.phaseLimit = 2 * time.Second
+		c.total = 7 * time.Second
 	}
 	return c
 }
