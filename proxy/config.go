@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -42,8 +43,31 @@ type Config struct {
 	// is unique per process; set the same name on replicas that must never chain.
 	Via string `yaml:"via"`
 
+	// TLS makes the listener terminate TLS (1.2 and 1.3) with these certificates, the
+	// one for a connection chosen by SNI; ALPN offers h2 and http/1.1.
+	TLS []CertConfig `yaml:"tls"`
+
 	// Log receives errors and events; nil discards them.
 	Log *slog.Logger `yaml:"-"`
+}
+
+// CertConfig is one certificate and its key, as PEM files.
+type CertConfig struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// loadTLS builds the listener's TLS configuration.
+func loadTLS(certs []CertConfig) (*tls.Config, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"}}
+	for i, c := range certs {
+		pair, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("tls[%d]: %w", i, err)
+		}
+		tc.Certificates = append(tc.Certificates, pair)
+	}
+	return tc, nil
 }
 
 // PoolConfig is one upstream pool.
@@ -151,6 +175,7 @@ func explainYAML(err error) error {
 		"proxy.PoolConfig": reflect.TypeFor[PoolConfig](),
 		"proxy.HostConfig": reflect.TypeFor[HostConfig](),
 		"proxy.Route":      reflect.TypeFor[Route](),
+		"proxy.CertConfig": reflect.TypeFor[CertConfig](),
 	}
 	msgs := make([]string, len(te.Errors))
 	for i, m := range te.Errors {
@@ -201,6 +226,11 @@ func (c *Config) Validate() error {
 	}
 	if c.Via != "" && !isToken([]byte(c.Via)) {
 		return fmt.Errorf("via: %q is not a token; allowed letters, digits and !#$%%&'*+-.^_`|~", c.Via)
+	}
+	for i, t := range c.TLS {
+		if t.CertFile == "" || t.KeyFile == "" {
+			return fmt.Errorf("tls[%d]: cert_file and key_file are both required", i)
+		}
 	}
 	if len(c.Pools) == 0 {
 		return errors.New("pools: none defined; at least one pool with hosts is required")

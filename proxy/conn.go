@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -40,6 +41,8 @@ type conn struct {
 	state atomic.Int32
 
 	remote []byte // client IP, for X-Forwarded-For
+	https  bool   // the client connection is TLS
+	handed bool   // the connection went to the HTTP/2 server
 	req    head
 	resp   head
 	respN  int // length of the response head at the start of the upstream reader
@@ -54,8 +57,10 @@ func (c *conn) serve() {
 	c.bw = s.writers.Get().(*bufio.Writer)
 	c.bw.Reset(c.nc)
 	defer func() {
-		c.bw.Flush()
-		c.nc.Close()
+		if !c.handed {
+			c.bw.Flush()
+			c.nc.Close()
+		}
 		c.br.Reset(nil)
 		c.bw.Reset(nil)
 		s.readers.Put(c.br)
@@ -68,8 +73,48 @@ func (c *conn) serve() {
 	}
 	c.req.reset()
 	c.resp.reset()
+	if c.handOff() {
+		return
+	}
 	for c.next() {
 	}
+}
+
+// handOff gives a connection that speaks HTTP/2 (negotiated by ALPN, or cleartext
+// starting with the preface) to the HTTP/2 server, and reports whether it did.
+func (c *conn) handOff() bool {
+	s := c.srv
+	c.cc.setDeadline(time.Now().Add(s.cfg.HeaderTimeout), 0)
+	if tc, ok := c.nc.(*tls.Conn); ok {
+		if err := tc.Handshake(); err != nil {
+			s.log.Debug("proxy: TLS handshake", "remote", string(c.remote), "err", err)
+			return false
+		}
+		if tc.ConnectionState().NegotiatedProtocol == "h2" {
+			return c.give(tc)
+		}
+	}
+	b, err := c.br.Peek(1)
+	if err != nil || b[0] != 'P' {
+		return false
+	}
+	if b, err = c.br.Peek(len(h2Preface)); err != nil || string(b) != h2Preface {
+		return false
+	}
+	pending := make([]byte, c.br.Buffered())
+	c.br.Read(pending)
+	return c.give(&replayConn{Conn: c.nc, pending: pending})
+}
+
+// give hands nc to the HTTP/2 server. After a successful hand-off the connection is no
+// longer this goroutine's: serve must not close it.
+func (c *conn) give(nc net.Conn) bool {
+	c.cc.setDeadline(time.Time{}, 0)
+	if !c.srv.h2ln.hand(nc) {
+		return false
+	}
+	c.handed = true
+	return true
 }
 
 // next serves one request and reports whether the connection stays open.
@@ -596,7 +641,11 @@ func (c *conn) writeRequestHead(w *bufio.Writer, host, target []byte, upgrade bo
 		}
 	}
 	w.Write(c.remote)
-	w.WriteString("\r\nX-Forwarded-Proto: http\r\n")
+	if c.https {
+		w.WriteString("\r\nX-Forwarded-Proto: https\r\n")
+	} else {
+		w.WriteString("\r\nX-Forwarded-Proto: http\r\n")
+	}
 	if len(host) > 0 {
 		w.WriteString("X-Forwarded-Host: ")
 		w.Write(host)

@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"log/slog"
 	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -38,6 +40,11 @@ type Server struct {
 	closing   atomic.Bool
 
 	stats stats
+
+	tls     *tls.Config   // nil: plain listeners
+	h2      *http.Server  // serves HTTP/2 connections handed over by the fast path
+	h2ln    *connListener // how they are handed over
+	h2start sync.Once
 }
 
 // route is a compiled Route.
@@ -73,6 +80,15 @@ func New(cfg Config) (*Server, error) {
 		via = "gantry-" + hex.EncodeToString(b[:])
 	}
 	s.via = []byte("1.1 " + via)
+	s.h2ln = newConnListener()
+	s.h2 = s.newH2Server()
+	if len(cfg.TLS) > 0 {
+		tc, err := loadTLS(cfg.TLS)
+		if err != nil {
+			return nil, err
+		}
+		s.tls = tc
+	}
 	s.readers.New = func() any { return bufio.NewReaderSize(nil, cfg.MaxHeaderBytes) }
 	s.writers.New = func() any { return bufio.NewWriterSize(nil, 8<<10) }
 
@@ -160,6 +176,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	defer close(done)
 	s.wg.Add(1)
 	go s.sweepIdle(done)
+	s.h2start.Do(func() {
+		s.wg.Add(1)
+		go s.serveH2()
+	})
 
 	var delay time.Duration
 	for {
@@ -204,7 +224,12 @@ func (s *Server) startConn(nc net.Conn) {
 	if tc, ok := nc.(*net.TCPConn); ok {
 		tc.SetNoDelay(true)
 	}
-	c := &conn{srv: s, nc: nc, cc: &timeoutConn{Conn: nc}}
+	c := &conn{srv: s}
+	if s.tls != nil {
+		nc = tls.Server(nc, s.tls)
+		c.https = true
+	}
+	c.nc, c.cc = nc, &timeoutConn{Conn: nc}
 	s.mu.Lock()
 	if s.closing.Load() {
 		s.mu.Unlock()
@@ -250,6 +275,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		ln.Close()
 	}
 	s.mu.Unlock()
+	h2err := make(chan error, 1)
+	go func() { h2err <- s.shutdownH2(ctx) }()
+	defer func() { <-h2err }()
+	defer s.h2ln.Close()
 
 	t := time.NewTicker(10 * time.Millisecond)
 	defer t.Stop()

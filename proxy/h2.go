@@ -1,0 +1,335 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// HTTP/2 (over TLS with ALPN "h2", or cleartext with prior knowledge) is served by
+// net/http, which hands each stream to h2Handler; the handler forwards it upstream over
+// the same HTTP/1.1 keep-alive pools as the fast path. Connections reach net/http through
+// connListener: the fast path reads the first bytes of every connection and passes on
+// those that start with the HTTP/2 preface.
+
+// h2Preface is how every HTTP/2 connection starts (RFC 9113 section 3.4).
+const h2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+// connListener is a net.Listener whose connections are handed to it by the proxy.
+type connListener struct {
+	addr  net.Addr
+	conns chan net.Conn
+	done  chan struct{}
+	once  sync.Once
+}
+
+func newConnListener() *connListener {
+	return &connListener{addr: &net.TCPAddr{}, conns: make(chan net.Conn), done: make(chan struct{})}
+}
+
+func (l *connListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *connListener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return nil
+}
+
+func (l *connListener) Addr() net.Addr { return l.addr }
+
+// hand passes c to the HTTP/2 server; it reports false when the listener is closed.
+func (l *connListener) hand(c net.Conn) bool {
+	select {
+	case l.conns <- c:
+		return true
+	case <-l.done:
+		return false
+	}
+}
+
+// replayConn is a connection whose first bytes were already read.
+type replayConn struct {
+	net.Conn
+	pending []byte
+}
+
+func (c *replayConn) Read(p []byte) (int, error) {
+	if len(c.pending) > 0 {
+		n := copy(p, c.pending)
+		c.pending = c.pending[n:]
+		return n, nil
+	}
+	return c.Conn.Read(p)
+}
+
+// newH2Server returns the net/http server for HTTP/2 connections.
+func (s *Server) newH2Server() *http.Server {
+	hs := &http.Server{
+		Handler:           h2Handler{s},
+		ReadHeaderTimeout: s.cfg.HeaderTimeout,
+		IdleTimeout:       s.cfg.IdleTimeout,
+		MaxHeaderBytes:    s.cfg.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	hs.Protocols = new(http.Protocols)
+	hs.Protocols.SetHTTP2(true)
+	hs.Protocols.SetUnencryptedHTTP2(true)
+	hs.HTTP2 = &http.HTTP2Config{MaxConcurrentStreams: 250}
+	return hs
+}
+
+// h2Handler proxies one HTTP/2 request.
+type h2Handler struct{ s *Server }
+
+func (h h2Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s := h.s
+	s.stats.requests.Add(1)
+	c := &conn{srv: s, https: r.TLS != nil}
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		c.remote = []byte(host)
+	}
+	c.req.reset()
+	c.resp.reset()
+	req := &c.req
+	req.method = []byte(r.Method)
+	req.minor = 1
+	req.host = []byte(r.Host)
+	req.contentLength = r.ContentLength
+	if r.ContentLength < 0 {
+		req.chunked = true
+	}
+	for name, vs := range r.Header {
+		for _, v := range vs {
+			req.fields = append(req.fields, field{[]byte(name), []byte(v)})
+			if name == "Via" {
+				req.via = append(req.via, []byte(v))
+			}
+		}
+	}
+	fail := func(se *statusError) {
+		s.stats.countStatus(se.code)
+		if se.code == 503 {
+			w.Header().Set("Retry-After", "1")
+		}
+		http.Error(w, se.msg, se.code)
+	}
+	for _, v := range req.via {
+		if strings.Contains(string(v), string(s.via[4:])) {
+			fail(errLoop)
+			return
+		}
+	}
+	if r.Method == http.MethodConnect {
+		fail(errMethodForbidden)
+		return
+	}
+	if s.cfg.MaxBodyBytes >= 0 && r.ContentLength > s.cfg.MaxBodyBytes {
+		fail(errBodyTooLarge)
+		return
+	}
+	target := []byte(r.URL.RequestURI())
+	rt := s.match(hostname(req.host), []byte(r.URL.Path), req)
+	if rt == nil {
+		fail(errNoRoute)
+		return
+	}
+	p := rt.pool
+	p.depositRetryToken()
+	hasBody := r.ContentLength != 0
+	safe := idempotent(req.method) && !hasBody
+	var triedP, triedB uint64
+	var lastErr *statusError
+	var uc *upConn
+	var u *upstream
+	for attempt := 0; ; attempt++ {
+		if attempt > 0 && (attempt > p.cfg.Retries || !p.takeRetryToken()) {
+			fail(lastErr)
+			return
+		}
+		if u = p.pick(&c.view, &triedP, &triedB, 0); u == nil {
+			if lastErr == nil {
+				p.noHost.Add(1)
+				lastErr = errNoUpstream
+			}
+			fail(lastErr)
+			return
+		}
+		u.requests.Add(1)
+		u.inflight.Add(1)
+		var err error
+		if uc, err = u.get(r.Context()); err != nil {
+			u.inflight.Add(-1)
+			u.failed()
+			lastErr = upstreamError(err)
+			continue
+		}
+		c.writeRequestHead(uc.bw, req.host, target, false, u)
+		if hasBody {
+			err = copyBody(uc.bw, r.Body, req.chunked, s.cfg.MaxBodyBytes)
+		}
+		if err == nil {
+			if err = uc.bw.Flush(); err != nil {
+				err = upstreamError(err)
+			}
+		}
+		if err == nil {
+			err = c.readResponseHead(uc, 0)
+		}
+		if err == nil {
+			break
+		}
+		uc.close()
+		u.inflight.Add(-1)
+		var se *statusError
+		if !errors.As(err, &se) {
+			se = upstreamError(err)
+		}
+		lastErr = se
+		if se.code < 500 { // the client's body was bad or too large
+			fail(se)
+			return
+		}
+		u.failed()
+		if !safe {
+			fail(lastErr)
+			return
+		}
+	}
+	defer u.inflight.Add(-1)
+	resp := &c.resp
+	hdr := w.Header()
+	for i := range resp.fields {
+		f := &resp.fields[i]
+		if !resp.hopByHop(f.name) {
+			hdr.Add(string(f.name), string(f.value))
+		}
+	}
+	hdr.Add("Via", string(s.via))
+	if resp.contentLength >= 0 && !resp.chunked {
+		hdr.Set("Content-Length", strconv.FormatInt(resp.contentLength, 10))
+	}
+	mode := bodyUntilClose
+	switch {
+	case r.Method == http.MethodHead || resp.status == 204 || resp.status == 304 || resp.status == 101:
+		mode = bodyNone
+	case resp.chunked:
+		mode = bodyChunked
+	case resp.contentLength >= 0:
+		mode = bodyLength
+	}
+	rt.count(resp.status)
+	s.stats.countStatus(resp.status)
+	w.WriteHeader(resp.status)
+	uc.br.Discard(c.respN)
+	rc := http.NewResponseController(w)
+	if uc.br.Buffered() == 0 && mode != bodyNone {
+		rc.Flush() // the body is not here yet: the client gets the head now (a stream may wait long)
+	}
+	fw := bufio.NewWriterSize(flushWriter{w, rc}, 8<<10)
+	var err error
+	switch mode {
+	case bodyLength:
+		err = copyN(fw, uc.br, resp.contentLength)
+	case bodyChunked:
+		_, err = chunkedCopy{limit: -1}.copy(fw, uc.br)
+	case bodyUntilClose:
+		err = copyUntilEOF(fw, uc.br, false)
+	}
+	if err == nil {
+		err = fw.Flush()
+	}
+	if err != nil || resp.close || mode == bodyUntilClose || resp.status == 101 {
+		uc.close()
+		if err != nil {
+			panic(http.ErrAbortHandler) // resets the stream: the client must not take a cut body as whole
+		}
+		return
+	}
+	if resp.status >= 500 {
+		u.failed()
+	} else {
+		u.succeeded()
+	}
+	u.put(uc)
+}
+
+// copyBody streams an HTTP/2 request body upstream, with chunked framing when its length
+// is unknown.
+func copyBody(dst *bufio.Writer, body interface{ Read([]byte) (int, error) }, chunked bool, limit int64) error {
+	buf := make([]byte, 16<<10)
+	var total int64
+	for {
+		n, err := body.Read(buf)
+		if n > 0 {
+			total += int64(n)
+			if limit >= 0 && total > limit {
+				return errBodyTooLarge
+			}
+			if chunked {
+				if werr := writeChunkHeader(dst, n); werr != nil {
+					return werr
+				}
+			}
+			if werr := write(dst, buf[:n]); werr != nil {
+				return werr
+			}
+			if chunked {
+				if werr := write(dst, crlf); werr != nil {
+					return werr
+				}
+			}
+		}
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				if chunked {
+					return write(dst, []byte("0\r\n\r\n"))
+				}
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+// flushWriter writes to a ResponseWriter and flushes it, so that what the proxy's copy
+// flushes reaches the client as a DATA frame at once.
+type flushWriter struct {
+	w  http.ResponseWriter
+	rc *http.ResponseController
+}
+
+func (f flushWriter) Write(p []byte) (int, error) {
+	n, err := f.w.Write(p)
+	if err == nil {
+		err = f.rc.Flush()
+	}
+	return n, err
+}
+
+// serveH2 runs the HTTP/2 server until the proxy shuts down.
+func (s *Server) serveH2() {
+	defer s.wg.Done()
+	s.h2.Serve(s.h2ln)
+}
+
+// shutdownH2 sends GOAWAY on every HTTP/2 connection and waits for their streams.
+func (s *Server) shutdownH2(ctx context.Context) error {
+	err := s.h2.Shutdown(ctx)
+	if err != nil {
+		s.h2.Close()
+	}
+	return err
+}

@@ -1,0 +1,173 @@
+package proxy
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// echoProto answers with what the backend saw: the method, the body and X-Forwarded-Proto.
+func echoProto(w http.ResponseWriter, r *http.Request) {
+	b, _ := io.ReadAll(r.Body)
+	fmt.Fprintf(w, "%s %s %s %s", r.Method, r.URL.Path, b, r.Header.Get("X-Forwarded-Proto"))
+}
+
+func TestH2CPriorKnowledge(t *testing.T) {
+	checkLeaks(t)
+	_, addr := start(t, onePool(backend(t, echoProto)))
+	tr := &http.Transport{Protocols: new(http.Protocols)}
+	tr.Protocols.SetUnencryptedHTTP2(true)
+	t.Cleanup(tr.CloseIdleConnections)
+	c := &http.Client{Transport: tr, Timeout: 5 * time.Second}
+	for i := 0; i < 3; i++ {
+		resp, err := c.Post("http://"+addr+"/h2c", "text/plain", strings.NewReader("body"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.ProtoMajor != 2 || string(b) != "POST /h2c body http" || !strings.HasPrefix(resp.Header.Get("Via"), "1.1 gantry-") {
+			t.Fatalf("got %s %q %v", resp.Proto, b, resp.Header)
+		}
+	}
+	// An HTTP/1.1 client on the same listener still works.
+	code, body, _ := get(t, client(t), "http://"+addr+"/h1")
+	if code != 200 || body != "GET /h1  http" {
+		t.Errorf("HTTP/1.1 on the h2c listener: %d %q", code, body)
+	}
+}
+
+// writeCert writes a self-signed certificate for the names to dir and returns its files
+// and a pool that trusts it.
+func writeCert(t *testing.T, dir, name string, pool *x509.CertPool) CertConfig {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()),
+		Subject:      pkix.Name{CommonName: name},
+		DNSNames:     []string{name},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IsCA:         true, BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	pool.AddCert(cert)
+	kb, _ := x509.MarshalECPrivateKey(key)
+	cc := CertConfig{CertFile: filepath.Join(dir, name+".crt"), KeyFile: filepath.Join(dir, name+".key")}
+	os.WriteFile(cc.CertFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	os.WriteFile(cc.KeyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600)
+	return cc
+}
+
+func TestTLSWithSNIAndALPN(t *testing.T) {
+	checkLeaks(t)
+	dir := t.TempDir()
+	roots := x509.NewCertPool()
+	cfg := onePool(backend(t, echoProto))
+	cfg.TLS = []CertConfig{writeCert(t, dir, "a.test", roots), writeCert(t, dir, "b.test", roots)}
+	_, addr := start(t, cfg)
+
+	for _, tt := range []struct {
+		name  string
+		proto string // ALPN the client offers
+		major int
+	}{
+		{"a.test", "h2", 2},
+		{"b.test", "h2", 2},
+		{"a.test", "http/1.1", 1},
+		{"b.test", "http/1.1", 1},
+	} {
+		tr := &http.Transport{
+			TLSClientConfig: &tls.Config{RootCAs: roots, ServerName: tt.name},
+			Protocols:       new(http.Protocols),
+			DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+				var d net.Dialer
+				return d.DialContext(ctx, network, addr)
+			},
+		}
+		if tt.major == 2 {
+			tr.Protocols.SetHTTP2(true)
+		} else {
+			tr.Protocols.SetHTTP1(true)
+		}
+		c := &http.Client{Transport: tr, Timeout: 5 * time.Second}
+		resp, err := c.Get("https://" + tt.name + "/tls")
+		if err != nil {
+			t.Fatalf("%s over %s: %v", tt.name, tt.proto, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		tr.CloseIdleConnections()
+		if resp.ProtoMajor != tt.major || string(b) != "GET /tls  https" {
+			t.Errorf("%s over %s: %s %q", tt.name, tt.proto, resp.Proto, b)
+		}
+		if got := resp.TLS.PeerCertificates[0].Subject.CommonName; got != tt.name {
+			t.Errorf("SNI %s got the certificate of %s", tt.name, got)
+		}
+	}
+}
+
+func TestH2StreamsEvents(t *testing.T) {
+	checkLeaks(t)
+	next := make(chan struct{})
+	up := backend(t, func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(200)
+		w.(http.Flusher).Flush()
+		for i := 0; i < 2; i++ {
+			select {
+			case <-next:
+			case <-r.Context().Done():
+				return
+			}
+			fmt.Fprintf(w, "data: %d\n\n", i)
+			w.(http.Flusher).Flush()
+		}
+	})
+	_, addr := start(t, onePool(up))
+	tr := &http.Transport{Protocols: new(http.Protocols)}
+	tr.Protocols.SetUnencryptedHTTP2(true)
+	t.Cleanup(tr.CloseIdleConnections)
+	resp, err := (&http.Client{Transport: tr}).Get("http://" + addr + "/sse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	for i := 0; i < 2; i++ {
+		next <- struct{}{}
+		buf := make([]byte, 64)
+		got := make(chan string, 1)
+		go func() { n, _ := io.ReadAtLeast(resp.Body, buf, 9); got <- string(buf[:n]) }()
+		select {
+		case s := <-got:
+			if s != fmt.Sprintf("data: %d\n\n", i) {
+				t.Fatalf("event %d: %q", i, s)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("event %d was held back", i)
+		}
+	}
+}
