@@ -2,6 +2,7 @@ package balance
 
 import (
 	"cmp"
+	"math/bits"
 	"slices"
 	"strconv"
 )
@@ -11,7 +12,8 @@ import (
 // 1/√160 ≈ 8% of the mean, the trade ketama made between spread and memory.
 const DefaultReplicas = 160
 
-// maxRingPoints bounds the size of a ring whatever the weights: 1M points is 16 MiB.
+// maxRingPoints bounds the size of a ring whatever the weights: 1M points take 12 MiB,
+// plus at most 8 MiB of index.
 const maxRingPoints = 1 << 20
 
 // Ring is a consistent hash ring (Karger et al., 1997): each node is hashed to many points
@@ -20,12 +22,17 @@ const maxRingPoints = 1 << 20
 // keys that now belong to it move; a leaving node hands its arcs to the points after them.
 // Virtual nodes even out the arcs (one point per node would give shares that vary by a
 // factor of several) and carry weights: a node of weight w has w times as many points.
+//
+// Get's binary search over all the points was most of its cost (its profile showed ~14
+// mispredicted probes for 16,000 points), so the ring also keeps an index by the top bits
+// of the hash: start[p] is the first point whose top bits are p or more. With at least as
+// many index entries as points, a key's search covers about one point.
 type Ring struct {
-	// The points' hashes, sorted, apart from their owners: Get's binary search then
-	// touches 8 bytes a probe and half the cache lines (this showed in its profile).
-	hashes []uint64
-	owners []int32 // owners[i] owns hashes[i]; an index into names
+	hashes []uint64 // the points, sorted
+	owners []int32  // owners[i] owns hashes[i]; an index into names
 	names  []string
+	start  []int32 // len 2^bits+1: start[p] is the first point with hash>>(64-bits) >= p
+	bits   uint
 }
 
 type ringPoint struct {
@@ -77,16 +84,34 @@ func newRing(nodes []Node, replicas int, maxPoints float64) *Ring {
 	for i, p := range points {
 		r.hashes[i], r.owners[i] = p.hash, p.owner
 	}
+	r.buildIndex()
 	return r
 }
 
-// Get implements Hash: a binary search for the first point at or after the key's hash.
+// buildIndex fills start with 2^bits ≥ len(hashes) entries (one more, as a sentinel).
+func (r *Ring) buildIndex() {
+	r.bits = uint(max(bits.Len(uint(len(r.hashes))), 1))
+	r.start = make([]int32, 1<<r.bits+1)
+	i := 0
+	for p := range r.start {
+		for i < len(r.hashes) && r.hashes[i]>>(64-r.bits) < uint64(p) {
+			i++
+		}
+		r.start[p] = int32(i)
+	}
+}
+
+// Get implements Hash: the first point at or after the key's hash, found by a binary
+// search within the key's index entry.
 func (r *Ring) Get(key string) string {
 	if len(r.hashes) == 0 {
 		return ""
 	}
 	h := Sum64(key)
-	lo, hi := 0, len(r.hashes)
+	p := h >> (64 - r.bits)
+	// The answer lies in [start[p], start[p+1]]: the last place is the first point of
+	// a later entry, all of whose points are above h.
+	lo, hi := int(r.start[p]), int(r.start[p+1])
 	for lo < hi {
 		mid := int(uint(lo+hi) >> 1)
 		if r.hashes[mid] < h {

@@ -3,6 +3,7 @@ package balance
 import (
 	"fmt"
 	"math"
+	"slices"
 	"testing"
 )
 
@@ -90,6 +91,24 @@ func TestJumpGrowth(t *testing.T) {
 		}
 		if share, want := float64(moved)/float64(len(ks)), 1/float64(n); share < 0.8*want || share > 1.2*want {
 			t.Errorf("n=%d: %.4f of keys moved, want about %.4f", n, share, want)
+		}
+	}
+}
+
+// TestRingIndexMatchesFullSearch compares Get with a binary search over all the points,
+// the definition, for rings of many sizes (including ones smaller than their index).
+func TestRingIndexMatchesFullSearch(t *testing.T) {
+	ks := keys(3000)
+	for _, tc := range []struct{ nodes, replicas int }{{1, 1}, {2, 1}, {3, 5}, {10, 160}, {7, 33}} {
+		r := NewRing(nodesOf(nodeNames(tc.nodes)), tc.replicas)
+		for _, k := range ks {
+			i, _ := slices.BinarySearch(r.hashes, Sum64(k))
+			if i == len(r.hashes) {
+				i = 0
+			}
+			if got, want := r.Get(k), r.names[r.owners[i]]; got != want {
+				t.Fatalf("%d nodes × %d: Get(%q) = %q, want %q", tc.nodes, tc.replicas, k, got, want)
+			}
 		}
 	}
 }
