@@ -16,7 +16,7 @@
 // four consistent hashes move about 1/(N+1):
 //
 //	algorithm   lookup      state           weights  what moves when one node of N leaves
-//	Ring        O(log VN)   V points/node   yes      only its keys (to the next points)
+//	Ring        O(1) exp.   V points/node   yes      only its keys (to the next points)
 //	Jump        O(log N)    none            no       only its keys if it is the last; else many
 //	Rendezvous  O(N)        none            yes      only its keys (each to its runner-up)
 //	Maglev      O(1)        M-slot table    no       its keys, plus under 1% of others'
