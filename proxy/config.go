@@ -43,6 +43,11 @@ type Config struct {
 	// is unique per process; set the same name on replicas that must never chain.
 	Via string `yaml:"via"`
 
+	// ConnectAllow lists the destinations CONNECT may tunnel to (forward proxy mode), as
+	// host:port with host exact or "*.example.com" and port a number or "*". Empty (the
+	// default) refuses every CONNECT with 403.
+	ConnectAllow []string `yaml:"connect_allow"`
+
 	// TLS makes the listener terminate TLS (1.2 and 1.3) with these certificates, the
 	// one for a connection chosen by SNI; ALPN offers h2 and http/1.1.
 	TLS []CertConfig `yaml:"tls"`
@@ -227,6 +232,13 @@ func (c *Config) Validate() error {
 	if c.Via != "" && !isToken([]byte(c.Via)) {
 		return fmt.Errorf("via: %q is not a token; allowed letters, digits and !#$%%&'*+-.^_`|~", c.Via)
 	}
+	for i, a := range c.ConnectAllow {
+		h, p, ok := strings.Cut(a, ":")
+		hb := []byte(strings.TrimPrefix(h, "*."))
+		if !ok || !validHost(hb) || strings.ContainsAny(string(hb), ":*") || (p != "*" && !isPort(p)) {
+			return fmt.Errorf("connect_allow[%d]: %q is not host:port; allowed example.com:443, *.example.com:443 or example.com:*", i, a)
+		}
+	}
 	for i, t := range c.TLS {
 		if t.CertFile == "" || t.KeyFile == "" {
 			return fmt.Errorf("tls[%d]: cert_file and key_file are both required", i)
@@ -401,4 +413,16 @@ func (r *Route) validate(pools map[string]bool) error {
 		}
 	}
 	return nil
+}
+
+func isPort(p string) bool {
+	if p == "" || len(p) > 5 {
+		return false
+	}
+	for _, c := range p {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }

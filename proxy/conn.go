@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -294,6 +295,9 @@ func hostname(h []byte) []byte {
 // answer, and reports whether the client connection stays open.
 func (c *conn) proxy(n int) bool {
 	s, h := c.srv, &c.req
+	if string(h.method) == "CONNECT" {
+		return c.connect(n)
+	}
 	host, path, target, err := splitTarget(h)
 	if err != nil {
 		c.fail(err)
@@ -305,10 +309,6 @@ func (c *conn) proxy(n int) bool {
 			c.fail(errLoop)
 			return false
 		}
-	}
-	if string(h.method) == "CONNECT" {
-		c.fail(errMethodForbidden)
-		return false
 	}
 	if s.cfg.MaxBodyBytes >= 0 && h.contentLength > s.cfg.MaxBodyBytes {
 		c.fail(errBodyTooLarge)
@@ -711,26 +711,33 @@ func (c *conn) writeResponseHead(st int, keep, http10, upgrade bool) {
 // until both directions end. When one direction ends the other gets a short grace to
 // finish, so a peer that never closes cannot hold the tunnel open.
 func (c *conn) tunnel(uc *upConn) {
-	c.cc.timeout = 0
 	uc.conn.timeout = 0
-	c.cc.setDeadline(time.Time{}, 0)
 	uc.conn.setDeadline(time.Time{}, 0)
+	c.pipe(uc.conn.Conn, uc.br)
+	uc.close()
+}
+
+// pipe copies bytes both ways between the client and up (read through upr, which may
+// hold bytes already read from up) until both directions end. When one direction ends
+// the other gets a short grace to finish, so a peer that never closes cannot hold the
+// tunnel open.
+func (c *conn) pipe(up net.Conn, upr *bufio.Reader) {
+	c.cc.timeout = 0
+	c.cc.setDeadline(time.Time{}, 0)
 	if err := c.bw.Flush(); err != nil {
-		uc.close()
 		return
 	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		c.br.WriteTo(uc.conn.Conn)
-		closeWrite(uc.conn.Conn)
-		uc.conn.Conn.SetReadDeadline(time.Now().Add(5 * time.Second)) // unblocks the copy below
+		c.br.WriteTo(up)
+		closeWrite(up)
+		up.SetReadDeadline(time.Now().Add(5 * time.Second)) // unblocks the copy below
 	}()
-	uc.br.WriteTo(c.nc)
+	upr.WriteTo(c.nc)
 	closeWrite(c.nc)
 	c.nc.SetReadDeadline(time.Now().Add(5 * time.Second)) // unblocks the other copy
 	<-done
-	uc.close()
 }
 
 func closeWrite(c net.Conn) {
@@ -745,4 +752,72 @@ func (r *route) count(st int) {
 	} else {
 		r.statusSeen[0].Add(1)
 	}
+}
+
+// connect serves a CONNECT request (RFC 9110 section 9.3.6): a forward-proxy tunnel to
+// an authority on the allow list. Everything else is refused: an open CONNECT proxy
+// would let anyone reach any port from this host.
+func (c *conn) connect(n int) bool {
+	s, h := c.srv, &c.req
+	host, port, ok := splitAuthority(h.target)
+	if !ok {
+		c.fail(errBadTarget)
+		return false
+	}
+	if !s.connectAllowed(host, port) {
+		c.fail(errForbidden)
+		return false
+	}
+	d := net.Dialer{Timeout: 5 * time.Second}
+	up, err := d.Dial("tcp", string(h.target))
+	if err != nil {
+		s.log.Debug("proxy: CONNECT dial", "target", string(h.target), "err", err)
+		c.fail(upstreamError(err))
+		return false
+	}
+	defer up.Close()
+	c.br.Discard(n)
+	s.stats.countStatus(200)
+	c.bw.WriteString("HTTP/1.1 200 Connection Established\r\nVia: ")
+	c.bw.Write(s.via)
+	c.bw.WriteString("\r\n\r\n")
+	br := bufio.NewReaderSize(up, 16<<10)
+	c.pipe(up, br)
+	return false
+}
+
+// splitAuthority splits an authority-form target, host:port, with a port of digits.
+func splitAuthority(t []byte) (host, port []byte, ok bool) {
+	i := bytes.LastIndexByte(t, ':')
+	if i <= 0 || i == len(t)-1 {
+		return nil, nil, false
+	}
+	host, port = t[:i], t[i+1:]
+	if !validHost(host) || len(port) > 5 {
+		return nil, nil, false
+	}
+	for _, c := range port {
+		if c < '0' || c > '9' {
+			return nil, nil, false
+		}
+	}
+	return host, port, true
+}
+
+// connectAllowed matches host:port against the CONNECT allow list.
+func (s *Server) connectAllowed(host, port []byte) bool {
+	for _, a := range s.cfg.ConnectAllow {
+		ah, ap, _ := strings.Cut(a, ":")
+		if ap != "*" && ap != string(port) {
+			continue
+		}
+		if suffix, ok := strings.CutPrefix(ah, "*"); ok {
+			if len(host) > len(suffix) && equalFold(host[len(host)-len(suffix):], suffix) {
+				return true
+			}
+		} else if bytes.EqualFold(host, []byte(ah)) {
+			return true
+		}
+	}
+	return false
 }

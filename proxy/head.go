@@ -45,6 +45,7 @@ var (
 	errExpectation     = &statusError{417, "expectation failed"}
 	errBadTarget       = &statusError{400, "invalid request target"}
 	errMethodForbidden = &statusError{405, "method not allowed"}
+	errForbidden       = &statusError{403, "destination not allowed"}
 )
 
 // maxHeaders bounds the number of header fields in one head.
