@@ -1,0 +1,300 @@
+// Command load drives the broker benchmark (bench/broker/run.sh): the disk's own limits,
+// franz-go producing to and consuming from a Kafka-protocol broker, and NATS JetStream
+// publishing through nats.go, each printing one result line.
+package main
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: load disk|produce|consume|e2e|jetstream [flags]")
+		os.Exit(2)
+	}
+	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
+	dir := fs.String("dir", os.TempDir(), "directory for the disk test")
+	brokers := fs.String("brokers", "127.0.0.1:9092", "Kafka bootstrap address")
+	url := fs.String("url", nats.DefaultURL, "NATS URL")
+	topic := fs.String("topic", "bench", "topic or stream")
+	partitions := fs.Int("partitions", 4, "partitions of the topic (created when missing)")
+	n := fs.Int("n", 200000, "records")
+	size := fs.Int("size", 1024, "record size in bytes")
+	acks := fs.String("acks", "all", "produce acks: all or leader")
+	rate := fs.Int("rate", 10000, "records per second for e2e")
+	dur := fs.Duration("duration", 10*time.Second, "length of the e2e run")
+	sync := fs.Bool("sync", false, "jetstream: publish one message at a time, waiting for each ack")
+	fs.Parse(os.Args[2:])
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var err error
+	switch os.Args[1] {
+	case "disk":
+		err = disk(*dir)
+	case "produce":
+		err = produce(ctx, *brokers, *topic, *partitions, *n, *size, *acks)
+	case "consume":
+		err = consume(ctx, *brokers, *topic, *n, *size)
+	case "e2e":
+		err = e2e(ctx, *brokers, *topic, *partitions, *rate, *size, *dur, *acks)
+	case "jetstream":
+		err = jetstreamPublish(ctx, *url, *topic, *n, *size, *sync)
+	default:
+		err = fmt.Errorf("unknown test %q", os.Args[1])
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "load:", err)
+		os.Exit(1)
+	}
+}
+
+// disk measures sequential writes of 1 MiB with an fsync after each, and the latency of
+// a 4 KiB write followed by fsync: the physical limits under the broker.
+func disk(dir string) error {
+	f, err := os.CreateTemp(dir, "disk-*.bench")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	buf := make([]byte, 1<<20)
+	for i := range buf {
+		buf[i] = byte(i * 7)
+	}
+	const total = 512
+	start := time.Now()
+	for i := 0; i < total; i++ {
+		if _, err := f.Write(buf); err != nil {
+			return err
+		}
+		if err := f.Sync(); err != nil {
+			return err
+		}
+	}
+	secs := time.Since(start).Seconds()
+	fmt.Printf("disk-seq-write  %.1f MB/s (512 MiB, fsync every 1 MiB)\n", total*1.048576/secs)
+
+	g, err := os.CreateTemp(dir, "fsync-*.bench")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(g.Name())
+	defer g.Close()
+	var lat []time.Duration
+	for i := 0; i < 2000; i++ {
+		t := time.Now()
+		if _, err := g.Write(buf[:4096]); err != nil {
+			return err
+		}
+		if err := g.Sync(); err != nil {
+			return err
+		}
+		lat = append(lat, time.Since(t))
+	}
+	slices.Sort(lat)
+	fmt.Printf("disk-fsync  p50 %v p99 %v (4 KiB write + fsync, 2000 times)\n", lat[len(lat)/2], lat[len(lat)*99/100])
+	return nil
+}
+
+func ensureTopic(ctx context.Context, cl *kgo.Client, topic string, partitions int) error {
+	resp, err := kadm.NewClient(cl).CreateTopic(ctx, int32(partitions), 1, nil, topic)
+	if err == nil {
+		err = resp.Err
+	}
+	if err != nil && !strings.Contains(err.Error(), "TOPIC_ALREADY_EXISTS") {
+		return err
+	}
+	return nil
+}
+
+// produce sends n records of size bytes as fast as franz-go goes with linger 5 ms
+// and batches up to 1 MiB, without compression.
+func produce(ctx context.Context, brokers, topic string, partitions, n, size int, acks string) error {
+	opts := []kgo.Opt{kgo.SeedBrokers(brokers), kgo.ProducerLinger(5 * time.Millisecond),
+		kgo.ProducerBatchMaxBytes(1 << 20), kgo.ProducerBatchCompression(kgo.NoCompression()),
+		kgo.MaxBufferedRecords(64 << 10), kgo.DefaultProduceTopic(topic)}
+	if acks == "leader" {
+		opts = append(opts, kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite())
+	}
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	if err := ensureTopic(ctx, cl, topic, partitions); err != nil {
+		return err
+	}
+	value := make([]byte, size)
+	var failed atomic.Int64
+	var first atomic.Value
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		cl.Produce(ctx, &kgo.Record{Value: value}, func(_ *kgo.Record, err error) {
+			if err != nil {
+				failed.Add(1)
+				first.CompareAndSwap(nil, err)
+			}
+		})
+	}
+	if err := cl.Flush(ctx); err != nil {
+		return err
+	}
+	secs := time.Since(start).Seconds()
+	if failed.Load() > 0 {
+		return fmt.Errorf("%d records failed: %v", failed.Load(), first.Load())
+	}
+	fmt.Printf("produce-acks-%s  %.0f records/s  %.1f MB/s (%d records of %d B)\n", acks, float64(n)/secs, float64(n*size)/secs/1e6, n, size)
+	return nil
+}
+
+// consume reads n records from the start of topic.
+func consume(ctx context.Context, brokers, topic string, n, size int) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxBytes(32<<20))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	got, bytes := 0, 0
+	start := time.Now()
+	for got < n {
+		fs := cl.PollFetches(ctx)
+		if err := fs.Err0(); err != nil {
+			return err
+		}
+		fs.EachRecord(func(r *kgo.Record) { got++; bytes += len(r.Value) })
+	}
+	secs := time.Since(start).Seconds()
+	fmt.Printf("consume  %.0f records/s  %.1f MB/s (%d records of %d B)\n", float64(got)/secs, float64(bytes)/secs/1e6, got, size)
+	return nil
+}
+
+// e2e produces at a fixed rate with acks=all and measures, in a consumer, the time
+// from handing each record to the producer to receiving it.
+func e2e(ctx context.Context, brokers, topic string, partitions, rate, size int, dur time.Duration, acks string) error {
+	opts := []kgo.Opt{kgo.SeedBrokers(brokers), kgo.DefaultProduceTopic(topic), kgo.ProducerBatchCompression(kgo.NoCompression())}
+	if acks == "leader" {
+		opts = append(opts, kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite())
+	}
+	prod, err := kgo.NewClient(opts...)
+	if err != nil {
+		return err
+	}
+	defer prod.Close()
+	if err := ensureTopic(ctx, prod, topic, partitions); err != nil {
+		return err
+	}
+	cons, err := kgo.NewClient(kgo.SeedBrokers(brokers), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtEnd()), kgo.FetchMaxWait(time.Second))
+	if err != nil {
+		return err
+	}
+	defer cons.Close()
+	// Wait until the consumer has its positions, so that no record is missed.
+	warm, cancelWarm := context.WithTimeout(ctx, 500*time.Millisecond)
+	cons.PollFetches(warm)
+	cancelWarm()
+
+	total := int(float64(rate) * dur.Seconds())
+	lat := make([]time.Duration, 0, total)
+	var mu sync.Mutex
+	done := make(chan error, 1)
+	go func() {
+		for {
+			mu.Lock()
+			if len(lat) >= total {
+				mu.Unlock()
+				done <- nil
+				return
+			}
+			mu.Unlock()
+			fs := cons.PollFetches(ctx)
+			if err := fs.Err0(); err != nil {
+				done <- err
+				return
+			}
+			now := time.Now().UnixNano()
+			mu.Lock()
+			fs.EachRecord(func(r *kgo.Record) {
+				lat = append(lat, time.Duration(now-int64(binary.BigEndian.Uint64(r.Value))))
+			})
+			mu.Unlock()
+		}
+	}()
+	interval := time.Second / time.Duration(rate)
+	start := time.Now()
+	for i := 0; i < total; i++ {
+		if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
+			time.Sleep(d)
+		}
+		v := make([]byte, size)
+		binary.BigEndian.PutUint64(v, uint64(time.Now().UnixNano()))
+		prod.Produce(ctx, &kgo.Record{Value: v}, nil)
+	}
+	if err := <-done; err != nil {
+		return err
+	}
+	slices.Sort(lat)
+	q := func(f float64) time.Duration { return lat[int(f*float64(len(lat)-1))].Round(time.Microsecond) }
+	fmt.Printf("e2e-acks-%s  p50 %v p99 %v (p90 %v, p99.9 %v, max %v; %d records/s for %v, %d B)\n",
+		acks, q(0.5), q(0.99), q(0.9), q(0.999), q(1), rate, dur, size)
+	return nil
+}
+
+// jetstreamPublish publishes n messages of size bytes to a file-backed stream, either
+// asynchronously (up to 4096 unacknowledged) or one at a time.
+func jetstreamPublish(ctx context.Context, url, stream string, n, size int, sync bool) error {
+	nc, err := nats.Connect(url)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
+	if err != nil {
+		return err
+	}
+	subject := stream + ".x"
+	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: stream, Subjects: []string{subject}, Storage: jetstream.FileStorage}); err != nil {
+		return err
+	}
+	value := make([]byte, size)
+	start := time.Now()
+	mode := "async"
+	if sync {
+		mode = "sync"
+		for i := 0; i < n; i++ {
+			if _, err := js.Publish(ctx, subject, value); err != nil {
+				return err
+			}
+		}
+	} else {
+		for i := 0; i < n; i++ {
+			if _, err := js.PublishAsync(subject, value, jetstream.WithStallWait(30*time.Second)); err != nil {
+				return err
+			}
+		}
+		select {
+		case <-js.PublishAsyncComplete():
+		case <-ctx.Done():
+			return errors.New("jetstream: acks did not all arrive")
+		}
+	}
+	secs := time.Since(start).Seconds()
+	fmt.Printf("jetstream-%s  %.0f msgs/s  %.1f MB/s (%d messages of %d B)\n", mode, float64(n)/secs, float64(n*size)/secs/1e6, n, size)
+	return nil
+}
