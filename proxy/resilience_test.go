@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -337,5 +338,50 @@ func TestKilledBackendMidStream(t *testing.T) {
 	resp.Body.Close()
 	if err == nil {
 		t.Errorf("the client read %q without error; a cut body must not look complete", b)
+	}
+}
+
+func TestAdminDrain(t *testing.T) {
+	checkLeaks(t)
+	name := func(s string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, s) }
+	}
+	a, b := backend(t, name("a")), backend(t, name("b"))
+	s, addr := start(t, onePool(a, b))
+	mux := http.NewServeMux()
+	for pattern, h := range s.AdminHandlers() {
+		mux.Handle(pattern, h)
+	}
+	call := func(method, path string) (int, string) {
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, httptest.NewRequest(method, path, nil))
+		return rec.Code, rec.Body.String()
+	}
+	if code, _ := call("POST", "/pools/app/hosts/"+a+"/drain"); code != 200 {
+		t.Fatalf("drain: %d", code)
+	}
+	c := client(t)
+	for i := 0; i < 4; i++ {
+		if _, body, _ := get(t, c, "http://"+addr+"/"); body != "b" {
+			t.Fatalf("request went to the drained host")
+		}
+	}
+	if _, body := call("GET", "/pools"); !strings.Contains(body, "app "+a+" drained") {
+		t.Errorf("/pools = %q", body)
+	}
+	call("POST", "/pools/app/hosts/"+a+"/enable")
+	seen := map[string]bool{}
+	for i := 0; i < 4; i++ {
+		_, body, _ := get(t, c, "http://"+addr+"/")
+		seen[body] = true
+	}
+	if !seen["a"] {
+		t.Error("the re-enabled host got no request")
+	}
+	if code, _ := call("POST", "/pools/app/hosts/127.0.0.1:1/drain"); code != 404 {
+		t.Errorf("unknown host: %d", code)
+	}
+	if _, body := call("GET", "/config"); !strings.Contains(body, "pools:") {
+		t.Errorf("/config = %q", body)
 	}
 }

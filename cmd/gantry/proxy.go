@@ -69,7 +69,7 @@ func runProxy(ctx context.Context, s stdio, args []string) error {
 		name:      "proxy",
 		addr:      *addr,
 		adminAddr: *adminAddr,
-		admin:     admin.Config{Registry: reg},
+		admin:     admin.Config{Registry: reg, Handlers: srv.AdminHandlers()},
 		drain:     *drain,
 		log:       log,
 	})
