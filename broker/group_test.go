@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -248,4 +249,30 @@ func TestSessionTimeoutRemovesSilentMember(t *testing.T) {
 	if !strings.Contains(b.logs.String(), "member session expired") {
 		t.Error("no log line for the expiry")
 	}
+}
+
+func TestConsumerLagMetric(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	b := startBroker(t, Config{Registry: reg})
+	createTopic(t, b.addr, "lagged", 1, nil)
+	produceN(t, b.addr, "lagged", 0, 10)
+	adm := kadm.NewClient(newClient(t, b.addr))
+	offs := kadm.Offsets{}
+	offs.Add(kadm.Offset{Topic: "lagged", Partition: 0, At: 4, LeaderEpoch: -1})
+	if _, err := adm.CommitOffsets(context.Background(), "slow", offs); err != nil {
+		t.Fatal(err)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == "gantry_broker_consumer_lag" {
+			if v := mf.GetMetric()[0].GetGauge().GetValue(); v != 6 {
+				t.Fatalf("lag %v, want 6", v)
+			}
+			return
+		}
+	}
+	t.Fatal("no consumer lag metric")
 }

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"strconv"
 	"time"
 
 	plog "gantry/broker/log"
@@ -98,5 +99,32 @@ func (m *metrics) fetchLatency(d time.Duration) {
 func (m *metrics) fsync(d time.Duration) {
 	if m != nil {
 		m.fsyncSecs.Observe(d.Seconds())
+	}
+}
+
+// lagCollector reports, for every group with committed offsets, how far each committed
+// offset is behind its partition's end: consumer lag, computed when scraped.
+type lagCollector struct {
+	s    *Server
+	desc *prometheus.Desc
+}
+
+func newLagCollector(s *Server) *lagCollector {
+	return &lagCollector{s: s, desc: prometheus.NewDesc("gantry_broker_consumer_lag",
+		"Records between a group's committed offset and the partition's end.", []string{"group", "topic", "partition"}, nil)}
+}
+
+func (c *lagCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *lagCollector) Collect(ch chan<- prometheus.Metric) {
+	for g, offs := range c.s.groups.Committed() {
+		for tp, off := range offs {
+			p := c.s.topics.partition(tp.Topic, tp.Partition)
+			if p == nil || off < 0 {
+				continue
+			}
+			lag := max(p.log.EndOffset()-off, 0)
+			ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(lag), g, tp.Topic, strconv.Itoa(int(tp.Partition)))
+		}
 	}
 }

@@ -64,6 +64,9 @@ func New(cfg Config) (*Server, error) {
 		ts.close()
 		return nil, err
 	}
+	if cfg.Registry != nil {
+		cfg.Registry.MustRegister(newLagCollector(s))
+	}
 	if cfg.AdvertisedAddr != "" {
 		if err := s.setAdvertised(cfg.AdvertisedAddr); err != nil {
 			s.groups.Close()
