@@ -244,7 +244,10 @@ func (w *writer) put(k, v []byte) error {
 		leaf.Keys = insertAt(leaf.Keys, i, k)
 		leaf.Vals = insertAt(leaf.Vals, i, val)
 	}
-	return w.splitUp(path, leaf)
+	if found && w.underfull(leaf) { // a smaller value in place can leave the leaf underfull
+		return w.rebalanceUp(path, leaf)
+	}
+	return w.splitUp(path, leaf, !found && i == len(leaf.Keys)-1 && leaf.Next == 0)
 }
 
 func insertAt[T any](s []T, i int, v T) []T {
@@ -260,10 +263,12 @@ func removeAt[T any](s []T, i int) []T {
 	return s[:len(s)-1]
 }
 
-// splitUp splits n while it overflows its page, pushing separators up the path.
-func (w *writer) splitUp(path []step, n *page.Node) error {
+// splitUp splits n while it overflows its page, pushing separators up the path. appending
+// says the key went to the very end of the tree: keys arriving in order, as in a sequential
+// load, where a split at the midpoint would leave every leaf half empty for good.
+func (w *writer) splitUp(path []step, n *page.Node, appending bool) error {
 	for n.Size() > w.db.pageSize {
-		right, sep, err := w.split(n)
+		right, sep, err := w.split(n, appending)
 		if err != nil {
 			return err
 		}
@@ -285,13 +290,24 @@ func (w *writer) splitUp(path []step, n *page.Node) error {
 		}
 		p.Keys = insertAt(p.Keys, s.idx, sep)
 		p.Children = insertAt(p.Children, s.idx+1, right.Pgno)
+		appending = appending && s.idx == len(p.Keys)-1
 		n = p
 	}
 	return nil
 }
 
-// splitPoint returns where to cut a node's cells so the left part holds about half the bytes.
-func splitPoint(n *page.Node) int {
+// splitPoint returns where to cut a node's cells so the left part holds about half the
+// bytes; when appending, so that the right part holds just the minimum fill, leaving the
+// left part, which will get no more keys, about three quarters full.
+func splitPoint(n *page.Node, appending bool, fill int) int {
+	s := splitIndex(n, appending, fill)
+	if n.Type == page.TypeBranch {
+		s = min(s, len(n.Keys)-2) // key s moves up: the right part keeps at least one
+	}
+	return s
+}
+
+func splitIndex(n *page.Node, appending bool, fill int) int {
 	sizes := make([]int, len(n.Keys))
 	total := 0
 	for i, k := range n.Keys {
@@ -303,6 +319,14 @@ func splitPoint(n *page.Node) int {
 		total += sizes[i]
 	}
 	acc := 0
+	if appending {
+		for i := len(sizes) - 1; i > 0; i-- {
+			if acc += sizes[i]; acc >= fill {
+				return max(1, min(i, len(sizes)-1))
+			}
+		}
+		acc = 0
+	}
 	for i, s := range sizes {
 		acc += s
 		if acc*2 >= total {
@@ -314,12 +338,12 @@ func splitPoint(n *page.Node) int {
 
 // split moves the upper half of n into a new right sibling and returns it with the
 // separator for the parent.
-func (w *writer) split(n *page.Node) (*page.Node, []byte, error) {
+func (w *writer) split(n *page.Node, appending bool) (*page.Node, []byte, error) {
 	right, err := w.alloc(n.Type)
 	if err != nil {
 		return nil, nil, err
 	}
-	s := splitPoint(n)
+	s := splitPoint(n, appending, minFill(w.db.pageSize))
 	if n.Type == page.TypeLeaf {
 		right.Keys = append([][]byte(nil), n.Keys[s:]...)
 		right.Vals = append([]page.Value(nil), n.Vals[s:]...)
@@ -424,7 +448,7 @@ func (w *writer) rebalancePair(p *page.Node, li int, l, r *page.Node) error {
 		}
 		all := &page.Node{Type: page.TypeLeaf, Keys: append(append([][]byte(nil), l.Keys...), r.Keys...),
 			Vals: append(append([]page.Value(nil), l.Vals...), r.Vals...)}
-		s := splitPoint(all)
+		s := splitPoint(all, false, 0)
 		l.Keys, l.Vals = all.Keys[:s:s], all.Vals[:s:s]
 		r.Keys, r.Vals = append([][]byte(nil), all.Keys[s:]...), append([]page.Value(nil), all.Vals[s:]...)
 		p.Keys[li] = r.Keys[0]
@@ -441,7 +465,7 @@ func (w *writer) rebalancePair(p *page.Node, li int, l, r *page.Node) error {
 	}
 	all := &page.Node{Type: page.TypeBranch, Keys: append(append(append([][]byte(nil), l.Keys...), sep), r.Keys...)}
 	ch := append(append([]uint32(nil), l.Children...), r.Children...)
-	s := splitPoint(all)
+	s := splitPoint(all, false, 0)
 	l.Keys, l.Children = all.Keys[:s:s], ch[:s+1:s+1]
 	p.Keys[li] = all.Keys[s]
 	r.Keys, r.Children = append([][]byte(nil), all.Keys[s+1:]...), append([]uint32(nil), ch[s+1:]...)

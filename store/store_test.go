@@ -192,3 +192,32 @@ func TestForeignAndLockedFiles(t *testing.T) {
 		t.Fatalf("second open: %v", err)
 	}
 }
+
+func TestSequentialLoadFillsLeaves(t *testing.T) {
+	db := openTest(t, &Options{NoSync: true})
+	for i := 0; i < 20000; i += 1000 {
+		err := db.Update(func(tx *Tx) error {
+			b, err := tx.CreateBucketIfNotExists([]byte("seq"))
+			if err != nil {
+				return err
+			}
+			for j := i; j < i+1000; j++ {
+				if err := b.Put(fmt.Appendf(nil, "%016d", j), bytes.Repeat([]byte("v"), 100)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep, err := db.Check()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.LeafFill < 0.7 {
+		t.Fatalf("sequential load left leaves %.0f%% full", 100*rep.LeafFill)
+	}
+	t.Logf("leaf fill %.0f%%, %d leaves, height %d", 100*rep.LeafFill, rep.LeafPages, rep.Height)
+}
