@@ -85,6 +85,7 @@ func Run(ctx context.Context, e Experiment, p Params) (string, error) {
 
 	p.Logger.Info("experiment starting", "name", e.Name, "quick", p.Quick)
 	start := time.Now()
+	loadBefore := loadAverage()
 	r, err := e.Run(ctx, p)
 	if err != nil {
 		return "", fmt.Errorf("experiment %s: %w", e.Name, err)
@@ -95,6 +96,7 @@ func Run(ctx context.Context, e Experiment, p Params) (string, error) {
 	r.Started = start.UTC()
 	r.Elapsed = time.Since(start)
 	r.Env = environment()
+	r.Env.Load = loadBefore + " at the start, " + loadAverage() + " at the end"
 	path, err := r.write(p.Dir)
 	if err != nil {
 		return "", fmt.Errorf("experiment %s: %w", e.Name, err)

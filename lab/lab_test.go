@@ -76,6 +76,7 @@ func TestRunWritesReport(t *testing.T) {
 		"| cores | ",
 		"| Go | go1.",
 		"| gantry | ",
+		"| load average (1, 5, 15 min) | ",
 		"- computed, not measured",
 	} {
 		if !strings.Contains(string(md), want) {

@@ -59,6 +59,7 @@ type Environment struct {
 	OS         string // distribution and kernel when known, and GOOS/GOARCH
 	Go         string // toolchain version
 	Gantry     string // module version and commit
+	Load       string // the system's load averages during the run, from /proc/loadavg
 }
 
 func environment() Environment {
@@ -71,6 +72,20 @@ func environment() Environment {
 		Go:         runtime.Version(),
 		Gantry:     version + " (commit " + commit + ")",
 	}
+}
+
+// loadAverage returns the 1, 5 and 15 minute load averages, or "unknown". A load well above
+// the number of cores means other work competed with the experiment for the CPU.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
 }
 
 // cpuModel returns the first "model name" of /proc/cpuinfo, or "unknown" where there is none.
@@ -173,6 +188,7 @@ func (r *Report) Markdown() []byte {
 		{"OS", e.OS},
 		{"Go", e.Go},
 		{"gantry", e.Gantry},
+		{"load average (1, 5, 15 min)", e.Load},
 	}})
 	if len(r.Notes) > 0 {
 		b.WriteString("## Notes\n\n")

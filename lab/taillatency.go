@@ -38,7 +38,7 @@ type tailConfig struct {
 	fanouts     []int         // N: backends each request waits for
 	requests    []int         // whole requests measured per N and mode
 	concurrency []int         // whole requests in flight per N
-	base        time.Duration // a backend answers after base + uniform[0, jitter)
+	base        time.Duration // a backend answers after base + uniform[0, jitter]
 	jitter      time.Duration
 	slowP       float64       // ... or, with this probability, after slow
 	slow        time.Duration //
@@ -529,8 +529,8 @@ func tailFindings(cfg tailConfig, plain, hedged []*phase) []string {
 		lo, hi, ms(hfirst.hedgeAfter), ms(hlast.hedgeAfter), hlast.n, runtime.NumCPU()))
 	for i := range plain {
 		if n := min(plain[i].requests, hedged[i].requests); n < 1000 {
-			out = append(out, fmt.Sprintf("At N=%d only %d requests were measured in one of the modes, so its p99.9 is close to the maximum; "+
-				"the full run measures more.", plain[i].n, n))
+			out = append(out, fmt.Sprintf("At N=%d only %d requests were measured in one of the modes (the phase's time ran out first), "+
+				"so its p99.9 is close to the maximum and one unlucky request moves it.", plain[i].n, n))
 			break
 		}
 	}
