@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -96,11 +97,24 @@ func Run(ctx context.Context, e Experiment, p Params) (string, error) {
 	r.Started = start.UTC()
 	r.Elapsed = time.Since(start)
 	r.Env = environment()
-	r.Env.Load = loadBefore + " at the start, " + loadAverage() + " at the end"
+	loadAfter := loadAverage()
+	r.Env.Load = loadBefore + " at the start, " + loadAfter + " at the end"
+	if busy(loadBefore, r.Env.Cores) || busy(loadAfter, r.Env.Cores) {
+		r.Notes = append(r.Notes, fmt.Sprintf("Other work competed for the CPU: the load average was %s at the start and %s "+
+			"at the end, on %d cores. Timings include waiting for a core; run again on a quieter machine to compare.",
+			loadBefore, loadAfter, r.Env.Cores))
+	}
 	path, err := r.write(p.Dir)
 	if err != nil {
 		return "", fmt.Errorf("experiment %s: %w", e.Name, err)
 	}
 	p.Logger.Info("experiment done", "name", e.Name, "elapsed", r.Elapsed.Round(time.Millisecond), "report", path)
 	return path, nil
+}
+
+// busy reports whether a load average line says the 1-minute load exceeded the cores.
+func busy(load string, cores int) bool {
+	one, _, _ := strings.Cut(load, " ")
+	v, err := strconv.ParseFloat(one, 64)
+	return err == nil && v > float64(cores)
 }

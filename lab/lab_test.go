@@ -203,3 +203,22 @@ func TestMarkdownEscapesCells(t *testing.T) {
 		t.Errorf("cell not escaped:\n%s", md)
 	}
 }
+
+func TestBusy(t *testing.T) {
+	tests := []struct {
+		load  string
+		cores int
+		want  bool
+	}{
+		{"0.50 0.40 0.30", 2, false},
+		{"2.00 1.00 1.00", 2, false},
+		{"9.76 9.24 6.78", 2, true},
+		{"unknown", 2, false},
+		{"", 2, false},
+	}
+	for _, tt := range tests {
+		if got := busy(tt.load, tt.cores); got != tt.want {
+			t.Errorf("busy(%q, %d) = %v, want %v", tt.load, tt.cores, got, tt.want)
+		}
+	}
+}

@@ -22,6 +22,13 @@ import (
 	"gantry/stats"
 )
 
+// tailLatency measures what "The Tail at Scale" (Dean and Barroso, 2013) describes: a
+// request that waits for N backends is as slow as the slowest, so a backend's rare slow
+// answer becomes the request's common case as N grows; and hedged requests, a copy sent to
+// another replica once a call is slower than usual, take most of it back for a few percent
+// more calls. The front end runs in this process; the backends are real HTTP servers on
+// loopback, spoken to over HTTP/2 so that cancelling the losing copy resets a stream rather
+// than closing a connection.
 func tailLatency() Experiment {
 	return Experiment{
 		Name:    "tail-latency",
