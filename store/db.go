@@ -447,6 +447,11 @@ func (db *DB) checkpointLocked() error {
 	if err := db.wal.Reset(bound + 1); err != nil {
 		return db.fail(err)
 	}
+	// What readers will now read from the data file is each page's newest frame: keep the
+	// cached copies under their new name instead of going cold.
+	for pgno, lsns := range db.idx {
+		db.pool.rekey(pageKey{pgno, lsns[len(lsns)-1]}, pageKey{pgno, 0})
+	}
 	clear(db.idx)
 	db.log.Debug("store: checkpoint", "lsn", bound, "pages", len(ops))
 	return nil

@@ -92,3 +92,20 @@ func (p *pool) len() int {
 	defer p.mu.Unlock()
 	return len(p.index)
 }
+
+// rekey renames version from to, dropping any entry already called to: a checkpoint that
+// restarts the log turns the newest log version of a page into the data file's copy.
+func (p *pool) rekey(from, to pageKey) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	i, ok := p.index[from]
+	if !ok {
+		return
+	}
+	if j, ok := p.index[to]; ok {
+		p.slots[j] = slot{}
+	}
+	delete(p.index, from)
+	p.slots[i].key = to
+	p.index[to] = i
+}

@@ -413,6 +413,13 @@ func (tx *Tx) apply() (snapshot, error) {
 		db.idx[fr.Pgno] = append(db.idx[fr.Pgno], fr.LSN)
 	}
 	db.idxMu.Unlock()
+	// Write-through: the committed nodes are immutable from here on, and the next reader
+	// or committer of these pages would otherwise read them back from the log.
+	for _, p := range pgnos {
+		if n := w.dirty[p]; n.Type != page.TypeFree {
+			db.pool.put(pageKey{p, n.LSN}, n)
+		}
+	}
 	s := snapshot{lsn: lsn, meta: w.meta}
 	db.latest = s
 	if tx.perBkt[catalogBucket] > 0 || len(tx.dropped) > 0 {
