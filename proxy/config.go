@@ -81,8 +81,15 @@ type PoolConfig struct {
 	// Policy is round_robin, weighted_round_robin (the default: nginx's smooth
 	// weighted round robin), least_conn (weighted; best for long-lived streams) or
 	// two_choices (power of two random choices, weighted).
-	Policy string       `yaml:"policy"`
-	Hosts  []HostConfig `yaml:"hosts"`
+	// ring_hash (consistent hashing with weighted virtual nodes) and maglev (Google's
+	// Maglev table; weights ignored) send each request by its HashKey, so that the same
+	// client, user or session keeps reaching the same host while hosts come and go.
+	Policy string `yaml:"policy"`
+	// HashKey is what ring_hash and maglev hash: client_ip (the default), header:NAME or
+	// cookie:NAME. A request without the header or cookie is balanced by weighted round
+	// robin.
+	HashKey string       `yaml:"hash_key"`
+	Hosts   []HostConfig `yaml:"hosts"`
 
 	// MaxIdlePerHost bounds the keep-alive connections kept to each host. Default 64.
 	MaxIdlePerHost int `yaml:"max_idle_per_host"`
@@ -276,9 +283,15 @@ func (p *PoolConfig) validate() error {
 	switch p.Policy {
 	case "":
 		p.Policy = "weighted_round_robin"
-	case "round_robin", "weighted_round_robin", "least_conn", "two_choices":
+	case "round_robin", "weighted_round_robin", "least_conn", "two_choices", "ring_hash", "maglev":
 	default:
-		return fmt.Errorf("policy: %q is unknown; allowed round_robin, weighted_round_robin, least_conn, two_choices", p.Policy)
+		return fmt.Errorf("policy: %q is unknown; allowed round_robin, weighted_round_robin, least_conn, two_choices, ring_hash, maglev", p.Policy)
+	}
+	if _, ok := parseHashKey(p.HashKey); !ok {
+		return fmt.Errorf("hash_key: %q is not allowed; allowed client_ip, header:NAME, cookie:NAME", p.HashKey)
+	}
+	if p.HashKey != "" && p.Policy != "ring_hash" && p.Policy != "maglev" {
+		return fmt.Errorf("hash_key: set, but policy %s does not hash; use ring_hash or maglev", p.Policy)
 	}
 	if len(p.Hosts) == 0 {
 		return errors.New("hosts: none; a pool needs at least one host")

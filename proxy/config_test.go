@@ -14,9 +14,11 @@ func TestConfigErrors(t *testing.T) {
 	}{
 		{"", "empty configuration"},
 		{"pools: []\n", "pools: none defined"},
-		{pool + "    polcy: x\n", "line 4: field polcy is unknown; allowed: name, policy, hosts,"},
+		{pool + "    polcy: x\n", "line 4: field polcy is unknown; allowed: name, policy, hash_key, hosts,"},
 		{"bogus: 1\n" + pool, "line 1: field bogus is unknown; allowed: pools, routes,"},
 		{pool + "    policy: random\n", `pools[0].policy: "random" is unknown; allowed round_robin,`},
+		{pool + "    policy: ring_hash\n    hash_key: ip\n", `pools[0].hash_key: "ip" is not allowed; allowed client_ip, header:NAME, cookie:NAME`},
+		{pool + "    hash_key: header:X\n", `pools[0].hash_key: set, but policy weighted_round_robin does not hash`},
 		{"pools:\n  - hosts: [{addr: 127.0.0.1:1}]\n", "pools[0].name: missing"},
 		{"pools:\n  - name: a\n", "pools[0].hosts: none"},
 		{"pools:\n  - name: a\n    hosts: [{addr: nohost}]\n", `pools[0].hosts[0].addr: "nohost" is not host:port`},

@@ -337,7 +337,11 @@ func (c *conn) proxy(n int) bool {
 			c.fail(lastErr)
 			return false
 		}
-		u = p.pick(&c.view, &triedP, &triedB, 0)
+		var key []byte
+		if p.hash != nil {
+			key = p.hashKey.key(h, c.remote)
+		}
+		u = p.pick(&c.view, &triedP, &triedB, key)
 		if u == nil {
 			if lastErr == nil {
 				p.noHost.Add(1)

@@ -159,7 +159,11 @@ func (h h2Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			fail(lastErr)
 			return
 		}
-		if u = p.pick(&c.view, &triedP, &triedB, 0); u == nil {
+		var key []byte
+		if p.hash != nil {
+			key = p.hashKey.key(req, c.remote)
+		}
+		if u = p.pick(&c.view, &triedP, &triedB, key); u == nil {
 			if lastErr == nil {
 				p.noHost.Add(1)
 				lastErr = errNoUpstream

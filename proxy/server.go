@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -102,6 +103,11 @@ func New(cfg Config) (*Server, error) {
 				p.backup = append(p.backup, u)
 			} else {
 				p.primary = append(p.primary, u)
+			}
+		}
+		if pc.Policy == "ring_hash" || pc.Policy == "maglev" {
+			if err := p.buildHash(); err != nil {
+				return nil, fmt.Errorf("pools %q: %w", pc.Name, err)
 			}
 		}
 		p.retryTokens.Store(retryBurst)

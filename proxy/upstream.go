@@ -2,8 +2,10 @@ package proxy
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -212,6 +214,9 @@ type pool struct {
 	all        []*upstream
 	policy     balance.Policy
 	backupPick balance.Policy
+	hash       balance.Hash   // ring_hash and maglev pools: key → host address
+	byAddr     map[string]int // host address → index in primary
+	hashKey    hashKey
 
 	ejectMu sync.Mutex // serialises ejection decisions
 
@@ -265,11 +270,26 @@ func (v *pickView) Usable(i int) bool {
 }
 
 // pick chooses a host for a request, primaries first, then backups. tried holds the
-// hosts already tried by this request (by pointer) and is updated.
-func (p *pool) pick(v *pickView, triedP, triedB *uint64, key uint64) *upstream {
+// hosts already tried by this request (by pointer) and is updated. For a hashing pool,
+// key is the request's key: it goes to the host the hash names, or when that host is not
+// usable, to the host a re-hash names (so a key's second choice is stable too), and only
+// then to whichever host the fallback policy picks.
+func (p *pool) pick(v *pickView, triedP, triedB *uint64, key []byte) *upstream {
 	v.now = time.Now().UnixNano()
 	v.set, v.tried = p.primary, *triedP
-	if i := p.policy.Pick(v, key); i >= 0 {
+	if p.hash != nil && key != nil {
+		k := string(key)
+		for try := 0; try < 4; try++ {
+			if i, ok := p.byAddr[p.hash.Get(k)]; ok && v.Usable(i) {
+				if i < 64 {
+					*triedP |= 1 << i
+				}
+				return p.primary[i]
+			}
+			k += "#"
+		}
+	}
+	if i := p.policy.Pick(v, 0); i >= 0 {
 		if i < 64 {
 			*triedP |= 1 << i
 		}
@@ -279,7 +299,7 @@ func (p *pool) pick(v *pickView, triedP, triedB *uint64, key uint64) *upstream {
 		return nil
 	}
 	v.set, v.tried = p.backup, *triedB
-	if i := p.backupPick.Pick(v, key); i >= 0 {
+	if i := p.backupPick.Pick(v, 0); i >= 0 {
 		if i < 64 {
 			*triedB |= 1 << i
 		}
@@ -288,7 +308,67 @@ func (p *pool) pick(v *pickView, triedP, triedB *uint64, key uint64) *upstream {
 	return nil
 }
 
-// newPolicy returns the policy a pool configuration names.
+// hashKey says what a hashing pool hashes: the client IP, a header or a cookie.
+type hashKey struct {
+	kind int // hashClientIP, hashHeader, hashCookie
+	name string
+}
+
+const (
+	hashClientIP = iota
+	hashHeader
+	hashCookie
+)
+
+func parseHashKey(s string) (hashKey, bool) {
+	switch {
+	case s == "" || s == "client_ip":
+		return hashKey{kind: hashClientIP}, true
+	case strings.HasPrefix(s, "header:") && isToken([]byte(s[7:])):
+		return hashKey{hashHeader, strings.ToLower(s[7:])}, true
+	case strings.HasPrefix(s, "cookie:") && isToken([]byte(s[7:])):
+		return hashKey{hashCookie, s[7:]}, true
+	}
+	return hashKey{}, false
+}
+
+// key returns the bytes a request is hashed on, or nil when it has none (the request
+// then goes where the fallback policy sends it).
+func (k hashKey) key(h *head, remote []byte) []byte {
+	switch k.kind {
+	case hashHeader:
+		return h.get(k.name)
+	case hashCookie:
+		for i := range h.fields {
+			if f := &h.fields[i]; equalFold(f.name, "cookie") {
+				if v := cookieValue(f.value, k.name); v != nil {
+					return v
+				}
+			}
+		}
+		return nil
+	}
+	return remote
+}
+
+// cookieValue finds name=value in a Cookie field (RFC 6265 section 5.4).
+func cookieValue(v []byte, name string) []byte {
+	for len(v) > 0 {
+		var pair []byte
+		if i := bytes.IndexByte(v, ';'); i >= 0 {
+			pair, v = trimOWS(v[:i]), v[i+1:]
+		} else {
+			pair, v = trimOWS(v), nil
+		}
+		if eq := bytes.IndexByte(pair, '='); eq > 0 && string(pair[:eq]) == name {
+			return pair[eq+1:]
+		}
+	}
+	return nil
+}
+
+// newPolicy returns the policy a pool configuration names; hashing pools fall back to
+// smooth weighted round robin for requests without a key.
 func newPolicy(name string) balance.Policy {
 	switch name {
 	case "round_robin":
@@ -303,3 +383,26 @@ func newPolicy(name string) balance.Policy {
 }
 
 func nowNano() int64 { return time.Now().UnixNano() }
+
+// buildHash sets up a ring_hash or maglev pool over its primary hosts.
+func (p *pool) buildHash() error {
+	p.hashKey, _ = parseHashKey(p.cfg.HashKey)
+	p.byAddr = make(map[string]int, len(p.primary))
+	var nodes []balance.Node
+	var names []string
+	for i, u := range p.primary {
+		p.byAddr[u.addr] = i
+		nodes = append(nodes, balance.Node{Name: u.addr, Weight: u.weight})
+		names = append(names, u.addr)
+	}
+	if p.cfg.Policy == "maglev" {
+		m, err := balance.NewMaglev(names, 0)
+		if err != nil {
+			return err
+		}
+		p.hash = m
+		return nil
+	}
+	p.hash = balance.NewRing(nodes, 0)
+	return nil
+}
