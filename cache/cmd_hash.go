@@ -235,8 +235,7 @@ func cmdHIncrByFloat(c *client, args [][]byte) {
 			return
 		}
 	}
-	cur.Add(cur, incr)
-	if longDoubleOverflows(cur) {
+	if !addLongDouble(cur, incr) {
 		c.w.Error("ERR increment would produce NaN or Infinity")
 		c.dropIfEmpty(args[1], h.len())
 		return

@@ -36,14 +36,9 @@ func cmdExec(c *client, args [][]byte) {
 	}
 	queue, failed := c.multi, c.multiErr
 	c.discard()
-	dirty := c.dirtyCAS.Load()
-	c.unwatchAll()
 	if failed {
+		c.unwatchAll()
 		c.w.Error("EXECABORT Transaction discarded because of previous errors.")
-		return
-	}
-	if dirty {
-		c.w.NullArray()
 		return
 	}
 	c.locked = c.locked[:0]
@@ -51,6 +46,14 @@ func cmdExec(c *client, args [][]byte) {
 		c.locked = c.keyShards(q.cmd, q.args, c.locked)
 	}
 	c.lockShards()
+	// A watched key changes under its shard's lock; checking with the
+	// transaction's shards locked makes the check and the commands one step.
+	if c.dirtyCAS.Load() {
+		c.unlock()
+		c.unwatchAll()
+		c.w.NullArray()
+		return
+	}
 	c.inExec = true
 	c.w.Array(len(queue))
 	for _, q := range queue {
@@ -58,6 +61,7 @@ func cmdExec(c *client, args [][]byte) {
 	}
 	c.inExec = false
 	c.unlock()
+	c.unwatchAll()
 }
 
 // cmdWatch records the keys; a change to any of them (made under the key's shard
@@ -67,9 +71,8 @@ func cmdWatch(c *client, args [][]byte) {
 		c.w.Error("ERR WATCH inside MULTI is not allowed")
 		return
 	}
-	for _, k := range args[1:] {
+	for _, k := range args[1:] { // the keys' shards are locked
 		sh := c.shard(k)
-		sh.mu.Lock()
 		m := sh.wk[c.db]
 		if m == nil {
 			m = make(map[string][]*client)
@@ -85,7 +88,6 @@ func cmdWatch(c *client, args [][]byte) {
 			m[string(k)] = append(m[string(k)], c)
 			c.watched = append(c.watched, watchedKey{c.db, string(k)})
 		}
-		sh.mu.Unlock()
 	}
 	c.w.OK()
 }

@@ -359,8 +359,7 @@ func cmdIncrByFloat(c *client, args [][]byte) {
 		c.w.Error(errNotFloat)
 		return
 	}
-	cur.Add(cur, incr)
-	if longDoubleOverflows(cur) {
+	if !addLongDouble(cur, incr) {
 		c.w.Error("ERR increment would produce NaN or Infinity")
 		return
 	}

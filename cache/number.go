@@ -85,8 +85,7 @@ func parseLongDouble(b []byte) (*big.Float, bool) {
 		return nil, false
 	}
 	s := string(b)
-	ls := strings.ToLower(s)
-	if strings.Contains(ls, "nan") || strings.Contains(ls, "inf") {
+	if strings.Contains(strings.ToLower(s), "nan") {
 		return nil, false
 	}
 	f, _, err := big.ParseFloat(s, 10, longDouble, big.ToNearestEven)
@@ -113,5 +112,14 @@ func formatLongDouble(f *big.Float) string {
 // longDoubleOverflows reports whether f is past the long double's range, where
 // Redis would get infinity.
 func longDoubleOverflows(f *big.Float) bool {
-	return f.MantExp(nil) > 16384
+	return f.IsInf() || f.MantExp(nil) > 16384
+}
+
+// addLongDouble adds b to a, reporting false where Redis would get NaN or infinity.
+func addLongDouble(a, b *big.Float) bool {
+	if a.IsInf() || b.IsInf() {
+		return false
+	}
+	a.Add(a, b)
+	return !longDoubleOverflows(a)
 }

@@ -1,0 +1,558 @@
+package cache
+
+import (
+	"strings"
+	"testing"
+)
+
+// The conformance test runs the same command scripts over raw TCP against a real
+// redis-server and against gantry cache, and compares every reply byte for byte.
+// A line starting with "!" runs on both but is not compared, because its reply
+// legitimately differs (a client id, a time, a random pick); each such line says why.
+// Fields are split on spaces; "" is an empty argument and \s a space inside one.
+var conformance = []struct {
+	name   string
+	script string
+}{
+	{"connection", `
+PING
+PING hello
+PING a b
+ECHO hi
+ECHO
+SELECT 15
+SELECT 16
+SELECT -1
+SELECT x
+SELECT 0
+AUTH pass
+AUTH user pass
+AUTH a b c
+HELLO 4
+HELLO x
+HELLO 2 FOO
+NOSUCH a b c
+nosuch
+GET
+SET k
+CLIENT
+CLIENT NOSUCH
+CLIENT SETNAME my-conn
+CLIENT GETNAME
+CLIENT SETNAME bad\sname
+CLIENT SETNAME ""
+CLIENT GETNAME
+CONFIG FOO
+CONFIG GET
+CONFIG GET maxmemory
+CONFIG GET maxmemory-policy
+CONFIG SET nosuch 1
+OBJECT
+OBJECT ENCODING nokey
+DBSIZE
+`},
+	{"strings", `
+GET nokey
+SET k v
+GET k
+SET k v2 NX
+SET k v3 XX
+GET k
+SET new v XX
+SET new v NX
+SET k v NX XX
+SET k v EX
+SET k v EX 0
+SET k v EX -5
+SET k v EX abc
+SET k v PX 100000 EX 100
+SET k v KEEPTTL EX 100
+SET k v FOO
+SET k v2 GET
+SET nokey2 v GET
+SET k v EX 100
+TTL k
+SET k v2 KEEPTTL
+TTL k
+SET k v3
+TTL k
+SET k v EXAT 1
+GET k
+SETNX k v
+SETNX k v
+SETEX k 0 v
+SETEX k x v
+SETEX k 100 v
+PSETEX k 0 v
+GETSET k new
+GETSET nokey3 x
+GETDEL k
+GETDEL k
+SET k v
+GETEX k EX 100
+TTL k
+GETEX k PERSIST
+TTL k
+GETEX k EX 0
+GETEX k FOO
+GETEX nokey4
+MSET a 1 b 2 c 3
+MSET a 1 b
+MGET a b c nokey
+MSETNX a 1 z 2
+MSETNX y 1 z 2
+MGET y z
+STRLEN a
+STRLEN nokey
+APPEND a 23
+APPEND ap hello
+GET a
+GETRANGE ap 0 -1
+GETRANGE ap 1 3
+GETRANGE ap -3 -1
+GETRANGE ap -1 -3
+GETRANGE ap 10 20
+GETRANGE ap 0 100
+GETRANGE nokey 0 -1
+GETRANGE ap x 1
+SETRANGE ap 1 EL
+GET ap
+SETRANGE sr 3 xx
+GET sr
+SETRANGE ap -1 x
+SETRANGE nokey5 0 ""
+EXISTS nokey5
+SUBSTR ap 0 1
+`},
+	{"counters", `
+INCR n
+INCR n
+INCRBY n 10
+DECR n
+DECRBY n 5
+INCRBY n x
+INCRBY n 1.5
+INCRBY n 007
+SET s abc
+INCR s
+SET big 9223372036854775807
+INCR big
+SET small -9223372036854775808
+DECR small
+DECRBY n -9223372036854775808
+INCRBY n 9223372036854775808
+INCRBYFLOAT f 0.1
+INCRBYFLOAT f 0.2
+INCRBYFLOAT f 1e3
+INCRBYFLOAT f -1000.3
+INCRBYFLOAT f abc
+INCRBYFLOAT s 1
+SET e 1.5e2
+INCRBYFLOAT e 1
+INCRBYFLOAT ff 3.0
+INCRBYFLOAT ff 0.00000001
+INCRBYFLOAT fi inf
+OBJECT ENCODING n
+OBJECT ENCODING s
+SET long aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
+OBJECT ENCODING long
+`},
+	{"keys", `
+MSET a 1 b 2 c 3
+DEL a nokey
+DEL a
+EXISTS b b c nokey
+TYPE b
+TYPE nokey
+EXPIRE b 100
+TTL b
+EXPIRE b 50 NX
+EXPIRE b 200 XX
+TTL b
+EXPIRE b 100 GT
+EXPIRE b 300 GT
+TTL b
+EXPIRE b 400 LT
+EXPIRE b 100 LT
+TTL b
+EXPIRE c 100 XX
+EXPIRE c 100 GT
+EXPIRE c 100 LT
+TTL c
+PERSIST c
+EXPIRE b 10 NX XX
+EXPIRE b 10 GT LT
+EXPIRE b 10 FOO
+EXPIRE b abc
+EXPIRE b 9223372036854775807
+EXPIRE nokey 10
+PERSIST b
+PERSIST b
+TTL b
+PTTL nokey
+PTTL c
+EXPIRETIME c
+EXPIRETIME nokey
+PEXPIREAT b 1
+EXISTS b
+SET b 2
+EXPIRE b -1
+EXISTS b
+EXPIREAT c 99999999999
+EXPIRETIME c
+PEXPIRETIME c
+RENAME nokey x
+RENAME c d
+GET d
+EXPIRETIME d
+RENAME d d
+SET e 5
+RENAMENX d e
+RENAMENX d f
+RENAMENX f f
+COPY f g
+GET g
+COPY f g
+COPY f g REPLACE
+COPY f f
+COPY f h DB 16
+COPY f h DB 1
+COPY f h FOO
+MOVE g 1
+MOVE g 1
+MOVE g 0
+MOVE e 99
+SELECT 1
+GET g
+GET h
+SELECT 0
+KEYS nomatch*
+TOUCH e f nokey
+UNLINK e f
+OBJECT ENCODING g
+OBJECT FOO g
+`},
+	{"lists", `
+LPUSH l a b c
+RPUSH l d e
+LRANGE l 0 -1
+LRANGE l 1 2
+LRANGE l -2 -1
+LRANGE l 5 10
+LRANGE l 3 1
+LRANGE l x 1
+LLEN l
+LLEN nokey
+LINDEX l 0
+LINDEX l -1
+LINDEX l 99
+LINDEX l x
+LSET l 0 C
+LSET l 99 x
+LSET nokey 0 x
+LPOP l
+RPOP l
+LPOP l 2
+LPOP l 0
+LPOP l -1
+LPOP nokey
+LPOP nokey 2
+LPOP l 1 2
+LRANGE l 0 -1
+RPUSH r 1 2 1 3 1 4
+LREM r 2 1
+LRANGE r 0 -1
+LREM r -1 1
+LRANGE r 0 -1
+LREM r 0 9
+LTRIM r 1 -1
+LRANGE r 0 -1
+LTRIM r 5 10
+EXISTS r
+RPUSH i a b c
+LINSERT i BEFORE b x
+LINSERT i AFTER c y
+LINSERT i AFTER nope y
+LINSERT i MIDDLE b y
+LRANGE i 0 -1
+LPUSHX nokey a
+RPUSHX i z
+LMOVE i dst LEFT RIGHT
+LMOVE i dst RIGHT LEFT
+LMOVE i dst UP LEFT
+LRANGE dst 0 -1
+RPOPLPUSH i dst
+LMOVE nokey dst LEFT LEFT
+SET str x
+LPUSH str a
+LRANGE str 0 -1
+LMOVE i str LEFT LEFT
+BLPOP nokey str 0.01
+BLPOP i 0
+BLPOP i -1
+BLPOP i x
+BRPOP i 0
+`},
+	{"hashes", `
+HSET h f1 v1 f2 v2
+HSET h f1 x f3 v3
+HGET h f1
+HGET h nope
+HGET nokey f
+HMGET h f1 nope f3
+HGETALL h
+HKEYS h
+HVALS h
+HLEN h
+HEXISTS h f2
+HEXISTS h nope
+HSTRLEN h f3
+HDEL h f2 nope
+HGETALL h
+HSET h f
+HSETNX h f1 y
+HSETNX h f9 y
+HINCRBY h n 5
+HINCRBY h n -10
+HINCRBY h f1 1
+HINCRBY h n x
+HINCRBYFLOAT h fl 0.1
+HINCRBYFLOAT h fl 0.2
+HINCRBYFLOAT h f1 1
+HMSET h a 1 b 2
+HGETALL h
+HDEL h f1 f3 f9 n fl a b
+EXISTS h
+SET s x
+HGET s f
+HSET s f v
+HGETALL nokey
+`},
+	{"sets", `
+SADD s 3 1 2
+SADD s 2 4
+SMEMBERS s
+SCARD s
+SISMEMBER s 3
+SISMEMBER s 9
+SMISMEMBER s 1 9 4
+SREM s 1 9
+SMEMBERS s
+SADD t 4 5 6
+SINTER s t
+SUNION s t
+SDIFF s t
+SINTERSTORE dst s t
+SMEMBERS dst
+SUNIONSTORE dst s t
+SMEMBERS dst
+SDIFFSTORE dst s nokey
+SMEMBERS dst
+SINTER s nokey
+SCARD nokey
+SMEMBERS nokey
+SET str x
+SADD str a
+SMEMBERS str
+SPOP nokey
+SPOP nokey 3
+SPOP s -1
+SRANDMEMBER nokey
+SRANDMEMBER s x
+SADD one 7
+SPOP one
+EXISTS one
+OBJECT ENCODING s
+SADD s abc
+OBJECT ENCODING s
+`},
+	{"sorted sets", `
+ZADD z 1 a 2 b 3 c
+ZADD z 1.5 a
+ZSCORE z a
+ZSCORE z nope
+ZADD z NX 9 a 4 d
+ZADD z XX 9 a 5 e
+ZADD z XX NX 1 a
+ZADD z GT LT 1 a
+ZADD z GT NX 1 a
+ZADD z INCR 1 a 2 b
+ZADD z 1 a 2
+ZADD z x a
+ZADD z CH 10 a 1 b 0 zz
+ZADD z INCR 5 a
+ZADD z NX INCR 5 a
+ZADD z GT 1 a
+ZADD z LT 1 a
+ZRANGE z 0 -1 WITHSCORES
+ZRANGE z 0 -1
+ZRANGE z 1 2
+ZRANGE z -2 -1 WITHSCORES
+ZREVRANGE z 0 1 WITHSCORES
+ZRANGE z 0 -1 REV
+ZRANGEBYSCORE z 1 4
+ZRANGEBYSCORE z (1 4 WITHSCORES
+ZRANGEBYSCORE z -inf +inf LIMIT 1 2
+ZRANGEBYSCORE z x 1
+ZREVRANGEBYSCORE z 4 1
+ZRANGE z 4 1 BYSCORE REV WITHSCORES
+ZRANGE z 0 -1 LIMIT 0 1
+ZRANGE z (0 +inf BYSCORE LIMIT 0 2
+ZCARD z
+ZCARD nokey
+ZCOUNT z 1 3
+ZCOUNT z (1 (3
+ZCOUNT z x 1
+ZRANK z a
+ZRANK z d
+ZREVRANK z d
+ZRANK z nope
+ZINCRBY z 2.5 d
+ZINCRBY z x d
+ZMSCORE z a nope d
+ZREM z a nope
+ZPOPMIN z
+ZPOPMAX z 2
+ZPOPMIN z -1
+ZPOPMIN nokey
+ZRANGE z 0 -1 WITHSCORES
+ZADD f 1.1 x 1e20 y -0.5 w 3 v
+ZRANGE f 0 -1 WITHSCORES
+ZADD f +inf i -inf j
+ZRANGE f 0 -1 WITHSCORES
+SET str x
+ZADD str 1 a
+ZSCORE str a
+`},
+	{"transactions", `
+EXEC
+DISCARD
+MULTI
+MULTI
+SET a 1
+INCR a
+GET a
+EXEC
+MULTI
+SET a 2
+DISCARD
+GET a
+MULTI
+SET a 3
+NOSUCH
+EXEC
+GET a
+MULTI
+SET a x
+INCR a
+GET a
+EXEC
+WATCH a
+MULTI
+WATCH b
+EXEC
+UNWATCH
+`},
+	{"resp3", `
+!HELLO 3
+GET nokey
+SET k v
+GET k
+HSET h a 1 b 2
+HGETALL h
+HGETALL nokey
+SADD s 1 2
+SMEMBERS s
+ZADD z 1.5 a 2 b
+ZSCORE z a
+ZRANGE z 0 -1 WITHSCORES
+ZPOPMIN z
+ZADD z 1 c 3 d
+ZPOPMAX z 2
+ZMSCORE z c nope
+LPOP nokey
+LPOP nokey 2
+MGET k nokey
+CONFIG GET maxmemory
+BLPOP nokey 0.01
+EXISTS k
+INCRBYFLOAT fl 1.5
+`},
+}
+
+func splitScriptLine(line string) []string {
+	fields := strings.Fields(line)
+	for i, f := range fields {
+		if f == `""` {
+			f = ""
+		}
+		fields[i] = strings.ReplaceAll(f, `\s`, " ")
+	}
+	return fields
+}
+
+func TestConformance(t *testing.T) {
+	redisAddr := startRedis(t)
+	_, gantryAddr := startServer(t, Config{})
+	for _, tc := range conformance {
+		t.Run(tc.name, func(t *testing.T) {
+			redis, gantry := dialRaw(t, redisAddr), dialRaw(t, gantryAddr)
+			redis.do("FLUSHALL")
+			gantry.do("FLUSHALL")
+			for _, line := range strings.Split(tc.script, "\n") {
+				line = strings.TrimSpace(line)
+				if line == "" {
+					continue
+				}
+				skip := strings.HasPrefix(line, "!")
+				args := splitScriptLine(strings.TrimPrefix(line, "!"))
+				want, got := redis.do(args...), gantry.do(args...)
+				if !skip && got != want {
+					t.Errorf("%s\n redis:  %q\n gantry: %q", line, want, got)
+				}
+			}
+		})
+	}
+}
+
+// Malformed input gets Redis's protocol error, and the connection is closed.
+func TestConformanceProtocolErrors(t *testing.T) {
+	redisAddr := startRedis(t)
+	_, gantryAddr := startServer(t, Config{})
+	for _, in := range []string{
+		"*1\r\n$x\r\n",
+		"*x\r\n",
+		"*1\r\n:5\r\n",
+		"*1\r\n$-5\r\n",
+		"*2\r\n$3\r\nGET\r\n$600000000\r\n",
+		"ECHO \"unbalanced\r\n",
+		"ECHO 'a'b\r\n",
+		"PING\r\n*1\r\n$x\r\n",
+		"*0\r\n*-1\r\nPING\r\n",
+		"  \r\nECHO \"a\\x41\\n\" 'b\\'c'\r\n",
+	} {
+		t.Run(strings.ReplaceAll(in, "\r\n", " "), func(t *testing.T) {
+			want, got := rawExchange(t, redisAddr, in), rawExchange(t, gantryAddr, in)
+			if got != want {
+				t.Errorf("input %q\n redis:  %q\n gantry: %q", in, want, got)
+			}
+		})
+	}
+}
+
+// rawExchange sends in, half-closes, and reads everything until the server closes
+// or goes quiet.
+func rawExchange(t *testing.T, addr, in string) string {
+	r := dialRaw(t, addr)
+	r.c.Write([]byte(in))
+	var out []byte
+	buf := make([]byte, 4096)
+	for {
+		r.c.SetReadDeadline(timeNow().Add(300 * millisecond))
+		n, err := r.br.Read(buf)
+		out = append(out, buf[:n]...)
+		if err != nil {
+			return string(out)
+		}
+	}
+}
