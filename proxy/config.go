@@ -38,6 +38,10 @@ type Config struct {
 	IdleTimeout time.Duration `yaml:"idle_timeout"`
 	// BodyTimeout bounds the silence between two reads of a request body. Default 60s.
 	BodyTimeout time.Duration `yaml:"body_timeout"`
+	// MaxInFlight sheds load: a request that arrives while this many are being served is
+	// answered 503 with Retry-After at once, so that overload queues nowhere. Default
+	// 10000; -1 means no limit.
+	MaxInFlight int `yaml:"max_in_flight"`
 	// Via is the pseudonym this proxy adds to Via (RFC 9110 section 7.6.3) and
 	// recognises there to detect loops. Default "gantry-" and a random hex number, which
 	// is unique per process; set the same name on replicas that must never chain.
@@ -101,6 +105,11 @@ type PoolConfig struct {
 	// ReadTimeout bounds the silence between two reads from a host, response head
 	// included. Default 60s; a route that long-polls sets a longer one. -1: none.
 	ReadTimeout time.Duration `yaml:"read_timeout"`
+
+	// MaxRequestsPerHost is a circuit breaker: a host with this many requests in flight
+	// takes no more, and when every host is full the request is answered 503 at once
+	// rather than queued. 0 (the default) means no limit.
+	MaxRequestsPerHost int `yaml:"max_requests_per_host"`
 
 	// Retries is how many more hosts a failed request may try. Default 2; -1: none.
 	// A request is retried only when that is safe: the connection to the host failed
@@ -236,6 +245,12 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("%s: %v is negative; allowed a positive duration such as 10s", d.name, *d.v)
 		}
 	}
+	switch {
+	case c.MaxInFlight == 0:
+		c.MaxInFlight = 10000
+	case c.MaxInFlight < -1:
+		return fmt.Errorf("max_in_flight: %d is negative; allowed -1 (no limit) or a count", c.MaxInFlight)
+	}
 	if c.Via != "" && !isToken([]byte(c.Via)) {
 		return fmt.Errorf("via: %q is not a token; allowed letters, digits and !#$%%&'*+-.^_`|~", c.Via)
 	}
@@ -350,6 +365,9 @@ func (p *PoolConfig) validate() error {
 		p.Retries = 0
 	case p.Retries < 0 || p.Retries > 10:
 		return fmt.Errorf("retries: %d is out of range; allowed -1 (none) to 10", p.Retries)
+	}
+	if p.MaxRequestsPerHost < 0 {
+		return fmt.Errorf("max_requests_per_host: %d is negative; allowed 0 (no limit) or a count", p.MaxRequestsPerHost)
 	}
 	if p.RetryBudget == 0 {
 		p.RetryBudget = 0.2

@@ -25,6 +25,8 @@ const (
 // Errors answered for upstream trouble.
 var (
 	errNoUpstream  = &statusError{503, "no healthy upstream host"}
+	errAtCapacity  = &statusError{503, "upstream hosts at capacity"}
+	errOverloaded  = &statusError{503, "proxy overloaded"}
 	errBadGateway  = &statusError{502, "upstream connection failed"}
 	errBadUpstream = &statusError{502, "upstream sent an invalid response"}
 	errUpTimeout   = &statusError{504, "upstream timed out"}
@@ -157,7 +159,15 @@ func (c *conn) next() bool {
 	// before each read; the head is complete, so no read happens before then.
 	c.cc.timeout = s.cfg.BodyTimeout
 	s.stats.requests.Add(1)
-	return c.proxy(n)
+	if f := s.stats.inFlight.Add(1); s.cfg.MaxInFlight > 0 && f > int64(s.cfg.MaxInFlight) {
+		s.stats.inFlight.Add(-1)
+		s.stats.shed.Add(1)
+		c.fail(errOverloaded)
+		return false
+	}
+	keep := c.proxy(n)
+	s.stats.inFlight.Add(-1)
+	return keep
 }
 
 // readHead waits until br holds a whole head and returns its length and the length of
@@ -344,8 +354,13 @@ func (c *conn) proxy(n int) bool {
 		u = p.pick(&c.view, &triedP, &triedB, key)
 		if u == nil {
 			if lastErr == nil {
-				p.noHost.Add(1)
-				lastErr = errNoUpstream
+				if p.full() {
+					p.breakerOpen.Add(1)
+					lastErr = errAtCapacity
+				} else {
+					p.noHost.Add(1)
+					lastErr = errNoUpstream
+				}
 			}
 			c.fail(lastErr)
 			return false

@@ -98,6 +98,14 @@ func (h h2Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s := h.s
 	s.stats.requests.Add(1)
 	c := &conn{srv: s, https: r.TLS != nil}
+	if f := s.stats.inFlight.Add(1); s.cfg.MaxInFlight > 0 && f > int64(s.cfg.MaxInFlight) {
+		s.stats.inFlight.Add(-1)
+		s.stats.shed.Add(1)
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, errOverloaded.msg, http.StatusServiceUnavailable)
+		return
+	}
+	defer s.stats.inFlight.Add(-1)
 	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
 		c.remote = []byte(host)
 	}
@@ -165,8 +173,13 @@ func (h h2Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		if u = p.pick(&c.view, &triedP, &triedB, key); u == nil {
 			if lastErr == nil {
-				p.noHost.Add(1)
-				lastErr = errNoUpstream
+				if p.full() {
+					p.breakerOpen.Add(1)
+					lastErr = errAtCapacity
+				} else {
+					p.noHost.Add(1)
+					lastErr = errNoUpstream
+				}
 			}
 			fail(lastErr)
 			return

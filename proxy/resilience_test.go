@@ -385,3 +385,51 @@ func TestAdminDrain(t *testing.T) {
 		t.Errorf("/config = %q", body)
 	}
 }
+
+func TestBreakerAndShedding(t *testing.T) {
+	checkLeaks(t)
+	for _, tt := range []struct {
+		name string
+		set  func(*Config)
+		body string
+	}{
+		{"breaker", func(c *Config) { c.Pools[0].MaxRequestsPerHost = 1 }, "upstream hosts at capacity\n"},
+		{"shedding", func(c *Config) { c.MaxInFlight = 1 }, "proxy overloaded\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			entered := make(chan struct{}, 1)
+			release := make(chan struct{})
+			up := backend(t, func(w http.ResponseWriter, r *http.Request) {
+				entered <- struct{}{}
+				<-release
+			})
+			cfg := onePool(up)
+			tt.set(&cfg)
+			_, addr := start(t, cfg)
+			c := client(t)
+			first := make(chan int, 1)
+			go func() {
+				resp, err := c.Get("http://" + addr + "/slow")
+				if err != nil {
+					first <- 0
+					return
+				}
+				resp.Body.Close()
+				first <- resp.StatusCode
+			}()
+			<-entered
+			begin := time.Now()
+			code, body, hdr := get(t, c, "http://"+addr+"/second")
+			if code != 503 || body != tt.body || hdr.Get("Retry-After") == "" {
+				t.Errorf("second request: %d %q %v", code, body, hdr)
+			}
+			if d := time.Since(begin); d > time.Second {
+				t.Errorf("the 503 took %v; it must be immediate", d)
+			}
+			close(release)
+			if code := <-first; code != 200 {
+				t.Errorf("first request: %d", code)
+			}
+		})
+	}
+}

@@ -14,6 +14,8 @@ type stats struct {
 	clientConns atomic.Int64
 	requests    atomic.Uint64
 	byClass     [6]atomic.Uint64 // answers by status class, [0] for other
+	inFlight    atomic.Int64
+	shed        atomic.Uint64 // requests refused by MaxInFlight
 }
 
 func (s *stats) countStatus(code int) {
@@ -51,11 +53,15 @@ var (
 	descRetries    = prometheus.NewDesc("gantry_proxy_retries_total", "Retries to another host.", []string{"pool"}, nil)
 	descBudget     = prometheus.NewDesc("gantry_proxy_retry_budget_exhausted_total", "Retries refused because the retry budget was spent.", []string{"pool"}, nil)
 	descNoHost     = prometheus.NewDesc("gantry_proxy_no_healthy_host_total", "Requests answered 503 because no host was usable.", []string{"pool"}, nil)
+	descBreaker    = prometheus.NewDesc("gantry_proxy_breaker_rejected_total", "Requests answered 503 because every usable host was at max_requests_per_host.", []string{"pool"}, nil)
+	descInFlight   = prometheus.NewDesc("gantry_proxy_in_flight", "Requests being served.", nil, nil)
+	descShed       = prometheus.NewDesc("gantry_proxy_shed_total", "Requests answered 503 because max_in_flight was reached.", nil, nil)
 )
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descConns, descRequests, descResponses, descRoute, descHostReq,
-		descHostFail, descHostFlight, descHostOpen, descHostUp, descHostEject, descRetries, descBudget, descNoHost} {
+		descHostFail, descHostFlight, descHostOpen, descHostUp, descHostEject, descRetries, descBudget, descNoHost,
+		descBreaker, descInFlight, descShed} {
 		ch <- d
 	}
 }
@@ -64,6 +70,8 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	s := c.s
 	ch <- prometheus.MustNewConstMetric(descConns, prometheus.GaugeValue, float64(s.stats.clientConns.Load()))
 	ch <- prometheus.MustNewConstMetric(descRequests, prometheus.CounterValue, float64(s.stats.requests.Load()))
+	ch <- prometheus.MustNewConstMetric(descInFlight, prometheus.GaugeValue, float64(s.stats.inFlight.Load()))
+	ch <- prometheus.MustNewConstMetric(descShed, prometheus.CounterValue, float64(s.stats.shed.Load()))
 	for i := range s.stats.byClass {
 		ch <- prometheus.MustNewConstMetric(descResponses, prometheus.CounterValue, float64(s.stats.byClass[i].Load()), className(i))
 	}
@@ -92,5 +100,6 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descRetries, prometheus.CounterValue, float64(p.retries.Load()), p.name)
 		ch <- prometheus.MustNewConstMetric(descBudget, prometheus.CounterValue, float64(p.budgetOut.Load()), p.name)
 		ch <- prometheus.MustNewConstMetric(descNoHost, prometheus.CounterValue, float64(p.noHost.Load()), p.name)
+		ch <- prometheus.MustNewConstMetric(descBreaker, prometheus.CounterValue, float64(p.breakerOpen.Load()), p.name)
 	}
 }

@@ -227,6 +227,7 @@ type pool struct {
 	retries     atomic.Uint64
 	budgetOut   atomic.Uint64 // retries refused for want of budget
 	noHost      atomic.Uint64 // requests answered 503 because no host was usable
+	breakerOpen atomic.Uint64 // requests answered 503 because every usable host was full
 }
 
 const retryBurst = 10 * 1000
@@ -266,7 +267,27 @@ func (v *pickView) Usable(i int) bool {
 	if i < 64 && v.tried&(1<<i) != 0 {
 		return false
 	}
-	return v.set[i].up(v.now)
+	u := v.set[i]
+	if m := u.pool.cfg.MaxRequestsPerHost; m > 0 && u.inflight.Load() >= int64(m) {
+		return false
+	}
+	return u.up(v.now)
+}
+
+// full reports whether some host is up but at its MaxRequestsPerHost: a failed pick
+// then means "busy", not "down".
+func (p *pool) full() bool {
+	m := p.cfg.MaxRequestsPerHost
+	if m <= 0 {
+		return false
+	}
+	now := nowNano()
+	for _, u := range p.all {
+		if u.up(now) && u.inflight.Load() >= int64(m) {
+			return true
+		}
+	}
+	return false
 }
 
 // pick chooses a host for a request, primaries first, then backups. tried holds the
