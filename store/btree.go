@@ -210,7 +210,8 @@ func (w *writer) makeValue(k, v []byte) (page.Value, error) {
 }
 
 func (w *writer) freeValue(v page.Value) error {
-	for p := v.Ovfl; p != 0; {
+	pages := int(v.Len)/capacity(w.db.pageSize) + 1 // a damaged chain must not loop
+	for p := v.Ovfl; p != 0 && pages > 0; pages-- {
 		n, err := w.node(p)
 		if err != nil {
 			return err

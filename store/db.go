@@ -32,6 +32,7 @@ var (
 	ErrKeyEmpty      = errors.New("store: empty key")
 	ErrKeyTooLarge   = errors.New("store: key too large")
 	ErrValueTooLarge = errors.New("store: value too large")
+	ErrTxTooLarge    = errors.New("store: transaction too large")
 	// ErrLockTimeout: Lock waited Options.LockTimeout for a key another transaction holds.
 	ErrLockTimeout = errors.New("store: lock wait timed out")
 	// ErrDeadlock: Lock would wait for a younger transaction (wait-die): retry.
@@ -61,6 +62,9 @@ type Options struct {
 	CheckpointBytes int64
 	// LockTimeout bounds how long Tx.Lock waits for a key. Default 1s.
 	LockTimeout time.Duration
+	// MaxTxBytes bounds the keys and values one transaction may write (its write set is
+	// held in memory until commit). Default 256 MiB; past it Put fails with ErrTxTooLarge.
+	MaxTxBytes int
 	// Retries is how many times Update runs its function again after ErrConflict.
 	// Default 0.
 	Retries int
@@ -83,6 +87,9 @@ func (o *Options) withDefaults() Options {
 	}
 	if c.CheckpointBytes == 0 {
 		c.CheckpointBytes = 64 << 20
+	}
+	if c.MaxTxBytes == 0 {
+		c.MaxTxBytes = 256 << 20
 	}
 	if c.LockTimeout == 0 {
 		c.LockTimeout = time.Second

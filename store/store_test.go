@@ -221,3 +221,69 @@ func TestSequentialLoadFillsLeaves(t *testing.T) {
 	}
 	t.Logf("leaf fill %.0f%%, %d leaves, height %d", 100*rep.LeafFill, rep.LeafPages, rep.Height)
 }
+
+func TestLimits(t *testing.T) {
+	db := openTest(t, &Options{MaxTxBytes: 10000})
+	err := db.Update(func(tx *Tx) error {
+		b, err := tx.CreateBucket([]byte("b"))
+		if err != nil {
+			return err
+		}
+		if err := b.Put(nil, []byte("v")); !errors.Is(err, ErrKeyEmpty) {
+			t.Errorf("empty key: %v", err)
+		}
+		if err := b.Put(bytes.Repeat([]byte("k"), 600), []byte("v")); !errors.Is(err, ErrKeyTooLarge) {
+			t.Errorf("600-byte key: %v", err)
+		}
+		if err := b.Put([]byte("k"), make([]byte, MaxValueSize+1)); !errors.Is(err, ErrValueTooLarge) {
+			t.Errorf("huge value: %v", err)
+		}
+		if err := b.Put([]byte("k"), make([]byte, 9000)); err != nil {
+			return err
+		}
+		if err := b.Put([]byte("k2"), make([]byte, 2000)); !errors.Is(err, ErrTxTooLarge) {
+			t.Errorf("past MaxTxBytes: %v", err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, _ := db.Begin(false)
+	b, _ := tx.Bucket([]byte("b"))
+	if err := b.Put([]byte("x"), nil); !errors.Is(err, ErrReadOnly) {
+		t.Errorf("put in a read-only transaction: %v", err)
+	}
+	tx.Rollback()
+	if _, err := tx.Bucket([]byte("b")); !errors.Is(err, ErrTxDone) {
+		t.Errorf("use after rollback: %v", err)
+	}
+	if err := tx.Commit(); !errors.Is(err, ErrTxDone) {
+		t.Errorf("commit after rollback: %v", err)
+	}
+}
+
+func TestUpdateRollsBackOnErrorAndPanic(t *testing.T) {
+	db := openTest(t, nil)
+	put(t, db, "b", "k", "v")
+	boom := errors.New("boom")
+	err := db.Update(func(tx *Tx) error {
+		b, _ := tx.Bucket([]byte("b"))
+		b.Put([]byte("k"), []byte("changed"))
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("Update returned %v", err)
+	}
+	func() {
+		defer func() { recover() }()
+		db.Update(func(tx *Tx) error {
+			b, _ := tx.Bucket([]byte("b"))
+			b.Put([]byte("k"), []byte("changed"))
+			panic("boom")
+		})
+	}()
+	if got := get(t, db, "b", "k"); got != "v" {
+		t.Fatalf("k = %q after rolled-back updates", got)
+	}
+}

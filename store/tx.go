@@ -74,6 +74,7 @@ type Tx struct {
 	lockedAt map[string]uint64 // keys locked with Lock: the snapshot they were read at
 	dropSet  map[uint32]bool
 	newBkt   uint32 // highest bucket id created
+	wsBytes  int    // bytes of keys and values in writes
 }
 
 type entry struct {
@@ -231,6 +232,8 @@ func (tx *Tx) checkWrite(bucket uint32, k []byte, vlen int) error {
 		return fmt.Errorf("%w: %d bytes, at most %d with %d-byte pages", ErrKeyTooLarge, len(k), maxKey(tx.db.pageSize)-4, tx.db.pageSize)
 	case vlen > MaxValueSize:
 		return fmt.Errorf("%w: %d bytes, at most %d", ErrValueTooLarge, vlen, MaxValueSize)
+	case tx.wsBytes+len(k)+vlen > tx.db.opts.MaxTxBytes:
+		return fmt.Errorf("%w: its writes would pass Options.MaxTxBytes (%d)", ErrTxTooLarge, tx.db.opts.MaxTxBytes)
 	}
 	return nil
 }
@@ -241,6 +244,7 @@ func (tx *Tx) write(bucket uint32, k, v []byte, del bool) {
 		tx.dirtyWS = true
 		tx.perBkt[bucket]++
 	}
+	tx.wsBytes += len(k) + len(v)
 	e := &entry{del: del}
 	if !del {
 		e.val = append([]byte{}, v...)
