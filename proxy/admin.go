@@ -34,6 +34,8 @@ func (s *Server) AdminHandlers() map[string]http.Handler {
 					switch {
 					case u.drained.Load():
 						state = "drained"
+					case u.unhealthy.Load():
+						state = "unhealthy"
 					case !u.up(now):
 						state = "ejected"
 					}

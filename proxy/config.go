@@ -122,6 +122,9 @@ type PoolConfig struct {
 	// a host for EjectBase, doubled for each ejection in a row up to 32×; never more
 	// than MaxEjectPercent of the pool is ejected. Defaults 5, 10s, 50. EjectAfter -1
 	// turns ejection off.
+	// HealthCheck turns on active health checks for the pool's hosts.
+	HealthCheck *HealthCheck `yaml:"health_check"`
+
 	EjectAfter      int           `yaml:"eject_after"`
 	EjectBase       time.Duration `yaml:"eject_base"`
 	MaxEjectPercent int           `yaml:"max_eject_percent"`
@@ -192,11 +195,12 @@ func explainYAML(err error) error {
 		return err
 	}
 	types := map[string]reflect.Type{
-		"proxy.Config":     reflect.TypeFor[Config](),
-		"proxy.PoolConfig": reflect.TypeFor[PoolConfig](),
-		"proxy.HostConfig": reflect.TypeFor[HostConfig](),
-		"proxy.Route":      reflect.TypeFor[Route](),
-		"proxy.CertConfig": reflect.TypeFor[CertConfig](),
+		"proxy.Config":      reflect.TypeFor[Config](),
+		"proxy.PoolConfig":  reflect.TypeFor[PoolConfig](),
+		"proxy.HostConfig":  reflect.TypeFor[HostConfig](),
+		"proxy.Route":       reflect.TypeFor[Route](),
+		"proxy.CertConfig":  reflect.TypeFor[CertConfig](),
+		"proxy.HealthCheck": reflect.TypeFor[HealthCheck](),
 	}
 	msgs := make([]string, len(te.Errors))
 	for i, m := range te.Errors {
@@ -366,6 +370,11 @@ func (p *PoolConfig) validate() error {
 	case p.Retries < 0 || p.Retries > 10:
 		return fmt.Errorf("retries: %d is out of range; allowed -1 (none) to 10", p.Retries)
 	}
+	if p.HealthCheck != nil {
+		if err := p.HealthCheck.validate(); err != nil {
+			return fmt.Errorf("health_check.%w", err)
+		}
+	}
 	if p.MaxRequestsPerHost < 0 {
 		return fmt.Errorf("max_requests_per_host: %d is negative; allowed 0 (no limit) or a count", p.MaxRequestsPerHost)
 	}
@@ -457,3 +466,5 @@ func isPort(p string) bool {
 	}
 	return true
 }
+
+func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }

@@ -433,3 +433,40 @@ func TestBreakerAndShedding(t *testing.T) {
 		})
 	}
 }
+
+func TestActiveHealthCheck(t *testing.T) {
+	checkLeaks(t)
+	var sick atomic.Bool
+	a := backend(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/health" && sick.Load() {
+			w.WriteHeader(503)
+			return
+		}
+		io.WriteString(w, "a")
+	})
+	b := backend(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "b") })
+	cfg := onePool(a, b)
+	cfg.Pools[0].HealthCheck = &HealthCheck{Path: "/health", Interval: 20 * time.Millisecond, HealthyAfter: 2, UnhealthyAfter: 2}
+	s, addr := start(t, cfg)
+	host := s.pools[0].all[0]
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting until %s", what)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	sick.Store(true)
+	waitFor("host a is unhealthy", host.unhealthy.Load)
+	c := client(t)
+	for i := 0; i < 6; i++ {
+		if _, body, _ := get(t, c, "http://"+addr+"/"); body != "b" {
+			t.Fatalf("request went to the unhealthy host")
+		}
+	}
+	sick.Store(false)
+	waitFor("host a is healthy again", func() bool { return !host.unhealthy.Load() })
+}

@@ -45,7 +45,10 @@ type Server struct {
 	tls     *tls.Config   // nil: plain listeners
 	h2      *http.Server  // serves HTTP/2 connections handed over by the fast path
 	h2ln    *connListener // how they are handed over
-	h2start sync.Once
+	h2start sync.Once     // starts the HTTP/2 server and the health checkers on the first Serve
+	// stopChecks closes on Shutdown to stop the health checkers.
+	stopChecks chan struct{}
+	stopOnce   sync.Once
 }
 
 // route is a compiled Route.
@@ -82,6 +85,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.via = []byte("1.1 " + via)
 	s.h2ln = newConnListener()
+	s.stopChecks = make(chan struct{})
 	s.h2 = s.newH2Server()
 	if len(cfg.TLS) > 0 {
 		tc, err := loadTLS(cfg.TLS)
@@ -185,6 +189,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.h2start.Do(func() {
 		s.wg.Add(1)
 		go s.serveH2()
+		for _, p := range s.pools {
+			if p.cfg.HealthCheck != nil {
+				s.wg.Add(1)
+				go p.checkHealth(s.stopChecks)
+			}
+		}
 	})
 
 	var delay time.Duration
@@ -281,6 +291,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		ln.Close()
 	}
 	s.mu.Unlock()
+	s.stopOnce.Do(func() { close(s.stopChecks) })
 	h2err := make(chan error, 1)
 	go func() { h2err <- s.shutdownH2(ctx) }()
 	defer func() { <-h2err }()

@@ -30,6 +30,9 @@ type upstream struct {
 	ejectedUntil atomic.Int64 // unix nanoseconds; the host is skipped until then
 	ejections    atomic.Int32 // how many times in a row it was ejected
 	drained      atomic.Bool
+	unhealthy    atomic.Bool // failed its active health check
+	// Counters of the health check, touched only by the pool's checker goroutine.
+	checkPasses, checkFails int
 
 	requests, failures, ejected atomic.Uint64 // counters for metrics
 }
@@ -76,7 +79,7 @@ func (c *timeoutConn) setDeadline(t time.Time, slack time.Duration) {
 
 // up reports whether the host takes traffic now.
 func (u *upstream) up(now int64) bool {
-	return !u.drained.Load() && now >= u.ejectedUntil.Load()
+	return !u.drained.Load() && !u.unhealthy.Load() && now >= u.ejectedUntil.Load()
 }
 
 // get returns a keep-alive connection to the host, or dials a new one.
