@@ -19,7 +19,7 @@ func (s *Server) AdminHandlers() map[string]http.Handler {
 	return map[string]http.Handler{
 		"GET /config": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/yaml")
-			b, err := yaml.Marshal(s.cfg)
+			b, err := yaml.Marshal(s.table.Load().cfg)
 			if err != nil {
 				http.Error(w, err.Error(), 500)
 				return
@@ -28,7 +28,7 @@ func (s *Server) AdminHandlers() map[string]http.Handler {
 		}),
 		"GET /pools": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			now := nowNano()
-			for _, p := range s.pools {
+			for _, p := range s.table.Load().pools {
 				for _, u := range p.all {
 					state := "up"
 					switch {
@@ -61,7 +61,7 @@ func (s *Server) drainHandler(drain bool) http.Handler {
 // Drain stops (drain true) or resumes sending new requests to the host addr (host:port)
 // of a pool.
 func (s *Server) Drain(pool, addr string, drain bool) error {
-	for _, p := range s.pools {
+	for _, p := range s.table.Load().pools {
 		if p.name != pool {
 			continue
 		}

@@ -180,11 +180,11 @@ func TestBackupHostsOnlyWhenPrimariesDown(t *testing.T) {
 			t.Fatalf("request %d went to %s", i, body)
 		}
 	}
-	s.pools[0].primary[0].drained.Store(true)
+	s.table.Load().pools[0].primary[0].drained.Store(true)
 	if _, body, _ := get(t, c, "http://"+addr+"/"); body != "backup" {
 		t.Fatalf("with the primary drained, request went to %s", body)
 	}
-	s.pools[0].primary[0].drained.Store(false)
+	s.table.Load().pools[0].primary[0].drained.Store(false)
 	if _, body, _ := get(t, c, "http://"+addr+"/"); body != "primary" {
 		t.Fatalf("with the primary back, request went to %s", body)
 	}
@@ -210,11 +210,11 @@ func TestOutlierEjection(t *testing.T) {
 	if n := badHits.Load(); n != 3 {
 		t.Errorf("the failing host got %d requests, want 3 before its ejection", n)
 	}
-	if s.pools[0].all[0].ejected.Load() != 1 {
-		t.Errorf("ejections = %d", s.pools[0].all[0].ejected.Load())
+	if s.table.Load().pools[0].all[0].ejected.Load() != 1 {
+		t.Errorf("ejections = %d", s.table.Load().pools[0].all[0].ejected.Load())
 	}
 	// Never more than MaxEjectPercent (50%) of the pool: the good host stays.
-	if !s.pools[0].all[1].up(nowNano()) {
+	if !s.table.Load().pools[0].all[1].up(nowNano()) {
 		t.Error("the healthy host was ejected")
 	}
 }
@@ -448,7 +448,7 @@ func TestActiveHealthCheck(t *testing.T) {
 	cfg := onePool(a, b)
 	cfg.Pools[0].HealthCheck = &HealthCheck{Path: "/health", Interval: 20 * time.Millisecond, HealthyAfter: 2, UnhealthyAfter: 2}
 	s, addr := start(t, cfg)
-	host := s.pools[0].all[0]
+	host := s.table.Load().pools[0].all[0]
 	waitFor := func(what string, cond func() bool) {
 		t.Helper()
 		deadline := time.Now().Add(5 * time.Second)
@@ -469,4 +469,66 @@ func TestActiveHealthCheck(t *testing.T) {
 	}
 	sick.Store(false)
 	waitFor("host a is healthy again", func() bool { return !host.unhealthy.Load() })
+}
+
+// TestReloadUnderLoad swaps the pool while clients keep sending: no request fails, and
+// after the reload the new host takes the traffic.
+func TestReloadUnderLoad(t *testing.T) {
+	checkLeaks(t)
+	name := func(s string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			time.Sleep(time.Millisecond)
+			io.WriteString(w, s)
+		}
+	}
+	old, neu := backend(t, name("old")), backend(t, name("new"))
+	s, addr := start(t, onePool(old))
+	c := client(t)
+	stop := make(chan struct{})
+	errs := make(chan error, 4)
+	for g := 0; g < 4; g++ {
+		go func() {
+			for {
+				select {
+				case <-stop:
+					errs <- nil
+					return
+				default:
+				}
+				resp, err := c.Get("http://" + addr + "/")
+				if err != nil {
+					errs <- err
+					return
+				}
+				io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					errs <- fmt.Errorf("status %d", resp.StatusCode)
+					return
+				}
+			}
+		}()
+	}
+	time.Sleep(50 * time.Millisecond) // let load build up before the reload
+	if err := s.Reload(onePool(neu)); err != nil {
+		t.Fatal(err)
+	}
+	bad := onePool(neu)
+	bad.MaxHeaderBytes = 4096
+	if err := s.Reload(bad); err == nil {
+		t.Error("a reload that changes a listener setting was accepted")
+	}
+	if err := s.Reload(Config{}); err == nil {
+		t.Error("an invalid configuration was accepted")
+	}
+	time.Sleep(50 * time.Millisecond)
+	close(stop)
+	for g := 0; g < 4; g++ {
+		if err := <-errs; err != nil {
+			t.Errorf("a request failed during the reload: %v", err)
+		}
+	}
+	if _, body, _ := get(t, c, "http://"+addr+"/"); body != "new" {
+		t.Errorf("after the reload the request went to %q", body)
+	}
 }

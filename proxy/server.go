@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,11 +26,12 @@ type headerMatch struct {
 
 // Server is a running reverse proxy.
 type Server struct {
-	cfg    Config
-	log    *slog.Logger
-	via    []byte // "1.1 " + pseudonym
-	pools  []*pool
-	routes []*route
+	cfg     Config
+	log     *slog.Logger
+	via     []byte                // "1.1 " + pseudonym
+	table   atomic.Pointer[table] // pools and routes; swapped whole by Reload
+	tableMu sync.Mutex            // serialises Reload and the start of health checks
+	started bool                  // Serve has run; guarded by tableMu
 
 	readers sync.Pool // *bufio.Reader of MaxHeaderBytes, for client connections
 	writers sync.Pool // *bufio.Writer, for client connections
@@ -45,10 +47,31 @@ type Server struct {
 	tls     *tls.Config   // nil: plain listeners
 	h2      *http.Server  // serves HTTP/2 connections handed over by the fast path
 	h2ln    *connListener // how they are handed over
-	h2start sync.Once     // starts the HTTP/2 server and the health checkers on the first Serve
-	// stopChecks closes on Shutdown to stop the health checkers.
-	stopChecks chan struct{}
-	stopOnce   sync.Once
+	h2start sync.Once     // starts the HTTP/2 server on the first Serve
+}
+
+// table is what a configuration reload replaces: the pools and the routes. Requests in
+// flight keep the table they started with.
+type table struct {
+	cfg        Config // the configuration the table was built from
+	pools      []*pool
+	routes     []*route
+	stopChecks chan struct{} // closed when the table is retired, to stop its health checks
+	retireOnce sync.Once
+}
+
+// retire stops the table's health checks and closes its idle connections; connections in
+// use close when their request ends, since put refuses them.
+func (t *table) retire() {
+	t.retireOnce.Do(func() {
+		close(t.stopChecks)
+		for _, p := range t.pools {
+			p.retired.Store(true)
+			for _, u := range p.all {
+				u.closeIdle(0)
+			}
+		}
+	})
 }
 
 // route is a compiled Route.
@@ -85,7 +108,6 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.via = []byte("1.1 " + via)
 	s.h2ln = newConnListener()
-	s.stopChecks = make(chan struct{})
 	s.h2 = s.newH2Server()
 	if len(cfg.TLS) > 0 {
 		tc, err := loadTLS(cfg.TLS)
@@ -97,6 +119,17 @@ func New(cfg Config) (*Server, error) {
 	s.readers.New = func() any { return bufio.NewReaderSize(nil, cfg.MaxHeaderBytes) }
 	s.writers.New = func() any { return bufio.NewWriterSize(nil, 8<<10) }
 
+	t, err := s.buildTable(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s.table.Store(t)
+	return s, nil
+}
+
+// buildTable builds the pools and routes of a validated configuration.
+func (s *Server) buildTable(cfg Config) (*table, error) {
+	t := &table{cfg: cfg, stopChecks: make(chan struct{})}
 	byName := make(map[string]*pool)
 	for _, pc := range cfg.Pools {
 		p := &pool{name: pc.Name, cfg: pc, srv: s, policy: newPolicy(pc.Policy), backupPick: newPolicy(pc.Policy)}
@@ -115,7 +148,7 @@ func New(cfg Config) (*Server, error) {
 			}
 		}
 		p.retryTokens.Store(retryBurst)
-		s.pools = append(s.pools, p)
+		t.pools = append(t.pools, p)
 		byName[p.name] = p
 	}
 	rs := cfg.Routes
@@ -139,9 +172,47 @@ func New(cfg Config) (*Server, error) {
 		for k, v := range r.Headers {
 			cr.headers = append(cr.headers, headerMatch{strings.ToLower(k), []byte(v)})
 		}
-		s.routes = append(s.routes, cr)
+		t.routes = append(t.routes, cr)
 	}
-	return s, nil
+	return t, nil
+}
+
+// Reload replaces the pools and routes with those of cfg. Requests in flight finish on
+// the old ones; connections are not dropped. A configuration that does not validate, or
+// that changes anything besides pools and routes (listener settings need a restart), is
+// refused and the old one keeps serving.
+func (s *Server) Reload(cfg Config) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	a, b := s.cfg, cfg
+	a.Pools, a.Routes, a.Log, b.Pools, b.Routes, b.Log = nil, nil, nil, nil, nil, nil
+	if !reflect.DeepEqual(a, b) {
+		return errors.New("reload: only pools and routes can change; other settings need a restart")
+	}
+	t, err := s.buildTable(cfg)
+	if err != nil {
+		return err
+	}
+	s.tableMu.Lock()
+	defer s.tableMu.Unlock()
+	old := s.table.Swap(t)
+	if s.started {
+		s.startChecks(t)
+	}
+	old.retire()
+	s.log.Info("proxy: configuration reloaded", "pools", len(t.pools), "routes", len(t.routes))
+	return nil
+}
+
+// startChecks starts the health checkers of a table's pools.
+func (s *Server) startChecks(t *table) {
+	for _, p := range t.pools {
+		if p.cfg.HealthCheck != nil {
+			s.wg.Add(1)
+			go p.checkHealth(t.stopChecks)
+		}
+	}
 }
 
 func routeName(i int, r Route) string {
@@ -189,12 +260,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.h2start.Do(func() {
 		s.wg.Add(1)
 		go s.serveH2()
-		for _, p := range s.pools {
-			if p.cfg.HealthCheck != nil {
-				s.wg.Add(1)
-				go p.checkHealth(s.stopChecks)
-			}
-		}
+		s.tableMu.Lock()
+		s.started = true
+		s.startChecks(s.table.Load())
+		s.tableMu.Unlock()
 	})
 
 	var delay time.Duration
@@ -227,7 +296,7 @@ func (s *Server) sweepIdle(done <-chan struct{}) {
 		case <-done:
 			return
 		case <-t.C:
-			for _, p := range s.pools {
+			for _, p := range s.table.Load().pools {
 				for _, u := range p.all {
 					u.closeIdle(p.cfg.IdleTimeout)
 				}
@@ -291,7 +360,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		ln.Close()
 	}
 	s.mu.Unlock()
-	s.stopOnce.Do(func() { close(s.stopChecks) })
+	s.tableMu.Lock()
+	s.table.Load().retire() // stops the health checks; idle connections close again below
+	s.tableMu.Unlock()
 	h2err := make(chan error, 1)
 	go func() { h2err <- s.shutdownH2(ctx) }()
 	defer func() { <-h2err }()
@@ -318,7 +389,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		break
 	}
 	s.wg.Wait()
-	for _, p := range s.pools {
+	for _, p := range s.table.Load().pools {
 		for _, u := range p.all {
 			u.closeIdle(0)
 		}
@@ -326,10 +397,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// match returns the first route that takes a request, or nil.
+// match returns the first route of the current table that takes a request, or nil.
 func (s *Server) match(host, path []byte, h *head) *route {
-	for i := range s.routes {
-		r := s.routes[i]
+	routes := s.table.Load().routes
+	for i := range routes {
+		r := routes[i]
 		if r.matches(host, path, h) {
 			return r
 		}

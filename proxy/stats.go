@@ -75,8 +75,9 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	for i := range s.stats.byClass {
 		ch <- prometheus.MustNewConstMetric(descResponses, prometheus.CounterValue, float64(s.stats.byClass[i].Load()), className(i))
 	}
-	for i := range s.routes {
-		r := s.routes[i]
+	routes := s.table.Load().routes
+	for i := range routes {
+		r := routes[i]
 		for k := range r.statusSeen {
 			if v := r.statusSeen[k].Load(); v > 0 {
 				ch <- prometheus.MustNewConstMetric(descRoute, prometheus.CounterValue, float64(v), r.name, className(k))
@@ -84,7 +85,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	now := nowNano()
-	for _, p := range s.pools {
+	for _, p := range s.table.Load().pools {
 		for _, u := range p.all {
 			up := 0.0
 			if u.up(now) {

@@ -126,7 +126,7 @@ func (u *upstream) dial(ctx context.Context) (*upConn, error) {
 func (u *upstream) put(uc *upConn) {
 	uc.idleSince = time.Now()
 	u.mu.Lock()
-	if len(u.idle) < u.pool.cfg.MaxIdlePerHost && !u.drained.Load() {
+	if len(u.idle) < u.pool.cfg.MaxIdlePerHost && !u.drained.Load() && !u.pool.retired.Load() {
 		u.idle = append(u.idle, uc)
 		u.mu.Unlock()
 		return
@@ -221,7 +221,8 @@ type pool struct {
 	byAddr     map[string]int // host address → index in primary
 	hashKey    hashKey
 
-	ejectMu sync.Mutex // serialises ejection decisions
+	ejectMu sync.Mutex  // serialises ejection decisions
+	retired atomic.Bool // a reload replaced the pool: connections are not kept
 
 	// The retry budget: every request adds RetryBudget tokens (in thousandths), every
 	// retry spends one whole token, and the bucket holds at most retryBurst tokens. Retries

@@ -3,7 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,6 +32,7 @@ func runProxy(ctx context.Context, s stdio, args []string) error {
 	config := fs.String("config", "", "YAML configuration file")
 	policy := fs.String("policy", "", "balancing policy for --to hosts: round_robin, weighted_round_robin, least_conn, two_choices")
 	drain := fs.Duration("drain", 10*time.Second, "how long shutdown waits for requests in flight")
+	watch := fs.Duration("watch", 2*time.Second, "how often to check --config for changes and reload (0: only on SIGHUP)")
 	var to stringList
 	fs.Var(&to, "to", "upstream host (http://host:port or host:port); repeat for several")
 	if err := fs.parse(args); err != nil {
@@ -65,6 +70,15 @@ func runProxy(ctx context.Context, s stdio, args []string) error {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(srv.Collector())
+	if *config != "" {
+		wctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			watchConfig(wctx, *config, *watch, srv, log)
+		}()
+		defer func() { stop(); <-done }()
+	}
 	return serve(ctx, srv, serveOptions{
 		name:      "proxy",
 		addr:      *addr,
@@ -73,4 +87,53 @@ func runProxy(ctx context.Context, s stdio, args []string) error {
 		drain:     *drain,
 		log:       log,
 	})
+}
+
+// watchConfig reloads the proxy's configuration on SIGHUP and when the file changes. A
+// configuration that fails to load or validate is logged and refused; the running one
+// keeps serving.
+func watchConfig(ctx context.Context, path string, every time.Duration, srv *proxy.Server, log *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	var tick <-chan time.Time
+	if every > 0 {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		tick = t.C
+	}
+	stamp := func() string {
+		fi, err := os.Stat(path)
+		if err != nil {
+			return ""
+		}
+		return fmt.Sprint(fi.ModTime().UnixNano(), fi.Size())
+	}
+	last := stamp()
+	reload := func(why string) {
+		cfg, err := proxy.LoadConfig(path)
+		if err == nil {
+			cfg.Log = log
+			err = srv.Reload(cfg)
+		}
+		if err != nil {
+			log.Error("proxy: new configuration refused; the old one keeps serving", "why", why, "err", err)
+			return
+		}
+		log.Info("proxy: configuration reloaded", "why", why, "file", path)
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			last = stamp()
+			reload("SIGHUP")
+		case <-tick:
+			if now := stamp(); now != last {
+				last = now
+				reload("file changed")
+			}
+		}
+	}
 }

@@ -60,6 +60,12 @@ func (b *syncBuffer) Write(p []byte) (int, error) {
 	return b.b.Write(p)
 }
 
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
 func TestProxyCommandServes(t *testing.T) {
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "from backend")
@@ -105,6 +111,75 @@ func TestProxyCommandServes(t *testing.T) {
 	}
 	cancel()
 	if code := <-done; code != 0 {
-		t.Errorf("exit code %d; stderr:\n%s", code, errw.b.String())
+		t.Errorf("exit code %d; stderr:\n%s", code, errw.String())
+	}
+}
+
+func TestProxyCommandReloadsConfig(t *testing.T) {
+	named := func(name string) *httptest.Server {
+		return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, name)
+		}))
+	}
+	a, b := named("a"), named("b")
+	defer a.Close()
+	defer b.Close()
+	path := filepath.Join(t.TempDir(), "proxy.yaml")
+	write := func(body string) {
+		// Write then rename, so the watcher never reads a half-written file.
+		tmp := path + ".tmp"
+		if err := os.WriteFile(tmp, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pool := func(url string) string { return "pools:\n  - name: p\n    hosts: [{addr: '" + url + "'}]\n" }
+	write(pool(a.URL))
+	addr := freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	var errw syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, stdio{strings.NewReader(""), io.Discard, &errw},
+			[]string{"proxy", "--addr", addr, "--admin", "", "--config", path, "--watch", "20ms"})
+	}()
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	c := &http.Client{Transport: tr, Timeout: 5 * time.Second}
+	waitBody := func(want string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			resp, err := c.Get("http://" + addr + "/")
+			if err == nil {
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if string(b) == want {
+					return
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("never got %q; stderr:\n%s", want, errw.String())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitBody("a")
+	write(pool(b.URL))
+	waitBody("b")
+	write("pools: [}\n") // broken: refused, b keeps serving
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(errw.String(), "new configuration refused") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the broken file was not refused; stderr:\n%s", errw.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	waitBody("b")
+	cancel()
+	if code := <-done; code != 0 {
+		t.Errorf("exit code %d; stderr:\n%s", code, errw.String())
 	}
 }
