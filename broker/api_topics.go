@@ -178,12 +178,13 @@ func (s *Server) topicConfigEntries(set map[string]string) []kmsg.DescribeConfig
 	lc := s.topics.logConfig(nil)
 	lc.Logger = nil
 	defaults := map[string]string{
-		"retention.ms":      strconv.FormatInt(lc.RetentionAge.Milliseconds(), 10),
-		"retention.bytes":   "-1",
-		"segment.bytes":     strconv.FormatInt(lc.SegmentBytes, 10),
-		"segment.ms":        strconv.FormatInt(lc.SegmentAge.Milliseconds(), 10),
-		"max.message.bytes": strconv.Itoa(int(s.cfg.MessageMaxBytes)),
-		"cleanup.policy":    "delete",
+		"retention.ms":        strconv.FormatInt(lc.RetentionAge.Milliseconds(), 10),
+		"retention.bytes":     "-1",
+		"segment.bytes":       strconv.FormatInt(lc.SegmentBytes, 10),
+		"segment.ms":          strconv.FormatInt(lc.SegmentAge.Milliseconds(), 10),
+		"max.message.bytes":   strconv.Itoa(int(s.cfg.MessageMaxBytes)),
+		"cleanup.policy":      "delete",
+		"delete.retention.ms": "86400000",
 	}
 	if lc.RetentionAge <= 0 {
 		defaults["retention.ms"] = "-1"

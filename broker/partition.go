@@ -3,6 +3,7 @@ package broker
 import (
 	"log/slog"
 	"sync"
+	"time"
 
 	plog "gantry/broker/log"
 
@@ -30,6 +31,9 @@ type partition struct {
 	topic string
 	index int32
 	log   *plog.Log
+
+	compact         bool          // cleanup.policy=compact: compaction instead of retention
+	deleteRetention time.Duration // how long compaction keeps tombstones
 
 	mu        sync.Mutex // serializes appends with the producer-state checks
 	producers map[int64]*producerState

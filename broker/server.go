@@ -249,8 +249,14 @@ func (s *Server) retentionLoop() {
 // partition now, as the background loop does every RetentionCheck.
 func (s *Server) RunRetention(now time.Time) {
 	for _, p := range s.topics.all() {
-		if _, err := p.log.Retain(now); err != nil && s.ctx.Err() == nil {
-			s.log.Error("retention", "topic", p.topic, "partition", p.index, "err", err)
+		var err error
+		if p.compact {
+			_, err = p.log.Compact(now, p.deleteRetention)
+		} else {
+			_, err = p.log.Retain(now)
+		}
+		if err != nil && s.ctx.Err() == nil {
+			s.log.Error("retention", "topic", p.topic, "partition", p.index, "compact", p.compact, "err", err)
 		}
 	}
 }

@@ -42,11 +42,12 @@ func validTopicName(name string) error {
 
 // topicConfigs are the per-topic settings a client may set, with how each is checked.
 var topicConfigs = map[string]func(string) error{
-	"retention.ms":      intAtLeast(-1),
-	"retention.bytes":   intAtLeast(-1),
-	"segment.bytes":     intAtLeast(14),
-	"segment.ms":        intAtLeast(1),
-	"max.message.bytes": intAtLeast(0),
+	"retention.ms":        intAtLeast(-1),
+	"retention.bytes":     intAtLeast(-1),
+	"segment.bytes":       intAtLeast(14),
+	"segment.ms":          intAtLeast(1),
+	"max.message.bytes":   intAtLeast(0),
+	"delete.retention.ms": intAtLeast(0),
 	"cleanup.policy": func(v string) error {
 		if v != "delete" && v != "compact" {
 			return errors.New("must be delete or compact")
@@ -149,6 +150,11 @@ func (ts *topics) openPartitions(t *topic, n int32) error {
 		if err != nil {
 			return err
 		}
+		p.compact = t.meta.Configs["cleanup.policy"] == "compact"
+		p.deleteRetention = 24 * time.Hour
+		if n, err := strconv.ParseInt(t.meta.Configs["delete.retention.ms"], 10, 64); err == nil {
+			p.deleteRetention = time.Duration(n) * time.Millisecond
+		}
 		t.parts = append(t.parts, p)
 		if ts.onUp != nil {
 			ts.onUp(p)
@@ -180,6 +186,10 @@ func (ts *topics) logConfig(c map[string]string) plog.Config {
 	}
 	if n, ok := num("segment.ms"); ok {
 		lc.SegmentAge = time.Duration(n) * time.Millisecond
+	}
+	if c["cleanup.policy"] == "compact" {
+		// A compacted topic keeps the latest record of every key, however old.
+		lc.RetentionAge, lc.RetentionBytes = -1, 0
 	}
 	return lc
 }

@@ -16,6 +16,8 @@ const lengthEnd = 12
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
+func crc32Castagnoli(p []byte) uint32 { return crc32.Checksum(p, castagnoli) }
+
 // ErrCorrupt reports a record batch that cannot be trusted: too short, a length that does
 // not fit, a magic other than 2, or a CRC that does not match.
 var ErrCorrupt = errors.New("corrupt record batch")

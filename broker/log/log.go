@@ -77,8 +77,9 @@ type Log struct {
 	unflushed int64 // records appended since the last sync began
 	closed    bool
 
-	syncMu  sync.Mutex   // one fsync at a time; waiters share the next one
-	flushed atomic.Int64 // every offset below this is on disk
+	syncMu    sync.Mutex   // one fsync at a time; waiters share the next one
+	compactMu sync.Mutex   // one compaction at a time
+	flushed   atomic.Int64 // every offset below this is on disk
 }
 
 // Open opens or creates the log in dir, recovering its tail.
