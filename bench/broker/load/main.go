@@ -184,10 +184,13 @@ func consume(ctx context.Context, brokers, topic string, n, size int) error {
 	return nil
 }
 
-// e2e produces at a fixed rate with acks=all and measures, in a consumer, the time
+// e2e produces at a fixed rate (linger 0) and measures, in a consumer, the time
 // from handing each record to the producer to receiving it.
 func e2e(ctx context.Context, brokers, topic string, partitions, rate, size int, dur time.Duration, acks string) error {
-	opts := []kgo.Opt{kgo.SeedBrokers(brokers), kgo.DefaultProduceTopic(topic), kgo.ProducerBatchCompression(kgo.NoCompression())}
+	// No linger (franz-go's default is 10 ms): the latency measured is the broker's and
+	// the network's, not the client's batching delay.
+	opts := []kgo.Opt{kgo.SeedBrokers(brokers), kgo.DefaultProduceTopic(topic), kgo.ProducerBatchCompression(kgo.NoCompression()),
+		kgo.ProducerLinger(0)}
 	if acks == "leader" {
 		opts = append(opts, kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite())
 	}
