@@ -55,9 +55,10 @@ type client struct {
 	npsub    atomic.Int32
 	out      *connWriter
 
-	infoMu  sync.Mutex // guards name and lastCmd, which CLIENT LIST reads
+	infoMu  sync.Mutex // guards name, which CLIENT LIST reads
 	name    string
-	lastCmd string
+	lastCmd atomic.Pointer[command]
+	stats   *counters
 }
 
 type queued struct {
@@ -79,6 +80,7 @@ func newClient(s *Server, conn net.Conn) *client {
 		laddr: conn.LocalAddr().String(),
 		born:  time.Now(),
 		quit:  make(chan struct{}),
+		stats: newCounters(len(s.cmdList)),
 	}
 	c.out = &connWriter{conn: conn, c: c}
 	c.r = resp.NewReader(conn, s.lim)
@@ -169,8 +171,12 @@ func (c *client) getName() string {
 // the buffer figures Redis shows are not kept here and read 0.
 func (c *client) info() string {
 	c.infoMu.Lock()
-	name, last := c.name, c.lastCmd
+	name := c.name
 	c.infoMu.Unlock()
+	last := ""
+	if cmd := c.lastCmd.Load(); cmd != nil {
+		last = cmd.name
+	}
 	now := time.Now()
 	flags := "N"
 	sub, psub := int(c.nsub.Load()), int(c.npsub.Load())

@@ -136,25 +136,15 @@ func cmdConfigSet(c *client, args [][]byte) {
 
 func cmdConfigResetStat(c *client, args [][]byte) {
 	ks := c.s.ks
-	ks.hits.Store(0)
-	ks.misses.Store(0)
 	ks.expired.Store(0)
 	ks.evicted.Store(0)
-	for _, cmd := range c.s.cmds {
-		for _, x := range append([]*command{cmd}, mapValues(cmd.subs)...) {
-			x.calls.Store(0)
-			x.usec.Store(0)
-		}
+	c.s.mu.Lock()
+	c.s.retired.reset()
+	for _, cl := range c.s.clients {
+		cl.stats.reset()
 	}
+	c.s.mu.Unlock()
 	c.w.OK()
-}
-
-func mapValues(m map[string]*command) []*command {
-	out := make([]*command, 0, len(m))
-	for _, v := range m {
-		out = append(out, v)
-	}
-	return out
 }
 
 func cmdConfigRewrite(c *client, args [][]byte) {

@@ -536,20 +536,13 @@ func (s *Server) infoSection(b *strings.Builder, sec string) {
 			}
 		}
 	case "commandstats":
-		for _, cmd := range s.sortedCommands() {
-			all := []*command{cmd}
-			if cmd.subs != nil {
-				all = all[:0]
-				for _, sub := range cmd.subs {
-					all = append(all, sub)
-				}
-			}
-			for _, x := range all {
-				if n := x.calls.Load(); n > 0 {
-					us := x.usec.Load()
-					fmt.Fprintf(b, "cmdstat_%s:calls=%d,usec=%d,usec_per_call=%.2f\r\n", x.name, n, us, float64(us)/float64(n))
-				}
-			}
+		names := make([]string, 0, len(st.CommandCounts))
+		for name := range st.CommandCounts {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			fmt.Fprintf(b, "cmdstat_%s:calls=%d\r\n", name, st.CommandCounts[name])
 		}
 	}
 }

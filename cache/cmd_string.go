@@ -23,16 +23,18 @@ func cmdGet(c *client, args [][]byte) {
 // setString sets key to a copy of val, reusing the key's entry and buffer when it
 // already holds a string: the common SET of a hot key allocates nothing.
 func (c *client) setString(key, val []byte, exp int64, keepTTL bool) {
-	if e := c.get(key); e != nil && e.kind == kString {
+	sh := c.shard(key)
+	if e := c.getIn(sh, key); e != nil && e.kind == kString {
 		if cap(e.str) >= len(val) && cap(e.str) <= 2*len(val)+16 {
 			e.str = append(e.str[:0], val...)
 		} else {
 			e.str = append([]byte(nil), val...)
 		}
-		if !keepTTL {
-			c.setExpire(key, e, exp)
+		if !keepTTL && e.exp != exp {
+			sh.setExpire(c.db, string(key), e, exp)
 		}
-		c.touched(key, e)
+		sh.resize(key, e)
+		sh.touchWatched(c.db, string(key))
 		return
 	} else if e != nil && keepTTL {
 		exp = e.exp
@@ -96,6 +98,11 @@ func cmdSet(c *client, args [][]byte) {
 		}
 	}
 	key := args[1]
+	if flags&(setNX|setXX|setGet) == 0 && exp == 0 {
+		c.setString(key, args[2], 0, flags&setKeepTTL != 0) // the common case: one lookup
+		c.w.OK()
+		return
+	}
 	e := c.get(key)
 	if flags&setGet != 0 && e != nil && e.kind != kString {
 		c.w.Error(errWrongType)

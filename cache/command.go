@@ -19,8 +19,7 @@ type command struct {
 	fn                func(c *client, args [][]byte)
 	subs              map[string]*command
 
-	calls atomic.Int64
-	usec  atomic.Int64
+	id int // index into counters.calls
 }
 
 type flag uint32
@@ -60,13 +59,31 @@ func (cmd *command) flagList() []string {
 	return out
 }
 
-func (cmd *command) eachStat(f func(name string, calls int64)) {
-	if cmd.subs == nil {
-		f(cmd.name, cmd.calls.Load())
-		return
+// counters are the statistics one client adds to. Each client counts on its own,
+// so that connections on different cores never write the same cache line; Stats
+// sums them.
+type counters struct {
+	cmds, hits, misses atomic.Int64
+	calls              []atomic.Int64 // by command id
+}
+
+func newCounters(n int) *counters { return &counters{calls: make([]atomic.Int64, n)} }
+
+func (k *counters) addTo(dst *counters) {
+	dst.cmds.Add(k.cmds.Load())
+	dst.hits.Add(k.hits.Load())
+	dst.misses.Add(k.misses.Load())
+	for i := range k.calls {
+		dst.calls[i].Add(k.calls[i].Load())
 	}
-	for _, sub := range cmd.subs {
-		f(sub.name, sub.calls.Load())
+}
+
+func (k *counters) reset() {
+	k.cmds.Store(0)
+	k.hits.Store(0)
+	k.misses.Store(0)
+	for i := range k.calls {
+		k.calls[i].Store(0)
 	}
 }
 
@@ -142,7 +159,7 @@ func lowerASCII(b []byte) {
 // exec runs one command read from the client: lookup, checks, MULTI queueing, then
 // the command itself with its shards locked.
 func (c *client) exec(args [][]byte) {
-	c.s.ncmds.Add(1)
+	c.stats.cmds.Add(1)
 	cmd := c.lookup(args)
 	if cmd == nil {
 		if c.inMulti {
@@ -191,8 +208,7 @@ func copyArgs(args [][]byte) [][]byte {
 
 // call runs cmd with the shards of its keys locked.
 func (c *client) call(cmd *command, args [][]byte) {
-	start := time.Now()
-	c.now = start.UnixMilli()
+	c.now = time.Now().UnixMilli()
 	if cmd.flags&fDenyOOM != 0 && !c.inExec && !c.s.makeRoom() {
 		c.w.Error(errOOM)
 		return
@@ -208,11 +224,8 @@ func (c *client) call(cmd *command, args [][]byte) {
 		}
 	}
 	c.active.Store(c.now)
-	cmd.calls.Add(1)
-	cmd.usec.Add(int64(time.Since(start) / time.Microsecond))
-	c.infoMu.Lock()
-	c.lastCmd = cmd.name
-	c.infoMu.Unlock()
+	c.stats.calls[cmd.id].Add(1)
+	c.lastCmd.Store(cmd)
 }
 
 // keyShards appends the shards of the keys cmd names in args.
@@ -273,8 +286,10 @@ func (c *client) unlock() {
 func (c *client) shard(key []byte) *shard { return &c.s.ks.shards[c.s.ks.shardOf(key)] }
 
 // get returns key's live entry or nil, removing it if its time has run out.
-func (c *client) get(key []byte) *entry {
-	sh := c.shard(key)
+func (c *client) get(key []byte) *entry { return c.getIn(c.shard(key), key) }
+
+// getIn is get for a caller that has the key's shard at hand.
+func (c *client) getIn(sh *shard, key []byte) *entry {
 	e := sh.dbs[c.db][string(key)]
 	if e == nil {
 		return nil
@@ -307,9 +322,9 @@ func (c *client) getKind(key []byte, k kind) (e *entry, wrong bool) {
 func (c *client) read(key []byte) *entry {
 	e := c.get(key)
 	if e == nil {
-		c.s.ks.misses.Add(1)
+		c.stats.misses.Add(1)
 	} else {
-		c.s.ks.hits.Add(1)
+		c.stats.hits.Add(1)
 	}
 	return e
 }
@@ -339,8 +354,9 @@ func (c *client) del(key []byte) bool {
 // touched records that key's value changed in place: watchers are told and the
 // memory accounting follows.
 func (c *client) touched(key []byte, e *entry) {
-	c.s.ks.resize(key, e)
-	c.shard(key).touchWatched(c.db, string(key))
+	sh := c.shard(key)
+	sh.resize(key, e)
+	sh.touchWatched(c.db, string(key))
 }
 
 // setExpire sets key's expiry (0 removes it).

@@ -15,7 +15,7 @@ func (s *Server) makeRoom() bool {
 	if cfg.MaxMemory == 0 {
 		return true
 	}
-	for tries := 0; s.ks.used.Load() > cfg.MaxMemory; tries++ {
+	for tries := 0; s.ks.usedMemory() > cfg.MaxMemory; tries++ {
 		if cfg.MaxMemoryPolicy == "noeviction" || tries > 1000 || !s.evictOne(cfg.MaxMemoryPolicy) {
 			return false
 		}

@@ -317,7 +317,7 @@ func TestEviction(t *testing.T) {
 					rdb.Get(ctx, "k0") // k0 is hot
 				}
 			}
-			used := srv.ks.used.Load()
+			used := srv.ks.usedMemory()
 			switch policy {
 			case "noeviction":
 				if oom == nil || oom.Error() != errOOM {

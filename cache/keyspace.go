@@ -51,19 +51,18 @@ type shard struct {
 	vol []map[string]*entry    // per database: the keys with a time to live
 	bw  []map[string][]*waiter // per database: clients blocked on a list key
 	wk  []map[string][]*client // per database: clients that WATCH a key
-	_   [64]byte               // keep neighbouring shards' mutexes off one cache line
+	// used is the bytes accounted to this shard's keys. It is per shard, under
+	// the shard's lock, so that writes on different cores do not share a counter.
+	used int64
+	_    [64]byte // keep neighbouring shards' mutexes off one cache line
 }
 
 // keyspace is every database, split into shards.
 type keyspace struct {
-	seed   maphash.Seed
-	shards [nShards]shard
-	used   atomic.Int64 // bytes accounted to keys (see entry.size)
-
+	seed    maphash.Seed
+	shards  [nShards]shard
 	expired atomic.Int64 // keys removed because their time ran out
 	evicted atomic.Int64 // keys removed to stay under maxmemory
-	hits    atomic.Int64
-	misses  atomic.Int64
 }
 
 func newKeyspace(dbs int) *keyspace {
@@ -92,7 +91,7 @@ func (ks *keyspace) remove(sh *shard, db int, key string, e *entry) {
 	if e.exp != 0 {
 		delete(sh.vol[db], key)
 	}
-	ks.used.Add(-e.size)
+	sh.used -= e.size
 }
 
 // put stores e under key in its locked shard, replacing what was there.
@@ -105,7 +104,7 @@ func (ks *keyspace) put(sh *shard, db int, key string, e *entry) {
 		sh.vol[db][key] = e
 	}
 	e.size = int64(len(key)) + e.valueSize() + entryOverhead
-	ks.used.Add(e.size)
+	sh.used += e.size
 }
 
 // setExpire changes e's expiry, keeping the shard's index of volatile keys right.
@@ -120,9 +119,9 @@ func (sh *shard) setExpire(db int, key string, e *entry, exp int64) {
 }
 
 // resize updates the memory accounted to e after its value changed.
-func (ks *keyspace) resize(key []byte, e *entry) {
+func (sh *shard) resize(key []byte, e *entry) {
 	n := int64(len(key)) + e.valueSize() + entryOverhead
-	ks.used.Add(n - e.size)
+	sh.used += n - e.size
 	e.size = n
 }
 
@@ -182,6 +181,18 @@ func (sh *shard) touchWatched(db int, key string) {
 	for _, c := range sh.wk[db][key] {
 		c.dirtyCAS.Store(true)
 	}
+}
+
+// usedMemory sums the bytes accounted to every shard's keys.
+func (ks *keyspace) usedMemory() int64 {
+	var n int64
+	for i := range ks.shards {
+		sh := &ks.shards[i]
+		sh.mu.Lock()
+		n += sh.used
+		sh.mu.Unlock()
+	}
+	return n
 }
 
 // lruClock is the LRU clock in seconds, as Redis keeps it (24 bits would do; 32 are free).

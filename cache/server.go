@@ -38,7 +38,8 @@ type Server struct {
 
 	conns    atomic.Int64 // connections accepted
 	rejected atomic.Int64 // connections refused at maxclients
-	ncmds    atomic.Int64 // commands processed
+	cmdList  []*command   // by id
+	retired  *counters    // the counts of closed clients (guarded by mu)
 	pubsub   *pubsub
 	blocked  atomic.Int64 // clients waiting in a blocking command
 	lfu      atomic.Bool  // the policy is an LFU one: count accesses
@@ -63,7 +64,8 @@ func New(cfg Config) (*Server, error) {
 		start:   time.Now(),
 		pubsub:  newPubsub(),
 	}
-	s.cmds = commandTable()
+	s.cmds, s.cmdList = commandTable()
+	s.retired = newCounters(len(s.cmdList))
 	s.lfu.Store(strings.HasSuffix(cfg.MaxMemoryPolicy, "lfu"))
 	s.wg.Add(1)
 	go s.expireLoop()
@@ -140,6 +142,7 @@ func (s *Server) accept(conn net.Conn) {
 		c.serve()
 		s.mu.Lock()
 		delete(s.clients, c.id)
+		c.stats.addTo(s.retired)
 		s.mu.Unlock()
 	}()
 }
@@ -207,21 +210,24 @@ type Stats struct {
 
 // Stats returns the server's counters.
 func (s *Server) Stats() Stats {
+	sum := newCounters(len(s.cmdList))
 	s.mu.Lock()
 	n := len(s.clients)
+	s.retired.addTo(sum)
+	for _, c := range s.clients {
+		c.stats.addTo(sum)
+	}
 	s.mu.Unlock()
 	st := Stats{
 		Clients: n, Connections: s.conns.Load(), Rejected: s.rejected.Load(),
-		Commands: s.ncmds.Load(), Hits: s.ks.hits.Load(), Misses: s.ks.misses.Load(),
-		Expired: s.ks.expired.Load(), Evicted: s.ks.evicted.Load(), UsedMemory: s.ks.used.Load(),
+		Commands: sum.cmds.Load(), Hits: sum.hits.Load(), Misses: sum.misses.Load(),
+		Expired: s.ks.expired.Load(), Evicted: s.ks.evicted.Load(), UsedMemory: s.ks.usedMemory(),
 		CommandCounts: make(map[string]int64),
 	}
-	for _, cmd := range s.cmds {
-		cmd.eachStat(func(name string, calls int64) {
-			if calls > 0 {
-				st.CommandCounts[name] = calls
-			}
-		})
+	for i, cmd := range s.cmdList {
+		if v := sum.calls[i].Load(); v > 0 {
+			st.CommandCounts[cmd.name] = v
+		}
 	}
 	return st
 }

@@ -1,6 +1,9 @@
 package cache
 
-import "strings"
+import (
+	"sort"
+	"strings"
+)
 
 // spec is the compact form of a command table row: name, arity, flags (space
 // separated, as COMMAND INFO names them, plus gantry's own "all", "nomulti" and
@@ -56,7 +59,7 @@ func build(s spec) *command {
 
 // commandTable returns every command, keyed by lower-case name. The arities, flags
 // and key positions are Redis 7.0's.
-func commandTable() map[string]*command {
+func commandTable() (map[string]*command, []*command) {
 	top := []spec{
 		// connection and server
 		{"ping", -1, "fast stale subok", 0, 0, 0, cmdPing},
@@ -245,5 +248,27 @@ func commandTable() map[string]*command {
 	// COMMAND with no subcommand lists everything.
 	cmds["command"].arity = -1
 	cmds["command"].fn = cmdCommand
-	return cmds
+	var list []*command
+	for _, name := range sortedKeys(cmds) {
+		cmd := cmds[name]
+		if cmd.subs == nil || cmd.fn != nil {
+			list = append(list, cmd)
+		}
+		for _, sub := range sortedKeys(cmd.subs) {
+			list = append(list, cmd.subs[sub])
+		}
+	}
+	for i, cmd := range list {
+		cmd.id = i
+	}
+	return cmds, list
+}
+
+func sortedKeys(m map[string]*command) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
