@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # Proxy benchmark: the same two Go backends behind gantry, nginx and HAProxy, each driven
-# by wrk (HTTP/1.1 keep-alive, 64 connections, 13-byte and 4 KiB bodies) in one run.
-# Prints req/s, p50 and p99 per row, then `ratio ROW vs ANCHOR = X.XX` (gantry's req/s over
-# the anchor's; > 1 means gantry is faster).
+# by wrk (HTTP/1.1 keep-alive, 64 connections, 13-byte and 4 KiB bodies) in one run. The
+# rows are interleaved over ROUNDS rounds and the medians compared, so that a machine whose
+# load changes during the run does not favour whoever ran at the quiet moment.
+# Prints req/s, p50 and p99 per row, then `ratio ROW vs ANCHOR = X.XX` (for req/s gantry's
+# over the anchor's, for p99 the anchor's over gantry's: > 1 means gantry is better).
 #
-#   bench/proxy/run.sh            # 10 s per row (about 2 minutes in all)
-#   DURATION=5s bench/proxy/run.sh
-#   PROFILE=1 bench/proxy/run.sh  # also takes a 10 s CPU profile of gantry under load
+#   bench/proxy/run.sh                       # 3 rounds of 10 s per row: about 4 minutes
+#   ROUNDS=1 DURATION=5s bench/proxy/run.sh  # a quick look
+#   PROFILE=1 bench/proxy/run.sh             # also a 10 s CPU profile of gantry under wrk
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DURATION=${DURATION:-10s}
 CONNS=${CONNS:-64}
+ROUNDS=${ROUNDS:-3}
 
 need=()
 command -v wrk >/dev/null || need+=(wrk)
@@ -89,37 +92,55 @@ done
 # ms converts a wrk latency ("812.00us", "1.23ms", "1.01s") to milliseconds.
 ms() { awk -v v="$1" 'BEGIN{ if (v ~ /us$/) printf "%.3f", v/1000; else if (v ~ /ms$/) printf "%.3f", v+0; else if (v ~ /s$/) printf "%.3f", v*1000; else print v }'; }
 
-declare -A RPS P50 P99
-bench() { # name addr path
-	wrk -t2 -c"$CONNS" -d2s "http://$2$3" >/dev/null # warm the keep-alive pools
+# One wrk run; appends "req/s p50 p99" (ms) to $tmp/ROW.
+bench() { # row addr path
 	out=$(wrk -t2 -c"$CONNS" -d"$DURATION" --latency "http://$2$3")
-	RPS[$1]=$(awk '/^Requests\/sec/{print $2}' <<<"$out")
-	P50[$1]=$(ms "$(awk '$1=="50%"{print $2}' <<<"$out")")
-	P99[$1]=$(ms "$(awk '$1=="99%"{print $2}' <<<"$out")")
-	errs=$(awk '/Non-2xx|Socket errors/' <<<"$out")
-	printf '%-16s %10s req/s  p50 %7s ms  p99 %7s ms  %s\n' "$1" "${RPS[$1]}" "${P50[$1]}" "${P99[$1]}" "$errs"
+	rps=$(awk '/^Requests\/sec/{print $2}' <<<"$out")
+	p50=$(ms "$(awk '$1=="50%"{print $2}' <<<"$out")")
+	p99=$(ms "$(awk '$1=="99%"{print $2}' <<<"$out")")
+	errs=$(awk '/Non-2xx|Socket errors/' <<<"$out" | tr -s ' ' | tr '\n' ' ')
+	echo "$rps $p50 $p99" >>"$tmp/$(tr / _ <<<"$1")"
+	printf '  round %s %-14s %10s req/s  p50 %7s ms  p99 %7s ms  %s\n' "$round" "$1" "$rps" "$p50" "$p99" "$errs"
 }
 
-echo "== wrk -t2 -c$CONNS -d$DURATION --latency; $(nproc) CPUs; load $(cut -d' ' -f1-3 /proc/loadavg)"
-for size in small 4k; do
-	bench "gantry/$size" $GANTRY /$size
-	if [ "${PROFILE:-}" = 1 ] && [ $size = small ]; then
-		wrk -t2 -c"$CONNS" -d12s "http://$GANTRY/small" >/dev/null &
-		wp=$!
-		curl -fsS -o bench/proxy/cpu.pprof "http://$GADMIN/debug/pprof/profile?seconds=10"
-		wait $wp
-		go tool pprof -top -nodecount=25 "$tmp/gantry" bench/proxy/cpu.pprof 2>/dev/null | head -32
-	fi
-	bench "nginx/$size" $NGINX /$size
-	bench "haproxy/$size" $HAPROXY /$size
+# median COLUMN ROW prints the median of one column over the rounds.
+median() { sort -g <<<"$(awk -v c="$1" '{print $c}' "$tmp/$(tr / _ <<<"$2")")" | awk '{v[NR]=$1} END{print v[int((NR+1)/2)]}'; }
+
+echo "== wrk -t2 -c$CONNS -d$DURATION --latency, $ROUNDS rounds interleaved; $(nproc) CPUs; load $(cut -d' ' -f1-3 /proc/loadavg)"
+for addr in $GANTRY $NGINX $HAPROXY; do
+	wrk -t2 -c"$CONNS" -d2s "http://$addr/small" >/dev/null # warm the keep-alive pools
+done
+rows=()
+for round in $(seq "$ROUNDS"); do
+	for size in small 4k; do
+		for proxy in gantry nginx haproxy; do
+			case $proxy in gantry) a=$GANTRY ;; nginx) a=$NGINX ;; haproxy) a=$HAPROXY ;; esac
+			bench "$proxy/$size" "$a" "/$size"
+			[ "$round" = 1 ] && rows+=("$proxy/$size")
+		done
+	done
 done
 
+if [ "${PROFILE:-}" = 1 ]; then
+	wrk -t2 -c"$CONNS" -d12s "http://$GANTRY/small" >/dev/null &
+	wp=$!
+	curl -fsS -o bench/proxy/cpu.pprof "http://$GADMIN/debug/pprof/profile?seconds=10"
+	wait $wp
+	echo "== gantry CPU profile under wrk (13-byte body)"
+	go tool pprof -top -nodecount=25 "$tmp/gantry" bench/proxy/cpu.pprof 2>/dev/null | sed -n '4,32p'
+fi
+
+echo
+echo "== medians over $ROUNDS rounds"
+for row in "${rows[@]}"; do
+	printf '%-16s %10s req/s  p50 %7s ms  p99 %7s ms\n' "$row" "$(median 1 "$row")" "$(median 2 "$row")" "$(median 3 "$row")"
+done
 echo
 for size in small 4k; do
 	for anchor in nginx haproxy; do
-		awk -v g="${RPS[gantry/$size]}" -v a="${RPS[$anchor/$size]}" -v row="$size" -v an="$anchor" \
+		awk -v g="$(median 1 gantry/$size)" -v a="$(median 1 $anchor/$size)" -v row="$size" -v an="$anchor" \
 			'BEGIN{ printf "ratio %s req/s vs %s = %.2f\n", row, an, g/a }'
-		awk -v g="${P99[gantry/$size]}" -v a="${P99[$anchor/$size]}" -v row="$size" -v an="$anchor" \
+		awk -v g="$(median 3 gantry/$size)" -v a="$(median 3 $anchor/$size)" -v row="$size" -v an="$anchor" \
 			'BEGIN{ printf "ratio %s p99 vs %s = %.2f\n", row, an, a/g }'
 	done
 done
