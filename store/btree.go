@@ -3,7 +3,6 @@ package store
 import (
 	"bytes"
 	"fmt"
-	"sort"
 
 	"gantry/store/page"
 )
@@ -29,13 +28,30 @@ func minFill(pageSize int) int { return capacity(pageSize) / 4 }
 
 // search returns the index of the first key >= k, and whether it equals k.
 func search(keys [][]byte, k []byte) (int, bool) {
-	i := sort.Search(len(keys), func(i int) bool { return bytes.Compare(keys[i], k) >= 0 })
-	return i, i < len(keys) && bytes.Equal(keys[i], k)
+	lo, hi := 0, len(keys)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if bytes.Compare(keys[m], k) < 0 {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo, lo < len(keys) && bytes.Equal(keys[lo], k)
 }
 
-// childIndex returns which child of branch n covers key k.
+// childIndex returns which child of branch n covers key k: the number of separators <= k.
 func childIndex(n *page.Node, k []byte) int {
-	return sort.Search(len(n.Keys), func(i int) bool { return bytes.Compare(n.Keys[i], k) > 0 })
+	lo, hi := 0, len(n.Keys)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if bytes.Compare(n.Keys[m], k) <= 0 {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo
 }
 
 // reader reads pages of one state of the tree.

@@ -371,10 +371,7 @@ func (db *DB) load(pgno uint32, mark uint64, st *TxStats) (*page.Node, error) {
 	}
 	k := pageKey{pgno, lsn}
 	if n, ok := db.pool.get(k); ok {
-		db.stats.cacheHits.Add(1)
-		if st != nil {
-			st.CacheHits++
-		}
+		st.CacheHits++ // added to the database's counters when the transaction ends
 		return n, nil
 	}
 	buf := make([]byte, db.pageSize)
@@ -390,10 +387,7 @@ func (db *DB) load(pgno uint32, mark uint64, st *TxStats) (*page.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	db.stats.pagesRead.Add(1)
-	if st != nil {
-		st.PagesRead++
-	}
+	st.PagesRead++
 	n, err := page.Decode(buf, pgno)
 	if err != nil {
 		return nil, err

@@ -22,6 +22,14 @@ type pageKey struct {
 // an engine that reuses frame memory, a pin stops the frame being overwritten while read;
 // here a frame's memory is never reused, only dropped from the map.
 type pool struct {
+	shards [poolShards]poolShard
+}
+
+// poolShards splits the pool by page number so that concurrent readers rarely meet on
+// one mutex. Each shard runs its own CLOCK over its share of the capacity.
+const poolShards = 16
+
+type poolShard struct {
 	mu    sync.Mutex // guards everything below
 	slots []slot
 	index map[pageKey]int
@@ -35,77 +43,95 @@ type slot struct {
 }
 
 func newPool(pages int) *pool {
-	return &pool{slots: make([]slot, 0, pages), index: make(map[pageKey]int, pages)}
+	p := &pool{}
+	per := max(1, pages/poolShards)
+	for i := range p.shards {
+		p.shards[i] = poolShard{slots: make([]slot, 0, per), index: make(map[pageKey]int, per)}
+	}
+	return p
 }
 
+func (p *pool) shard(k pageKey) *poolShard { return &p.shards[k.pgno%poolShards] }
+
 func (p *pool) get(k pageKey) (*page.Node, bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	i, ok := p.index[k]
+	s := p.shard(k)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i, ok := s.index[k]
 	if !ok {
 		return nil, false
 	}
-	p.slots[i].ref = true
-	return p.slots[i].node, true
+	s.slots[i].ref = true
+	return s.slots[i].node, true
 }
 
 func (p *pool) put(k pageKey, n *page.Node) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if _, ok := p.index[k]; ok {
+	s := p.shard(k)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.index[k]; ok {
 		return
 	}
-	if len(p.slots) < cap(p.slots) {
-		p.index[k] = len(p.slots)
-		p.slots = append(p.slots, slot{key: k, node: n})
+	if len(s.slots) < cap(s.slots) {
+		s.index[k] = len(s.slots)
+		s.slots = append(s.slots, slot{key: k, node: n})
 		return
 	}
 	for {
-		s := &p.slots[p.hand]
-		if s.ref {
-			s.ref = false
-			p.hand = (p.hand + 1) % len(p.slots)
+		sl := &s.slots[s.hand]
+		if sl.ref {
+			sl.ref = false
+			s.hand = (s.hand + 1) % len(s.slots)
 			continue
 		}
-		if s.node != nil {
-			delete(p.index, s.key)
+		if sl.node != nil {
+			delete(s.index, sl.key)
 		}
-		*s = slot{key: k, node: n}
-		p.index[k] = p.hand
-		p.hand = (p.hand + 1) % len(p.slots)
+		*sl = slot{key: k, node: n}
+		s.index[k] = s.hand
+		s.hand = (s.hand + 1) % len(s.slots)
 		return
 	}
 }
 
 // drop forgets version k, whose bytes have changed (a checkpoint rewrote the data file).
 func (p *pool) drop(k pageKey) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if i, ok := p.index[k]; ok {
-		delete(p.index, k)
-		p.slots[i] = slot{}
+	s := p.shard(k)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if i, ok := s.index[k]; ok {
+		delete(s.index, k)
+		s.slots[i] = slot{}
 	}
 }
 
-func (p *pool) len() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.index)
-}
-
-// rekey renames version from to, dropping any entry already called to: a checkpoint that
-// restarts the log turns the newest log version of a page into the data file's copy.
+// rekey renames version from to (same page), dropping any entry already called to: a
+// checkpoint that restarts the log turns the newest log version of a page into the data
+// file's copy.
 func (p *pool) rekey(from, to pageKey) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	i, ok := p.index[from]
+	s := p.shard(from)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i, ok := s.index[from]
 	if !ok {
 		return
 	}
-	if j, ok := p.index[to]; ok {
-		p.slots[j] = slot{}
+	if j, ok := s.index[to]; ok {
+		s.slots[j] = slot{}
+		delete(s.index, to)
 	}
-	delete(p.index, from)
-	p.slots[i].key = to
-	p.index[to] = i
+	delete(s.index, from)
+	s.slots[i].key = to
+	s.index[to] = i
+}
+
+func (p *pool) len() int {
+	n := 0
+	for i := range p.shards {
+		s := &p.shards[i]
+		s.mu.Lock()
+		n += len(s.index)
+		s.mu.Unlock()
+	}
+	return n
 }

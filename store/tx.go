@@ -176,6 +176,8 @@ func (tx *Tx) Rollback() error {
 
 func (tx *Tx) finish() {
 	tx.done = true
+	tx.db.stats.cacheHits.Add(uint64(tx.stats.CacheHits))
+	tx.db.stats.pagesRead.Add(uint64(tx.stats.PagesRead))
 	tx.db.release(tx.snap)
 	tx.db.locks.releaseAll(tx)
 	tx.writes, tx.reads = nil, nil
