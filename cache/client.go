@@ -28,7 +28,8 @@ type client struct {
 	db         int
 	authed     bool
 	closeAfter bool  // close once the current reply is written (QUIT, CLIENT KILL of self)
-	now        int64 // Unix ms at the start of the current command
+	now        int64 // Unix ms when the current batch of commands was read
+	staleNow   bool  // the client went back to the socket since now was read
 	lower      [32]byte
 	locked     []int // shards locked by the running command, ascending
 	inExec     bool  // running the commands of EXEC: locks are already held
@@ -73,14 +74,15 @@ type watchedKey struct {
 
 func newClient(s *Server, conn net.Conn) *client {
 	c := &client{
-		s:     s,
-		id:    s.nextID.Add(1),
-		conn:  conn,
-		addr:  conn.RemoteAddr().String(),
-		laddr: conn.LocalAddr().String(),
-		born:  time.Now(),
-		quit:  make(chan struct{}),
-		stats: newCounters(len(s.cmdList)),
+		s:        s,
+		id:       s.nextID.Add(1),
+		conn:     conn,
+		addr:     conn.RemoteAddr().String(),
+		laddr:    conn.LocalAddr().String(),
+		born:     time.Now(),
+		quit:     make(chan struct{}),
+		staleNow: true,
+		stats:    newCounters(len(s.cmdList)),
 	}
 	c.out = &connWriter{conn: conn, c: c}
 	c.r = resp.NewReader(conn, s.lim)
@@ -124,6 +126,7 @@ func (c *client) serve() {
 // flush writes the buffered replies. Before the reader blocks it also arms the
 // idle timeout, so the deadline costs nothing on a busy pipeline.
 func (c *client) flush() error {
+	c.staleNow = true
 	err := c.w.Flush()
 	if t := c.s.idleTimeout(); t > 0 && !c.out.async() {
 		c.conn.SetReadDeadline(time.Now().Add(t))

@@ -511,6 +511,7 @@ func (c *client) serveBlocked(key []byte, e *entry) {
 func (c *client) waitBlocked() {
 	w, timeout := c.blocked, c.blockTimeout
 	c.blocked = nil
+	defer func() { c.staleNow = true }() // time passed while waiting
 	c.s.blocked.Add(1)
 	defer c.s.blocked.Add(-1)
 	c.flush()

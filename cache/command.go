@@ -208,7 +208,12 @@ func copyArgs(args [][]byte) [][]byte {
 
 // call runs cmd with the shards of its keys locked.
 func (c *client) call(cmd *command, args [][]byte) {
-	c.now = time.Now().UnixMilli()
+	if c.staleNow {
+		// The clock is read once per batch of commands read together: a
+		// pipeline's commands run within microseconds of one another.
+		c.now = time.Now().UnixMilli()
+		c.staleNow = false
+	}
 	if cmd.flags&fDenyOOM != 0 && !c.inExec && !c.s.makeRoom() {
 		c.w.Error(errOOM)
 		return
