@@ -25,6 +25,7 @@ func BenchmarkGet(b *testing.B) {
 		for _, h := range hs {
 			b.Run(fmt.Sprintf("%s/nodes=%d", h.name, n), func(b *testing.B) {
 				b.ReportAllocs()
+				defer reportCPU(b)()
 				for i := 0; b.Loop(); i++ {
 					_ = h.h.Get(ks[i&(len(ks)-1)])
 				}

@@ -22,6 +22,7 @@ func BenchmarkRecord(b *testing.B) {
 	h := NewHistogram()
 	s := samples(1 << 12)
 	b.ReportAllocs()
+	defer reportCPU(b)()
 	for i := 0; b.Loop(); i++ {
 		h.Record(s[i&(len(s)-1)])
 	}
@@ -31,6 +32,7 @@ func BenchmarkRecordParallel(b *testing.B) {
 	h := NewHistogram()
 	s := samples(1 << 12)
 	b.ReportAllocs()
+	defer reportCPU(b)()
 	b.RunParallel(func(pb *testing.PB) {
 		for i := 0; pb.Next(); i++ {
 			h.Record(s[i&(len(s)-1)])
@@ -55,6 +57,7 @@ func BenchmarkSnapshot(b *testing.B) {
 func BenchmarkRecordParallelOneBucket(b *testing.B) {
 	h := NewHistogram()
 	b.ReportAllocs()
+	defer reportCPU(b)()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			h.Record(200 * time.Microsecond)

@@ -1,0 +1,7 @@
+//go:build !unix
+
+package balance
+
+import "testing"
+
+func reportCPU(*testing.B) (stop func()) { return func() {} }
