@@ -155,6 +155,53 @@ type Route struct {
 	Headers map[string]string `yaml:"headers"`
 	// Pool names the pool that serves the route.
 	Pool string `yaml:"pool"`
+
+	// StripPrefix is removed from the start of the path sent upstream, then AddPrefix is
+	// put in front: strip_prefix /api with add_prefix /v2 sends /api/users as /v2/users.
+	StripPrefix string `yaml:"strip_prefix"`
+	AddPrefix   string `yaml:"add_prefix"`
+	// RequestHeaders and ResponseHeaders edit the fields passed on.
+	RequestHeaders  HeaderRules `yaml:"request_headers"`
+	ResponseHeaders HeaderRules `yaml:"response_headers"`
+}
+
+// HeaderRules edit a message's header fields: Remove drops fields by name, Set replaces
+// (or adds) fields.
+type HeaderRules struct {
+	Set    map[string]string `yaml:"set"`
+	Remove []string          `yaml:"remove"`
+}
+
+func (h HeaderRules) validate() error {
+	for _, n := range h.Remove {
+		if !isToken([]byte(n)) {
+			return fmt.Errorf("remove: %q is not a header name", n)
+		}
+	}
+	for n, v := range h.Set {
+		if !isToken([]byte(n)) {
+			return fmt.Errorf("set: %q is not a header name", n)
+		}
+		if isFraming(n) {
+			return fmt.Errorf("set: %q is managed by the proxy and cannot be set", n)
+		}
+		for _, c := range []byte(v) {
+			if (c < ' ' && c != '\t') || c == 0x7f {
+				return fmt.Errorf("set: the value of %q has a control byte", n)
+			}
+		}
+	}
+	return nil
+}
+
+// isFraming reports the fields a route may not set, because the proxy writes them to
+// frame the message or manage the connection.
+func isFraming(name string) bool {
+	switch strings.ToLower(name) {
+	case "content-length", "transfer-encoding", "connection", "host", "upgrade", "te", "trailer", "keep-alive":
+		return true
+	}
+	return false
 }
 
 // LoadConfig reads a YAML configuration file strictly (an unknown field is an error) and
@@ -201,6 +248,7 @@ func explainYAML(err error) error {
 		"proxy.Route":       reflect.TypeFor[Route](),
 		"proxy.CertConfig":  reflect.TypeFor[CertConfig](),
 		"proxy.HealthCheck": reflect.TypeFor[HealthCheck](),
+		"proxy.HeaderRules": reflect.TypeFor[HeaderRules](),
 	}
 	msgs := make([]string, len(te.Errors))
 	for i, m := range te.Errors {
@@ -451,6 +499,25 @@ func (r *Route) validate(pools map[string]bool) error {
 		if !isToken([]byte(name)) {
 			return fmt.Errorf("headers: %q is not a header name", name)
 		}
+	}
+	for _, p := range []struct{ name, v string }{{"strip_prefix", r.StripPrefix}, {"add_prefix", r.AddPrefix}} {
+		if p.v == "" {
+			continue
+		}
+		if p.v[0] != '/' {
+			return fmt.Errorf("%s: %q does not start with /", p.name, p.v)
+		}
+		for _, c := range []byte(p.v) {
+			if c <= ' ' || c == 0x7f || c == '?' || c == '#' {
+				return fmt.Errorf("%s: %q has a byte not allowed in a path", p.name, p.v)
+			}
+		}
+	}
+	if err := r.RequestHeaders.validate(); err != nil {
+		return fmt.Errorf("request_headers.%w", err)
+	}
+	if err := r.ResponseHeaders.validate(); err != nil {
+		return fmt.Errorf("response_headers.%w", err)
 	}
 	return nil
 }

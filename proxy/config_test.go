@@ -42,6 +42,11 @@ func TestConfigErrors(t *testing.T) {
 		{pool + "routes:\n  - host: 'a.*.com'\n    pool: a\n", `routes[0].host: "a.*.com" is not a host name`},
 		{pool + "routes:\n  - methods: ['G T']\n    pool: a\n", `routes[0].methods[0]: "G T" is not a method token`},
 		{pool + "routes:\n  - pool: a\n    hots: x\n", "field hots is unknown; allowed: host, path,"},
+		{pool + "routes:\n  - pool: a\n    strip_prefix: api\n", `routes[0].strip_prefix: "api" does not start with /`},
+		{pool + "routes:\n  - pool: a\n    add_prefix: '/a b'\n", `routes[0].add_prefix: "/a b" has a byte not allowed`},
+		{pool + "routes:\n  - pool: a\n    request_headers: {set: {Content-Length: '1'}}\n", `routes[0].request_headers.set: "Content-Length" is managed by the proxy`},
+		{pool + "routes:\n  - pool: a\n    response_headers: {remove: ['a b']}\n", `routes[0].response_headers.remove: "a b" is not a header name`},
+		{pool + "routes:\n  - pool: a\n    response_headers: {sett: {}}\n", "field sett is unknown; allowed: set, remove"},
 		{pool + "  - name: b\n    hosts: [{addr: 127.0.0.1:2}]\n", "routes: none defined, but there are several pools"},
 	} {
 		_, err := ParseConfig([]byte(tt.yaml))

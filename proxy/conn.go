@@ -48,7 +48,8 @@ type conn struct {
 	handed bool   // the connection went to the HTTP/2 server
 	req    head
 	resp   head
-	respN  int // length of the response head at the start of the upstream reader
+	route  *route // the route of the request being served
+	respN  int    // length of the response head at the start of the upstream reader
 	view   pickView
 }
 
@@ -329,6 +330,7 @@ func (c *conn) proxy(n int) bool {
 		c.fail(errNoRoute)
 		return false
 	}
+	c.route = r
 	p := r.pool
 	p.depositRetryToken()
 
@@ -604,10 +606,14 @@ func (c *conn) forwardResponse(uc *upConn, r *route, isHead, upgrade bool, clien
 // writeRequestHead writes the request head for the upstream: origin-form target, the
 // client's fields without hop-by-hop ones, X-Forwarded-*, Via, and the proxy's own framing.
 func (c *conn) writeRequestHead(w *bufio.Writer, host, target []byte, upgrade bool, u *upstream) {
-	h := &c.req
+	h, r := &c.req, c.route
 	w.Write(h.method)
 	w.WriteByte(' ')
-	w.Write(target)
+	if r != nil && (r.stripPrefix != "" || r.addPrefix != "") {
+		r.rewriteTarget(w, target)
+	} else {
+		w.Write(target)
+	}
 	w.WriteString(" HTTP/1.1\r\nHost: ")
 	if len(host) > 0 {
 		w.Write(host)
@@ -644,10 +650,16 @@ func (c *conn) writeRequestHead(w *bufio.Writer, host, target []byte, upgrade bo
 				continue
 			}
 		}
+		if r != nil && r.reqRules.drops(f.name) {
+			continue
+		}
 		w.Write(f.name)
 		w.WriteString(": ")
 		w.Write(f.value)
 		w.WriteString("\r\n")
+	}
+	if r != nil {
+		r.reqRules.writeSet(w)
 	}
 	// X-Forwarded-For keeps the chain the client sent, in one field, and appends the peer.
 	w.WriteString("X-Forwarded-For: ")
@@ -670,6 +682,7 @@ func (c *conn) writeRequestHead(w *bufio.Writer, host, target []byte, upgrade bo
 		w.Write(host)
 		w.WriteString("\r\n")
 	}
+	c.writeForwarded(w, host)
 	w.WriteString("Via: ")
 	w.Write(c.srv.via)
 	w.WriteString("\r\n")
@@ -699,15 +712,19 @@ func (c *conn) writeResponseHead(st int, keep, http10, upgrade bool) {
 	w.WriteByte(' ')
 	w.Write(resp.reason)
 	w.WriteString("\r\n")
+	r := c.route
 	for i := range resp.fields {
 		f := &resp.fields[i]
-		if resp.hopByHop(f.name) {
+		if resp.hopByHop(f.name) || (r != nil && r.respRules.drops(f.name)) {
 			continue
 		}
 		w.Write(f.name)
 		w.WriteString(": ")
 		w.Write(f.value)
 		w.WriteString("\r\n")
+	}
+	if r != nil {
+		r.respRules.writeSet(w)
 	}
 	w.WriteString("Via: ")
 	w.Write(c.srv.via)
@@ -839,4 +856,28 @@ func (s *Server) connectAllowed(host, port []byte) bool {
 		}
 	}
 	return false
+}
+
+// writeForwarded appends this hop to Forwarded (RFC 7239); the client's own Forwarded
+// fields were passed on before it, so the list reads from the first hop to this one.
+func (c *conn) writeForwarded(w *bufio.Writer, host []byte) {
+	w.WriteString("Forwarded: for=")
+	if bytes.IndexByte(c.remote, ':') >= 0 { // IPv6: quoted and bracketed
+		w.WriteString("\"[")
+		w.Write(c.remote)
+		w.WriteString("]\"")
+	} else {
+		w.Write(c.remote)
+	}
+	if len(host) > 0 {
+		// validHost admits no quote or backslash, so quoting needs no escapes.
+		w.WriteString(";host=\"")
+		w.Write(host)
+		w.WriteString("\"")
+	}
+	if c.https {
+		w.WriteString(";proto=https\r\n")
+	} else {
+		w.WriteString(";proto=http\r\n")
+	}
 }

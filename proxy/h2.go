@@ -154,6 +154,7 @@ func (h h2Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fail(errNoRoute)
 		return
 	}
+	c.route = rt
 	p := rt.pool
 	p.depositRetryToken()
 	hasBody := r.ContentLength != 0
@@ -230,9 +231,12 @@ func (h h2Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr := w.Header()
 	for i := range resp.fields {
 		f := &resp.fields[i]
-		if !resp.hopByHop(f.name) {
+		if !resp.hopByHop(f.name) && !rt.respRules.drops(f.name) {
 			hdr.Add(string(f.name), string(f.value))
 		}
+	}
+	for _, f := range rt.respRules.set {
+		hdr.Set(string(f.name), string(f.value))
 	}
 	hdr.Add("Via", string(s.via))
 	if resp.contentLength >= 0 && !resp.chunked {

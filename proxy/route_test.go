@@ -77,3 +77,51 @@ func TestNoRouteIs404(t *testing.T) {
 		t.Errorf("got %d %q", code, body)
 	}
 }
+
+func TestRouteRewrites(t *testing.T) {
+	checkLeaks(t)
+	seen := make(chan *http.Request, 1)
+	up := backend(t, func(w http.ResponseWriter, r *http.Request) {
+		seen <- r.Clone(r.Context())
+		w.Header().Set("Server", "secret/1.2")
+		w.Header().Set("X-Frame-Options", "ALLOW")
+	})
+	cfg := Config{
+		Pools: []PoolConfig{{Name: "a", Hosts: []HostConfig{{Addr: up}}}},
+		Routes: []Route{{
+			PathPrefix: "/api", StripPrefix: "/api", AddPrefix: "/v2", Pool: "a",
+			RequestHeaders:  HeaderRules{Set: map[string]string{"X-Env": "prod"}, Remove: []string{"Cookie"}},
+			ResponseHeaders: HeaderRules{Set: map[string]string{"X-Frame-Options": "DENY"}, Remove: []string{"server"}},
+		}},
+	}
+	_, addr := start(t, cfg)
+	c := client(t)
+	for _, tt := range []struct{ path, want string }{
+		{"/api/users?id=1", "/v2/users?id=1"},
+		{"/api", "/v2/"},
+		{"/api?q", "/v2/?q"},
+		{"/apix", "/v2/apix"},
+	} {
+		req, _ := http.NewRequest("GET", "http://"+addr+tt.path, nil)
+		req.Header.Set("Cookie", "a=b")
+		req.Header.Set("X-Env", "dev")
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		r := <-seen
+		if r.RequestURI != tt.want {
+			t.Errorf("%s was sent as %s, want %s", tt.path, r.RequestURI, tt.want)
+		}
+		if r.Header.Get("Cookie") != "" || r.Header.Values("X-Env")[0] != "prod" || len(r.Header.Values("X-Env")) != 1 {
+			t.Errorf("request header %v", r.Header)
+		}
+		if f := r.Header.Get("Forwarded"); f != `for=127.0.0.1;host="`+addr+`";proto=http` {
+			t.Errorf("Forwarded = %q", f)
+		}
+		if resp.Header.Get("Server") != "" || resp.Header.Get("X-Frame-Options") != "DENY" {
+			t.Errorf("response header %v", resp.Header)
+		}
+	}
+}

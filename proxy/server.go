@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -9,9 +10,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -84,6 +87,66 @@ type route struct {
 	headers    []headerMatch
 	pool       *pool
 	statusSeen [6]atomic.Uint64 // answers by class: 1xx..5xx, and [0] for other
+
+	stripPrefix, addPrefix string
+	reqRules, respRules    headerRules
+}
+
+// headerRules are a route's header edits: fields removed, and fields set (replacing any
+// of the same name).
+type headerRules struct {
+	remove [][]byte
+	set    []field
+}
+
+func newHeaderRules(h HeaderRules) headerRules {
+	var r headerRules
+	for _, name := range h.Remove {
+		r.remove = append(r.remove, []byte(name))
+	}
+	for _, name := range slices.Sorted(maps.Keys(h.Set)) {
+		r.set = append(r.set, field{[]byte(name), []byte(h.Set[name])})
+		r.remove = append(r.remove, []byte(name))
+	}
+	return r
+}
+
+// drops reports whether a field of the message must not be passed on.
+func (r *headerRules) drops(name []byte) bool {
+	for _, n := range r.remove {
+		if bytes.EqualFold(n, name) {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *headerRules) writeSet(w *bufio.Writer) {
+	for _, f := range r.set {
+		w.Write(f.name)
+		w.WriteString(": ")
+		w.Write(f.value)
+		w.WriteString("\r\n")
+	}
+}
+
+// rewriteTarget writes target with the route's prefix stripped and added.
+func (r *route) rewriteTarget(w *bufio.Writer, target []byte) {
+	if p := r.stripPrefix; p != "" && bytes.HasPrefix(target, []byte(p)) {
+		// Only whole segments: /api strips /api/x and /api?q, not /apix.
+		if rest := target[len(p):]; len(rest) == 0 || rest[0] == '/' || rest[0] == '?' || p[len(p)-1] == '/' {
+			target = rest
+		}
+	}
+	w.WriteString(r.addPrefix)
+	if len(target) == 0 || target[0] != '/' {
+		if r.addPrefix == "" || r.addPrefix[len(r.addPrefix)-1] != '/' {
+			w.WriteByte('/')
+		}
+	} else if r.addPrefix != "" && r.addPrefix[len(r.addPrefix)-1] == '/' {
+		target = target[1:]
+	}
+	w.Write(target)
 }
 
 // New validates cfg and builds a proxy. It does not listen yet: call Serve.
@@ -172,6 +235,9 @@ func (s *Server) buildTable(cfg Config) (*table, error) {
 		for k, v := range r.Headers {
 			cr.headers = append(cr.headers, headerMatch{strings.ToLower(k), []byte(v)})
 		}
+		cr.stripPrefix, cr.addPrefix = r.StripPrefix, r.AddPrefix
+		cr.reqRules = newHeaderRules(r.RequestHeaders)
+		cr.respRules = newHeaderRules(r.ResponseHeaders)
 		t.routes = append(t.routes, cr)
 	}
 	return t, nil
