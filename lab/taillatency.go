@@ -398,13 +398,15 @@ func tailReport(cfg tailConfig, plain, hedged []*phase) (*Report, error) {
 			{"hedge delay", "p95 of single backend calls in the run without hedging at the same N"},
 			{"hedge budget", fmt.Sprintf("at most %.3g hedges per 100 calls, plus %d to start with", 100*cfg.hedgeBudget, hedgeBurst)},
 			{"time limit", fmt.Sprintf("%s per phase (one N, one mode), %s in all", cfg.phaseLimit, cfg.total)},
-			{"backends", fmt.Sprintf("%d net/http servers on 127.0.0.1 (a primary and a replica per shard), HTTP/1.1 keep-alive", 2*cfg.maxN())},
+			{"backends", fmt.Sprintf("%d net/http servers on 127.0.0.1 (a primary and a replica per shard), HTTP/2 without TLS", 2*cfg.maxN())},
 		},
 		Notes: []string{
-			"The front end runs in the experiment's process and calls the backends with one net/http client whose transport keeps " +
-				"idle connections per backend; a warm-up round opens them before measuring.",
-			"Cancelling the losing copy of a hedged call closes its HTTP/1.1 connection (the protocol cannot abandon a " +
-				"response otherwise), so hedged runs open new connections: the table counts them. HTTP/2 would cancel a stream instead.",
+			"The front end runs in the experiment's process and calls the backends with one net/http client over HTTP/2 " +
+				"without TLS (one connection per backend, opened in a warm-up round before measuring; \"new conns\" counts any opened later).",
+			"Cancelling the losing copy of a hedged call resets its HTTP/2 stream; the backend sees the cancellation and stops. " +
+				"Over HTTP/1.1 the client would have to close the connection instead, and open a new one for the next call.",
+			"\"Denied\" counts hedges the budget refused: when calls slow down for a reason every replica shares (a busy CPU), " +
+				"copies would only add load, and the budget stops them feeding on themselves.",
 			"Load generator, front end and backends share the machine's cores; at N=100 the fan-out itself queues on them, " +
 				"which shows in the p50. Figures move between runs on a shared machine.",
 		},
