@@ -280,3 +280,24 @@ func TestCursorSeesOwnWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestNoSyncTransactionSkipsTheFsync(t *testing.T) {
+	db := openTest(t, nil)
+	put(t, db, "b", "k", "v")
+	before := db.Stats().Syncs
+	for range 5 {
+		tx, _ := db.BeginTx(&TxOptions{Writable: true, NoSync: true})
+		b, _ := tx.Bucket([]byte("b"))
+		b.Put([]byte("k"), []byte("fast"))
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := db.Stats(); st.Syncs != before || st.Commits < 6 {
+		t.Fatalf("NoSync commits did %d fsyncs", st.Syncs-before)
+	}
+	put(t, db, "b", "k2", "durable") // syncs everything before it too
+	if st := db.Stats(); st.Syncs != before+1 {
+		t.Fatalf("durable commit: %d fsyncs", st.Syncs-before)
+	}
+}

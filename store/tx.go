@@ -44,6 +44,10 @@ func (i Isolation) String() string {
 type TxOptions struct {
 	Writable  bool
 	Isolation Isolation // default Snapshot
+	// NoSync makes this transaction's commit return before its log frames are durable
+	// (as Options.NoSync does for every transaction): a crash may lose it, never half of
+	// it. A later durable commit makes it durable too. Default false.
+	NoSync bool
 }
 
 // TxStats count one transaction's page reads and writes.
@@ -59,6 +63,7 @@ type Tx struct {
 	id       uint64
 	writable bool
 	iso      Isolation
+	noSync   bool
 	snap     snapshot
 	done     bool
 	stats    TxStats
@@ -110,7 +115,7 @@ func (db *DB) BeginTx(opts *TxOptions) (*Tx, error) {
 	if err != nil {
 		return nil, err
 	}
-	tx := &Tx{db: db, id: db.txSeq.Add(1), writable: o.Writable, iso: o.Isolation, snap: s}
+	tx := &Tx{db: db, id: db.txSeq.Add(1), writable: o.Writable, iso: o.Isolation, noSync: o.NoSync, snap: s}
 	if o.Writable {
 		tx.writes = make(map[string]*entry)
 		tx.perBkt = make(map[uint32]int)
@@ -313,7 +318,7 @@ func (tx *Tx) commit() error {
 		}
 		return db.fail(err)
 	}
-	if !db.opts.NoSync {
+	if !db.opts.NoSync && !tx.noSync {
 		if err := db.wal.Sync(s.lsn); err != nil {
 			return db.fail(err)
 		}
