@@ -186,6 +186,18 @@ func (c *Coordinator) Join(r *kmsg.JoinGroupRequest, clientID, host string) <-ch
 		// fenced.
 		old := g.members[g.instances[instance]]
 		id = newMemberID(clientID)
+		if g.state == Stable && old.id != g.leader && r.ProtocolType == g.protocolType && sameProtocols(old.protocols, r.Protocols) {
+			// KIP-345: nothing the assignment depends on changed, so there is no
+			// rebalance; the member takes its old place and assignment.
+			c.replaceStatic(g, old, id, clientID, host, session, rebalance)
+			resp := r.ResponseKind().(*kmsg.JoinGroupResponse)
+			pt, proto := g.protocolType, g.protocol
+			resp.Generation, resp.ProtocolType, resp.Protocol = g.generation, &pt, &proto
+			resp.LeaderID, resp.MemberID = g.leader, id
+			ch <- resp
+			c.lg.Info("group: static member rejoined without a rebalance", "group", g.id, "instance", instance, "member", id)
+			return ch
+		}
 		c.removeMember(g, old, kerr.FencedInstanceID.Code)
 	case id == "":
 		id = newMemberID(clientID)
@@ -226,6 +238,28 @@ func (c *Coordinator) Join(r *kmsg.JoinGroupRequest, clientID, host string) <-ch
 	}
 	c.maybeCompleteJoin(g)
 	return ch
+}
+
+// replaceStatic gives old's place in the group, assignment included, to a new member id.
+func (c *Coordinator) replaceStatic(g *group, old *member, id, clientID, host string, session, rebalance time.Duration) {
+	m := &member{id: id, instanceID: old.instanceID, clientID: clientID, host: host, protocols: old.protocols,
+		session: session, rebalance: rebalance, assignment: old.assignment}
+	c.removeMember(g, old, kerr.FencedInstanceID.Code)
+	g.members[id] = m
+	g.instances[m.instanceID] = id
+	c.resetExpiry(g, m)
+}
+
+func sameProtocols(a, b []kmsg.JoinGroupRequestProtocol) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Name != b[i].Name || string(a[i].Metadata) != string(b[i].Metadata) {
+			return false
+		}
+	}
+	return true
 }
 
 func (g *group) supportsAny(ps []kmsg.JoinGroupRequestProtocol) bool {
