@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"sort"
 
 	"gantry/store/page"
@@ -106,6 +107,9 @@ func (b *Bucket) Cursor() *Cursor {
 	r, root, err := b.tx.reader()
 	c.tc = treeCursor{r: r, root: root}
 	c.err = err
+	if b.tx.dropSet[b.id] {
+		c.err = fmt.Errorf("%w: %q was deleted", ErrBucketMissing, b.name)
+	}
 	if b.tx.reads != nil && b.id != catalogBucket {
 		// Serializable: a scan depends on the whole bucket, phantoms included.
 		b.tx.ranges = append(b.tx.ranges, keyRange{c.lo, c.hi})

@@ -216,6 +216,12 @@ func (db *DB) open() error {
 	if db.walf, err = db.opts.FS.OpenFile(db.path+"-wal", true); err != nil {
 		return err
 	}
+	if size == 0 {
+		// A log beside a new data file belongs to some earlier database: never replay it.
+		if err := db.walf.Truncate(0); err != nil {
+			return err
+		}
+	}
 	l, frames, err := wal.Open(db.walf, db.pageSize, meta.LSN+1)
 	if err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -285,5 +286,31 @@ func TestUpdateRollsBackOnErrorAndPanic(t *testing.T) {
 	}()
 	if got := get(t, db, "b", "k"); got != "v" {
 		t.Fatalf("k = %q after rolled-back updates", got)
+	}
+}
+
+func TestStaleLogBesideNewFileIsIgnored(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "a.db")
+	db, err := Open(path, &Options{CheckpointBytes: 1 << 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	put(t, db, "b", "k", "old database")
+	// Leave the log unflushed: copy it aside, close, and put it beside a fresh file.
+	wal, _ := os.ReadFile(path + "-wal")
+	db.Close()
+	os.Remove(path)
+	os.WriteFile(path+"-wal", wal, 0o644)
+	db, err = Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.View(func(tx *Tx) error {
+		_, err := tx.Bucket([]byte("b"))
+		return err
+	}); !errors.Is(err, ErrBucketMissing) {
+		t.Fatalf("a fresh database shows the old log's bucket: %v", err)
 	}
 }
