@@ -1,0 +1,122 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestCacheCommandLine(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.conf")
+	os.WriteFile(bad, []byte("# comment\nmaxmemory 10mb\nmaxmemroy 1\n"), 0o644)
+	badPolicy := filepath.Join(dir, "policy.conf")
+	os.WriteFile(badPolicy, []byte("maxmemory-policy lru\n"), 0o644)
+	for _, tt := range []struct {
+		args   []string
+		code   int
+		stderr string
+	}{
+		{[]string{"cache", "-h"}, 0, ""},
+		{[]string{"cache", "extra"}, 2, `unexpected argument "extra"`},
+		{[]string{"cache", "--maxmemory", "lots"}, 2, `"lots" is not a size`},
+		{[]string{"cache", "--maxmemory-policy", "lru"}, 2, `maxmemory-policy "lru" is not one of`},
+		{[]string{"cache", "--appendonly", "yes"}, 2, "not supported yet"},
+		{[]string{"cache", "--appendfsync", "sometimes"}, 2, "--appendfsync must be"},
+		{[]string{"cache", "--config", bad}, 1, `bad.conf:3: unknown directive "maxmemroy"`},
+		{[]string{"cache", "--config", badPolicy}, 2, `maxmemory-policy "lru" is not one of`},
+		{[]string{"cache", "--config", filepath.Join(dir, "missing.conf")}, 1, "no such file"},
+	} {
+		code, _, stderr := gantry(t, tt.args...)
+		if code != tt.code || !strings.Contains(stderr, tt.stderr) {
+			t.Errorf("%v: exit %d, stderr %q; want %d and %q", tt.args, code, stderr, tt.code, tt.stderr)
+		}
+	}
+}
+
+// gantry cache runs with a config file, answers RESP, serves metrics on its admin
+// listener, and stops cleanly on cancel.
+func TestCacheServes(t *testing.T) {
+	addr, adminAddr := freeAddr(t), freeAddr(t)
+	conf := filepath.Join(t.TempDir(), "cache.conf")
+	os.WriteFile(conf, []byte("requirepass secret\nmaxmemory 1mb\n"), 0o644)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	var errw syncBuffer
+	go func() {
+		done <- run(ctx, stdio{strings.NewReader(""), io.Discard, &errw},
+			[]string{"cache", "--addr", addr, "--admin", adminAddr, "--config", conf, "--maxmemory", "2mb"})
+	}()
+	var conn net.Conn
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var err error
+		if conn, err = net.Dial("tcp", addr); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	defer conn.Close()
+	br := bufio.NewReader(conn)
+	send := func(cmd string) string {
+		conn.Write([]byte(cmd + "\r\n"))
+		line, _ := br.ReadString('\n')
+		if strings.HasPrefix(line, "$") && !strings.HasPrefix(line, "$-1") {
+			body, _ := br.ReadString('\n')
+			line += body
+		}
+		return line
+	}
+	if got := send("SET k v"); !strings.HasPrefix(got, "-NOAUTH") {
+		t.Fatalf("SET before AUTH = %q", got)
+	}
+	if got := send("AUTH secret"); got != "+OK\r\n" {
+		t.Fatalf("AUTH = %q", got)
+	}
+	if got := send("SET k v"); got != "+OK\r\n" {
+		t.Fatalf("SET = %q", got)
+	}
+	// The flag overrides the file's maxmemory.
+	conn.Write([]byte("CONFIG GET maxmemory\r\n"))
+	var lines []string
+	for range 5 {
+		l, _ := br.ReadString('\n')
+		lines = append(lines, strings.TrimSpace(l))
+	}
+	if got := strings.Join(lines, " "); got != "*2 $9 maxmemory $7 2097152" {
+		t.Fatalf("CONFIG GET maxmemory = %q", got)
+	}
+	if got := send("DBSIZE"); got != ":1\r\n" {
+		t.Fatalf("DBSIZE = %q", got)
+	}
+	resp, err := http.Get("http://" + adminAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`gantry_cache_commands_total{command="set"} 1`, "gantry_cache_connected_clients 1", "gantry_cache_keys 1"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errw.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("gantry cache did not stop")
+	}
+}
