@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"gantry/internal/testenv"
+
+	"github.com/twmb/franz-go/pkg/kadm"
 )
 
 // TestKcat produces and consumes with kcat (librdkafka), a client written apart from
@@ -48,6 +50,19 @@ func TestKcat(t *testing.T) {
 			t.Fatalf("line %d: %q, want %q", i, l, want)
 		}
 	}
+	// librdkafka's balanced consumer: JoinGroup, SyncGroup, OffsetCommit on the way out.
+	out = run(nil, "-G", "kcat-group", "-o", "beginning", "-e", "-q", "lines")
+	if n := strings.Count(out, "\n"); n != 100 {
+		t.Fatalf("kcat group consumer read %d lines", n)
+	}
+	offs, err := kadm.NewClient(newClient(t, b.addr)).FetchOffsets(context.Background(), "kcat-group")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, _ := offs.Lookup("lines", 0); o.At != 100 {
+		t.Errorf("kcat's group committed %d, want 100", o.At)
+	}
+
 	meta := run(nil, "-L", "-t", "lines")
 	if !strings.Contains(meta, `topic "lines" with 1 partitions`) {
 		t.Errorf("kcat -L says:\n%s", meta)
