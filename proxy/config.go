@@ -42,6 +42,9 @@ type Config struct {
 	// answered 503 with Retry-After at once, so that overload queues nowhere. Default
 	// 10000; -1 means no limit.
 	MaxInFlight int `yaml:"max_in_flight"`
+	// AccessLog logs every request (remote, method, target, status, upstream, duration)
+	// at level info on Log. Off by default: it costs a log line per request.
+	AccessLog bool `yaml:"access_log"`
 	// Via is the pseudonym this proxy adds to Via (RFC 9110 section 7.6.3) and
 	// recognises there to detect loops. Default "gantry-" and a random hex number, which
 	// is unique per process; set the same name on replicas that must never chain.

@@ -49,6 +49,9 @@ type conn struct {
 	req    head
 	resp   head
 	route  *route // the route of the request being served
+	// For the access log: the status answered and the host that answered it.
+	status   int
+	upstream string
 	respN  int    // length of the response head at the start of the upstream reader
 	view   pickView
 }
@@ -147,13 +150,13 @@ func (c *conn) next() bool {
 		n, skip, err = readHead(c.br, c.bw)
 	}
 	if err != nil {
-		c.fail(err)
+		c.refuse(err)
 		return false
 	}
 	raw, _ := c.br.Peek(n)
 	c.req.reset()
 	if err := c.req.parseRequest(raw[skip:]); err != nil {
-		c.fail(err)
+		c.refuse(err)
 		return false
 	}
 	// The idle or head deadline stays set until the body is read, which sets its own
@@ -166,8 +169,18 @@ func (c *conn) next() bool {
 		c.fail(errOverloaded)
 		return false
 	}
+	if !s.cfg.AccessLog {
+		keep := c.proxy(n)
+		s.stats.inFlight.Add(-1)
+		return keep
+	}
+	start := time.Now()
+	method, target := string(c.req.method), string(c.req.target) // the head is gone after proxy
+	c.status, c.upstream = 0, ""
 	keep := c.proxy(n)
 	s.stats.inFlight.Add(-1)
+	s.log.Info("access", "remote", string(c.remote), "method", method, "target", target,
+		"status", c.status, "upstream", c.upstream, "duration", time.Since(start))
 	return keep
 }
 
@@ -199,6 +212,16 @@ func readHead(br *bufio.Reader, bw *bufio.Writer) (n, skip int, err error) {
 	}
 }
 
+// refuse answers a request whose head could not be read or parsed, and logs it when the
+// access log is on.
+func (c *conn) refuse(err error) {
+	c.status = 0
+	c.fail(err)
+	if c.srv.cfg.AccessLog && c.status != 0 {
+		c.srv.log.Info("access", "remote", string(c.remote), "status", c.status, "error", err.Error())
+	}
+}
+
 // fail answers a request the proxy refuses or cannot serve; the connection is then
 // closed, because after a refused head the byte stream is no longer trustworthy.
 func (c *conn) fail(err error) {
@@ -215,6 +238,7 @@ func (c *conn) fail(err error) {
 		}
 	}
 	c.srv.stats.countStatus(se.code)
+	c.status = se.code
 	writeStatus(c.bw, se)
 	if c.bw.Flush() != nil {
 		return
@@ -539,6 +563,7 @@ func (c *conn) forwardResponse(uc *upConn, r *route, isHead, upgrade bool, clien
 		}
 		r.count(st)
 		s.stats.countStatus(st)
+		c.status, c.upstream = st, u.addr
 		c.writeResponseHead(st, true, false, true)
 		uc.br.Discard(c.respN)
 		u.succeeded()
@@ -581,6 +606,7 @@ func (c *conn) forwardResponse(uc *upConn, r *route, isHead, upgrade bool, clien
 	}
 	r.count(st)
 	s.stats.countStatus(st)
+	c.status, c.upstream = st, u.addr
 	if err != nil {
 		uc.close()
 		var we *writeError

@@ -253,6 +253,10 @@ func (h h2Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	rt.count(resp.status)
 	s.stats.countStatus(resp.status)
+	if s.cfg.AccessLog {
+		s.log.Info("access", "remote", string(c.remote), "method", r.Method, "target", r.RequestURI,
+			"status", resp.status, "upstream", u.addr, "proto", r.Proto)
+	}
 	w.WriteHeader(resp.status)
 	uc.br.Discard(c.respN)
 	rc := http.NewResponseController(w)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -409,5 +410,48 @@ func TestExpectContinue(t *testing.T) {
 	b, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != 200 || string(b) != "got body" {
 		t.Errorf("got %d %q", resp.StatusCode, b)
+	}
+}
+
+// syncBuffer is a bytes.Buffer that a logger and a test may share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+func TestAccessLog(t *testing.T) {
+	checkLeaks(t)
+	up := backend(t, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(201) })
+	var logs syncBuffer
+	cfg := onePool(up)
+	cfg.AccessLog = true
+	cfg.Log = slog.New(slog.NewTextHandler(&logs, nil))
+	_, addr := start(t, cfg)
+	get(t, client(t), "http://"+addr+"/logged?x=1")
+	rawExchange(t, addr, "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: x\r\n\r\n")
+	// The refusal is logged after the lingering close that follows it: poll.
+	for _, want := range []string{
+		`msg=access remote=127.0.0.1 method=GET target="/logged?x=1" status=201 upstream=` + up,
+		`msg=access remote=127.0.0.1 status=400 error="invalid Content-Length"`,
+	} {
+		deadline := time.Now().Add(5 * time.Second)
+		for !strings.Contains(logs.String(), want) {
+			if time.Now().After(deadline) {
+				t.Fatalf("log lacks %q:\n%s", want, logs.String())
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
 	}
 }
