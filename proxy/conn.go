@@ -52,8 +52,8 @@ type conn struct {
 	// For the access log: the status answered and the host that answered it.
 	status   int
 	upstream string
-	respN  int    // length of the response head at the start of the upstream reader
-	view   pickView
+	respN    int // length of the response head at the start of the upstream reader
+	view     pickView
 }
 
 func (c *conn) serve() {
