@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"errors"
 	"log/slog"
 	"sync"
 	"time"
@@ -83,6 +84,9 @@ func (p *partition) append(recs []byte) (base, end int64, code int16) {
 		}
 	}
 	first, last, err := p.log.AppendParsed(recs, batches)
+	if errors.Is(err, plog.ErrClosed) {
+		return -1, 0, kerr.UnknownTopicOrPartition.Code // deleted under the produce
+	}
 	if err != nil {
 		return -1, 0, kerr.KafkaStorageError.Code
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"gantry/broker/group"
+	plog "gantry/broker/log"
 )
 
 // Server is a running broker.
@@ -215,7 +216,7 @@ func (s *Server) flushLoop() {
 		}
 		for _, p := range s.topics.all() {
 			if p.log.Dirty() {
-				if err := s.sync(p, p.log.EndOffset()); err != nil && s.ctx.Err() == nil {
+				if err := s.sync(p, p.log.EndOffset()); err != nil && s.ctx.Err() == nil && !errors.Is(err, plog.ErrClosed) {
 					s.log.Error("flush", "topic", p.topic, "partition", p.index, "err", err)
 				}
 			}
