@@ -55,6 +55,14 @@ func newAxis(lo, hi float64, log, zero bool) (axis, error) {
 func linearAxis(lo, hi float64) axis {
 	step := niceStep((hi - lo) / (wantTicks - 1))
 	a := axis{min: math.Floor(lo/step) * step, max: math.Ceil(hi/step) * step}
+	if !(step > 0) || !finite(a.min) || !finite(a.max) || (a.max-a.min)/step > 20 ||
+		step < 1e-9*math.Max(math.Abs(a.min), math.Abs(a.max)) {
+		// Values at the ends of float64's range or below its precision: no nice ticks,
+		// just the two ends.
+		return axis{min: lo, max: hi, ticks: []tick{
+			{lo, strconv.FormatFloat(lo, 'g', 4, 64)}, {hi, strconv.FormatFloat(hi, 'g', 4, 64)},
+		}}
+	}
 	decimals := max(0, -int(math.Floor(math.Log10(step))))
 	n := int(math.Round((a.max - a.min) / step))
 	for i := 0; i <= n; i++ {
@@ -86,19 +94,24 @@ func niceStep(raw float64) float64 {
 }
 
 // logAxis spans whole decades, with ticks at each power of ten, and also at 2 and 5 times
-// it when the axis spans no more than two decades (else the labels would crowd).
+// it when the axis spans no more than two decades (else the labels would crowd). Values near
+// the ends of float64's range (1e-308, 1e308) can make min or max 0 or +Inf: the axis then
+// places nothing sensibly, but still draws.
 func logAxis(lo, hi float64) axis {
 	e0 := math.Floor(math.Log10(lo))
 	e1 := math.Ceil(math.Log10(hi))
 	if e1 == e0 {
 		e1++
 	}
+	// Beyond a dozen decades, label every k'th.
+	k := math.Max(1, math.Ceil((e1-e0)/12))
+	e1 = e0 + k*math.Ceil((e1-e0)/k)
 	a := axis{min: math.Pow(10, e0), max: math.Pow(10, e1), log: true}
 	mults := []float64{1}
 	if e1-e0 <= 2 {
 		mults = []float64{1, 2, 5}
 	}
-	for e := e0; e <= e1; e++ {
+	for e := e0; e <= e1; e += k {
 		for _, m := range mults {
 			if e == e1 && m > 1 {
 				break

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -257,6 +258,28 @@ func TestLinearTicks(t *testing.T) {
 	}
 }
 
+// TestExtremeAxes checks that values at the ends of float64's range still give an axis with
+// a few finite ticks, in order.
+func TestExtremeAxes(t *testing.T) {
+	for _, tt := range []struct{ lo, hi float64 }{
+		{-1e308, 1e308}, {5e-324, 1e-323}, {1, 1 + 1e-15}, {-math.MaxFloat64, math.MaxFloat64},
+	} {
+		a, err := newAxis(tt.lo, tt.hi, false, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(a.ticks) < 2 || len(a.ticks) > 21 {
+			t.Errorf("axis(%v, %v): %d ticks", tt.lo, tt.hi, len(a.ticks))
+		}
+		for i, tk := range a.ticks {
+			if !finite(tk.v) || i > 0 && tk.v <= a.ticks[i-1].v {
+				t.Errorf("axis(%v, %v): ticks %q not finite and rising", tt.lo, tt.hi, labels(a))
+				break
+			}
+		}
+	}
+}
+
 func TestLogTicks(t *testing.T) {
 	tests := []struct {
 		lo, hi float64
@@ -267,6 +290,7 @@ func TestLogTicks(t *testing.T) {
 		{0.3, 61, "0.1 1 10 100"},
 		{1, 1, "1 2 5 10"},
 		{0.002, 4e6, "0.001 0.01 0.1 1 10 100 1000 10k 100k 1M 10M"},
+		{1e-20, 1e20, labelsOfDecades(-20, 20, 4)},
 	}
 	for _, tt := range tests {
 		a, err := newAxis(tt.lo, tt.hi, true, true)
@@ -288,3 +312,12 @@ func labels(a axis) string {
 }
 
 func near(a, b float64) bool { return a-b < 1e-9 && b-a < 1e-9 }
+
+// labelsOfDecades returns the labels of a log axis from 10^e0 to 10^e1 every k decades.
+func labelsOfDecades(e0, e1, k int) string {
+	var s []string
+	for e := e0; e <= e1; e += k {
+		s = append(s, label(math.Pow(10, float64(e)), max(0, -e)))
+	}
+	return strings.Join(s, " ")
+}
