@@ -189,9 +189,8 @@ func (l *Log) compactSegment(s *segment, fn func(Batch, []byte) ([]byte, int, er
 		return 0, err
 	}
 	l.segs[idx] = ns
-	// A read that found the old segment a moment ago may fail on its closed file; the
-	// client retries, as it would after retention deleted a segment under it.
-	s.f.Close()
+	// Reads still on the old file finish first; later ones find the new segment.
+	s.retire()
 	l.lg.Info("log: compacted segment", "base", s.base, "removed_records", removed, "bytes_before", size, "bytes_after", ns.size)
 	return removed, nil
 }

@@ -2,6 +2,7 @@ package log
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"testing"
@@ -139,5 +140,55 @@ func TestCompactKeepsLatestPerKey(t *testing.T) {
 	l = openTest(t, dir, cfg)
 	if got := contents(t, l); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("after reopen: %v", got)
+	}
+}
+
+// TestReadsDuringCompactionAndRetention reads the log over and over while appends,
+// compaction and retention change its segments: every read succeeds and returns
+// batches in offset order.
+func TestReadsDuringCompactionAndRetention(t *testing.T) {
+	l := openTest(t, t.TempDir(), Config{SegmentBytes: 300, RetentionBytes: 20000, RetentionAge: -1})
+	stop := make(chan struct{})
+	errc := make(chan error, 1)
+	go func() {
+		defer close(errc)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			prev := int64(-1)
+			err := l.ForEachBatch(l.StartOffset(), func(b Batch, raw []byte) bool {
+				if b.BaseOffset <= prev {
+					t.Errorf("batch %d after %d", b.BaseOffset, prev)
+				}
+				prev = b.BaseOffset
+				return true
+			})
+			if err != nil && !errors.Is(err, ErrOutOfRange) { // the start may move under us
+				errc <- err
+				return
+			}
+		}
+	}()
+	now := time.Now()
+	for i := 0; i < 400; i++ {
+		key := fmt.Sprintf("k%d", i%7)
+		if _, _, err := l.Append(keyedBatch(now.UnixMilli(), kv{key, fmt.Sprint(i)})); err != nil {
+			t.Fatal(err)
+		}
+		if i%50 == 49 {
+			if _, err := l.Compact(now, time.Hour); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := l.Retain(now); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	close(stop)
+	if err := <-errc; err != nil {
+		t.Fatalf("read during compaction: %v", err)
 	}
 }

@@ -434,23 +434,33 @@ func (l *Log) Read(offset int64, maxBytes int) ([]byte, error) {
 		size, start := s.size, s.positionFor(offset)
 		l.mu.RUnlock()
 
+		if !s.acquire() {
+			continue // retired by retention or compaction meanwhile: look again
+		}
 		pos, err := s.find(offset, start, size)
 		if err != nil {
+			s.release()
 			return nil, err
 		}
-		if pos < 0 {
-			// offset lies past this segment's last batch (a gap left by a truncated
-			// sealed segment): go on with the next segment.
-			l.mu.RLock()
-			if i+1 < len(l.segs) && l.segs[i] == s {
-				offset = max(offset, l.segs[i+1].base)
-			} else {
-				offset = l.next
-			}
-			l.mu.RUnlock()
-			continue
+		if pos >= 0 {
+			p, err := s.readBatches(pos, size, maxBytes)
+			s.release()
+			return p, err
 		}
-		return s.readBatches(pos, size, maxBytes)
+		s.release()
+		// offset lies past this segment's last batch: a gap left by compaction or by a
+		// truncated sealed segment. Go on with the next segment, unless the segments
+		// changed meanwhile (retention, compaction), then look again.
+		l.mu.RLock()
+		changed := i >= len(l.segs) || l.segs[i] != s
+		last := !changed && i == len(l.segs)-1
+		if !changed && !last {
+			offset = max(offset, l.segs[i+1].base)
+		}
+		l.mu.RUnlock()
+		if last {
+			return nil, nil // only compaction leaves gaps, and never in the active segment
+		}
 	}
 }
 
@@ -472,19 +482,26 @@ func (l *Log) OffsetForTime(ts int64) (offset, batchTs int64, ok bool, err error
 	l.mu.RUnlock()
 	hdr := make([]byte, HeaderSize)
 	for _, c := range cands {
+		if !c.s.acquire() {
+			continue // retired: its records are gone
+		}
 		for pos := c.start; pos+HeaderSize <= c.size; {
 			if _, err := c.s.f.ReadAt(hdr, pos); err != nil {
+				c.s.release()
 				return 0, 0, false, err
 			}
 			b, err := ParseHeader(hdr)
 			if err != nil {
+				c.s.release()
 				return 0, 0, false, err
 			}
 			if b.MaxTimestamp >= ts {
+				c.s.release()
 				return b.BaseOffset, b.MaxTimestamp, true, nil
 			}
 			pos += int64(b.Size())
 		}
+		c.s.release()
 	}
 	return 0, 0, false, nil
 }
@@ -553,7 +570,7 @@ func (l *Log) Remove() error {
 func (l *Log) closeFiles() error {
 	var first error
 	for _, s := range l.segs {
-		if err := s.f.Close(); err != nil && first == nil {
+		if err := s.retire(); err != nil && first == nil {
 			first = err
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"sync"
 	"time"
 )
 
@@ -22,11 +23,17 @@ const (
 	timeEntrySize  = 12 // ts int64, rel uint32
 )
 
-// segment is one file of the log. The log's mutex guards every field but f and base,
-// which never change.
+// segment is one file of the log. The log's mutex guards every field but f, base, ioMu
+// and retired.
 type segment struct {
-	base       int64
-	f          *os.File
+	base int64
+	f    *os.File
+
+	// ioMu lets reads that hold no log lock use f while retention or compaction
+	// retires the segment: readers hold it shared, close holds it alone.
+	ioMu    sync.RWMutex
+	retired bool // f is closed; readers must look up their segment again
+
 	size       int64 // bytes of valid batches
 	end        int64 // offset after the last batch
 	maxTs      int64 // largest batch max timestamp, -1 when empty
@@ -228,8 +235,31 @@ func (s *segment) readIndexes() error {
 	return nil
 }
 
+// retire closes the file once no read is using it.
+func (s *segment) retire() error {
+	s.ioMu.Lock()
+	defer s.ioMu.Unlock()
+	if s.retired {
+		return nil
+	}
+	s.retired = true
+	return s.f.Close()
+}
+
+// acquire pins the file for a read; it reports false when the segment is retired.
+func (s *segment) acquire() bool {
+	s.ioMu.RLock()
+	if s.retired {
+		s.ioMu.RUnlock()
+		return false
+	}
+	return true
+}
+
+func (s *segment) release() { s.ioMu.RUnlock() }
+
 func (s *segment) remove(dir string) error {
-	s.f.Close()
+	s.retire()
 	for _, ext := range []string{".index", ".timeindex"} {
 		os.Remove(segName(dir, s.base, ext))
 	}
