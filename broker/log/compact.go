@@ -1,7 +1,6 @@
 package log
 
 import (
-	"fmt"
 	"os"
 	"time"
 
@@ -31,16 +30,7 @@ func (l *Log) Compact(now time.Time, deleteRetention time.Duration) (int, error)
 		return 0, nil
 	}
 	dec := kgo.DefaultDecompressor()
-	records := func(b Batch, raw []byte) ([]record, error) {
-		p := raw[HeaderSize:]
-		if c := b.Compression(); c != 0 {
-			var err error
-			if p, err = dec.Decompress(p, kgo.CompressionCodecType(c)); err != nil {
-				return nil, fmt.Errorf("decompress batch at %d: %w", b.BaseOffset, err)
-			}
-		}
-		return parseRecords(p, b.NumRecords)
-	}
+	records := func(b Batch, raw []byte) ([]record, error) { return batchRecords(dec, b, raw) }
 
 	// Pass 1: the offset of each key's latest record, over the whole log.
 	latest := map[string]int64{}

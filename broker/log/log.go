@@ -13,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // Config tunes a Log. The zero value of every field means its default.
@@ -464,9 +466,36 @@ func (l *Log) Read(offset int64, maxBytes int) ([]byte, error) {
 	}
 }
 
-// OffsetForTime returns the offset of the first batch whose max timestamp is at least
-// ts, and that timestamp; ok is false when no batch is that recent.
-func (l *Log) OffsetForTime(ts int64) (offset, batchTs int64, ok bool, err error) {
+// OffsetForTime returns the offset and timestamp of the first record whose timestamp
+// is at least ts (as ListOffsets asks); ok is false when no record is that recent.
+func (l *Log) OffsetForTime(ts int64) (offset, recordTs int64, ok bool, err error) {
+	off, batchTs, ok, err := l.batchForTime(ts)
+	if err != nil || !ok {
+		return off, batchTs, ok, err
+	}
+	// Look inside the batch for the record itself.
+	p, err := l.Read(off, 1)
+	if err != nil || len(p) == 0 {
+		return off, batchTs, ok, err
+	}
+	b, err := ParseBatch(p)
+	if err != nil {
+		return off, batchTs, ok, nil
+	}
+	recs, err := batchRecords(kgo.DefaultDecompressor(), b, p[:b.Size()])
+	if err != nil {
+		return off, batchTs, ok, nil // the batch's offset is a fine answer too
+	}
+	for _, r := range recs {
+		if t := b.FirstTimestamp + r.tsDelta; t >= ts {
+			return b.BaseOffset + int64(r.offsetDelta), t, true, nil
+		}
+	}
+	return off, batchTs, ok, nil
+}
+
+// batchForTime finds the first batch whose max timestamp is at least ts.
+func (l *Log) batchForTime(ts int64) (offset, batchTs int64, ok bool, err error) {
 	l.mu.RLock()
 	type snap struct {
 		s     *segment

@@ -348,7 +348,7 @@ func TestOffsetForTime(t *testing.T) {
 		ts   int64
 		want int64
 		ok   bool
-	}{{0, 0, true}, {1000, 0, true}, {1001, 0, true}, {1002, 2, true}, {1250, 50, true}, {1491, 98, true}, {1492, 0, false}} {
+	}{{0, 0, true}, {1000, 0, true}, {1001, 1, true}, {1002, 2, true}, {1250, 50, true}, {1255, 52, true}, {1251, 51, true}, {1491, 99, true}, {1492, 0, false}} {
 		off, _, ok, err := l.OffsetForTime(tc.ts)
 		if err != nil || ok != tc.ok || (ok && off != tc.want) {
 			t.Errorf("OffsetForTime(%d) = %d %v %v, want %d %v", tc.ts, off, ok, err, tc.want, tc.ok)

@@ -3,11 +3,27 @@ package log
 import (
 	"encoding/binary"
 	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 )
+
+// batchRecords decodes the records of a batch, decompressing them when the batch is
+// compressed.
+func batchRecords(dec kgo.Decompressor, b Batch, raw []byte) ([]record, error) {
+	p := raw[HeaderSize:]
+	if c := b.Compression(); c != 0 {
+		var err error
+		if p, err = dec.Decompress(p, kgo.CompressionCodecType(c)); err != nil {
+			return nil, fmt.Errorf("decompress batch at %d: %w", b.BaseOffset, err)
+		}
+	}
+	return parseRecords(p, b.NumRecords)
+}
 
 // record is one record of a batch, as much of it as compaction needs; raw is all of
 // its bytes, length prefix included.
 type record struct {
+	tsDelta     int64
 	offsetDelta int32
 	key         []byte // nil for a null key
 	tombstone   bool   // null value
@@ -29,11 +45,12 @@ func parseRecords(p []byte, n int32) ([]record, error) {
 		if len(body) < 1 {
 			return nil, fmt.Errorf("%w: record %d empty", ErrCorrupt, i)
 		}
-		body = body[1:]                         // attributes
-		if _, k = binary.Varint(body); k <= 0 { // timestamp delta
+		body = body[1:] // attributes
+		ts, k := binary.Varint(body)
+		if k <= 0 {
 			return nil, fmt.Errorf("%w: record %d timestamp", ErrCorrupt, i)
 		}
-		body = body[k:]
+		r.tsDelta, body = ts, body[k:]
 		od, k := binary.Varint(body)
 		if k <= 0 {
 			return nil, fmt.Errorf("%w: record %d offset delta", ErrCorrupt, i)
