@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
 	"strconv"
 	"time"
@@ -72,7 +73,8 @@ type hashResult struct {
 	movedMid   float64 // keys whose node changed when a node in the middle of the list left
 	maxMean    float64 // most keys on one node ÷ mean keys per node, N nodes
 	minMean    float64 // fewest ÷ mean
-	nsPerGet   float64
+	nsPerGet   float64 // wall time, fastest round
+	cpuPerGet  float64 // the thread's CPU time; 0 where unknown
 	lookupsRun int
 }
 
@@ -89,7 +91,7 @@ func runHashing(ctx context.Context, p Params, cfg hashConfig) (*Report, error) 
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", a.name, err)
 		}
-		p.Logger.Info("consistent-hashing", "algorithm", a.name, "moved_add", r.movedAdd, "max_mean", r.maxMean, "ns_per_get", r.nsPerGet)
+		p.Logger.Info("consistent-hashing", "algorithm", a.name, "moved_add", r.movedAdd, "max_mean", r.maxMean, "cpu_ns_per_get", r.cpuPerGet, "wall_ns_per_get", r.nsPerGet)
 		results = append(results, r)
 	}
 	return hashReport(cfg, results)
@@ -159,7 +161,8 @@ func measureHash(ctx context.Context, a hashAlgo, keys, before, after, middle []
 	}
 	r.maxMean, r.minMean = float64(hi)/mean, float64(lo)/mean
 
-	r.nsPerGet, r.lookupsRun = timeLookups(ctx, hs[0], keys, lookups)
+	c := timeLookups(ctx, hs[0], keys, lookups)
+	r.nsPerGet, r.cpuPerGet, r.lookupsRun = c.wallNS, c.cpuNS, c.lookups
 	if err := ctx.Err(); err != nil {
 		return r, err
 	}
@@ -174,12 +177,21 @@ func measureHash(ctx context.Context, a hashAlgo, keys, before, after, middle []
 // lookup, the others are the cost plus waiting.
 const lookupRounds = 10
 
-// timeLookups runs h.Get over the keys, in order, for about d in all, and returns the time
-// per lookup of the fastest round and the number of lookups made. The lengths of the
-// answers are summed so that the compiler cannot drop the calls; it returns 0 lookups if
-// every answer was empty.
-func timeLookups(ctx context.Context, h balance.Hash, keys []string, d time.Duration) (nsPerGet float64, lookups int) {
-	best, sum := math.Inf(1), 0
+// lookupCost is what timeLookups measured.
+type lookupCost struct {
+	wallNS  float64 // wall time per lookup in the fastest round
+	cpuNS   float64 // the thread's CPU time per lookup over all rounds; 0 if unknown
+	lookups int
+}
+
+// timeLookups runs h.Get over the keys, in order, for about d in all, on one locked thread.
+// The lengths of the answers are summed so that the compiler cannot drop the calls; it
+// returns 0 lookups if every answer was empty.
+func timeLookups(ctx context.Context, h balance.Hash, keys []string, d time.Duration) lookupCost {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	best, sum, lookups := math.Inf(1), 0, 0
+	cpu0, cpuOK := threadCPU()
 	for range lookupRounds {
 		n, start := 0, time.Now()
 		for time.Since(start) < d/lookupRounds && ctx.Err() == nil {
@@ -191,10 +203,31 @@ func timeLookups(ctx context.Context, h balance.Hash, keys []string, d time.Dura
 		}
 		best = math.Min(best, float64(time.Since(start).Nanoseconds())/float64(n))
 	}
+	cpu1, cpuOK1 := threadCPU()
 	if sum == 0 {
-		return 0, 0
+		return lookupCost{}
 	}
-	return best, lookups
+	c := lookupCost{wallNS: best, lookups: lookups}
+	if cpuOK && cpuOK1 {
+		c.cpuNS = float64((cpu1 - cpu0).Nanoseconds()) / float64(lookups)
+	}
+	return c
+}
+
+// cost is the time per lookup: CPU time where the system tells it, else wall time.
+func (r hashResult) cost() float64 {
+	if r.cpuPerGet > 0 {
+		return r.cpuPerGet
+	}
+	return r.nsPerGet
+}
+
+// nsCell formats a time per lookup for the table, "-" if unknown.
+func nsCell(ns float64) string {
+	if ns <= 0 {
+		return "-"
+	}
+	return strconv.FormatFloat(ns, 'f', 1, 64)
 }
 
 func hashReport(cfg hashConfig, results []hashResult) (*Report, error) {
@@ -212,27 +245,29 @@ func hashReport(cfg hashConfig, results []hashResult) (*Report, error) {
 			{"ring", "virtual nodes per node: 10 and 160 (the default)"},
 			{"maglev", fmt.Sprintf("table of %d slots", balance.DefaultMaglevSize)},
 			{"hash", "balance.Sum64 (xxhash-style, 64 bits) for every algorithm"},
-			{"lookup timing", fmt.Sprintf("a loop over the keys for %s per algorithm in %d rounds, the fastest round counts; %d nodes, one goroutine", cfg.lookups, lookupRounds, n)},
+			{"lookup timing", fmt.Sprintf("a loop over the keys for %s per algorithm on one locked thread, %d nodes: the thread's CPU time over all of it, and the wall time of the fastest of %d rounds", cfg.lookups, n, lookupRounds)},
 		},
 		Notes: []string{
 			"Shares are of all keys. The ideal share to move when one node joins N is 1/(N+1): the keys the new node should own.",
 			"\"Between old nodes\" counts keys that moved on the join but not to the new node: moves no algorithm needs to make.",
-			"Lookup cost comes from a timed loop in one goroutine (not testing.B), the fastest of its rounds, on a machine shared with other work; " +
+			"Lookup cost comes from a timed loop (not testing.B). CPU time (getrusage of the thread) leaves out the time spent waiting for a core " +
+				"that other processes held, so it is the figure to compare on a shared machine; " +
 				"balance's own benchmarks give steadier figures (go test -bench . ./balance).",
 		},
 	}
 	t := Table{Header: []string{"algorithm", fmt.Sprintf("moved %d→%d", n, n+1), "of which between old nodes",
-		fmt.Sprintf("moved %d→%d", n+1, n), fmt.Sprintf("moved when node-%d leaves", n/3), "max/mean load", "min/mean load", "ns per lookup"}}
-	t.Rows = append(t.Rows, []string{"ideal", pct(ideal), pct(0), pct(ideal), pct(1 / float64(n)), "1.000", "1.000", "-"})
+		fmt.Sprintf("moved %d→%d", n+1, n), fmt.Sprintf("moved when node-%d leaves", n/3), "max/mean load", "min/mean load", "CPU ns per lookup", "wall ns per lookup"}}
+	t.Rows = append(t.Rows, []string{"ideal", pct(ideal), pct(0), pct(ideal), pct(1 / float64(n)), "1.000", "1.000", "-", "-"})
 	var cats []string
-	var add, del, mid, hi, lo, ns []float64
+	var add, del, mid, hi, lo, cpu, wall []float64
 	for _, x := range results {
 		t.Rows = append(t.Rows, []string{x.name, pct(x.movedAdd), pct(x.strayAdd), pct(x.movedDel), pct(x.movedMid),
 			strconv.FormatFloat(x.maxMean, 'f', 3, 64), strconv.FormatFloat(x.minMean, 'f', 3, 64),
-			strconv.FormatFloat(x.nsPerGet, 'f', 1, 64)})
+			nsCell(x.cpuPerGet), nsCell(x.nsPerGet)})
 		cats = append(cats, x.name)
 		add, del, mid = append(add, 100*x.movedAdd), append(del, 100*x.movedDel), append(mid, 100*x.movedMid)
-		hi, lo, ns = append(hi, x.maxMean), append(lo, x.minMean), append(ns, x.nsPerGet)
+		hi, lo = append(hi, x.maxMean), append(lo, x.minMean)
+		cpu, wall = append(cpu, x.cpuPerGet), append(wall, x.nsPerGet)
 	}
 	r.Tables = append(r.Tables, t)
 
@@ -256,7 +291,7 @@ func hashReport(cfg hashConfig, results []hashResult) (*Report, error) {
 		}},
 		{"lookup.svg", "time per lookup, one goroutine", chart.Bars{
 			Title: "Lookup cost", XLabel: "algorithm", YLabel: "ns per lookup", Categories: cats,
-			Series: []chart.BarSeries{{Values: ns}},
+			Series: []chart.BarSeries{{Name: "CPU time", Values: cpu}, {Name: "wall time, fastest round", Values: wall}},
 		}},
 	}
 	for _, c := range charts {
@@ -344,9 +379,9 @@ func hashFindings(cfg hashConfig, results []hashResult) []string {
 	out = append(out, s+".")
 
 	byNS := slices.Clone(results)
-	slices.SortFunc(byNS, func(a, b hashResult) int { return cmpFloat(a.nsPerGet, b.nsPerGet) })
+	slices.SortFunc(byNS, func(a, b hashResult) int { return cmpFloat(a.cost(), b.cost()) })
 	fast, slow := byNS[0], byNS[len(byNS)-1]
-	s = fmt.Sprintf("A lookup costs %.0f ns with %s, the cheapest, and %.0f ns with %s, the dearest.", fast.nsPerGet, fast.name, slow.nsPerGet, slow.name)
+	s = fmt.Sprintf("A lookup costs %.0f ns of CPU with %s, the cheapest, and %.0f ns with %s, the dearest.", fast.cost(), fast.name, slow.cost(), slow.name)
 	if slow.name == "rendezvous" {
 		s += fmt.Sprintf(" Rendezvous scores every node for every key, so its cost grows with the number of nodes (%d here).", n)
 	}

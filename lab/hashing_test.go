@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -36,6 +37,9 @@ func TestConsistentHashing(t *testing.T) {
 		}
 		if x.nsPerGet <= 0 || x.lookupsRun == 0 {
 			t.Errorf("%s: %d lookups at %.1f ns", a.name, x.lookupsRun, x.nsPerGet)
+		}
+		if runtime.GOOS == "linux" && (x.cpuPerGet <= 0 || x.cpuPerGet > 1e6) {
+			t.Errorf("%s: %.1f CPU ns per lookup", a.name, x.cpuPerGet)
 		}
 		if a.name != "modulo" && a.name != "maglev" && x.strayAdd != 0 {
 			t.Errorf("%s: %.4f of keys moved between old nodes, want none", a.name, x.strayAdd)
