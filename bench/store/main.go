@@ -20,6 +20,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"gantry/bench/store/workload"
+	"gantry/store"
 )
 
 func main() {
@@ -28,6 +29,7 @@ func main() {
 	writers := flag.Int("writers", 8, "concurrent committers")
 	dir := flag.String("dir", "", "directory for the databases (default: a temporary one, removed)")
 	loadLimit := flag.Duration("load-limit", 60*time.Second, "longest a bulk load may run (a cut-short load reports the keys it wrote)")
+	cache := flag.Int("store-cache", 1<<30, "gantry's buffer pool in bytes (bbolt and SQLite read through the OS page cache, unbounded)")
 	engines := flag.String("engines", "gantry,bbolt,sqlite", "engines to run")
 	flag.Parse()
 	if *dir == "" {
@@ -47,7 +49,7 @@ func main() {
 	fmt.Printf("workloads: %d keys of 16 bytes, 100-byte values, %v per timed workload, %d concurrent committers\n\n", cfg.Keys, cfg.Duration, cfg.Writers)
 	opens := map[string]func(string) (workload.Engine, error){
 		"gantry": func(name string) (workload.Engine, error) {
-			return workload.OpenStore(filepath.Join(*dir, "gantry-"+name+".db"), nil)
+			return workload.OpenStore(filepath.Join(*dir, "gantry-"+name+".db"), &store.Options{CacheBytes: *cache})
 		},
 		"bbolt": func(name string) (workload.Engine, error) { return openBolt(filepath.Join(*dir, "bolt-"+name+".db")) },
 		"sqlite": func(name string) (workload.Engine, error) {

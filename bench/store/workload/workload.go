@@ -193,9 +193,13 @@ func Run(cfg Config, open func(name string) (Engine, error), log io.Writer) ([]R
 			}
 		}
 	})
+	rngs := []*rand.Rand{rand.New(rand.NewPCG(3, 4)), rand.New(rand.NewPCG(5, 6))}
 	r, err = timed(cfg.Duration, 2, func(w int, _ uint64) error {
-		i := mix(uint64(w)<<32|next.Load()) % uint64(cfg.Keys-100)
-		_, err := loaded.Scan(Key(i, true), 100)
+		i := rngs[w].Uint64N(uint64(max(1, cfg.Keys-100)))
+		n, err := loaded.Scan(Key(i, true), 100)
+		if err == nil && n != 100 {
+			err = fmt.Errorf("%s: scan from key %d returned %d entries", loaded.Name(), i, n)
+		}
 		return err
 	})
 	close(stop)
