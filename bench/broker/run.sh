@@ -5,7 +5,8 @@
 #   produce     1 KiB records, linger 5 ms, batches up to 1 MiB, no compression, 4 partitions:
 #               acks=all (answered after fsync) and acks=leader (answered once written)
 #   consume     the acks=all topic read back from the start
-#   e2e         10,000 records/s for 10 s, acks=all: p50/p99 from Produce() to the consumer
+#   e2e         10,000 records/s for 10 s, acks=all, no linger: p50/p99 from Produce() to the
+#               consumer (run first, on the idle broker)
 #   disk        sequential 1 MiB writes with an fsync each, and 4 KiB write+fsync latency
 #   jetstream   row (a): default server (acks before fsync), async publish
 #               row (b): sync_interval: always (acks after fsync), async publish
@@ -60,10 +61,12 @@ echo "== gantry broker"
 KAFKA=127.0.0.1:19192
 "$tmp/gantry" broker --addr $KAFKA --admin 127.0.0.1:19193 --dir "$tmp/broker" --log-level warn & pids+=($!)
 wait_port $KAFKA
+# Latency first, on an idle broker: after the throughput rows, the flush of hundreds of
+# MB written with acks=leader would sit in front of e2e's fsyncs (ext4 commits them together).
+load e2e -brokers $KAFKA -topic e2e -rate 10000 -duration 10s -acks all
 load produce -brokers $KAFKA -topic all -n "$N" -acks all
 load produce -brokers $KAFKA -topic leader -n "$N" -acks leader
 load consume -brokers $KAFKA -topic all -n "$N"
-load e2e -brokers $KAFKA -topic e2e -rate 10000 -duration 10s -acks all
 stop_all
 
 echo "== NATS JetStream, row (a): default (acknowledged before fsync)"
