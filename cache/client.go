@@ -60,6 +60,15 @@ type client struct {
 	name    string
 	lastCmd atomic.Pointer[command]
 	stats   *counters
+
+	// Append-only file state of the running command.
+	dirty    int        // changes made to the dataset (compared before and after a command)
+	aofEnd   int64      // the log offset that must be durable before replies go out
+	aofOver  [][][]byte // what to log instead of the command (SPOP, blocking pops)
+	aofExtra [][][]byte // what to log after the command (pops handed to blocked clients)
+	txLog    [][][]byte // the log records of the EXEC running
+	txDB     int        // the database txLog's records are in so far
+	loading  bool       // replaying the append-only file
 }
 
 type queued struct {
@@ -127,6 +136,14 @@ func (c *client) serve() {
 // idle timeout, so the deadline costs nothing on a busy pipeline.
 func (c *client) flush() error {
 	c.staleNow = true
+	if c.aofEnd > 0 {
+		// Replies go out only after the writes they acknowledge are logged.
+		if err := c.s.aof.sync(c.aofEnd); err != nil {
+			c.w.Reset()
+			return err
+		}
+		c.aofEnd = 0
+	}
 	err := c.w.Flush()
 	if t := c.s.idleTimeout(); t > 0 && !c.out.async() {
 		c.conn.SetReadDeadline(time.Now().Add(t))

@@ -61,9 +61,15 @@ var params = map[string]param{
 			return true
 		},
 	},
-	"databases":   {get: func(cfg *Config) string { return strconv.Itoa(cfg.Databases) }},
-	"appendonly":  {get: func(cfg *Config) string { return "no" }},
-	"appendfsync": {get: func(cfg *Config) string { return "everysec" }},
+	"databases": {get: func(cfg *Config) string { return strconv.Itoa(cfg.Databases) }},
+	"appendonly": {get: func(cfg *Config) string {
+		if cfg.AppendOnly {
+			return "yes"
+		}
+		return "no"
+	}},
+	"appendfsync": {get: func(cfg *Config) string { return cfg.AppendFsync }},
+	"dir":         {get: func(cfg *Config) string { return cfg.Dir }},
 	"save":        {get: func(cfg *Config) string { return "" }},
 }
 

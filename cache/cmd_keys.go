@@ -502,6 +502,7 @@ func cmdFlushDB(c *client, args [][]byte) {
 		return
 	}
 	all := eqFold(string(args[0]), "flushall")
+	c.dirty++
 	for i := range c.s.ks.shards {
 		sh := &c.s.ks.shards[i]
 		for db := range sh.dbs {

@@ -421,6 +421,7 @@ func cmdBPop(c *client, args [][]byte) {
 			return
 		}
 		if l != nil {
+			c.logInstead([]byte(map[bool]string{true: "LPOP", false: "RPOP"}[left]), k)
 			c.w.Array(2)
 			c.w.Bulk(k)
 			c.w.Bulk(c.pop(k, l, left))
@@ -452,6 +453,7 @@ func cmdBLMove(c *client, args [][]byte) {
 	case wrong:
 		return
 	case ok:
+		c.logInstead([]byte("LMOVE"), args[1], args[2], args[3], args[4])
 		c.w.Bulk(v)
 		return
 	case c.inExec:
@@ -494,7 +496,11 @@ func (c *client) serveBlocked(key []byte, e *entry) {
 		if !w.claimed.CompareAndSwap(false, true) {
 			continue
 		}
-		w.got <- [2][]byte{append([]byte(nil), key...), c.pop(key, l, w.left)}
+		v := c.pop(key, l, w.left)
+		if c.s.aof != nil {
+			c.aofExtra = append(c.aofExtra, [][]byte{[]byte(map[bool]string{true: "LPOP", false: "RPOP"}[w.left]), append([]byte(nil), key...)})
+		}
+		w.got <- [2][]byte{append([]byte(nil), key...), v}
 	}
 	if len(queue) == 0 {
 		delete(m, string(key))
@@ -558,6 +564,10 @@ func (c *client) waitBlocked() {
 			return
 		}
 		c.pushTo(w.dest, got[1], w.toLeft)
+		if c.s.aof != nil {
+			push := map[bool]string{true: "LPUSH", false: "RPUSH"}[w.toLeft]
+			c.aofEnd = c.s.aof.appendCmds(c.db, [][][]byte{{[]byte(push), w.dest, got[1]}})
+		}
 		sh.mu.Unlock()
 		c.w.Bulk(got[1])
 		return

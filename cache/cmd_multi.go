@@ -55,11 +55,19 @@ func cmdExec(c *client, args [][]byte) {
 		return
 	}
 	c.inExec = true
+	c.txLog = c.txLog[:0]
+	startDB := c.db
+	c.txDB = c.db
 	c.w.Array(len(queue))
 	for _, q := range queue {
 		c.call(q.cmd, q.args)
 	}
 	c.inExec = false
+	if c.s.aof != nil && len(c.txLog) > 0 {
+		recs := append([][][]byte{{[]byte("MULTI")}}, c.txLog...)
+		recs = append(recs, [][]byte{[]byte("EXEC")})
+		c.aofEnd = c.s.aof.appendTx(startDB, c.txDB, recs)
+	}
 	c.unlock()
 	c.unwatchAll()
 }

@@ -509,7 +509,11 @@ func (s *Server) infoSection(b *strings.Builder, sec string) {
 		line("go_heap_alloc", ms.HeapAlloc)
 	case "persistence":
 		line("loading", 0)
-		line("aof_enabled", 0)
+		if cfg.AppendOnly {
+			line("aof_enabled", 1)
+		} else {
+			line("aof_enabled", 0)
+		}
 		line("rdb_changes_since_last_save", 0)
 		line("rdb_last_save_time", s.start.Unix())
 	case "stats":

@@ -150,6 +150,7 @@ func cmdSPop(c *client, args [][]byte) {
 	if !withCount {
 		m := s.random()
 		if pop {
+			c.logInstead([]byte("SREM"), args[1], []byte(m))
 			s.rem([]byte(m))
 			if len(s.m) == 0 {
 				c.del(args[1])
@@ -172,9 +173,12 @@ func cmdSPop(c *client, args [][]byte) {
 		rand.Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
 		out = all[:min(int(count), len(all))]
 		if pop {
+			rem := [][]byte{[]byte("SREM"), args[1]}
 			for _, m := range out {
+				rem = append(rem, []byte(m))
 				s.rem([]byte(m))
 			}
+			c.logInstead(rem...)
 			if len(s.m) == 0 {
 				c.del(args[1])
 			} else {

@@ -35,6 +35,7 @@ func (c *client) setString(key, val []byte, exp int64, keepTTL bool) {
 		}
 		sh.resize(key, e)
 		sh.touchWatched(c.db, string(key))
+		c.dirty++
 		return
 	} else if e != nil && keepTTL {
 		exp = e.exp

@@ -214,14 +214,24 @@ func (c *client) call(cmd *command, args [][]byte) {
 		c.now = time.Now().UnixMilli()
 		c.staleNow = false
 	}
-	if cmd.flags&fDenyOOM != 0 && !c.inExec && !c.s.makeRoom() {
+	if cmd.flags&fDenyOOM != 0 && !c.inExec && !c.loading && !c.s.makeRoom() {
 		c.w.Error(errOOM)
 		return
+	}
+	if c.s.aof != nil && cmd.flags&fWrite != 0 && !c.loading {
+		if err := c.s.aof.failed(); err != nil {
+			c.w.Error("MISCONF Errors writing to the AOF file: " + err.Error())
+			return
+		}
 	}
 	if !c.inExec {
 		c.lockKeys(cmd, args)
 	}
+	dirty := c.dirty
 	cmd.fn(c, args)
+	if c.s.aof != nil && (c.dirty != dirty || c.aofOver != nil || c.aofExtra != nil) && cmd.flags&fWrite != 0 {
+		c.logWrite(cmd, args)
+	}
 	if !c.inExec {
 		c.unlock()
 		if c.blocked != nil {
@@ -342,6 +352,7 @@ func (c *client) put(key []byte, e *entry) {
 	k := string(key)
 	c.s.ks.put(sh, c.db, k, e)
 	sh.touchWatched(c.db, k)
+	c.dirty++
 }
 
 // del removes key and reports whether it was there.
@@ -353,6 +364,7 @@ func (c *client) del(key []byte) bool {
 	sh := c.shard(key)
 	c.s.ks.remove(sh, c.db, string(key), e)
 	sh.touchWatched(c.db, string(key))
+	c.dirty++
 	return true
 }
 
@@ -362,9 +374,11 @@ func (c *client) touched(key []byte, e *entry) {
 	sh := c.shard(key)
 	sh.resize(key, e)
 	sh.touchWatched(c.db, string(key))
+	c.dirty++
 }
 
 // setExpire sets key's expiry (0 removes it).
 func (c *client) setExpire(key []byte, e *entry, exp int64) {
 	c.shard(key).setExpire(c.db, string(key), e, exp)
+	c.dirty++
 }

@@ -30,6 +30,13 @@ type Config struct {
 	// writes fail with an OOM error) or one of the eviction policies.
 	MaxMemoryPolicy string
 
+	// AppendOnly turns on the append-only file, Dir/appendonly.aof, replayed at
+	// start. AppendFsync is "always" (fsync before a write is acknowledged),
+	// "everysec" (the default) or "no". Dir defaults to ".".
+	AppendOnly  bool
+	AppendFsync string
+	Dir         string
+
 	// Limits bound what a client may send (see resp.Limits for the defaults).
 	Limits resp.Limits
 
@@ -79,6 +86,17 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if !validPolicy(c.MaxMemoryPolicy) {
 		return c, fmt.Errorf("cache: maxmemory-policy %q is not one of %v", c.MaxMemoryPolicy, policies)
+	}
+	if c.AppendFsync == "" {
+		c.AppendFsync = "everysec"
+	}
+	switch c.AppendFsync {
+	case "always", "everysec", "no":
+	default:
+		return c, fmt.Errorf("cache: appendfsync must be always, everysec or no, not %q", c.AppendFsync)
+	}
+	if c.Dir == "" {
+		c.Dir = "."
 	}
 	if c.OutputBufferLimit == 0 {
 		c.OutputBufferLimit = 64 << 20

@@ -53,6 +53,9 @@ func (s *Server) evictOne(policy string) bool {
 		}
 		if best != nil {
 			s.ks.remove(sh, bestDB, bestKey, best)
+			if s.aof != nil {
+				s.aof.appendCmds(bestDB, [][][]byte{{[]byte("DEL"), []byte(bestKey)}})
+			}
 			sh.touchWatched(bestDB, bestKey)
 			sh.mu.Unlock()
 			s.ks.evicted.Add(1)

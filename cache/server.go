@@ -43,6 +43,7 @@ type Server struct {
 	pubsub   *pubsub
 	blocked  atomic.Int64 // clients waiting in a blocking command
 	lfu      atomic.Bool  // the policy is an LFU one: count accesses
+	aof      *aof         // nil without appendonly
 }
 
 // New returns a Server with the given configuration, or an error that says what
@@ -67,9 +68,29 @@ func New(cfg Config) (*Server, error) {
 	s.cmds, s.cmdList = commandTable()
 	s.retired = newCounters(len(s.cmdList))
 	s.lfu.Store(strings.HasSuffix(cfg.MaxMemoryPolicy, "lfu"))
+	if cfg.AppendOnly {
+		loader := s.loaderClient()
+		a, err := openAOF(cfg.Dir, cfg.AppendFsync, s.log, func(args [][]byte) {
+			loader.exec(args)
+			loader.w.Reset()
+		})
+		if err != nil {
+			return nil, err
+		}
+		s.aof = a
+	}
 	s.wg.Add(1)
 	go s.expireLoop()
 	return s, nil
+}
+
+// loaderClient is a client without a connection that replays the append-only file.
+func (s *Server) loaderClient() *client {
+	c := &client{s: s, authed: true, quit: make(chan struct{}), staleNow: true, stats: newCounters(len(s.cmdList)), loading: true}
+	c.w = resp.NewWriter(io.Discard)
+	c.protoNum.Store(2)
+	c.multiN.Store(-1)
+	return c
 }
 
 // Serve accepts connections on ln until ctx ends or Shutdown is called. It returns
@@ -166,10 +187,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	go func() { s.wg.Wait(); close(waited) }()
 	select {
 	case <-waited:
-		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	if s.aof != nil {
+		return s.aof.close()
+	}
+	return nil
 }
 
 // expireLoop runs the active expiry ten times a second, as Redis's hz 10 does,

@@ -36,13 +36,13 @@ func runCache(ctx context.Context, s stdio, args []string) error {
 			"file (\"maxmemory 100mb\" per line); flags given on the command line override it.")
 	addr := fs.String("addr", "127.0.0.1:6379", "listen address")
 	adminAddr := fs.String("admin", "127.0.0.1:9379", `admin listener address (metrics, health, pprof); "" for none`)
-	dir := fs.String("dir", ".", "directory for persistence files (unused until appendonly is supported)")
+	dir := fs.String("dir", ".", "directory of the append-only file")
 	config := fs.String("config", "", "redis.conf-style configuration file")
 	drain := fs.Duration("drain", 5*time.Second, "how long shutdown waits for connections")
 	var set cacheSettings
 	fs.StringVar(&set.maxmemory, "maxmemory", "0", "memory limit for keys: bytes or 100mb, 1gb; 0 for none")
 	fs.StringVar(&set.policy, "maxmemory-policy", "noeviction", "what happens at maxmemory: noeviction, allkeys-lru, allkeys-lfu, allkeys-random, volatile-lru, volatile-lfu, volatile-random, volatile-ttl")
-	fs.StringVar(&set.appendonly, "appendonly", "no", "append-only file persistence (only \"no\" is supported yet)")
+	fs.StringVar(&set.appendonly, "appendonly", "no", "append-only file persistence: yes or no")
 	fs.StringVar(&set.appendfsync, "appendfsync", "everysec", "AOF fsync policy: always, everysec, no")
 	fs.StringVar(&set.requirepass, "requirepass", "", "password clients must give with AUTH")
 	fs.IntVar(&set.timeout, "timeout", 0, "close connections idle this many seconds; 0 never")
@@ -60,6 +60,10 @@ func runCache(ctx context.Context, s stdio, args []string) error {
 			return err
 		}
 		given := map[string]bool{}
+		if d, ok := fileSet["dir"]; ok && !flagGiven(fs, "dir") {
+			*dir = d
+			delete(fileSet, "dir")
+		}
 		fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 		for name, v := range fileSet {
 			if !given[name] {
@@ -73,7 +77,7 @@ func runCache(ctx context.Context, s stdio, args []string) error {
 	if err != nil {
 		return fs.fail(err)
 	}
-	_ = *dir
+	cfg.Dir = *dir
 	log := fs.logger(s.err)
 	cfg.Logger = log
 	srv, err := cache.New(cfg)
@@ -92,14 +96,24 @@ func runCache(ctx context.Context, s stdio, args []string) error {
 	})
 }
 
+func flagGiven(fs *flagSet, name string) bool {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
+	return given
+}
+
 func (set cacheSettings) config() (cache.Config, error) {
 	var cfg cache.Config
 	mem, err := parseBytes(set.maxmemory)
 	if err != nil {
 		return cfg, fmt.Errorf("--maxmemory: %w", err)
 	}
-	if set.appendonly != "no" {
-		return cfg, fmt.Errorf("--appendonly %q: append-only persistence is not supported yet; only \"no\"", set.appendonly)
+	switch set.appendonly {
+	case "yes":
+		cfg.AppendOnly = true
+	case "no":
+	default:
+		return cfg, fmt.Errorf("--appendonly must be yes or no, not %q", set.appendonly)
 	}
 	switch set.appendfsync {
 	case "always", "everysec", "no":
@@ -109,6 +123,7 @@ func (set cacheSettings) config() (cache.Config, error) {
 	if set.timeout < 0 {
 		return cfg, fmt.Errorf("--timeout must not be negative")
 	}
+	cfg.AppendFsync = set.appendfsync
 	cfg.MaxMemory = mem
 	cfg.MaxMemoryPolicy = set.policy
 	cfg.RequirePass = set.requirepass
@@ -141,7 +156,7 @@ func parseBytes(s string) (int64, error) {
 // cacheDirectives are the redis.conf names a --config file may use.
 var cacheDirectives = map[string]bool{
 	"maxmemory": true, "maxmemory-policy": true, "appendonly": true, "appendfsync": true,
-	"requirepass": true, "timeout": true, "maxclients": true, "databases": true,
+	"requirepass": true, "timeout": true, "maxclients": true, "databases": true, "dir": true,
 }
 
 // readCacheConfig reads a redis.conf-style file: one "directive value" per line,

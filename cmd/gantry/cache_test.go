@@ -28,7 +28,7 @@ func TestCacheCommandLine(t *testing.T) {
 		{[]string{"cache", "extra"}, 2, `unexpected argument "extra"`},
 		{[]string{"cache", "--maxmemory", "lots"}, 2, `"lots" is not a size`},
 		{[]string{"cache", "--maxmemory-policy", "lru"}, 2, `maxmemory-policy "lru" is not one of`},
-		{[]string{"cache", "--appendonly", "yes"}, 2, "not supported yet"},
+		{[]string{"cache", "--appendonly", "maybe"}, 2, "--appendonly must be yes or no"},
 		{[]string{"cache", "--appendfsync", "sometimes"}, 2, "--appendfsync must be"},
 		{[]string{"cache", "--config", bad}, 1, `bad.conf:3: unknown directive "maxmemroy"`},
 		{[]string{"cache", "--config", badPolicy}, 2, `maxmemory-policy "lru" is not one of`},
@@ -46,7 +46,8 @@ func TestCacheCommandLine(t *testing.T) {
 func TestCacheServes(t *testing.T) {
 	addr, adminAddr := freeAddr(t), freeAddr(t)
 	conf := filepath.Join(t.TempDir(), "cache.conf")
-	os.WriteFile(conf, []byte("requirepass secret\nmaxmemory 1mb\n"), 0o644)
+	dataDir := t.TempDir()
+	os.WriteFile(conf, []byte("requirepass secret\nmaxmemory 1mb\nappendonly yes\nappendfsync always\ndir "+dataDir+"\n"), 0o644)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	var errw syncBuffer
@@ -118,5 +119,8 @@ func TestCacheServes(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("gantry cache did not stop")
+	}
+	if data, _ := os.ReadFile(filepath.Join(dataDir, "appendonly.aof")); !strings.Contains(string(data), "$3\r\nSET\r\n$1\r\nk\r\n") {
+		t.Fatalf("appendonly.aof in --dir from the config file lacks the SET: %q", data)
 	}
 }

@@ -1,0 +1,180 @@
+package cache
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// restart stops srv's files by shutting it down and starts a new server on dir.
+func aofServer(t *testing.T, dir, fsync string) (*Server, string) {
+	t.Helper()
+	return startServer(t, Config{AppendOnly: true, AppendFsync: fsync, Dir: dir})
+}
+
+func shutdown(t *testing.T, srv *Server) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Every data type survives a restart, and commands that depend on the clock or on
+// chance replay to the same state.
+func TestAOFReplay(t *testing.T) {
+	dir := t.TempDir()
+	srv, addr := aofServer(t, dir, "always")
+	r := dialRaw(t, addr)
+	script := []string{
+		"SET s v EX 1000", "SET gone v PX 1", "INCRBYFLOAT f 0.1", "INCRBYFLOAT f 0.2",
+		"RPUSH l a b c", "LPOP l", "HSET h a 1 b 2", "HINCRBYFLOAT h c 1.5", "SADD set 1 2 3 4 5",
+		"SPOP set 2", "ZADD z 1 a 2 b", "ZINCRBY z 5 a", "SELECT 3", "SET other db3", "SELECT 0",
+		"MULTI", "INCR n", "INCR n", "EXEC", "SET tmp x", "DEL tmp", "EXPIRE l 5000", "SET p v EX 100", "PERSIST p",
+	}
+	for _, line := range script {
+		if got := r.do(strings.Fields(line)...); strings.HasPrefix(got, "-") {
+			t.Fatalf("%s: %q", line, got)
+		}
+	}
+	dump := func(r *rawConn) string {
+		var b strings.Builder
+		for _, line := range []string{
+			"GET s", "TTL s", "EXISTS gone", "GET f", "LRANGE l 0 -1", "TTL l", "HGETALL h", "SMEMBERS set",
+			"ZRANGE z 0 -1 WITHSCORES", "GET n", "EXISTS tmp", "TTL p", "SELECT 3", "GET other", "SELECT 0", "DBSIZE",
+		} {
+			b.WriteString(line + " -> " + r.do(strings.Fields(line)...))
+		}
+		return b.String()
+	}
+	before := dump(r)
+	shutdown(t, srv)
+	_, addr2 := aofServer(t, dir, "always")
+	after := dump(dialRaw(t, addr2))
+	if before != after {
+		t.Fatalf("state after restart differs\nbefore: %q\nafter:  %q", before, after)
+	}
+}
+
+// A command cut off at the end of the file is dropped, the file truncated, and
+// everything before it kept.
+func TestAOFTornTail(t *testing.T) {
+	dir := t.TempDir()
+	srv, addr := aofServer(t, dir, "always")
+	r := dialRaw(t, addr)
+	r.do("SET", "a", "1")
+	r.do("SET", "b", "2")
+	shutdown(t, srv)
+	path := filepath.Join(dir, aofName)
+	good, _ := os.ReadFile(path)
+	for _, tail := range []string{
+		"*3\r\n$3\r\nSET\r\n$1\r\nc\r\n$5\r\nabc",                        // cut inside a value
+		"*1\r\n$5\r\nMULTI\r\n*3\r\n$3\r\nSET\r\n$1\r\nc\r\n$1\r\n3\r\n", // a transaction without EXEC
+		"*3\r\n$3\r\nSE",
+	} {
+		os.WriteFile(path, append(append([]byte(nil), good...), tail...), 0o644)
+		srv, addr := aofServer(t, dir, "always")
+		r := dialRaw(t, addr)
+		if got := r.do("MGET", "a", "b", "c"); got != "*3\r\n$1\r\n1\r\n$1\r\n2\r\n$-1\r\n" {
+			t.Fatalf("after a torn tail %q: MGET = %q", tail, got)
+		}
+		shutdown(t, srv)
+		if data, _ := os.ReadFile(path); string(data) != string(good) {
+			t.Fatalf("file not truncated to its last whole command: %d bytes, want %d", len(data), len(good))
+		}
+	}
+}
+
+// With appendfsync always, no write that was answered is lost when the process is
+// killed with SIGKILL in the middle of writes.
+func TestAOFCrash(t *testing.T) {
+	if os.Getenv("GANTRY_AOF_CHILD") != "" {
+		return // the child's work is in TestMain's helper below
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	child := exec.Command(exe, "-test.run=^TestAOFChild$")
+	child.Env = append(os.Environ(), "GANTRY_AOF_CHILD="+dir, "GANTRY_AOF_ADDR="+addr)
+	child.Stderr = os.Stderr
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer child.Process.Kill()
+	rdb := redis.NewClient(&redis.Options{Addr: addr, DisableIdentity: true, MaxRetries: -1})
+	defer rdb.Close()
+	ctx := context.Background()
+	waitFor(t, "child server", func() bool { return rdb.Ping(ctx).Err() == nil })
+
+	const writers = 4
+	var acked [writers]atomic.Int64 // the highest i each writer got OK for
+	errs := make(chan error, writers)
+	for w := range writers {
+		go func() {
+			c := redis.NewClient(&redis.Options{Addr: addr, DisableIdentity: true, MaxRetries: -1})
+			defer c.Close()
+			for i := 1; ; i++ {
+				if err := c.Set(ctx, fmt.Sprintf("w%d:%d", w, i), i, 0).Err(); err != nil {
+					errs <- err
+					return
+				}
+				acked[w].Store(int64(i))
+			}
+		}()
+	}
+	waitFor(t, "writes under way", func() bool { return acked[writers-1].Load() > 200 })
+	child.Process.Kill() // SIGKILL
+	child.Wait()
+	for range writers {
+		<-errs
+	}
+	_, addr2 := aofServer(t, dir, "always")
+	r := redis.NewClient(&redis.Options{Addr: addr2, DisableIdentity: true})
+	defer r.Close()
+	for w := range writers {
+		n := acked[w].Load()
+		for i := int64(1); i <= n; i++ {
+			if v, err := r.Get(ctx, fmt.Sprintf("w%d:%d", w, i)).Result(); err != nil || v != strconv.FormatInt(i, 10) {
+				t.Fatalf("acknowledged write w%d:%d lost after SIGKILL (%q, %v); writer acked %d", w, i, v, err, n)
+			}
+		}
+	}
+	t.Logf("acknowledged writes all present after SIGKILL: %d, %d, %d, %d", acked[0].Load(), acked[1].Load(), acked[2].Load(), acked[3].Load())
+}
+
+// TestAOFChild is the server process TestAOFCrash kills; it does nothing in a
+// normal run.
+func TestAOFChild(t *testing.T) {
+	dir := os.Getenv("GANTRY_AOF_CHILD")
+	if dir == "" {
+		t.Skip("run by TestAOFCrash")
+	}
+	srv, err := New(Config{AppendOnly: true, AppendFsync: "always", Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", os.Getenv("GANTRY_AOF_ADDR"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Serve(context.Background(), ln) // until SIGKILL
+}
