@@ -163,8 +163,14 @@ func (h h2Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var lastErr *statusError
 	var uc *upConn
 	var u *upstream
+	fresh := false // retrying the same host on a new connection after a stale keep-alive one
 	for attempt := 0; ; attempt++ {
-		if attempt > 0 && (attempt > p.cfg.Retries || !p.takeRetryToken()) {
+		if r.Context().Err() != nil {
+			return // the client is gone: nothing to answer, and no host to blame
+		}
+		if fresh {
+			attempt--
+		} else if attempt > 0 && (attempt > p.cfg.Retries || !p.takeRetryToken()) {
 			fail(lastErr)
 			return
 		}
@@ -172,7 +178,9 @@ func (h h2Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if p.hash != nil {
 			key = p.hashKey.key(req, c.remote)
 		}
-		if u = p.pick(&c.view, &triedP, &triedB, key); u == nil {
+		if fresh {
+			fresh = false
+		} else if u = p.pick(&c.view, &triedP, &triedB, key); u == nil {
 			if lastErr == nil {
 				if p.full() {
 					p.breakerOpen.Add(1)
@@ -188,7 +196,7 @@ func (h h2Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		u.requests.Add(1)
 		u.inflight.Add(1)
 		var err error
-		if uc, err = u.get(r.Context()); err != nil {
+		if uc, err = u.get(context.Background()); err != nil {
 			u.inflight.Add(-1)
 			u.failed()
 			lastErr = upstreamError(err)
@@ -219,6 +227,14 @@ func (h h2Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if se.code < 500 { // the client's body was bad or too large
 			fail(se)
 			return
+		}
+		if uc.reused && safe && se != errUpTimeout {
+			// A keep-alive connection the host closed while idle: try the same host on a
+			// fresh connection, without spending the budget or blaming the host. u.get
+			// dials when the idle list is empty, and may reuse another idle connection,
+			// which is as good.
+			fresh = true
+			continue
 		}
 		u.failed()
 		if !safe {

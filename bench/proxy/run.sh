@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Proxy benchmark: the same two Go backends behind gantry, nginx and HAProxy, each driven
-# by wrk (HTTP/1.1 keep-alive, 64 connections, 13-byte and 4 KiB bodies) in one run. The
+# by wrk (HTTP/1.1 keep-alive, 64 connections, 13-byte and 4 KiB bodies) and by h2load
+# (HTTP/2 over TLS, 32 connections x 10 streams, 13-byte body) in one run. The
 # rows are interleaved over ROUNDS rounds and the medians compared, so that a machine whose
 # load changes during the run does not favour whoever ran at the quiet moment.
 # Prints req/s, p50 and p99 per row, then `ratio ROW vs ANCHOR = X.XX` (for req/s gantry's
@@ -19,6 +20,8 @@ need=()
 command -v wrk >/dev/null || need+=(wrk)
 command -v nginx >/dev/null || need+=(nginx-light)
 command -v haproxy >/dev/null || need+=(haproxy)
+command -v h2load >/dev/null || need+=(nghttp2-client)
+command -v curl >/dev/null || need+=(curl)
 if [ ${#need[@]} -gt 0 ]; then
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
@@ -35,11 +38,22 @@ trap cleanup EXIT
 B1=127.0.0.1:19001 B2=127.0.0.1:19002
 GANTRY=127.0.0.1:18080 GADMIN=127.0.0.1:18081 NGINX=127.0.0.1:18082 HAPROXY=127.0.0.1:18083
 
+# A self-signed certificate for the HTTP/2-over-TLS rows.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=bench.test \
+	-addext "subjectAltName=DNS:bench.test" -keyout "$tmp/key.pem" -out "$tmp/cert.pem" 2>/dev/null
+cat "$tmp/cert.pem" "$tmp/key.pem" >"$tmp/haproxy.pem"
+GANTRY_TLS=127.0.0.1:18443 NGINX_TLS=127.0.0.1:18444 HAPROXY_TLS=127.0.0.1:18445
+cat >"$tmp/gantry-tls.yaml" <<CONF
+tls: [{cert_file: $tmp/cert.pem, key_file: $tmp/key.pem}]
+pools: [{name: b, hosts: [{addr: $B1}, {addr: $B2}]}]
+CONF
+
 go build -o "$tmp/backend" ./bench/proxy/backend
 go build -o "$tmp/gantry" ./cmd/gantry
 "$tmp/backend" -addr $B1 & pids+=($!)
 "$tmp/backend" -addr $B2 & pids+=($!)
 "$tmp/gantry" proxy --addr $GANTRY --admin $GADMIN --to http://$B1 --to http://$B2 --log-level warn & pids+=($!)
+"$tmp/gantry" proxy --addr $GANTRY_TLS --admin "" --config "$tmp/gantry-tls.yaml" --log-level warn & pids+=($!)
 
 cat >"$tmp/nginx.conf" <<CONF
 worker_processes 2;
@@ -49,6 +63,17 @@ events { worker_connections 4096; }
 http {
 	access_log off;
 	upstream backends { server $B1; server $B2; keepalive 64; }
+	keepalive_requests 10000000;   # h2load does not reconnect when a connection is closed
+	server {
+		listen $NGINX_TLS ssl http2;
+		ssl_certificate $tmp/cert.pem;
+		ssl_certificate_key $tmp/key.pem;
+		location / {
+			proxy_pass http://backends;
+			proxy_http_version 1.1;
+			proxy_set_header Connection "";
+		}
+	}
 	server {
 		listen $NGINX;
 		location / {
@@ -73,6 +98,7 @@ defaults
 	http-reuse always
 frontend fe
 	bind $HAPROXY
+	bind $HAPROXY_TLS ssl crt $tmp/haproxy.pem alpn h2,http/1.1
 	default_backend be
 backend be
 	balance roundrobin
@@ -85,6 +111,13 @@ haproxy -f "$tmp/haproxy.cfg" -db & pids+=($!)
 for a in $B1 $B2 $GANTRY $NGINX $HAPROXY; do
 	for i in $(seq 100); do
 		curl -fsS -o /dev/null "http://$a/small" 2>/dev/null && break
+		sleep 0.1
+	done
+done
+
+for a in $GANTRY_TLS $NGINX_TLS $HAPROXY_TLS; do
+	for i in $(seq 100); do
+		curl -fsSk -o /dev/null "https://$a/small" 2>/dev/null && break
 		sleep 0.1
 	done
 done
@@ -103,6 +136,16 @@ bench() { # row addr path
 	printf '  round %s %-14s %10s req/s  p50 %7s ms  p99 %7s ms  %s\n' "$round" "$1" "$rps" "$p50" "$p99" "$errs"
 }
 
+# One h2load run over TLS (HTTP/2): 32 connections, 10 streams each.
+bench_h2() { # row addr
+	out=$(h2load -c32 -m10 -t2 --warm-up-time=1 -D "${DURATION%s}" "https://$2/small" 2>&1)
+	rps=$(awk '/^finished in/{gsub(",", ""); print $4}' <<<"$out")
+	p50=$(awk '/^time for request:/{print $6}' <<<"$out")
+	ok=$(awk '/^requests:/{print $8, "succeeded,", $10, "failed"}' <<<"$out")
+	echo "$rps 0 0" >>"$tmp/$(tr / _ <<<"$1")"
+	printf '  round %s %-14s %10s req/s  mean %7s  %s\n' "$round" "$1" "$rps" "$p50" "$ok"
+}
+
 # median COLUMN ROW prints the median of one column over the rounds.
 median() { sort -g <<<"$(awk -v c="$1" '{print $c}' "$tmp/$(tr / _ <<<"$2")")" | awk '{v[NR]=$1} END{print v[int((NR+1)/2)]}'; }
 
@@ -118,6 +161,11 @@ for round in $(seq "$ROUNDS"); do
 			bench "$proxy/$size" "$a" "/$size"
 			[ "$round" = 1 ] && rows+=("$proxy/$size")
 		done
+	done
+	for proxy in gantry nginx haproxy; do
+		case $proxy in gantry) a=$GANTRY_TLS ;; nginx) a=$NGINX_TLS ;; haproxy) a=$HAPROXY_TLS ;; esac
+		bench_h2 "$proxy/h2" "$a"
+		[ "$round" = 1 ] && rows+=("$proxy/h2")
 	done
 done
 
@@ -136,6 +184,10 @@ for row in "${rows[@]}"; do
 	printf '%-16s %10s req/s  p50 %7s ms  p99 %7s ms\n' "$row" "$(median 1 "$row")" "$(median 2 "$row")" "$(median 3 "$row")"
 done
 echo
+for anchor in nginx haproxy; do
+	awk -v g="$(median 1 gantry/h2)" -v a="$(median 1 $anchor/h2)" -v an="$anchor" \
+		'BEGIN{ printf "ratio h2 req/s vs %s = %.2f\n", an, g/a }'
+done
 for size in small 4k; do
 	for anchor in nginx haproxy; do
 		awk -v g="$(median 1 gantry/$size)" -v a="$(median 1 $anchor/$size)" -v row="$size" -v an="$anchor" \
