@@ -6,7 +6,7 @@
 #               acks=all (answered after fsync) and acks=leader (answered once written)
 #   consume     the acks=all topic read back from the start
 #   e2e         10,000 records/s for 10 s, acks=all, no linger: p50/p99 from Produce() to the
-#               consumer (run first, on the idle broker)
+#               consumer (run first, on the idle broker); then acks=leader, without fsync
 #   disk        sequential 1 MiB writes with an fsync each, and 4 KiB write+fsync latency
 #   jetstream   row (a): default server (acks before fsync), async publish
 #               row (b): sync_interval: always (acks after fsync), async publish
@@ -64,6 +64,7 @@ wait_port $KAFKA
 # Latency first, on an idle broker: after the throughput rows, the flush of hundreds of
 # MB written with acks=leader would sit in front of e2e's fsyncs (ext4 commits them together).
 load e2e -brokers $KAFKA -topic e2e -rate 10000 -duration 10s -acks all
+load e2e -brokers $KAFKA -topic e2e-leader -rate 10000 -duration 10s -acks leader
 load produce -brokers $KAFKA -topic all -n "$N" -acks all
 load produce -brokers $KAFKA -topic leader -n "$N" -acks leader
 load consume -brokers $KAFKA -topic all -n "$N"
