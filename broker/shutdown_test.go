@@ -1,0 +1,98 @@
+package broker
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// TestShutdownEndsWaits checks that Shutdown does not wait out a long-polling fetch
+// or a JoinGroup waiting for a rebalance: both are answered, and Shutdown returns fast.
+func TestShutdownEndsWaits(t *testing.T) {
+	s, err := New(Config{Dir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(context.Background(), ln) }()
+	addr := ln.Addr().String()
+	createTopic(t, addr, "quiet", 1, nil)
+	cl := newClient(t, addr, kgo.RequestRetries(0))
+	ctx := context.Background()
+
+	fetched := make(chan error, 1)
+	go func() {
+		req := kmsg.NewPtrFetchRequest()
+		req.ReplicaID, req.MaxWaitMillis, req.MinBytes, req.MaxBytes = -1, 60000, 1, 1<<20
+		rt := kmsg.NewFetchRequestTopic()
+		rt.Topic = "quiet"
+		rp := kmsg.NewFetchRequestTopicPartition()
+		rp.PartitionMaxBytes = 1 << 20
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		_, err := req.RequestWith(ctx, cl)
+		fetched <- err
+	}()
+	// Two members: the first joins alone, the second makes a rebalance that waits for
+	// the first to rejoin (for up to a minute).
+	join := func(member string) *kmsg.JoinGroupRequest {
+		r := kmsg.NewPtrJoinGroupRequest()
+		r.Group, r.MemberID, r.ProtocolType = "g", member, "consumer"
+		r.SessionTimeoutMillis, r.RebalanceTimeoutMillis = 30000, 60000
+		r.Protocols = []kmsg.JoinGroupRequestProtocol{{Name: "range", Metadata: []byte{0}}}
+		return r
+	}
+	if jr, err := join("").RequestWith(ctx, cl); err != nil || jr.ErrorCode != 0 {
+		t.Fatalf("first join: %v %+v", err, jr)
+	}
+	joined := make(chan *kmsg.JoinGroupResponse, 1)
+	cl2 := newClient(t, addr, kgo.RequestRetries(0))
+	go func() {
+		jr, _ := join("").RequestWith(ctx, cl2)
+		joined <- jr
+	}()
+	p := s.topics.partition("quiet", 0)
+	waitFor(t, "the fetch to wait", func() bool {
+		p.waitMu.Lock()
+		defer p.waitMu.Unlock()
+		return len(p.waiters) > 0
+	})
+	waitFor(t, "the second join to wait", func() bool {
+		dg := kmsg.NewPtrDescribeGroupsRequest()
+		dg.Groups = []string{"g"}
+		r, err := dg.RequestWith(ctx, cl)
+		return err == nil && r.Groups[0].State == "PreparingRebalance" && len(r.Groups[0].Members) == 2
+	})
+
+	start := time.Now()
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := s.Shutdown(sctx); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	if took := time.Since(start); took > 3*time.Second {
+		t.Fatalf("shutdown took %v with a fetch and a join waiting", took)
+	}
+	if err := <-served; err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+	select {
+	case <-fetched: // answered, or its connection closed: either way not left hanging
+	case <-time.After(5 * time.Second):
+		t.Fatal("the long-polling fetch was left hanging")
+	}
+	select {
+	case <-joined:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the waiting join was left hanging")
+	}
+}
