@@ -133,6 +133,10 @@ type DB struct {
 	latest   snapshot       // last appended commit (maybe not durable yet)
 	recent   []commitRecord // recent commits' write sets, for validation
 	ckptLSN  uint64         // data file holds every frame up to here
+	// ckptAt is the log size at the last checkpoint that could not restart the log (an
+	// open snapshot still needed old frames): the next waits for the log to grow by a
+	// quarter of CheckpointBytes again rather than trying at every commit.
+	ckptAt atomic.Int64
 
 	// catMu guards the bucket-name cache, valid for snapshots at or after catLSN, the
 	// last commit that changed the catalog.
@@ -447,8 +451,10 @@ func (db *DB) checkpointLocked() error {
 	}
 	db.ckptLSN = max(db.ckptLSN, bound)
 	if bound != db.latest.lsn || db.wal.Stats().Frames == 0 {
+		db.ckptAt.Store(db.wal.Stats().Bytes)
 		return nil
 	}
+	db.ckptAt.Store(0)
 	db.idxMu.Lock()
 	defer db.idxMu.Unlock()
 	if err := db.wal.Reset(bound + 1); err != nil {
@@ -547,4 +553,13 @@ func (db *DB) catalogChanged(lsn uint64) {
 	db.catLSN = lsn
 	clear(db.catCache)
 	db.catMu.Unlock()
+}
+
+// ckptDue reports whether the log has grown enough for a checkpoint.
+func (db *DB) ckptDue() bool {
+	size, limit := db.wal.Stats().Bytes, db.opts.CheckpointBytes
+	if at := db.ckptAt.Load(); at > 0 {
+		return size > at+max(1, limit/4)
+	}
+	return size > limit
 }

@@ -288,9 +288,9 @@ func (tx *Tx) Commit() error {
 	if err != nil {
 		return err
 	}
-	if db.wal.Stats().Bytes > db.opts.CheckpointBytes {
+	if db.ckptDue() {
 		db.commitMu.Lock()
-		if db.wal.Stats().Bytes > db.opts.CheckpointBytes && db.writable() == nil {
+		if db.ckptDue() && db.writable() == nil {
 			err = db.checkpointLocked()
 		}
 		db.commitMu.Unlock()
