@@ -50,8 +50,8 @@ type tailConfig struct {
 	slowP       float64       // ... or, with this probability, after slow
 	slow        time.Duration //
 	hedgeBudget float64       // at most this many hedges per primary call
-	phaseLimit  time.Duration // a phase (one N, one mode) stops after this long
-	total       time.Duration // ... or sooner, to share what is left of this among the phases to come
+	phaseLimit  time.Duration // one mode at one N stops after about this long
+	total       time.Duration // ... or sooner, to share what is left of this among the Ns to come
 }
 
 func tailConfigFor(quick bool) tailConfig {
@@ -198,7 +198,7 @@ func (tb *tailBench) call(ctx context.Context, b *backend) error {
 	return nil
 }
 
-// phase is what one (N, mode) run measured.
+// phase is what one mode (plain or hedged) measured at one N.
 type phase struct {
 	n          int
 	hedgeAfter time.Duration // 0: no hedging
@@ -211,7 +211,6 @@ type phase struct {
 	hedgeWins  int64          // hedges that answered first
 	denied     int64          // hedges the budget did not allow
 	dials      int64          // connections opened
-	elapsed    time.Duration
 }
 
 // extra is the load hedging added, as a share of the calls a plain run makes.
@@ -219,10 +218,32 @@ func (p *phase) extra() float64 {
 	return float64(p.hedges) / float64(p.sent-p.hedges)
 }
 
-// counters are a phase's shared tallies of backend calls.
-type counters struct {
+// A tally accumulates one mode's measurements at one N over the blocks it runs in. Its
+// counters are shared by the goroutines of a block.
+type tally struct {
+	n            int
+	hedgeAfter   time.Duration // 0: no hedging
+	budget       float64       // hedges allowed per primary call
+	whole, calls *stats.Histogram
+
+	requests, slow, dials           atomic.Int64
 	primaries, hedges, wins, denied atomic.Int64
-	budget                          float64 // hedges allowed per primary call
+}
+
+func newTally(n int, hedgeAfter time.Duration, budget float64) *tally {
+	return &tally{n: n, hedgeAfter: hedgeAfter, budget: budget, whole: stats.NewHistogram(), calls: stats.NewHistogram()}
+}
+
+// phase returns what t measured.
+func (t *tally) phase() *phase {
+	return &phase{
+		n: t.n, hedgeAfter: t.hedgeAfter,
+		whole: t.whole.Snapshot(), calls: t.calls.Snapshot(),
+		requests: t.requests.Load(), slow: t.slow.Load(),
+		sent:   t.primaries.Load() + t.hedges.Load(),
+		hedges: t.hedges.Load(), hedgeWins: t.wins.Load(), denied: t.denied.Load(),
+		dials: t.dials.Load(),
+	}
 }
 
 // hedgeBurst is how many hedges the budget allows before the calls have earned them, so that
@@ -232,39 +253,38 @@ const hedgeBurst = 10
 // allowHedge reports whether one more hedge stays within the budget, and counts it if so.
 // Without a budget, hedges beget load that slows calls past the hedge delay, which begets
 // more hedges: the budget breaks that loop.
-func (c *counters) allowHedge() bool {
-	if float64(c.hedges.Load()+1) > c.budget*float64(c.primaries.Load())+hedgeBurst*min(c.budget, 1) {
-		c.denied.Add(1)
+func (t *tally) allowHedge() bool {
+	if float64(t.hedges.Load()+1) > t.budget*float64(t.primaries.Load())+hedgeBurst*min(t.budget, 1) {
+		t.denied.Add(1)
 		return false
 	}
-	c.hedges.Add(1)
+	t.hedges.Add(1)
 	return true
 }
 
-// run measures count whole requests of fan-out n, hedged after hedgeAfter when it is above 0.
-// It stops early after limit or when ctx ends.
-func (tb *tailBench) run(ctx context.Context, n, concurrency, count int, hedgeAfter, limit time.Duration) (*phase, error) {
-	whole, calls := stats.NewHistogram(), stats.NewHistogram()
-	c := &counters{budget: tb.cfg.hedgeBudget}
-	var next, requests, slow atomic.Int64
-	deadline := time.Now().Add(limit)
+// run adds count whole requests of fan-out t.n to t, hedged if t.hedgeAfter is above 0, with
+// concurrency of them in flight. It stops early at deadline (after at least one request per
+// worker) or when ctx ends.
+func (tb *tailBench) run(ctx context.Context, t *tally, concurrency, count int, deadline time.Time) error {
+	var next atomic.Int64
 	dials := tb.dials.Load()
-	start := time.Now()
 	g, gctx := errgroup.WithContext(ctx)
 	for range concurrency {
 		g.Go(func() error {
-			for next.Add(1) <= int64(count) && time.Now().Before(deadline) && gctx.Err() == nil {
+			// Each worker makes at least one request, so that a mode that starts after its
+			// deadline (on a machine that ran slow) still has a figure.
+			for done := 0; next.Add(1) <= int64(count) && (done == 0 || time.Now().Before(deadline)) && gctx.Err() == nil; done++ {
 				t0 := time.Now()
 				fan, fctx := errgroup.WithContext(gctx)
-				for i := range n {
+				for i := range t.n {
 					fan.Go(func() error {
-						if hedgeAfter > 0 {
-							return tb.hedged(fctx, i, hedgeAfter, c)
+						if t.hedgeAfter > 0 {
+							return tb.hedged(fctx, i, t)
 						}
 						c0 := time.Now()
-						c.primaries.Add(1)
+						t.primaries.Add(1)
 						err := tb.call(fctx, tb.primaries[i])
-						calls.Record(time.Since(c0))
+						t.calls.Record(time.Since(c0))
 						return err
 					})
 				}
@@ -272,39 +292,27 @@ func (tb *tailBench) run(ctx context.Context, n, concurrency, count int, hedgeAf
 					return err
 				}
 				d := time.Since(t0)
-				whole.Record(d)
-				requests.Add(1)
+				t.whole.Record(d)
+				t.requests.Add(1)
 				if d >= tb.cfg.slow {
-					slow.Add(1)
+					t.slow.Add(1)
 				}
 			}
 			return nil
 		})
 	}
-	if err := g.Wait(); err != nil {
-		return nil, err
+	err := g.Wait()
+	t.dials.Add(tb.dials.Load() - dials)
+	if err != nil {
+		return err
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	p := &phase{
-		n: n, hedgeAfter: hedgeAfter, elapsed: time.Since(start),
-		whole: whole.Snapshot(), calls: calls.Snapshot(),
-		requests: requests.Load(), slow: slow.Load(),
-		sent:   c.primaries.Load() + c.hedges.Load(),
-		hedges: c.hedges.Load(), hedgeWins: c.wins.Load(), denied: c.denied.Load(),
-		dials: tb.dials.Load() - dials,
-	}
-	if p.requests == 0 {
-		return nil, errors.New("no request finished within the phase limit")
-	}
-	return p, nil
+	return ctx.Err()
 }
 
-// hedged calls shard i's primary and, if it has not answered after the hedge delay and the
+// hedged calls shard i's primary and, if it has not answered after t.hedgeAfter and the
 // budget allows, its replica too. The first answer wins; the other call is cancelled and
 // waited for.
-func (tb *tailBench) hedged(ctx context.Context, i int, after time.Duration, c *counters) error {
+func (tb *tailBench) hedged(ctx context.Context, i int, t *tally) error {
 	type result struct {
 		hedge bool
 		err   error
@@ -319,9 +327,9 @@ func (tb *tailBench) hedged(ctx context.Context, i int, after time.Duration, c *
 	launch := func(b *backend, hedge bool) {
 		wg.Go(func() { results <- result{hedge, tb.call(ctx, b)} })
 	}
-	c.primaries.Add(1)
+	t.primaries.Add(1)
 	launch(tb.primaries[i], false)
-	timer := time.NewTimer(after)
+	timer := time.NewTimer(t.hedgeAfter)
 	defer timer.Stop()
 	select {
 	case r := <-results:
@@ -330,7 +338,7 @@ func (tb *tailBench) hedged(ctx context.Context, i int, after time.Duration, c *
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	if !c.allowHedge() {
+	if !t.allowHedge() {
 		return (<-results).err
 	}
 	launch(tb.replicas[i], true)
@@ -339,7 +347,7 @@ func (tb *tailBench) hedged(ctx context.Context, i int, after time.Duration, c *
 		r = <-results
 	}
 	if r.hedge && r.err == nil {
-		c.wins.Add(1)
+		t.wins.Add(1)
 	}
 	return r.err
 }
@@ -352,35 +360,59 @@ func runTail(ctx context.Context, p Params, cfg tailConfig) (*Report, error) {
 	defer tb.close()
 	var plain, hedged []*phase
 	end := time.Now().Add(cfg.total)
-	phasesLeft := 2 * len(cfg.fanouts)
-	limit := func() time.Duration {
-		l := min(cfg.phaseLimit, time.Until(end)/time.Duration(phasesLeft))
-		phasesLeft--
-		return max(l, 10*time.Millisecond)
-	}
 	for k, n := range cfg.fanouts {
-		// Warm up: open the connections the measured runs will reuse.
-		c := cfg.concurrency[k]
-		if err := tb.warm(ctx, n); err != nil {
-			return nil, fmt.Errorf("warm-up at N=%d: %w", n, err)
+		// Each N gets a share of the time left that grows with its cost (1 + log10 N: a
+		// fan-out to 100 takes the CPU longer than one to 1), at most two phase limits.
+		weight := func(n int) float64 { return 1 + math.Log10(float64(n)) }
+		rest := 0.0
+		for _, m := range cfg.fanouts[k:] {
+			rest += weight(m)
 		}
-		if _, err := tb.run(ctx, n, c, 2*c, 0, cfg.phaseLimit/4); err != nil {
-			return nil, fmt.Errorf("warm-up at N=%d: %w", n, err)
-		}
-		pl, err := tb.run(ctx, n, c, cfg.requests[k], 0, limit())
+		share := time.Duration(float64(time.Until(end)) * weight(n) / rest)
+		deadline := time.Now().Add(min(2*cfg.phaseLimit, share))
+		pl, hd, err := tb.measure(ctx, n, cfg.concurrency[k], cfg.requests[k], deadline)
 		if err != nil {
-			return nil, fmt.Errorf("fan-out %d without hedging: %w", n, err)
+			return nil, fmt.Errorf("fan-out %d: %w", n, err)
 		}
-		after := pl.calls.Quantile(0.95)
-		p.Logger.Info("tail-latency", "n", n, "mode", "plain", "requests", pl.requests, "p99", pl.whole.Quantile(0.99), "hedge_after", after)
-		hd, err := tb.run(ctx, n, c, cfg.requests[k], after, limit())
-		if err != nil {
-			return nil, fmt.Errorf("fan-out %d with hedging: %w", n, err)
-		}
-		p.Logger.Info("tail-latency", "n", n, "mode", "hedged", "requests", hd.requests, "p99", hd.whole.Quantile(0.99), "extra", hd.extra())
+		p.Logger.Info("tail-latency", "n", n, "requests", pl.requests, "p99", pl.whole.Quantile(0.99),
+			"hedge_after", hd.hedgeAfter, "hedged_p99", hd.whole.Quantile(0.99), "extra", hd.extra())
 		plain, hedged = append(plain, pl), append(hedged, hd)
 	}
 	return tailReport(cfg, plain, hedged)
+}
+
+// measure runs count whole requests of fan-out n without hedging and count with, until
+// deadline. The first fifth of the plain requests (or as many as a quarter of the time
+// allows) sets the hedge delay, the p95 of their single calls; then the two modes take turns
+// in blocks of a tenth, so that both meet whatever else the machine is doing at the time.
+func (tb *tailBench) measure(ctx context.Context, n, concurrency, count int, deadline time.Time) (plain, hedged *phase, err error) {
+	if err := tb.warm(ctx, n); err != nil {
+		return nil, nil, fmt.Errorf("warm-up: %w", err)
+	}
+	pl := newTally(n, 0, 0)
+	calibrated := time.Now().Add(time.Until(deadline) / 4) // leave time for both modes
+	if err := tb.run(ctx, pl, concurrency, max(count/5, 1), calibrated); err != nil {
+		return nil, nil, err
+	}
+	hd := newTally(n, pl.calls.Snapshot().Quantile(0.95), tb.cfg.hedgeBudget)
+	block := int64(max(count/10, 1))
+	left := func(t *tally) int { return int(min(block, int64(count)-t.requests.Load())) }
+	for left(hd) > 0 || left(pl) > 0 {
+		// At least one turn each, even past the deadline.
+		if err := tb.run(ctx, hd, concurrency, left(hd), deadline); err != nil {
+			return nil, nil, err
+		}
+		if err := tb.run(ctx, pl, concurrency, left(pl), deadline); err != nil {
+			return nil, nil, err
+		}
+		if !time.Now().Before(deadline) {
+			break
+		}
+	}
+	if pl.requests.Load() == 0 || hd.requests.Load() == 0 {
+		return nil, nil, errors.New("no request finished in the time allowed")
+	}
+	return pl.phase(), hd.phase(), nil
 }
 
 func tailReport(cfg tailConfig, plain, hedged []*phase) (*Report, error) {
@@ -395,9 +427,10 @@ func tailReport(cfg tailConfig, plain, hedged []*phase) (*Report, error) {
 			{"whole requests in flight per N", joinInts(cfg.concurrency)},
 			{"backend delay", fmt.Sprintf("%s + uniform [0, %s)", cfg.base, cfg.jitter)},
 			{"slow backend calls", fmt.Sprintf("%.3g%% of calls take %s", 100*cfg.slowP, cfg.slow)},
-			{"hedge delay", "p95 of single backend calls in the run without hedging at the same N"},
+			{"hedge delay", "p95 of single backend calls in the first fifth of the requests without hedging at the same N"},
+			{"order", "after that first fifth, the two modes take turns in blocks of a tenth of the requests"},
 			{"hedge budget", fmt.Sprintf("at most %.3g hedges per 100 calls, plus %d to start with", 100*cfg.hedgeBudget, hedgeBurst)},
-			{"time limit", fmt.Sprintf("%s per phase (one N, one mode), %s in all", cfg.phaseLimit, cfg.total)},
+			{"time limit", fmt.Sprintf("%s per N (both modes), %s in all", 2*cfg.phaseLimit, cfg.total)},
 			{"backends", fmt.Sprintf("%d net/http servers on 127.0.0.1 (a primary and a replica per shard), HTTP/2 without TLS", 2*cfg.maxN())},
 		},
 		Notes: []string{

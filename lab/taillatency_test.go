@@ -34,11 +34,7 @@ func TestTailLatency(t *testing.T) {
 	ctx := context.Background()
 	var plain, hedged []*phase
 	for k, n := range cfg.fanouts {
-		pl, err := tb.run(ctx, n, cfg.concurrency[k], cfg.requests[k], 0, cfg.phaseLimit)
-		if err != nil {
-			t.Fatal(err)
-		}
-		hd, err := tb.run(ctx, n, cfg.concurrency[k], cfg.requests[k], pl.calls.Quantile(0.95), cfg.phaseLimit)
+		pl, hd, err := tb.measure(ctx, n, cfg.concurrency[k], cfg.requests[k], time.Now().Add(cfg.phaseLimit))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -134,9 +130,9 @@ func TestHedgedCall(t *testing.T) {
 	}()
 	tb.primaries[0].slowP, tb.replicas[0].slowP = 1, 0
 
-	c := &counters{budget: cfg.hedgeBudget}
+	c := newTally(1, 5*time.Millisecond, cfg.hedgeBudget)
 	start := time.Now()
-	if err := tb.hedged(context.Background(), 0, 5*time.Millisecond, c); err != nil {
+	if err := tb.hedged(context.Background(), 0, c); err != nil {
 		t.Fatal(err)
 	}
 	if d := time.Since(start); d >= cfg.slow {
@@ -156,9 +152,9 @@ func TestHedgedCall(t *testing.T) {
 	// With no budget left, the call waits for the primary.
 	cfg.slow = 100 * time.Millisecond
 	tb.cfg.slow = cfg.slow
-	c = &counters{budget: 0}
+	c = newTally(1, 5*time.Millisecond, 0)
 	start = time.Now()
-	if err := tb.hedged(context.Background(), 0, 5*time.Millisecond, c); err != nil {
+	if err := tb.hedged(context.Background(), 0, c); err != nil {
 		t.Fatal(err)
 	}
 	if d := time.Since(start); d < cfg.slow {
