@@ -194,9 +194,15 @@ func (c *conn) writeLoop() {
 		if p.flexible {
 			buf = append(buf, 0) // no tagged fields in the response header
 		}
-		buf = resp.AppendTo(buf)
-		binary.BigEndian.PutUint32(buf, uint32(len(buf)-4))
-		if _, err := c.nc.Write(buf); err != nil {
+		var err error
+		if fr, ok := resp.(*kmsg.FetchResponse); ok {
+			err = c.writeFetch(buf, fr)
+		} else {
+			buf = resp.AppendTo(buf)
+			binary.BigEndian.PutUint32(buf, uint32(len(buf)-4))
+			_, err = c.nc.Write(buf)
+		}
+		if err != nil {
 			failed = true
 			c.nc.Close() // the reader stops too
 			if !errors.Is(err, net.ErrClosed) {
@@ -204,7 +210,26 @@ func (c *conn) writeLoop() {
 			}
 		}
 		if cap(buf) > 4<<20 {
-			buf = nil // do not keep one big fetch's buffer for the connection's life
+			buf = nil // do not keep one big response's buffer for the connection's life
 		}
 	}
+}
+
+// writeFetch writes a Fetch response whose record batches go from the log's read
+// buffers to the socket without another copy (one writev).
+func (c *conn) writeFetch(hdr []byte, fr *kmsg.FetchResponse) error {
+	bufs, ok := fetchFrame(hdr, fr)
+	if !ok {
+		b := fr.AppendTo(hdr)
+		binary.BigEndian.PutUint32(b, uint32(len(b)-4))
+		_, err := c.nc.Write(b)
+		return err
+	}
+	n := 0
+	for _, b := range bufs {
+		n += len(b)
+	}
+	binary.BigEndian.PutUint32(bufs[0], uint32(n-4))
+	_, err := bufs.WriteTo(c.nc)
+	return err
 }
