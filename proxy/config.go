@@ -163,6 +163,9 @@ type Route struct {
 	// put in front: strip_prefix /api with add_prefix /v2 sends /api/users as /v2/users.
 	StripPrefix string `yaml:"strip_prefix"`
 	AddPrefix   string `yaml:"add_prefix"`
+	// ReadTimeout overrides the pool's read_timeout for this route: a long-poll route
+	// sets a long one, an API route a short one. -1 means none.
+	ReadTimeout time.Duration `yaml:"read_timeout"`
 	// RequestHeaders and ResponseHeaders edit the fields passed on.
 	RequestHeaders  HeaderRules `yaml:"request_headers"`
 	ResponseHeaders HeaderRules `yaml:"response_headers"`
@@ -515,6 +518,9 @@ func (r *Route) validate(pools map[string]bool) error {
 				return fmt.Errorf("%s: %q has a byte not allowed in a path", p.name, p.v)
 			}
 		}
+	}
+	if r.ReadTimeout < 0 && r.ReadTimeout != -1 {
+		return fmt.Errorf("read_timeout: %v is negative; allowed a positive duration, or -1 for none", r.ReadTimeout)
 	}
 	if err := r.RequestHeaders.validate(); err != nil {
 		return fmt.Errorf("request_headers.%w", err)

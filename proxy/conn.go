@@ -402,6 +402,7 @@ func (c *conn) proxy(n int) bool {
 			s.log.Debug("proxy: dial failed", "pool", p.name, "host", u.addr, "err", err)
 			continue
 		}
+		uc.conn.timeout = r.upstreamTimeout(p)
 		c.writeRequestHead(uc.bw, host, target, upgrade, u)
 		if hasBody {
 			if h.expect100 && clientMinor == 1 {
@@ -451,6 +452,7 @@ func (c *conn) proxy(n int) bool {
 			u.requests.Add(1)
 			u.inflight.Add(1)
 			if uc, err = u.dial(context.Background()); err == nil {
+				uc.conn.timeout = r.upstreamTimeout(p)
 				c.writeRequestHead(uc.bw, host, target, upgrade, u)
 				if err = uc.bw.Flush(); err == nil {
 					if err = c.readResponseHead(uc, clientMinor); err == nil {

@@ -91,13 +91,23 @@ func (s *Server) newH2Server() *http.Server {
 	return hs
 }
 
+// h2Request is the state of one HTTP/2 request, pooled.
+type h2Request struct {
+	c      conn
+	remote []byte
+	fw     *bufio.Writer
+}
+
 // h2Handler proxies one HTTP/2 request.
 type h2Handler struct{ s *Server }
 
 func (h h2Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s := h.s
 	s.stats.requests.Add(1)
-	c := &conn{srv: s, https: r.TLS != nil}
+	hr := s.h2reqs.Get().(*h2Request)
+	defer s.h2reqs.Put(hr)
+	c := &hr.c
+	*c = conn{srv: s, https: r.TLS != nil, req: c.req, resp: c.resp}
 	if f := s.stats.inFlight.Add(1); s.cfg.MaxInFlight > 0 && f > int64(s.cfg.MaxInFlight) {
 		s.stats.inFlight.Add(-1)
 		s.stats.shed.Add(1)
@@ -107,7 +117,8 @@ func (h h2Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer s.stats.inFlight.Add(-1)
 	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		c.remote = []byte(host)
+		c.remote = append(hr.remote[:0], host...)
+		hr.remote = c.remote
 	}
 	c.req.reset()
 	c.resp.reset()
@@ -202,6 +213,7 @@ func (h h2Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			lastErr = upstreamError(err)
 			continue
 		}
+		uc.conn.timeout = rt.upstreamTimeout(p)
 		c.writeRequestHead(uc.bw, req.host, target, false, u)
 		if hasBody {
 			err = copyBody(uc.bw, r.Body, req.chunked, s.cfg.MaxBodyBytes)
@@ -279,7 +291,9 @@ func (h h2Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if uc.br.Buffered() == 0 && mode != bodyNone {
 		rc.Flush() // the body is not here yet: the client gets the head now (a stream may wait long)
 	}
-	fw := bufio.NewWriterSize(flushWriter{w, rc}, 8<<10)
+	fw := hr.fw
+	fw.Reset(flushWriter{w, rc})
+	defer fw.Reset(nil)
 	var err error
 	switch mode {
 	case bodyLength:

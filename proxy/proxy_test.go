@@ -455,3 +455,82 @@ func TestAccessLog(t *testing.T) {
 		}
 	}
 }
+
+// rawUpstream answers every connection with resp after reading one request head, then
+// closes.
+func rawUpstream(t *testing.T, resp string) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	t.Cleanup(func() { ln.Close(); <-done })
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			br := bufio.NewReader(c)
+			if n, _, err := readHead(br, nil); err == nil {
+				br.Discard(n)
+				io.WriteString(c, resp)
+			}
+			c.Close()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+func TestResponseFramings(t *testing.T) {
+	checkLeaks(t)
+	for _, tt := range []struct {
+		name, upstream, req string
+		want               []string // substrings of the answer, in order
+		not                string
+	}{
+		{"until close to HTTP/1.1 is chunked",
+			"HTTP/1.0 200 OK\r\n\r\nhello", "GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+			[]string{"HTTP/1.1 200 OK\r\n", "Transfer-Encoding: chunked\r\n", "\r\n\r\n5\r\nhello\r\n0\r\n\r\n"}, "Connection: close"},
+		{"until close to HTTP/1.0 closes",
+			"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nhello", "GET / HTTP/1.0\r\n\r\n",
+			[]string{"HTTP/1.1 200 OK\r\n", "Connection: close\r\n\r\nhello"}, "chunked"},
+		{"chunked to HTTP/1.0 is decoded",
+			"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;x=1\r\nhello\r\n0\r\n\r\n", "GET / HTTP/1.0\r\n\r\n",
+			[]string{"Connection: close\r\n\r\nhello"}, "chunked"},
+		{"trailers pass to HTTP/1.1",
+			"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\nX-Sum: 9\r\n\r\n", "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+			[]string{"2\r\nhi\r\n0\r\nX-Sum: 9\r\n\r\n"}, ""},
+		{"HEAD has no body",
+			"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", "HEAD / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+			[]string{"Content-Length: 5\r\n\r\n"}, "hello"},
+		{"interim 103 passes",
+			"HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+			[]string{"HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n", "HTTP/1.1 200 OK\r\n", "\r\n\r\nok"}, ""},
+		{"CL and TE from upstream is 502",
+			"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n", "GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+			[]string{"HTTP/1.1 502 "}, ""},
+		{"garbage from upstream is 502",
+			"SSH-2.0-OpenSSH\r\n\r\n", "GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+			[]string{"HTTP/1.1 502 "}, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := onePool(rawUpstream(t, tt.upstream))
+			cfg.Pools[0].Retries = -1
+			_, addr := start(t, cfg)
+			got := rawExchange(t, addr, tt.req)
+			rest := got
+			for _, w := range tt.want {
+				i := strings.Index(rest, w)
+				if i < 0 {
+					t.Fatalf("answer %q lacks %q (in order)", got, w)
+				}
+				rest = rest[i+len(w):]
+			}
+			if tt.not != "" && strings.Contains(got, tt.not) {
+				t.Errorf("answer %q has %q", got, tt.not)
+			}
+		})
+	}
+}

@@ -532,3 +532,37 @@ func TestReloadUnderLoad(t *testing.T) {
 		t.Errorf("after the reload the request went to %q", body)
 	}
 }
+
+func TestRouteReadTimeout(t *testing.T) {
+	checkLeaks(t)
+	release := make(chan struct{})
+	up := backend(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		}
+		io.WriteString(w, "done")
+	})
+	t.Cleanup(func() { close(release) })
+	cfg := onePool(up)
+	cfg.Routes = []Route{
+		{Path: "/slow", ReadTimeout: 100 * time.Millisecond, Pool: "app"},
+		{Pool: "app"},
+	}
+	_, addr := start(t, cfg)
+	c := client(t)
+	begin := time.Now()
+	resp, err := c.Post("http://"+addr+"/slow", "text/plain", strings.NewReader("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 504 || time.Since(begin) > 3*time.Second {
+		t.Errorf("slow route: %d after %v, want 504 after about 100ms", resp.StatusCode, time.Since(begin))
+	}
+	if code, body, _ := get(t, c, "http://"+addr+"/fast"); code != 200 || body != "done" {
+		t.Errorf("other route: %d %q", code, body)
+	}
+}

@@ -36,6 +36,7 @@ type Server struct {
 	tableMu sync.Mutex            // serialises Reload and the start of health checks
 	started bool                  // Serve has run; guarded by tableMu
 
+	h2reqs  sync.Pool // *h2Request
 	readers sync.Pool // *bufio.Reader of MaxHeaderBytes, for client connections
 	writers sync.Pool // *bufio.Writer, for client connections
 
@@ -88,6 +89,7 @@ type route struct {
 	pool       *pool
 	statusSeen [6]atomic.Uint64 // answers by class: 1xx..5xx, and [0] for other
 
+	readTimeout            time.Duration // 0: the pool's; -1: none
 	stripPrefix, addPrefix string
 	reqRules, respRules    headerRules
 }
@@ -181,6 +183,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.readers.New = func() any { return bufio.NewReaderSize(nil, cfg.MaxHeaderBytes) }
 	s.writers.New = func() any { return bufio.NewWriterSize(nil, 8<<10) }
+	s.h2reqs.New = func() any { return &h2Request{fw: bufio.NewWriterSize(nil, 8<<10)} }
 
 	t, err := s.buildTable(cfg)
 	if err != nil {
@@ -236,6 +239,7 @@ func (s *Server) buildTable(cfg Config) (*table, error) {
 			cr.headers = append(cr.headers, headerMatch{strings.ToLower(k), []byte(v)})
 		}
 		cr.stripPrefix, cr.addPrefix = r.StripPrefix, r.AddPrefix
+		cr.readTimeout = r.ReadTimeout
 		cr.reqRules = newHeaderRules(r.RequestHeaders)
 		cr.respRules = newHeaderRules(r.ResponseHeaders)
 		t.routes = append(t.routes, cr)
@@ -514,4 +518,15 @@ func (r *route) matches(host, path []byte, h *head) bool {
 		}
 	}
 	return true
+}
+
+// upstreamTimeout is the read timeout for a request of the route on a connection of pool p.
+func (r *route) upstreamTimeout(p *pool) time.Duration {
+	switch {
+	case r.readTimeout < 0:
+		return 0
+	case r.readTimeout > 0:
+		return r.readTimeout
+	}
+	return p.cfg.ReadTimeout
 }
