@@ -487,12 +487,12 @@ func TestResponseFramings(t *testing.T) {
 	checkLeaks(t)
 	for _, tt := range []struct {
 		name, upstream, req string
-		want               []string // substrings of the answer, in order
-		not                string
+		want                []string // substrings of the answer, in order
+		not                 string
 	}{
 		{"until close to HTTP/1.1 is chunked",
-			"HTTP/1.0 200 OK\r\n\r\nhello", "GET / HTTP/1.1\r\nHost: a\r\n\r\n",
-			[]string{"HTTP/1.1 200 OK\r\n", "Transfer-Encoding: chunked\r\n", "\r\n\r\n5\r\nhello\r\n0\r\n\r\n"}, "Connection: close"},
+			"HTTP/1.0 200 OK\r\n\r\nhello", "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+			[]string{"HTTP/1.1 200 OK\r\n", "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"}, ""},
 		{"until close to HTTP/1.0 closes",
 			"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nhello", "GET / HTTP/1.0\r\n\r\n",
 			[]string{"HTTP/1.1 200 OK\r\n", "Connection: close\r\n\r\nhello"}, "chunked"},
