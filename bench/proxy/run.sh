@@ -181,7 +181,10 @@ fi
 echo
 echo "== medians over $ROUNDS rounds"
 for row in "${rows[@]}"; do
-	printf '%-16s %10s req/s  p50 %7s ms  p99 %7s ms\n' "$row" "$(median 1 "$row")" "$(median 2 "$row")" "$(median 3 "$row")"
+	case $row in
+	*/h2) printf '%-16s %10s req/s\n' "$row" "$(median 1 "$row")" ;;
+	*) printf '%-16s %10s req/s  p50 %7s ms  p99 %7s ms\n' "$row" "$(median 1 "$row")" "$(median 2 "$row")" "$(median 3 "$row")" ;;
+	esac
 done
 echo
 for anchor in nginx haproxy; do
