@@ -99,6 +99,9 @@ type Cursor struct {
 	cur []byte // current tree key, nil when off either end
 	val []byte
 	err error
+	// onTree says cur is the tree cursor's current key, so Next and Prev can step the
+	// leaf instead of seeking.
+	onTree bool
 }
 
 // Cursor returns a cursor over the bucket.
@@ -136,13 +139,12 @@ func (c *Cursor) Next() ([]byte, []byte) {
 	if c.cur == nil {
 		return nil, nil
 	}
+	if c.onTree && c.err == nil && !c.b.tx.done && !c.merged() {
+		// Fast path: the tree cursor sits on the current key; step along the leaf.
+		return c.finish(c.fromTree(c.tc.next()))
+	}
 	prev := c.cur
-	return c.move(func() error {
-		if !c.merged() && bytes.Equal(c.tc.key(), prev) {
-			return c.fromTree(c.tc.next())
-		}
-		return c.seekGE(append(append([]byte{}, prev...), 0))
-	})
+	return c.move(func() error { return c.seekGE(append(append([]byte{}, prev...), 0)) })
 }
 
 // Prev moves to the preceding key; nil at the start.
@@ -150,13 +152,11 @@ func (c *Cursor) Prev() ([]byte, []byte) {
 	if c.cur == nil {
 		return nil, nil
 	}
+	if c.onTree && c.err == nil && !c.b.tx.done && !c.merged() {
+		return c.finish(c.fromTree(c.tc.prev()))
+	}
 	prev := c.cur
-	return c.move(func() error {
-		if !c.merged() && bytes.Equal(c.tc.key(), prev) {
-			return c.fromTree(c.tc.prev())
-		}
-		return c.seekLT(prev)
-	})
+	return c.move(func() error { return c.seekLT(prev) })
 }
 
 func (c *Cursor) move(f func() error) ([]byte, []byte) {
@@ -167,8 +167,13 @@ func (c *Cursor) move(f func() error) ([]byte, []byte) {
 		c.err = ErrTxDone
 		return nil, nil
 	}
-	c.cur, c.val = nil, nil
-	if err := f(); err != nil {
+	c.cur, c.val, c.onTree = nil, nil, false
+	return c.finish(f())
+}
+
+// finish checks the position a move reached.
+func (c *Cursor) finish(err error) ([]byte, []byte) {
+	if err != nil {
 		c.err = err
 		c.cur, c.val = nil, nil
 	}
@@ -182,13 +187,15 @@ func (c *Cursor) move(f func() error) ([]byte, []byte) {
 
 // merged reports whether the transaction has writes in this bucket, which the cursor
 // must merge with the tree.
-func (c *Cursor) merged() bool { return c.b.tx.perBkt[c.b.id] > 0 }
+func (c *Cursor) merged() bool { return c.b.tx.writable && c.b.tx.perBkt[c.b.id] > 0 }
 
 // fromTree takes the tree cursor's position as the current one.
 func (c *Cursor) fromTree(err error) error {
+	c.cur, c.val, c.onTree = nil, nil, false
 	if err != nil || !c.tc.valid() {
 		return err
 	}
+	c.onTree = true
 	c.cur = c.tc.key()
 	v, err := value(c.tc.r, c.tc.leaf.Vals[c.tc.idx])
 	c.val = v
