@@ -569,6 +569,13 @@ func tailFindings(cfg tailConfig, plain, hedged []*phase) []string {
 		"The hedge delay itself grows with N (from %s to %s) although the backends are the same: a fan-out to %d backends "+
 		"costs the front end CPU, and the calls queue on the machine's %d cores.",
 		lo, hi, ms(hfirst.hedgeAfter), ms(hlast.hedgeAfter), hlast.n, runtime.NumCPU()))
+	for _, h := range hedged {
+		if h.denied > h.hedges {
+			out = append(out, fmt.Sprintf("At N=%d the budget refused %d hedges and allowed %d: far more than 5%% of calls ran past the "+
+				"hedge delay, so the slowness was not one backend's bad luck but something every copy shares, such as a busy CPU, "+
+				"and more copies would only have added to it.", h.n, h.denied, h.hedges))
+		}
+	}
 	for i := range plain {
 		if n := min(plain[i].requests, hedged[i].requests); n < 1000 {
 			out = append(out, fmt.Sprintf("At N=%d only %d requests were measured in one of the modes (the phase's time ran out first), "+
