@@ -2,7 +2,15 @@ package main
 
 import (
 	"context"
+	"flag"
+	"fmt"
+	"maps"
+	"os"
+	"slices"
+	"strings"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -19,7 +27,7 @@ producers share one fsync); acks=1 is answered once the records are written,
 and they reach the disk within --flush-interval.`
 
 func runBroker(ctx context.Context, s stdio, args []string) error {
-	fs := newFlags(s, "broker", "broker [--addr ADDR] [--dir DIR] [--admin ADDR] [flags]", brokerDoc)
+	fs := newFlags(s, "broker", "broker [--addr ADDR] [--dir DIR] [--admin ADDR] [--config FILE] [flags]", brokerDoc)
 	addr := fs.String("addr", "127.0.0.1:9092", "address of the Kafka listener")
 	dir := fs.String("dir", "data/broker", "directory for topics and group offsets")
 	adminAddr := fs.String("admin", "127.0.0.1:9093", `admin listener address (metrics, health, pprof); "" for none`)
@@ -34,11 +42,17 @@ func runBroker(ctx context.Context, s stdio, args []string) error {
 	maxRequest := fs.Int("max-request-bytes", 100<<20, "largest request frame accepted")
 	maxMessage := fs.Int("message-max-bytes", 1<<20+12, "largest records of one partition in a produce")
 	drain := fs.Duration("drain", 10*time.Second, "how long shutdown waits for requests in flight")
+	config := fs.String("config", "", "YAML file of settings named as the flags (flush-interval: 500ms, or flush_interval); flags given override it")
 	if err := fs.parse(args); err != nil {
 		return err
 	}
 	if err := fs.noArgs(); err != nil {
 		return err
+	}
+	if *config != "" {
+		if err := applyConfigFile(fs, *config); err != nil {
+			return fs.fail(err)
+		}
 	}
 	logger := fs.logger(s.err)
 	ret := *retention
@@ -61,4 +75,34 @@ func runBroker(ctx context.Context, s stdio, args []string) error {
 		name: "broker", addr: *addr, adminAddr: *adminAddr,
 		admin: admin.Config{Registry: reg}, drain: *drain, log: logger,
 	})
+}
+
+// applyConfigFile sets, from a YAML mapping of flag names to values, every flag the
+// command line did not set: the file gives defaults, flags override it. Keys may use
+// dashes or underscores; an unknown key, a nested value or a bad value is an error
+// naming the file and the key.
+func applyConfigFile(fs *flagSet, path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var m map[string]string
+	if err := yaml.Unmarshal(data, &m); err != nil {
+		return fmt.Errorf("%s: %v", path, err)
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	for _, key := range slices.Sorted(maps.Keys(m)) {
+		name := strings.ReplaceAll(key, "_", "-")
+		if fs.Lookup(name) == nil || name == "config" {
+			return fmt.Errorf("%s: unknown setting %q (the settings are the command's flags)", path, key)
+		}
+		if given[name] {
+			continue
+		}
+		if err := fs.Set(name, m[key]); err != nil {
+			return fmt.Errorf("%s: %s: %v", path, key, err)
+		}
+	}
+	return nil
 }

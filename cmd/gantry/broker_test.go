@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -144,4 +145,62 @@ func (l *brokerLog) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.Write(p)
+}
+
+func TestBrokerConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := dir + "/" + name
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	for _, tc := range []struct {
+		name, body string
+		stderr     string
+	}{
+		{"unknown.yaml", "flush_interval: 1s\nwhat: 3\n", `unknown setting "what"`},
+		{"bad.yaml", "flush-interval: soon\n", "bad.yaml: flush-interval: parse error"},
+		{"nested.yaml", "addr:\n  host: x\n", "nested.yaml"},
+		{"self.yaml", "config: other.yaml\n", `unknown setting "config"`},
+	} {
+		code, _, errOut := gantryIn(t, "", "broker", "--config", write(tc.name, tc.body))
+		if code != 2 || !strings.Contains(errOut, tc.stderr) {
+			t.Errorf("%s: exit %d, stderr %q, want 2 and %q", tc.name, code, errOut, tc.stderr)
+		}
+	}
+	// A good file starts the broker where it says; a flag overrides the file.
+	addr := brokerFreeAddr(t)
+	cfg := write("good.yaml", fmt.Sprintf("addr: 127.0.0.1:1\nadmin: \"\"\ndir: %s/data\nauto_create_topics: true\npartitions: 3\n", dir))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, stdio{strings.NewReader(""), io.Discard, io.Discard}, []string{"broker", "--config", cfg, "--addr", addr})
+	}()
+	defer func() {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("broker exited %d", code)
+		}
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("broker did not listen on the --addr that overrides the file: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// auto_create_topics and partitions from the file: producing creates a 3-partition topic.
+	if code, out, errOut := gantryIn(t, "x\n", "produce", "auto", "--brokers", addr); code != 0 {
+		t.Fatalf("produce: %d %s %s", code, out, errOut)
+	}
+	if _, out, _ := gantryIn(t, "", "topic", "list", "--brokers", addr); !strings.Contains(out, "auto   3") {
+		t.Errorf("topic list: %s", out)
+	}
 }

@@ -27,7 +27,8 @@ func runProduce(ctx context.Context, s stdio, args []string) error {
 		return fs.fail(errors.New("want exactly one topic"))
 	}
 	topic := pos[0]
-	opts := []kgo.Opt{kgo.DefaultProduceTopic(topic)}
+	// Ask for auto-creation: the broker decides whether it allows it.
+	opts := []kgo.Opt{kgo.DefaultProduceTopic(topic), kgo.AllowAutoTopicCreation()}
 	switch *acks {
 	case "all":
 		opts = append(opts, kgo.RequiredAcks(kgo.AllISRAcks()))
