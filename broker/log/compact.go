@@ -159,6 +159,14 @@ func (l *Log) compactSegment(s *segment, fn func(Batch, []byte) ([]byte, int, er
 	if idx < 0 || idx == len(l.segs)-1 {
 		return 0, nil // deleted by retention meanwhile, or (impossible) became active
 	}
+	// The old indexes go first: a crash between here and the new ones leaves a segment
+	// without indexes, which Open rebuilds, never one with indexes of the old layout.
+	for _, ext := range []string{".index", ".timeindex"} {
+		if err := os.Remove(segName(l.dir, s.base, ext)); err != nil && !os.IsNotExist(err) {
+			return 0, err
+		}
+	}
+	syncDir(l.dir)
 	if err := os.Rename(tmpName, segName(l.dir, s.base, ".log")); err != nil {
 		return 0, err
 	}

@@ -134,6 +134,11 @@ func segmentBases(dir string) ([]int64, error) {
 	}
 	var bases []int64
 	for _, e := range ents {
+		// Leftovers of a crash: a compaction's new segment or an index being replaced.
+		if strings.HasSuffix(e.Name(), ".cleaned") || strings.HasSuffix(e.Name(), ".tmp") {
+			os.Remove(filepath.Join(dir, e.Name()))
+			continue
+		}
 		name, ok := strings.CutSuffix(e.Name(), ".log")
 		if !ok || len(name) != 20 {
 			continue
