@@ -500,7 +500,7 @@ func tailReport(cfg tailConfig, plain, hedged []*phase) (*Report, error) {
 		cats = append(cats, "N="+strconv.Itoa(n))
 	}
 	bars := &chart.Bars{
-		Title: "p99 with and without hedging", XLabel: "fan-out", YLabel: "p99 latency (ms)", YLog: true,
+		Title: "p99 with and without hedging", XLabel: "fan-out", YLabel: "p99 latency (ms)",
 		Categories: cats,
 		Series:     []chart.BarSeries{{Name: "no hedging", Values: series["p99"]}, {Name: "hedged after p95", Values: series["p99 hedged"]}},
 	}

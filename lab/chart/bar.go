@@ -50,6 +50,11 @@ func (b *Bars) SVG() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	if b.YLog && lo > 0 {
+		// A bar's length must show: start the axis at least a factor 3 below the shortest,
+		// or a value just above a power of ten would get no bar at all.
+		lo /= 3
+	}
 	ya, err := newAxis(lo, hi, b.YLog, true)
 	if err != nil {
 		return nil, fmt.Errorf("chart: y axis: %w", err)
