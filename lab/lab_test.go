@@ -6,12 +6,14 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"gantry/lab/chart"
+	"gantry/roadmap"
 )
 
 // squares is a small experiment that exercises the harness: it computes, draws a chart and
@@ -219,6 +221,27 @@ func TestBusy(t *testing.T) {
 	for _, tt := range tests {
 		if got := busy(tt.load, tt.cores); got != tt.want {
 			t.Errorf("busy(%q, %d) = %v, want %v", tt.load, tt.cores, got, tt.want)
+		}
+	}
+}
+
+// TestTopicsExist checks that every experiment names real roadmap topics, and that each
+// topic that names an experiment of this lab as its own is measured by it.
+func TestTopicsExist(t *testing.T) {
+	for _, e := range Experiments() {
+		for _, id := range e.Topics {
+			if _, ok := roadmap.Lookup(id); !ok {
+				t.Errorf("experiment %s names topic %q, which the roadmap does not have", e.Name, id)
+			}
+		}
+	}
+	for _, topic := range roadmap.All() {
+		e, err := Lookup(topic.Experiment)
+		if err != nil {
+			continue // an experiment not written yet
+		}
+		if !slices.Contains(e.Topics, topic.ID) {
+			t.Errorf("topic %s names experiment %s, which does not list the topic", topic.ID, e.Name)
 		}
 	}
 }
