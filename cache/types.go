@@ -105,15 +105,20 @@ func (h *hash) get(f []byte) ([]byte, bool) {
 
 // set stores f=v and reports whether f is new.
 func (h *hash) set(f, v []byte) bool {
-	val := append([]byte(nil), v...)
 	if len(f) > 64 || len(v) > 64 {
 		h.big = true
 	}
 	if i, ok := h.idx[string(f)]; ok {
-		h.bytes += int64(len(v) - len(h.fields[i].val))
-		h.fields[i].val = val
+		old := h.fields[i].val
+		h.bytes += int64(len(v) - len(old))
+		if cap(old) >= len(v) && cap(old) <= 2*len(v)+16 {
+			h.fields[i].val = append(old[:0], v...) // overwrite in place: no allocation
+		} else {
+			h.fields[i].val = append([]byte(nil), v...)
+		}
 		return false
 	}
+	val := append([]byte(nil), v...)
 	h.idx[string(f)] = len(h.fields)
 	h.fields = append(h.fields, hfield{name: string(f), val: val, live: true})
 	h.bytes += int64(len(f) + len(v))
