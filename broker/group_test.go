@@ -25,10 +25,11 @@ type groupConsumer struct {
 	seen   []*kgo.Record
 }
 
-func startGroupConsumer(t *testing.T, addr, group, topic string) *groupConsumer {
+func startGroupConsumer(t *testing.T, addr, group, topic string, balancer kgo.GroupBalancer) *groupConsumer {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic),
-		kgo.DisableAutoCommit(), kgo.HeartbeatInterval(100*time.Millisecond), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+		kgo.DisableAutoCommit(), kgo.HeartbeatInterval(100*time.Millisecond), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.Balancers(balancer))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,8 +79,18 @@ func produceN(t *testing.T, addr, topic string, from, n int) {
 
 // TestConsumerGroupRebalanceAndResume runs a group of three consumers, makes one
 // leave, and checks that the other two take over its partitions from the offsets it
-// committed.
+// committed, with each of the client-side assignors.
 func TestConsumerGroupRebalanceAndResume(t *testing.T) {
+	for name, balancer := range map[string]kgo.GroupBalancer{
+		"cooperative-sticky": kgo.CooperativeStickyBalancer(),
+		"range":              kgo.RangeBalancer(),
+		"roundrobin":         kgo.RoundRobinBalancer(),
+	} {
+		t.Run(name, func(t *testing.T) { testRebalanceAndResume(t, balancer) })
+	}
+}
+
+func testRebalanceAndResume(t *testing.T, balancer kgo.GroupBalancer) {
 	b := startBroker(t, Config{})
 	createTopic(t, b.addr, "work", 6, nil)
 	adm := kadm.NewClient(newClient(t, b.addr))
@@ -87,9 +98,9 @@ func TestConsumerGroupRebalanceAndResume(t *testing.T) {
 	produceN(t, b.addr, "work", 0, 300)
 
 	members := []*groupConsumer{
-		startGroupConsumer(t, b.addr, "workers", "work"),
-		startGroupConsumer(t, b.addr, "workers", "work"),
-		startGroupConsumer(t, b.addr, "workers", "work"),
+		startGroupConsumer(t, b.addr, "workers", "work", balancer),
+		startGroupConsumer(t, b.addr, "workers", "work", balancer),
+		startGroupConsumer(t, b.addr, "workers", "work", balancer),
 	}
 	distinct := func(gcs ...*groupConsumer) map[string]bool {
 		m := map[string]bool{}
@@ -123,8 +134,8 @@ func TestConsumerGroupRebalanceAndResume(t *testing.T) {
 		return err == nil && dg["workers"].State == "Stable" && len(dg["workers"].Members) == 2
 	})
 	after, _ := adm.DescribeGroups(ctx, "workers")
-	if after["workers"].Protocol != before["workers"].Protocol {
-		t.Errorf("protocol changed from %q to %q", before["workers"].Protocol, after["workers"].Protocol)
+	if after["workers"].Protocol != before["workers"].Protocol || after["workers"].Protocol != balancer.ProtocolName() {
+		t.Errorf("protocol %q then %q, want %q", before["workers"].Protocol, after["workers"].Protocol, balancer.ProtocolName())
 	}
 	seenBefore := len(members[0].records()) + len(members[1].records())
 	produceN(t, b.addr, "work", 300, 300)
