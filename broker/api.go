@@ -13,27 +13,29 @@ type versionRange struct{ min, max int16 }
 // apiVersions is every API the broker answers, with the versions it implements. A
 // request for anything else closes the connection. Keep docs/broker.md in step.
 var apiVersions = map[kmsg.Key]versionRange{
-	kmsg.Produce:          {3, 9},
-	kmsg.Fetch:            {4, 12},
-	kmsg.ListOffsets:      {1, 6},
-	kmsg.Metadata:         {1, 12},
-	kmsg.ApiVersions:      {0, 3},
-	kmsg.CreateTopics:     {0, 7},
-	kmsg.DeleteTopics:     {0, 5},
-	kmsg.InitProducerID:   {0, 4},
-	kmsg.DescribeConfigs:  {0, 4},
-	kmsg.CreatePartitions: {0, 3},
-	kmsg.DescribeCluster:  {0, 1},
-	kmsg.FindCoordinator:  {0, 4},
-	kmsg.JoinGroup:        {0, 9},
-	kmsg.SyncGroup:        {0, 5},
-	kmsg.Heartbeat:        {0, 4},
-	kmsg.LeaveGroup:       {0, 5},
-	kmsg.OffsetCommit:     {0, 8},
-	kmsg.OffsetFetch:      {0, 7},
-	kmsg.DescribeGroups:   {0, 5},
-	kmsg.ListGroups:       {0, 4},
-	kmsg.DeleteGroups:     {0, 2},
+	kmsg.Produce:                 {3, 9},
+	kmsg.Fetch:                   {4, 12},
+	kmsg.ListOffsets:             {1, 6},
+	kmsg.Metadata:                {1, 12},
+	kmsg.ApiVersions:             {0, 3},
+	kmsg.CreateTopics:            {0, 7},
+	kmsg.DeleteTopics:            {0, 5},
+	kmsg.InitProducerID:          {0, 4},
+	kmsg.DescribeConfigs:         {0, 4},
+	kmsg.CreatePartitions:        {0, 3},
+	kmsg.DescribeCluster:         {0, 1},
+	kmsg.FindCoordinator:         {0, 4},
+	kmsg.JoinGroup:               {0, 9},
+	kmsg.SyncGroup:               {0, 5},
+	kmsg.Heartbeat:               {0, 4},
+	kmsg.LeaveGroup:              {0, 5},
+	kmsg.OffsetCommit:            {0, 8},
+	kmsg.OffsetFetch:             {0, 7},
+	kmsg.DescribeGroups:          {0, 5},
+	kmsg.ListGroups:              {0, 4},
+	kmsg.DeleteGroups:            {0, 2},
+	kmsg.AlterConfigs:            {0, 2},
+	kmsg.IncrementalAlterConfigs: {0, 1},
 }
 
 func apiVersionList() []kmsg.ApiVersionsResponseApiKey {
@@ -75,6 +77,10 @@ func (s *Server) handle(c *conn, req kmsg.Request, p *pending) {
 		p.resp = s.describeConfigs(r)
 	case *kmsg.DescribeClusterRequest:
 		p.resp = s.describeCluster(r)
+	case *kmsg.AlterConfigsRequest:
+		p.resp = s.alterConfigs(r)
+	case *kmsg.IncrementalAlterConfigsRequest:
+		p.resp = s.incrementalAlterConfigs(r)
 	default:
 		// apiVersions and this switch disagree: a programming error, answered as the
 		// protocol allows (by closing) rather than by a crash.

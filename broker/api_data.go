@@ -114,8 +114,8 @@ func (s *Server) producePartition(r *kmsg.ProduceRequest, topic string, rp kmsg.
 		return nil, kerr.UnknownTopicOrPartition.Code
 	}
 	limit := int(s.cfg.MessageMaxBytes)
-	if t := s.topics.get(topic); t != nil {
-		if v, ok := t.meta.Configs["max.message.bytes"]; ok {
+	if c, ok := s.topics.configs(topic); ok {
+		if v, ok := c["max.message.bytes"]; ok {
 			if n, err := strconv.Atoi(v); err == nil {
 				limit = n
 			}

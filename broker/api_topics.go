@@ -1,6 +1,8 @@
 package broker
 
 import (
+	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"strconv"
@@ -120,7 +122,7 @@ func (s *Server) createTopics(r *kmsg.CreateTopicsRequest) *kmsg.CreateTopicsRes
 				out.TopicID = t.meta.ID
 				out.NumPartitions = n
 				out.ReplicationFactor = 1
-				for _, c := range s.topicConfigEntries(t.meta.Configs) {
+				for _, c := range s.topicConfigEntries(configs) {
 					out.Configs = append(out.Configs, kmsg.CreateTopicsResponseTopicConfig{
 						Name: c.Name, Value: c.Value, Source: int8(c.Source),
 					})
@@ -228,12 +230,12 @@ func (s *Server) describeConfigs(r *kmsg.DescribeConfigsRequest) *kmsg.DescribeC
 		var entries []kmsg.DescribeConfigsResponseResourceConfig
 		switch res.ResourceType {
 		case kmsg.ConfigResourceTypeTopic:
-			t := s.topics.get(res.ResourceName)
-			if t == nil {
+			configs, ok := s.topics.configs(res.ResourceName)
+			if !ok {
 				out.ErrorCode = kerr.UnknownTopicOrPartition.Code
 				break
 			}
-			entries = s.topicConfigEntries(t.meta.Configs)
+			entries = s.topicConfigEntries(configs)
 		case kmsg.ConfigResourceTypeBroker:
 			if res.ResourceName != "" && res.ResourceName != "0" {
 				out.ErrorCode = kerr.InvalidRequest.Code
@@ -290,5 +292,77 @@ func (s *Server) describeCluster(r *kmsg.DescribeClusterRequest) *kmsg.DescribeC
 	resp.EndpointType = 1
 	resp.Brokers = []kmsg.DescribeClusterResponseBroker{{NodeID: 0, Host: host, Port: port}}
 	resp.ClusterAuthorizedOperations = unknownAuthorizedOps
+	return resp
+}
+
+// alterConfigs handles AlterConfigs: a topic's configs are replaced by the given set.
+func (s *Server) alterConfigs(r *kmsg.AlterConfigsRequest) *kmsg.AlterConfigsResponse {
+	resp := r.ResponseKind().(*kmsg.AlterConfigsResponse)
+	for _, res := range r.Resources {
+		out := kmsg.AlterConfigsResponseResource{ResourceType: res.ResourceType, ResourceName: res.ResourceName}
+		if res.ResourceType != kmsg.ConfigResourceTypeTopic {
+			out.ErrorCode, out.ErrorMessage = kerr.InvalidRequest.Code, errorMessage(errBrokerConfigs)
+		} else {
+			configs := map[string]string{}
+			for _, c := range res.Configs {
+				if c.Value != nil {
+					configs[c.Name] = *c.Value
+				}
+			}
+			err := s.topics.alter(res.ResourceName, configs, r.ValidateOnly)
+			out.ErrorCode, out.ErrorMessage = errorCode(err), errorMessage(err)
+			if err == nil && !r.ValidateOnly {
+				s.log.Info("altered topic configs", "topic", res.ResourceName, "configs", configs)
+			}
+		}
+		resp.Resources = append(resp.Resources, out)
+	}
+	return resp
+}
+
+var errBrokerConfigs = errors.New("only topic configs can be altered; broker settings are flags")
+
+// incrementalAlterConfigs handles IncrementalAlterConfigs: set and delete (back to the
+// default) single topic configs. Append and subtract apply to list configs, and this
+// broker's only list config, cleanup.policy, takes one value: they are refused.
+func (s *Server) incrementalAlterConfigs(r *kmsg.IncrementalAlterConfigsRequest) *kmsg.IncrementalAlterConfigsResponse {
+	resp := r.ResponseKind().(*kmsg.IncrementalAlterConfigsResponse)
+	for _, res := range r.Resources {
+		out := kmsg.IncrementalAlterConfigsResponseResource{ResourceType: res.ResourceType, ResourceName: res.ResourceName}
+		resp.Resources = append(resp.Resources, out)
+		o := &resp.Resources[len(resp.Resources)-1]
+		if res.ResourceType != kmsg.ConfigResourceTypeTopic {
+			o.ErrorCode, o.ErrorMessage = kerr.InvalidRequest.Code, errorMessage(errBrokerConfigs)
+			continue
+		}
+		current, ok := s.topics.configs(res.ResourceName)
+		if !ok {
+			o.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			continue
+		}
+		configs := maps.Clone(current)
+		if configs == nil {
+			configs = map[string]string{}
+		}
+		var err error
+		for _, c := range res.Configs {
+			switch {
+			case c.Op == kmsg.IncrementalAlterConfigOpSet && c.Value != nil:
+				configs[c.Name] = *c.Value
+			case c.Op == kmsg.IncrementalAlterConfigOpDelete:
+				delete(configs, c.Name)
+			default:
+				err = fmt.Errorf("%w: %s: operation %v is not supported", errInvalidConfig, c.Name, c.Op)
+			}
+		}
+		if err == nil {
+			// A race with another alter of the same topic: the last one wins whole.
+			err = s.topics.alter(res.ResourceName, configs, r.ValidateOnly)
+		}
+		o.ErrorCode, o.ErrorMessage = errorCode(err), errorMessage(err)
+		if err == nil && !r.ValidateOnly {
+			s.log.Info("altered topic configs", "topic", res.ResourceName, "configs", configs)
+		}
+	}
 	return resp
 }

@@ -3,6 +3,7 @@ package broker
 import (
 	"errors"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
@@ -33,6 +34,7 @@ type partition struct {
 	index int32
 	log   *plog.Log
 
+	cfgMu           sync.Mutex    // protects compact and deleteRetention (AlterConfigs)
 	compact         bool          // cleanup.policy=compact: compaction instead of retention
 	deleteRetention time.Duration // how long compaction keeps tombstones
 
@@ -61,6 +63,24 @@ func openPartition(topic string, index int32, dir string, cfg plog.Config, lg *s
 		return true
 	})
 	return p, nil
+}
+
+// configure applies the topic configs that the partition itself acts on.
+func (p *partition) configure(c map[string]string) {
+	p.cfgMu.Lock()
+	defer p.cfgMu.Unlock()
+	p.compact = c["cleanup.policy"] == "compact"
+	p.deleteRetention = 24 * time.Hour
+	if n, err := strconv.ParseInt(c["delete.retention.ms"], 10, 64); err == nil {
+		p.deleteRetention = time.Duration(n) * time.Millisecond
+	}
+}
+
+// cleanup returns how retention treats the partition.
+func (p *partition) cleanup() (compact bool, deleteRetention time.Duration) {
+	p.cfgMu.Lock()
+	defer p.cfgMu.Unlock()
+	return p.compact, p.deleteRetention
 }
 
 // append checks and appends the records of one Produce partition. A retried batch of

@@ -251,13 +251,14 @@ func (s *Server) retentionLoop() {
 func (s *Server) RunRetention(now time.Time) {
 	for _, p := range s.topics.all() {
 		var err error
-		if p.compact {
-			_, err = p.log.Compact(now, p.deleteRetention)
+		compact, deleteRetention := p.cleanup()
+		if compact {
+			_, err = p.log.Compact(now, deleteRetention)
 		} else {
 			_, err = p.log.Retain(now)
 		}
-		if err != nil && s.ctx.Err() == nil {
-			s.log.Error("retention", "topic", p.topic, "partition", p.index, "compact", p.compact, "err", err)
+		if err != nil && s.ctx.Err() == nil && !errors.Is(err, plog.ErrClosed) {
+			s.log.Error("retention", "topic", p.topic, "partition", p.index, "compact", compact, "err", err)
 		}
 	}
 }

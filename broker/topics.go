@@ -150,11 +150,7 @@ func (ts *topics) openPartitions(t *topic, n int32) error {
 		if err != nil {
 			return err
 		}
-		p.compact = t.meta.Configs["cleanup.policy"] == "compact"
-		p.deleteRetention = 24 * time.Hour
-		if n, err := strconv.ParseInt(t.meta.Configs["delete.retention.ms"], 10, 64); err == nil {
-			p.deleteRetention = time.Duration(n) * time.Millisecond
-		}
+		p.configure(t.meta.Configs)
 		t.parts = append(t.parts, p)
 		if ts.onUp != nil {
 			ts.onUp(p)
@@ -259,6 +255,35 @@ func (ts *topics) grow(name string, n int32, validateOnly bool) error {
 	return nil
 }
 
+// alter replaces a topic's configs with configs (after checking them), durably, and
+// applies them to its partitions at once.
+func (ts *topics) alter(name string, configs map[string]string, validateOnly bool) error {
+	if err := checkConfigs(configs); err != nil {
+		return err
+	}
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	t, ok := ts.m[name]
+	if !ok {
+		return fmt.Errorf("%w: %s", errUnknownTopic, name)
+	}
+	if validateOnly {
+		return nil
+	}
+	meta := t.meta
+	meta.Configs = configs
+	if err := writeJSON(filepath.Join(t.dir, "topic.json"), meta); err != nil {
+		return err
+	}
+	t.meta = meta
+	lc := ts.logConfig(configs)
+	for _, p := range t.parts {
+		p.configure(configs)
+		p.log.SetConfig(lc)
+	}
+	return nil
+}
+
 // remove deletes a topic and its data.
 func (ts *topics) remove(name string) error {
 	ts.mu.Lock()
@@ -273,6 +298,18 @@ func (ts *topics) remove(name string) error {
 		p.wake()
 	}
 	return os.RemoveAll(t.dir)
+}
+
+// configs returns the configs set on a topic (nil when it does not exist). The map is
+// never changed afterwards: alter replaces it.
+func (ts *topics) configs(name string) (map[string]string, bool) {
+	ts.mu.RLock()
+	defer ts.mu.RUnlock()
+	t, ok := ts.m[name]
+	if !ok {
+		return nil, false
+	}
+	return t.meta.Configs, true
 }
 
 func (ts *topics) get(name string) *topic {

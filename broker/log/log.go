@@ -333,6 +333,17 @@ func (l *Log) roll() error {
 	return nil
 }
 
+// SetConfig changes the log's segment and retention settings (segment size and age,
+// retention by age and size, flush count) from now on; the index interval and logger
+// stay as opened.
+func (l *Log) SetConfig(cfg Config) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	cfg.IndexInterval, cfg.Logger = l.cfg.IndexInterval, l.cfg.Logger
+	cfg.fill()
+	l.cfg = cfg
+}
+
 // Sync makes every batch appended before the call durable. Callers that arrive while
 // an fsync is running wait for it and then share the next one.
 func (l *Log) Sync() error {

@@ -119,6 +119,10 @@ func TestBrokerAndClientTools(t *testing.T) {
 	if code, _, _ := gantryIn(t, "", "topic", "frob", b); code != 2 {
 		t.Errorf("unknown subcommand: exit %d", code)
 	}
+	expect("", "altered topic orders", "topic", "alter", "orders", "--config", "retention.ms=60000", "--delete-config", "segment.bytes", b)
+	if d := expect("", "", "topic", "describe", "orders", b); !strings.Contains(d, "retention.ms=60000 (set)") {
+		t.Errorf("describe after alter:\n%s", d)
+	}
 	expect("", "deleted topic orders", "topic", "delete", "orders", b)
 
 	// The admin listener serves the broker's metrics.

@@ -18,6 +18,7 @@ Subcommands:
   create NAME [--partitions N] [--config KEY=VALUE]...
   list
   describe NAME      partitions with their start and end offsets, and the configs
+  alter NAME [--config KEY=VALUE]... [--delete-config KEY]...
   delete NAME`
 
 // brokersFlag adds the --brokers flag every Kafka client command shares.
@@ -53,17 +54,18 @@ func parseInterleaved(fs *flagSet, args []string) ([]string, error) {
 }
 
 func runTopic(ctx context.Context, s stdio, args []string) error {
-	fs := newFlags(s, "topic", "topic create|list|describe|delete [NAME] [flags]", topicDoc)
+	fs := newFlags(s, "topic", "topic create|list|describe|alter|delete [NAME] [flags]", topicDoc)
 	brokers := brokersFlag(fs)
 	partitions := fs.Int("partitions", 1, "partitions of a new topic")
-	var configs configList
-	fs.Var(&configs, "config", "a topic config KEY=VALUE for create (repeatable)")
+	var configs, deletes configList
+	fs.Var(&configs, "config", "a topic config KEY=VALUE for create or alter (repeatable)")
+	fs.Var(&deletes, "delete-config", "a topic config KEY to reset to the default, for alter (repeatable)")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) == 0 {
-		return fs.fail(errors.New("missing subcommand: create, list, describe or delete"))
+		return fs.fail(errors.New("missing subcommand: create, list, describe, alter or delete"))
 	}
 	sub, names := pos[0], pos[1:]
 	needName := sub != "list"
@@ -107,6 +109,29 @@ func runTopic(ctx context.Context, s stdio, args []string) error {
 		return tw.Flush()
 	case "describe":
 		return describeTopic(ctx, s, adm, names[0])
+	case "alter":
+		var ops []kadm.AlterConfig
+		for _, kv := range configs {
+			k, v, ok := strings.Cut(kv, "=")
+			if !ok {
+				return fs.fail(fmt.Errorf("--config %q: want KEY=VALUE", kv))
+			}
+			ops = append(ops, kadm.AlterConfig{Op: kadm.SetConfig, Name: k, Value: &v})
+		}
+		for _, k := range deletes {
+			ops = append(ops, kadm.AlterConfig{Op: kadm.DeleteConfig, Name: k})
+		}
+		if len(ops) == 0 {
+			return fs.fail(errors.New("alter needs --config or --delete-config"))
+		}
+		resp, err := adm.AlterTopicConfigs(ctx, ops, names[0])
+		if err == nil && len(resp) > 0 {
+			err = resp[0].Err
+		}
+		if err != nil {
+			return fmt.Errorf("alter %s: %w", names[0], err)
+		}
+		fmt.Fprintf(s.out, "altered topic %s\n", names[0])
 	case "delete":
 		resp, err := adm.DeleteTopics(ctx, names[0])
 		if err == nil {
@@ -117,7 +142,7 @@ func runTopic(ctx context.Context, s stdio, args []string) error {
 		}
 		fmt.Fprintf(s.out, "deleted topic %s\n", names[0])
 	default:
-		return fs.fail(fmt.Errorf("unknown subcommand %q: want create, list, describe or delete", sub))
+		return fs.fail(fmt.Errorf("unknown subcommand %q: want create, list, describe, alter or delete", sub))
 	}
 	return nil
 }
