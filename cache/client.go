@@ -151,11 +151,7 @@ func (c *client) flush() error {
 	return err
 }
 
-func (s *Server) idleTimeout() time.Duration {
-	s.cfgMu.RLock()
-	defer s.cfgMu.RUnlock()
-	return s.cfg.Timeout
-}
+func (s *Server) idleTimeout() time.Duration { return time.Duration(s.timeout.Load()) }
 
 // kill closes the connection; the client's goroutine notices and cleans up.
 // Any goroutine may call it.

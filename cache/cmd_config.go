@@ -135,6 +135,8 @@ func cmdConfigSet(c *client, args [][]byte) {
 		}
 	}
 	c.s.cfg = cfg
+	c.s.maxMemory.Store(cfg.MaxMemory)
+	c.s.timeout.Store(int64(cfg.Timeout))
 	c.s.cfgMu.Unlock()
 	c.s.lfu.Store(strings.HasSuffix(cfg.MaxMemoryPolicy, "lfu"))
 	c.w.OK()

@@ -11,10 +11,10 @@ func (s *Server) lfuPolicy() bool { return s.lfu.Load() }
 // allows. It reports false when it cannot (noeviction, or nothing left to evict),
 // and the write must then fail with OOM. No shard lock may be held.
 func (s *Server) makeRoom() bool {
-	cfg := s.config()
-	if cfg.MaxMemory == 0 {
-		return true
+	if s.maxMemory.Load() == 0 {
+		return true // the common case, without touching the config lock
 	}
+	cfg := s.config()
 	for tries := 0; s.ks.usedMemory() > cfg.MaxMemory; tries++ {
 		if cfg.MaxMemoryPolicy == "noeviction" || tries > 1000 || !s.evictOne(cfg.MaxMemoryPolicy) {
 			return false

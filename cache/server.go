@@ -44,6 +44,11 @@ type Server struct {
 	blocked  atomic.Int64 // clients waiting in a blocking command
 	lfu      atomic.Bool  // the policy is an LFU one: count accesses
 	aof      *aof         // nil without appendonly
+
+	// Copies of cfg.MaxMemory and cfg.Timeout read on every command or flush:
+	// an atomic load shares nothing, where RLock writes the lock's reader count.
+	maxMemory atomic.Int64
+	timeout   atomic.Int64
 }
 
 // New returns a Server with the given configuration, or an error that says what
@@ -66,6 +71,8 @@ func New(cfg Config) (*Server, error) {
 		pubsub:  newPubsub(),
 	}
 	s.cmds, s.cmdList = commandTable()
+	s.maxMemory.Store(cfg.MaxMemory)
+	s.timeout.Store(int64(cfg.Timeout))
 	s.retired = newCounters(len(s.cmdList))
 	s.lfu.Store(strings.HasSuffix(cfg.MaxMemoryPolicy, "lfu"))
 	if cfg.AppendOnly {
