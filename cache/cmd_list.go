@@ -527,15 +527,18 @@ func (c *client) waitBlocked() {
 		defer t.Stop()
 		expire = t.C
 	}
+	gone, stopWatch := c.watchConn()
 	var got [2][]byte
 	ok := false
 	select {
 	case got = <-w.got:
 		ok = true
 	case <-expire:
+	case <-gone:
 	case <-c.quit:
 	case <-c.s.done:
 	}
+	stopWatch()
 	if !ok && !w.claimed.CompareAndSwap(false, true) {
 		got, ok = <-w.got, true // a pusher claimed it just now: take it
 	}
@@ -575,6 +578,37 @@ func (c *client) waitBlocked() {
 	c.w.Array(2)
 	c.w.Bulk(got[0])
 	c.w.Bulk(got[1])
+}
+
+// watchConn reads the connection while the client is blocked, so that a client
+// that leaves is noticed at once and its waiter withdrawn before an element is
+// handed to it. What the client sends meanwhile stays buffered for later. stop
+// interrupts the read and waits for the watcher.
+func (c *client) watchConn() (gone <-chan struct{}, stop func()) {
+	g := make(chan struct{})
+	if c.conn == nil {
+		return g, func() {}
+	}
+	c.conn.SetReadDeadline(time.Time{}) // blocked clients do not time out
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			err := c.r.Fill()
+			if err == nil {
+				continue
+			}
+			if t, ok := err.(interface{ Timeout() bool }); !ok || !t.Timeout() {
+				close(g) // the client left (or sent more than a query buffer)
+			}
+			return
+		}
+	}()
+	return g, func() {
+		c.conn.SetReadDeadline(time.Unix(1, 0))
+		<-done
+		c.conn.SetReadDeadline(time.Time{})
+	}
 }
 
 // unblock removes w from the queues of its keys.

@@ -473,3 +473,30 @@ func TestShutdownClosesClients(t *testing.T) {
 		t.Fatal("second Shutdown:", err)
 	}
 }
+
+// A client that leaves while blocked is withdrawn at once: an element pushed after
+// it left stays in the list instead of going to the dead connection.
+func TestBlockedClientLeaves(t *testing.T) {
+	srv, addr := startServer(t, Config{})
+	r := dialRaw(t, addr)
+	r.c.Write(encodeCommand([]string{"BLPOP", "q", "0"}))
+	waitFor(t, "client blocked", func() bool { return srv.blocked.Load() == 1 })
+	r.c.Close()
+	waitFor(t, "blocked client withdrawn", func() bool { return srv.blocked.Load() == 0 })
+	other := dialRaw(t, addr)
+	other.do("RPUSH", "q", "x")
+	if got := other.do("LLEN", "q"); got != ":1\r\n" {
+		t.Fatalf("LLEN after the blocked client left = %q, want the element kept", got)
+	}
+	// A blocked client that pipelines more commands gets their replies after.
+	p := dialRaw(t, addr)
+	p.c.Write(append(encodeCommand([]string{"BLPOP", "q2", "0"}), encodeCommand([]string{"PING"})...))
+	waitFor(t, "client blocked", func() bool { return srv.blocked.Load() == 1 })
+	other.do("RPUSH", "q2", "y")
+	if got := p.reply(); got != "*2\r\n$2\r\nq2\r\n$1\r\ny\r\n" {
+		t.Fatalf("BLPOP = %q", got)
+	}
+	if got := p.reply(); got != "+PONG\r\n" {
+		t.Fatalf("PING after BLPOP = %q", got)
+	}
+}

@@ -123,6 +123,23 @@ func (r *Reader) ReadCommand() ([][]byte, error) {
 	}
 }
 
+// Fill reads once from the stream into the buffer, without parsing. A server uses
+// it while a client waits in a blocking command, to notice the client leaving:
+// Fill then returns io.EOF or the connection's error. Bytes read are kept for the
+// commands that follow. A timeout error (one with a Timeout method that reports
+// true) is returned but not remembered, so a read deadline can interrupt Fill and
+// reading goes on afterwards. Fill must not run at the same time as ReadCommand.
+func (r *Reader) Fill() error {
+	before := r.beforeRead
+	r.beforeRead = nil
+	err := r.fill()
+	r.beforeRead = before
+	if t, ok := err.(interface{ Timeout() bool }); ok && t.Timeout() && r.readErr == err {
+		r.readErr = nil
+	}
+	return err
+}
+
 // fill reads more bytes, compacting or growing the buffer first when it is full.
 // It grows only when the unread bytes fill the whole buffer, so memory follows
 // what the client sent, not what it announced.

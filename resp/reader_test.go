@@ -210,3 +210,42 @@ func TestBeforeRead(t *testing.T) {
 		t.Fatalf("error = %v, want the beforeRead error", err)
 	}
 }
+
+type timeoutErr struct{}
+
+func (timeoutErr) Error() string { return "i/o timeout" }
+func (timeoutErr) Timeout() bool { return true }
+
+// timeoutOnce fails its first read with a timeout, then reads from r.
+type timeoutOnce struct {
+	r     io.Reader
+	fired bool
+}
+
+func (t *timeoutOnce) Read(p []byte) (int, error) {
+	if !t.fired {
+		t.fired = true
+		return 0, timeoutErr{}
+	}
+	return t.r.Read(p)
+}
+
+func TestFill(t *testing.T) {
+	r := NewReader(&timeoutOnce{r: strings.NewReader("PING\r\n")}, Limits{})
+	if err := r.Fill(); err == nil {
+		t.Fatal("Fill through a timeout returned nil")
+	}
+	if err := r.Fill(); err != nil {
+		t.Fatalf("Fill after a timeout: %v", err)
+	}
+	if r.Buffered() != 6 {
+		t.Fatalf("Buffered = %d after Fill, want 6", r.Buffered())
+	}
+	args, err := r.ReadCommand()
+	if err != nil || string(args[0]) != "PING" {
+		t.Fatalf("ReadCommand after Fill = %q, %v", args, err)
+	}
+	if err := r.Fill(); err != io.EOF {
+		t.Fatalf("Fill at the end = %v, want EOF", err)
+	}
+}
