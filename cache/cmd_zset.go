@@ -258,11 +258,12 @@ func cmdZCount(c *client, args [][]byte) {
 
 // zrange is the parsed form of every ZRANGE variant.
 type zrange struct {
-	byScore, rev, withScores, limit bool
-	offset, count                   int64
+	byScore, byLex, rev, withScores, limit bool
+	offset, count                          int64
 }
 
-// cmdZRange is ZRANGE, ZREVRANGE, ZRANGEBYSCORE and ZREVRANGEBYSCORE.
+// cmdZRange is ZRANGE, ZREVRANGE, ZRANGEBYSCORE, ZREVRANGEBYSCORE, ZRANGEBYLEX and
+// ZREVRANGEBYLEX.
 func cmdZRange(c *client, args [][]byte) {
 	var o zrange
 	switch lowerString(args[0]) {
@@ -272,13 +273,17 @@ func cmdZRange(c *client, args [][]byte) {
 		o.byScore = true
 	case "zrevrangebyscore":
 		o.byScore, o.rev = true, true
+	case "zrangebylex":
+		o.byLex = true
+	case "zrevrangebylex":
+		o.byLex, o.rev = true, true
 	}
 	generic := eqFold(string(args[0]), "zrange")
 	for i := 4; i < len(args); i++ {
 		switch opt := string(args[i]); {
 		case eqFold(opt, "withscores"):
 			o.withScores = true
-		case eqFold(opt, "limit") && i+2 < len(args) && (o.byScore || generic):
+		case eqFold(opt, "limit") && i+2 < len(args) && (o.byScore || o.byLex || generic):
 			off, ok1 := parseInt(args[i+1])
 			cnt, ok2 := parseInt(args[i+2])
 			if !ok1 || !ok2 {
@@ -289,6 +294,8 @@ func cmdZRange(c *client, args [][]byte) {
 			i += 2
 		case generic && eqFold(opt, "byscore"):
 			o.byScore = true
+		case generic && eqFold(opt, "bylex"):
+			o.byLex = true
 		case generic && eqFold(opt, "rev"):
 			o.rev = true
 		default:
@@ -296,12 +303,38 @@ func cmdZRange(c *client, args [][]byte) {
 			return
 		}
 	}
-	if o.limit && !o.byScore {
+	if o.byScore && o.byLex {
+		c.w.Error(errSyntax)
+		return
+	}
+	if o.limit && !o.byScore && !o.byLex {
 		c.w.Error("ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX")
 		return
 	}
+	if o.withScores && o.byLex {
+		c.w.Error("ERR syntax error, WITHSCORES not supported in combination with BYLEX")
+		return
+	}
 	var nodes []*zskipNode
-	if o.byScore {
+	if o.byLex {
+		lo, hi := args[2], args[3]
+		if o.rev {
+			lo, hi = hi, lo
+		}
+		min, ok1 := parseLexBound(lo)
+		max, ok2 := parseLexBound(hi)
+		if !ok1 || !ok2 {
+			c.w.Error("ERR min or max not valid string range item")
+			return
+		}
+		z, _, wrong := c.zsetOf(args[1], false)
+		if wrong {
+			return
+		}
+		if z != nil {
+			nodes = z.lexRange(min, max, o)
+		}
+	} else if o.byScore {
 		lo, hi := args[2], args[3]
 		if o.rev {
 			lo, hi = hi, lo
@@ -343,6 +376,95 @@ func cmdZRange(c *client, args [][]byte) {
 		}
 	}
 	c.writeScored(nodes, o.withScores)
+}
+
+// lexBound is a ZRANGEBYLEX bound: [member, (member, - or +.
+type lexBound struct {
+	s        string
+	ex       bool
+	inf, neg bool // + or -
+}
+
+func parseLexBound(b []byte) (lexBound, bool) {
+	switch {
+	case string(b) == "+":
+		return lexBound{inf: true}, true
+	case string(b) == "-":
+		return lexBound{inf: true, neg: true}, true
+	case len(b) > 0 && (b[0] == '[' || b[0] == '('):
+		return lexBound{s: string(b[1:]), ex: b[0] == '('}, true
+	}
+	return lexBound{}, false
+}
+
+// above reports whether m is past the lower bound b.
+func (b lexBound) above(m string) bool {
+	switch {
+	case b.inf:
+		return b.neg
+	case b.ex:
+		return m > b.s
+	}
+	return m >= b.s
+}
+
+// below reports whether m is before the upper bound b.
+func (b lexBound) below(m string) bool {
+	switch {
+	case b.inf:
+		return !b.neg
+	case b.ex:
+		return m < b.s
+	}
+	return m <= b.s
+}
+
+// lexRange returns the members between min and max, in order (reversed for REV),
+// after LIMIT. Like Redis it assumes the members share one score, so that member
+// order is list order; it walks the list, which is O(n).
+func (z *zset) lexRange(min, max lexBound, o zrange) []*zskipNode {
+	var out []*zskipNode
+	skip, count := o.offset, o.count
+	if !o.limit {
+		skip, count = 0, -1
+	}
+	if skip < 0 {
+		return nil
+	}
+	x, next := z.head.level[0].next, func(n *zskipNode) *zskipNode { return n.level[0].next }
+	if o.rev {
+		x, next = z.tail, func(n *zskipNode) *zskipNode { return n.back }
+	}
+	for ; x != nil && count != 0; x = next(x) {
+		if !min.above(x.member) || !max.below(x.member) {
+			continue
+		}
+		if skip > 0 {
+			skip--
+			continue
+		}
+		out = append(out, x)
+		count--
+	}
+	return out
+}
+
+func cmdZLexCount(c *client, args [][]byte) {
+	min, ok1 := parseLexBound(args[2])
+	max, ok2 := parseLexBound(args[3])
+	if !ok1 || !ok2 {
+		c.w.Error("ERR min or max not valid string range item")
+		return
+	}
+	z, _, wrong := c.zsetOf(args[1], false)
+	if wrong {
+		return
+	}
+	if z == nil {
+		c.w.Int(0)
+		return
+	}
+	c.w.Int(int64(len(z.lexRange(min, max, zrange{}))))
 }
 
 // scoreRange returns the nodes with scores in range, in order, after LIMIT.

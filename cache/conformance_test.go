@@ -423,6 +423,22 @@ ZRANGE f 0 -1 WITHSCORES
 SET str x
 ZADD str 1 a
 ZSCORE str a
+ZADD lex 0 a 0 b 0 c 0 d 0 e
+ZRANGEBYLEX lex - +
+ZRANGEBYLEX lex [b (d
+ZRANGEBYLEX lex (b [d LIMIT 1 5
+ZREVRANGEBYLEX lex + -
+ZREVRANGEBYLEX lex [d [b LIMIT 0 1
+ZRANGE lex [b + BYLEX
+ZRANGE lex + [b BYLEX REV LIMIT 1 2
+ZRANGE lex - + BYLEX WITHSCORES
+ZRANGE lex - + BYLEX BYSCORE
+ZRANGEBYLEX lex a b
+ZRANGEBYLEX lex - + WITHSCORES
+ZLEXCOUNT lex [b +
+ZLEXCOUNT lex x +
+ZLEXCOUNT nokey - +
+ZRANGEBYLEX str - +
 `},
 	{"transactions", `
 EXEC
