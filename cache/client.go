@@ -69,6 +69,7 @@ type client struct {
 	txLog    [][][]byte // the log records of the EXEC running
 	txDB     int        // the database txLog's records are in so far
 	loading  bool       // replaying the append-only file
+	sample   uint32     // commands run, for latency sampling
 }
 
 type queued struct {

@@ -228,7 +228,15 @@ func (c *client) call(cmd *command, args [][]byte) {
 		c.lockKeys(cmd, args)
 	}
 	dirty := c.dirty
+	c.sample++
+	var start time.Time
+	if c.sample%sampleEvery == 0 {
+		start = time.Now()
+	}
 	cmd.fn(c, args)
+	if !start.IsZero() {
+		c.s.latency[cmd.id].Observe(time.Since(start).Seconds())
+	}
 	if c.s.aof != nil && (c.dirty != dirty || c.aofOver != nil || c.aofExtra != nil) && cmd.flags&fWrite != 0 {
 		c.logWrite(cmd, args)
 	}

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/redis/go-redis/v9"
 
 	"gantry/internal/testenv"
@@ -498,5 +500,21 @@ func TestBlockedClientLeaves(t *testing.T) {
 	}
 	if got := p.reply(); got != "+PONG\r\n" {
 		t.Fatalf("PING after BLPOP = %q", got)
+	}
+}
+
+// One command in sampleEvery per client is timed into the latency histogram.
+func TestLatencySampling(t *testing.T) {
+	srv, addr := startServer(t, Config{})
+	r := dialRaw(t, addr)
+	for range 2 * sampleEvery {
+		r.do("PING")
+	}
+	var m dto.Metric
+	if err := srv.latencyVec.WithLabelValues("ping").(prometheus.Metric).Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	if n := m.GetHistogram().GetSampleCount(); n != 2 {
+		t.Fatalf("ping latency samples = %d after %d PINGs, want 2", n, 2*sampleEvery)
 	}
 }

@@ -22,12 +22,14 @@ var (
 )
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
+	c.s.latencyVec.Describe(ch)
 	for _, d := range []*prometheus.Desc{descCommands, descHits, descMisses, descExpired, descEvicted, descClients, descConns, descRejected, descMemory, descKeys} {
 		ch <- d
 	}
 }
 
 func (c collector) Collect(ch chan<- prometheus.Metric) {
+	c.s.latencyVec.Collect(ch)
 	st := c.s.Stats()
 	for name, n := range st.CommandCounts {
 		ch <- prometheus.MustNewConstMetric(descCommands, prometheus.CounterValue, float64(n), name)

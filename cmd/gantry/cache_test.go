@@ -106,7 +106,7 @@ func TestCacheServes(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, want := range []string{`gantry_cache_commands_total{command="set"} 1`, "gantry_cache_connected_clients 1", "gantry_cache_keys 1"} {
+	for _, want := range []string{`gantry_cache_commands_total{command="set"} 1`, "gantry_cache_connected_clients 1", "gantry_cache_keys 1", "gantry_cache_command_duration_seconds_bucket"} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %q", want)
 		}
