@@ -287,3 +287,57 @@ func TestConsumerLagMetric(t *testing.T) {
 	}
 	t.Fatal("no consumer lag metric")
 }
+
+// TestStaticMemberRestartsWithoutRebalance restarts a static member (group.instance.id)
+// of a two-member franz-go group: it comes back to its partitions without a rebalance.
+func TestStaticMemberRestartsWithoutRebalance(t *testing.T) {
+	b := startBroker(t, Config{})
+	createTopic(t, b.addr, "static", 4, nil)
+	adm := kadm.NewClient(newClient(t, b.addr))
+	ctx := context.Background()
+	start := func(instance string) *kgo.Client {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(b.addr), kgo.ConsumerGroup("statics"), kgo.ConsumeTopics("static"),
+			kgo.InstanceID(instance), kgo.HeartbeatInterval(100*time.Millisecond), kgo.SessionTimeout(30*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() { // poll, so that the client joins and keeps its session
+			for {
+				if fs := cl.PollFetches(ctx); fs.IsClientClosed() {
+					return
+				}
+			}
+		}()
+		return cl
+	}
+	a := start("a")
+	bcl := start("b")
+	defer func() { a.Close(); bcl.Close() }() // closing twice is harmless
+	waitFor(t, "a stable group of 2", func() bool {
+		dg, err := adm.DescribeGroups(ctx, "statics")
+		return err == nil && dg["statics"].State == "Stable" && len(dg["statics"].Members) == 2
+	})
+	// Restart the member that is not the leader (a returning leader rebalances): the
+	// leader is the first to join, a, unless b won the race.
+	dg, _ := adm.DescribeGroups(ctx, "statics")
+	restart, instance := bcl, "b"
+	for _, m := range dg["statics"].Members {
+		if m.InstanceID != nil && *m.InstanceID == "b" && strings.Contains(b.logs.String(), "leader="+m.MemberID) {
+			restart, instance = a, "a"
+		}
+	}
+	restart.Close() // a static member does not leave the group on close
+	n := strings.Count(b.logs.String(), "generation started")
+	back := start(instance)
+	defer back.Close()
+	waitFor(t, "the static member back", func() bool {
+		return strings.Contains(b.logs.String(), "static member rejoined without a rebalance")
+	})
+	if got := strings.Count(b.logs.String(), "generation started"); got != n {
+		t.Fatalf("the static member's return started %d new generations", got-n)
+	}
+	dg, _ = adm.DescribeGroups(ctx, "statics")
+	if dg["statics"].State != "Stable" || len(dg["statics"].Members) != 2 {
+		t.Fatalf("group %s with %d members after the restart", dg["statics"].State, len(dg["statics"].Members))
+	}
+}

@@ -51,6 +51,7 @@ type group struct {
 	members      map[string]*member
 	instances    map[string]string // group.instance.id → member id
 	joinTimer    *time.Timer       // ends PreparingRebalance
+	joinSeq      uint64            // which joinTimer is current: a stopped timer may still fire
 }
 
 type member struct {
@@ -64,6 +65,7 @@ type member struct {
 	syncCh             chan *kmsg.SyncGroupResponse // set while a SyncGroup waits
 	syncReq            *kmsg.SyncGroupRequest
 	expiry             *time.Timer
+	expirySeq          uint64 // which expiry timer is current: a stopped timer may still fire
 }
 
 // Open opens the offsets log in cfg.Dir and returns a coordinator with no live groups
@@ -186,10 +188,11 @@ func (c *Coordinator) Join(r *kmsg.JoinGroupRequest, clientID, host string) <-ch
 		// fenced.
 		old := g.members[g.instances[instance]]
 		id = newMemberID(clientID)
-		if g.state == Stable && old.id != g.leader && r.ProtocolType == g.protocolType && sameProtocols(old.protocols, r.Protocols) {
-			// KIP-345: nothing the assignment depends on changed, so there is no
-			// rebalance; the member takes its old place and assignment.
-			c.replaceStatic(g, old, id, clientID, host, session, rebalance)
+		if g.state == Stable && old.id != g.leader && r.ProtocolType == g.protocolType && offers(r.Protocols, g.protocol) {
+			// KIP-345: the member can still use the group's protocol, so there is no
+			// rebalance; it takes its old place and assignment. (As Kafka does, its new
+			// metadata is kept but does not change the current assignment.)
+			c.replaceStatic(g, old, id, clientID, host, session, rebalance, r.Protocols)
 			resp := r.ResponseKind().(*kmsg.JoinGroupResponse)
 			pt, proto := g.protocolType, g.protocol
 			resp.Generation, resp.ProtocolType, resp.Protocol = g.generation, &pt, &proto
@@ -233,6 +236,7 @@ func (c *Coordinator) Join(r *kmsg.JoinGroupRequest, clientID, host string) <-ch
 		m.expiry.Stop() // no session expiry while a join waits
 		m.expiry = nil
 	}
+	m.expirySeq++
 	if g.state != PreparingRebalance {
 		c.prepareRebalance(g)
 	}
@@ -241,8 +245,8 @@ func (c *Coordinator) Join(r *kmsg.JoinGroupRequest, clientID, host string) <-ch
 }
 
 // replaceStatic gives old's place in the group, assignment included, to a new member id.
-func (c *Coordinator) replaceStatic(g *group, old *member, id, clientID, host string, session, rebalance time.Duration) {
-	m := &member{id: id, instanceID: old.instanceID, clientID: clientID, host: host, protocols: old.protocols,
+func (c *Coordinator) replaceStatic(g *group, old *member, id, clientID, host string, session, rebalance time.Duration, protocols []kmsg.JoinGroupRequestProtocol) {
+	m := &member{id: id, instanceID: old.instanceID, clientID: clientID, host: host, protocols: protocols,
 		session: session, rebalance: rebalance, assignment: old.assignment}
 	c.removeMember(g, old, kerr.FencedInstanceID.Code)
 	g.members[id] = m
@@ -250,16 +254,13 @@ func (c *Coordinator) replaceStatic(g *group, old *member, id, clientID, host st
 	c.resetExpiry(g, m)
 }
 
-func sameProtocols(a, b []kmsg.JoinGroupRequestProtocol) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i].Name != b[i].Name || string(a[i].Metadata) != string(b[i].Metadata) {
-			return false
+func offers(ps []kmsg.JoinGroupRequestProtocol, name string) bool {
+	for _, p := range ps {
+		if p.Name == name {
+			return true
 		}
 	}
-	return true
+	return false
 }
 
 func (g *group) supportsAny(ps []kmsg.JoinGroupRequestProtocol) bool {
@@ -305,10 +306,14 @@ func (c *Coordinator) prepareRebalance(g *group) {
 	if g.joinTimer != nil {
 		g.joinTimer.Stop()
 	}
+	g.joinSeq++
+	seq := g.joinSeq
 	g.joinTimer = time.AfterFunc(timeout, func() {
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		if !c.closed && g.state == PreparingRebalance && c.groups[g.id] == g {
+		// Stop cannot recall a timer that already fired and waits for the lock: only
+		// the current one may end the rebalance.
+		if !c.closed && g.joinSeq == seq && g.state == PreparingRebalance && c.groups[g.id] == g {
 			c.completeJoin(g)
 		}
 	})
@@ -337,6 +342,7 @@ func (c *Coordinator) completeJoin(g *group) {
 		g.joinTimer.Stop()
 		g.joinTimer = nil
 	}
+	g.joinSeq++
 	for _, m := range g.members {
 		if m.joinCh == nil {
 			c.lg.Info("group: member did not rejoin in time", "group", g.id, "member", m.id)
@@ -428,10 +434,12 @@ func (c *Coordinator) resetExpiry(g *group, m *member) {
 	if m.expiry != nil {
 		m.expiry.Stop()
 	}
+	m.expirySeq++
+	seq := m.expirySeq
 	m.expiry = time.AfterFunc(m.session, func() {
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		if c.closed || c.groups[g.id] != g || g.members[m.id] != m || m.joinCh != nil {
+		if c.closed || m.expirySeq != seq || c.groups[g.id] != g || g.members[m.id] != m || m.joinCh != nil {
 			return
 		}
 		c.lg.Info("group: member session expired", "group", g.id, "member", m.id, "session", m.session)
