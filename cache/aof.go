@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"gantry/resp"
@@ -32,7 +33,13 @@ import (
 // write) is a torn tail: the file is truncated to the last whole command (or to
 // before an unfinished MULTI) and a warning is logged.
 //
-// Not done yet: rewriting the file in the background when it grows.
+// When the file has doubled since it was last written whole (and is past
+// Config.AOFRewriteMinSize), or on BGREWRITEAOF, it is rewritten: the aof's own
+// goroutine locks every shard, writes one command per key (plus PEXPIREAT) to a
+// temporary file, fsyncs it and renames it over the old one. That is a pause for
+// all clients while the keyspace is written (about a second per few million keys),
+// not a copy-on-write fork as in Redis; in exchange the new file is exactly the
+// dataset at one instant and the records buffered meanwhile can be dropped.
 
 // aofName is the file's name in Config.Dir.
 const aofName = "appendonly.aof"
@@ -56,6 +63,14 @@ type aof struct {
 
 	stop chan struct{}
 	done chan struct{}
+
+	path       string
+	base       int64         // size after the last load or rewrite
+	minRewrite int64         // no automatic rewrite below this size
+	rewriteReq chan struct{} // BGREWRITEAOF
+	rewrite    func() error  // set by the server: writes the keyspace anew
+	rewrites   atomic.Int64  // rewrites done
+	rewriting  atomic.Bool
 }
 
 func openAOF(dir, mode string, log *slog.Logger, load func(args [][]byte)) (*aof, error) {
@@ -86,8 +101,8 @@ func openAOF(dir, mode string, log *slog.Logger, load func(args [][]byte)) (*aof
 		return nil, err
 	}
 	log.Info("appendonly file loaded", "file", path, "commands", cmds, "bytes", good)
-	a := &aof{mode: mode, log: log, f: f, db: -1, end: good, written: good, stop: make(chan struct{}), done: make(chan struct{})}
-	go a.everySecond()
+	a := &aof{mode: mode, log: log, f: f, db: -1, end: good, written: good, stop: make(chan struct{}), done: make(chan struct{}),
+		path: path, base: good, rewriteReq: make(chan struct{}, 1)}
 	return a, nil
 }
 
@@ -238,12 +253,69 @@ func (a *aof) everySecond() {
 		select {
 		case <-a.stop:
 			return
+		case <-a.rewriteReq:
+			a.runRewrite()
 		case <-t.C:
 			a.syncMu.Lock()
 			a.writeLocked(a.mode == "everysec")
 			a.syncMu.Unlock()
+			a.mu.Lock()
+			grown := a.end >= a.minRewrite && a.end >= 2*a.base
+			a.mu.Unlock()
+			if grown {
+				a.runRewrite()
+			}
 		}
 	}
+}
+
+func (a *aof) runRewrite() {
+	a.rewriting.Store(true)
+	defer a.rewriting.Store(false)
+	start := time.Now()
+	if err := a.rewrite(); err != nil {
+		a.log.Error("appendonly rewrite failed; the old file stays", "err", err)
+		return
+	}
+	a.rewrites.Add(1)
+	a.log.Info("appendonly file rewritten", "bytes", a.base, "took", time.Since(start).String())
+}
+
+// requestRewrite asks the aof goroutine for a rewrite (BGREWRITEAOF).
+func (a *aof) requestRewrite() {
+	select {
+	case a.rewriteReq <- struct{}{}:
+	default:
+	}
+}
+
+// replaceWith switches to the rewritten file at tmp, whose last SELECT chose db.
+// Every shard is locked, so nothing is appended meanwhile and what was buffered
+// is already part of the new file.
+func (a *aof) replaceWith(tmp string, size int64, db int) error {
+	a.syncMu.Lock()
+	defer a.syncMu.Unlock()
+	if err := os.Rename(tmp, a.path); err != nil {
+		return err
+	}
+	if d, err := os.Open(filepath.Dir(a.path)); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	f, err := os.OpenFile(a.path, os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		a.mu.Lock()
+		a.err = fmt.Errorf("cache: appendonly reopen after rewrite: %w", err)
+		a.mu.Unlock()
+		return err
+	}
+	a.f.Close()
+	a.f = f
+	a.mu.Lock()
+	a.buf, a.db, a.base = nil, db, size
+	a.written = a.end
+	a.mu.Unlock()
+	return nil
 }
 
 // failed returns the error that stopped the log, if any.

@@ -178,3 +178,60 @@ func TestAOFChild(t *testing.T) {
 	}
 	srv.Serve(context.Background(), ln) // until SIGKILL
 }
+
+// BGREWRITEAOF replaces a long log with one command per key; writes after it are
+// appended to the new file, and a restart gives back the same dataset.
+func TestAOFRewrite(t *testing.T) {
+	dir := t.TempDir()
+	srv, addr := aofServer(t, dir, "always")
+	r := dialRaw(t, addr)
+	for range 500 {
+		r.do("INCR", "n")
+		r.do("RPUSH", "l", "x")
+	}
+	r.do("HSET", "h", "a", "1", "b", "2")
+	r.do("SADD", "s", "x", "y")
+	r.do("ZADD", "z", "1.5", "a", "-inf", "b")
+	r.do("SET", "t", "v", "EX", "1000")
+	r.do("SELECT", "2")
+	r.do("SET", "in2", "v")
+	r.do("SELECT", "0")
+	path := filepath.Join(dir, aofName)
+	before, _ := os.Stat(path)
+	if got := r.do("BGREWRITEAOF"); got != "+Background append only file rewriting started\r\n" {
+		t.Fatalf("BGREWRITEAOF = %q", got)
+	}
+	waitFor(t, "rewrite", func() bool { return srv.aof.rewrites.Load() == 1 })
+	after, _ := os.Stat(path)
+	if after.Size() >= before.Size()/4 {
+		t.Fatalf("file %d bytes after the rewrite, %d before", after.Size(), before.Size())
+	}
+	r.do("INCR", "n") // appended to the new file
+	dump := func(r *rawConn) string {
+		var b strings.Builder
+		for _, line := range []string{"GET n", "LLEN l", "HGETALL h", "SMEMBERS s", "ZRANGE z 0 -1 WITHSCORES", "TTL t", "SELECT 2", "GET in2", "SELECT 0", "DBSIZE"} {
+			b.WriteString(line + " -> " + r.do(strings.Fields(line)...))
+		}
+		return b.String()
+	}
+	want := dump(r)
+	shutdown(t, srv)
+	_, addr2 := aofServer(t, dir, "always")
+	if got := dump(dialRaw(t, addr2)); got != want {
+		t.Fatalf("after rewrite and restart\n got:  %q\n want: %q", got, want)
+	}
+}
+
+// The file is rewritten by itself once it has doubled past the minimum size.
+func TestAOFAutoRewrite(t *testing.T) {
+	dir := t.TempDir()
+	srv, addr := startServer(t, Config{AppendOnly: true, AppendFsync: "everysec", Dir: dir, AOFRewriteMinSize: 4 << 10})
+	r := dialRaw(t, addr)
+	for range 300 {
+		r.do("SET", "k", strings.Repeat("v", 50))
+	}
+	waitFor(t, "automatic rewrite", func() bool { return srv.aof.rewrites.Load() >= 1 })
+	if got := r.do("GET", "k"); got != "$50\r\n"+strings.Repeat("v", 50)+"\r\n" {
+		t.Fatalf("GET after the rewrite = %q", got)
+	}
+}

@@ -514,6 +514,10 @@ func (s *Server) infoSection(b *strings.Builder, sec string) {
 		} else {
 			line("aof_enabled", 0)
 		}
+		if s.aof != nil {
+			line("aof_rewrite_in_progress", boolInt(s.aof.rewriting.Load()))
+			line("aof_rewrites", s.aof.rewrites.Load())
+		}
 		line("rdb_changes_since_last_save", 0)
 		line("rdb_last_save_time", s.start.Unix())
 	case "stats":
@@ -551,6 +555,15 @@ func (s *Server) infoSection(b *strings.Builder, sec string) {
 	}
 }
 
+func cmdBGRewriteAOF(c *client, args [][]byte) {
+	if c.s.aof == nil {
+		c.w.Error("ERR appendonly is off: there is no file to rewrite")
+		return
+	}
+	c.s.aof.requestRewrite()
+	c.w.Status("Background append only file rewriting started")
+}
+
 func (ks *keyspace) counts(db int) (keys, expires int64) {
 	for i := range ks.shards {
 		sh := &ks.shards[i]
@@ -560,6 +573,13 @@ func (ks *keyspace) counts(db int) (keys, expires int64) {
 		sh.mu.Unlock()
 	}
 	return
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func humanBytes(n int64) string {

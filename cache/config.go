@@ -36,6 +36,9 @@ type Config struct {
 	AppendOnly  bool
 	AppendFsync string
 	Dir         string
+	// AOFRewriteMinSize is the size below which the file is not rewritten when it
+	// doubles. Default 64 MB (Redis's auto-aof-rewrite-min-size).
+	AOFRewriteMinSize int64
 
 	// Limits bound what a client may send (see resp.Limits for the defaults).
 	Limits resp.Limits
@@ -94,6 +97,9 @@ func (c Config) withDefaults() (Config, error) {
 	case "always", "everysec", "no":
 	default:
 		return c, fmt.Errorf("cache: appendfsync must be always, everysec or no, not %q", c.AppendFsync)
+	}
+	if c.AOFRewriteMinSize == 0 {
+		c.AOFRewriteMinSize = 64 << 20
 	}
 	if c.Dir == "" {
 		c.Dir = "."

@@ -105,6 +105,9 @@ func New(cfg Config) (*Server, error) {
 			return nil, err
 		}
 		s.aof = a
+		a.minRewrite = cfg.AOFRewriteMinSize
+		a.rewrite = s.rewriteAOF
+		go a.everySecond()
 	}
 	s.wg.Add(1)
 	go s.expireLoop()

@@ -70,6 +70,7 @@ func commandTable() (map[string]*command, []*command) {
 		{"quit", -1, "noauth fast stale loading nomulti subok", 0, 0, 0, cmdQuit},
 		{"reset", 1, "noauth fast stale loading nomulti subok", 0, 0, 0, cmdReset},
 		{"time", 1, "fast loading stale", 0, 0, 0, cmdTime},
+		{"bgrewriteaof", 1, "admin", 0, 0, 0, cmdBGRewriteAOF},
 		{"info", -1, "loading stale", 0, 0, 0, cmdInfo},
 		{"dbsize", 1, "readonly fast all", 0, 0, 0, cmdDBSize},
 		{"flushdb", -1, "write all", 0, 0, 0, cmdFlushDB},
