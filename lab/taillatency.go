@@ -382,8 +382,9 @@ func runTail(ctx context.Context, p Params, cfg tailConfig) (*Report, error) {
 
 // measure runs count whole requests of fan-out n without hedging and count with, until
 // deadline. The first fifth of the plain requests (or as many as a quarter of the time
-// allows) sets the hedge delay, the p95 of their single calls; then the two modes take turns
-// in blocks of a tenth, so that both meet whatever else the machine is doing at the time.
+// allows) sets the first hedge delay, the p95 of their single calls; then the two modes take
+// turns in blocks of a tenth, so that both meet whatever else the machine is doing at the
+// time, and the hedge delay follows the plain calls' p95 as it accumulates.
 func (tb *tailBench) measure(ctx context.Context, n, concurrency, count int, deadline time.Time) (plain, hedged *phase, err error) {
 	if err := tb.warm(ctx, n); err != nil {
 		return nil, nil, fmt.Errorf("warm-up: %w", err)
@@ -397,6 +398,10 @@ func (tb *tailBench) measure(ctx context.Context, n, concurrency, count int, dea
 	block := int64(max(count/10, 1))
 	left := func(t *tally) int { return int(min(block, int64(count)-t.requests.Load())) }
 	for left(hd) > 0 || left(pl) > 0 {
+		// The hedge delay follows the p95 of all single calls without hedging so far, as a
+		// front end tracks its backends' recent latency: one bad moment during the first
+		// fifth does not set it for the whole run.
+		hd.hedgeAfter = pl.calls.Snapshot().Quantile(0.95)
 		// At least one turn each, even past the deadline.
 		if err := tb.run(ctx, hd, concurrency, left(hd), deadline); err != nil {
 			return nil, nil, err
@@ -426,7 +431,7 @@ func tailReport(cfg tailConfig, plain, hedged []*phase) (*Report, error) {
 			{"whole requests in flight per N", joinInts(cfg.concurrency)},
 			{"backend delay", fmt.Sprintf("%s + uniform [0, %s)", cfg.base, cfg.jitter)},
 			{"slow backend calls", fmt.Sprintf("%.3g%% of calls take %s", 100*cfg.slowP, cfg.slow)},
-			{"hedge delay", "p95 of single backend calls in the first fifth of the requests without hedging at the same N"},
+			{"hedge delay", "p95 of the single backend calls made so far without hedging at the same N (first from the first fifth of the requests, then updated before each block)"},
 			{"order", "after that first fifth, the two modes take turns in blocks of a tenth of the requests"},
 			{"hedge budget", fmt.Sprintf("at most %.3g hedges per 100 calls, plus %d to start with", 100*cfg.hedgeBudget, hedgeBurst)},
 			{"time limit", fmt.Sprintf("%s per N (both modes), %s in all", 2*cfg.phaseLimit, cfg.total)},
@@ -443,7 +448,7 @@ func tailReport(cfg tailConfig, plain, hedged []*phase) (*Report, error) {
 				"which shows in the p50. Figures move between runs on a shared machine.",
 		},
 	}
-	t := Table{Header: []string{"N", "hedging", "requests", "p50", "p99", "p99.9", "max", "requests ≥ slow delay", "hedge after", "backend calls", "extra calls", "hedges won", "new conns"}}
+	t := Table{Header: []string{"N", "hedging", "requests", "p50", "p99", "p99.9", "max", "requests ≥ slow delay", "hedge after (last)", "backend calls", "extra calls", "hedges won", "new conns"}}
 	var xs []float64
 	series := map[string][]float64{}
 	for i := range plain {
