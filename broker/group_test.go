@@ -112,10 +112,13 @@ func testRebalanceAndResume(t *testing.T, balancer kgo.GroupBalancer) {
 		return m
 	}
 	waitFor(t, "the group to consume the first 300 records", func() bool { return len(distinct(members...)) == 300 })
-	waitFor(t, "a stable group of 3", func() bool {
-		dg, err := adm.DescribeGroups(ctx, "workers")
-		return err == nil && dg["workers"].State == "Stable" && len(dg["workers"].Members) == 3
-	})
+	stableWith := func(n int) func() bool {
+		return func() bool {
+			dg, err := adm.DescribeGroups(ctx, "workers")
+			return err == nil && dg["workers"].State == "Stable" && len(dg["workers"].Members) == n
+		}
+	}
+	waitFor(t, "a stable group of 3", stableWith(3))
 	waitFor(t, "offsets committed up to 50 on each partition", func() bool {
 		committed, err := adm.FetchOffsets(ctx, "workers")
 		if err != nil {
@@ -125,15 +128,19 @@ func testRebalanceAndResume(t *testing.T, balancer kgo.GroupBalancer) {
 		committed.Each(func(o kadm.OffsetResponse) { total += o.At })
 		return total == 300
 	})
-	before, _ := adm.DescribeGroups(ctx, "workers")
+	var before kadm.DescribedGroups
+	waitFor(t, "a stable group of 3 to describe", func() bool {
+		before, _ = adm.DescribeGroups(ctx, "workers")
+		return stableWith(3)() && before["workers"].State == "Stable"
+	})
 
 	// One member leaves; the other two rebalance and take its partitions.
 	members[2].stop()
+	var after kadm.DescribedGroups
 	waitFor(t, "a stable group of 2", func() bool {
-		dg, err := adm.DescribeGroups(ctx, "workers")
-		return err == nil && dg["workers"].State == "Stable" && len(dg["workers"].Members) == 2
+		after, _ = adm.DescribeGroups(ctx, "workers")
+		return after["workers"].State == "Stable" && len(after["workers"].Members) == 2
 	})
-	after, _ := adm.DescribeGroups(ctx, "workers")
 	if after["workers"].Protocol != before["workers"].Protocol || after["workers"].Protocol != balancer.ProtocolName() {
 		t.Errorf("protocol %q then %q, want %q", before["workers"].Protocol, after["workers"].Protocol, balancer.ProtocolName())
 	}
@@ -297,7 +304,8 @@ func TestStaticMemberRestartsWithoutRebalance(t *testing.T) {
 	ctx := context.Background()
 	start := func(instance string) *kgo.Client {
 		cl, err := kgo.NewClient(kgo.SeedBrokers(b.addr), kgo.ConsumerGroup("statics"), kgo.ConsumeTopics("static"),
-			kgo.InstanceID(instance), kgo.HeartbeatInterval(100*time.Millisecond), kgo.SessionTimeout(30*time.Second))
+			kgo.InstanceID(instance), kgo.HeartbeatInterval(100*time.Millisecond), kgo.SessionTimeout(30*time.Second),
+			kgo.Balancers(kgo.RangeBalancer())) // eager: one rebalance per change
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -313,9 +321,17 @@ func TestStaticMemberRestartsWithoutRebalance(t *testing.T) {
 	a := start("a")
 	bcl := start("b")
 	defer func() { a.Close(); bcl.Close() }() // closing twice is harmless
-	waitFor(t, "a stable group of 2", func() bool {
+	waitFor(t, "a stable group of 2, each member with partitions", func() bool {
 		dg, err := adm.DescribeGroups(ctx, "statics")
-		return err == nil && dg["statics"].State == "Stable" && len(dg["statics"].Members) == 2
+		if err != nil || dg["statics"].State != "Stable" || len(dg["statics"].Members) != 2 {
+			return false
+		}
+		for _, m := range dg["statics"].Members {
+			if ca, ok := m.Assigned.AsConsumer(); !ok || len(ca.Topics) == 0 {
+				return false
+			}
+		}
+		return true
 	})
 	// Restart the member that is not the leader (a returning leader rebalances): the
 	// leader is the first to join, a, unless b won the race.
