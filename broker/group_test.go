@@ -231,7 +231,8 @@ func TestSessionTimeoutRemovesSilentMember(t *testing.T) {
 	cl := newClient(t, b.addr)
 	ctx := context.Background()
 	join := kmsg.NewPtrJoinGroupRequest()
-	join.Group, join.SessionTimeoutMillis, join.RebalanceTimeoutMillis = "quiet", 300, 1000
+	// Long enough that the heartbeats below arrive in time on a loaded machine.
+	join.Group, join.SessionTimeoutMillis, join.RebalanceTimeoutMillis = "quiet", 1500, 1500
 	join.ProtocolType = "consumer"
 	join.Protocols = []kmsg.JoinGroupRequestProtocol{{Name: "range", Metadata: []byte{0, 1}}}
 	jr, err := join.RequestWith(ctx, cl)

@@ -79,7 +79,7 @@ func TestShutdownEndsWaits(t *testing.T) {
 	if err := s.Shutdown(sctx); err != nil {
 		t.Fatalf("shutdown: %v", err)
 	}
-	if took := time.Since(start); took > 3*time.Second {
+	if took := time.Since(start); took > 8*time.Second { // the waits are for a minute
 		t.Fatalf("shutdown took %v with a fetch and a join waiting", took)
 	}
 	if err := <-served; err != nil {
