@@ -138,12 +138,13 @@ func (db *DB) View(fn func(*Tx) error) error {
 }
 
 // Update runs fn in a writable transaction and commits it if fn returns nil; it rolls back
-// if fn returns an error or panics (the panic goes on). On ErrConflict it runs fn again,
-// up to Options.Retries times.
+// if fn returns an error or panics (the panic goes on). On ErrConflict, or ErrDeadlock from
+// Bucket.Lock, it runs fn again, up to Options.Retries times.
 func (db *DB) Update(fn func(*Tx) error) error {
 	for attempt := 0; ; attempt++ {
 		err := db.update(fn)
-		if !errors.Is(err, ErrConflict) || attempt >= db.opts.Retries {
+		retry := errors.Is(err, ErrConflict) || errors.Is(err, ErrDeadlock)
+		if !retry || attempt >= db.opts.Retries {
 			return err
 		}
 	}
