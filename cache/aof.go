@@ -71,6 +71,7 @@ type aof struct {
 	rewrite    func() error  // set by the server: writes the keyspace anew
 	rewrites   atomic.Int64  // rewrites done
 	rewriting  atomic.Bool
+	saved      func() // set by the server: a rewrite counts as a save (LASTSAVE)
 }
 
 func openAOF(dir, mode string, log *slog.Logger, load func(args [][]byte)) (*aof, error) {
@@ -278,6 +279,9 @@ func (a *aof) runRewrite() {
 		return
 	}
 	a.rewrites.Add(1)
+	if a.saved != nil {
+		a.saved()
+	}
 	a.log.Info("appendonly file rewritten", "bytes", a.base, "took", time.Since(start).String())
 }
 
@@ -316,6 +320,13 @@ func (a *aof) replaceWith(tmp string, size int64, db int) error {
 	a.written = a.end
 	a.mu.Unlock()
 	return nil
+}
+
+// syncAll writes and fsyncs everything appended so far (SAVE, SHUTDOWN).
+func (a *aof) syncAll() error {
+	a.syncMu.Lock()
+	defer a.syncMu.Unlock()
+	return a.writeLocked(true)
 }
 
 // failed returns the error that stopped the log, if any.

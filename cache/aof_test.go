@@ -235,3 +235,53 @@ func TestAOFAutoRewrite(t *testing.T) {
 		t.Fatalf("GET after the rewrite = %q", got)
 	}
 }
+
+// SAVE fsyncs the log and moves LASTSAVE; SHUTDOWN makes Serve return, and what
+// was written before it is there after a restart.
+func TestSaveAndShutdown(t *testing.T) {
+	dir := t.TempDir()
+	srv, err := New(Config{AppendOnly: true, AppendFsync: "no", Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(context.Background(), ln) }()
+	r := dialRaw(t, ln.Addr().String())
+	r.do("SET", "k", "v")
+	srv.lastSave.Store(1)
+	if got := r.do("SAVE"); got != "+OK\r\n" {
+		t.Fatalf("SAVE = %q", got)
+	}
+	if got := r.do("LASTSAVE"); got == ":1\r\n" {
+		t.Fatal("LASTSAVE did not move after SAVE")
+	}
+	if got := r.do("SHUTDOWN", "BOGUS"); got != "-ERR syntax error\r\n" {
+		t.Fatalf("SHUTDOWN BOGUS = %q", got)
+	}
+	r.do("SET", "k2", "v2")
+	if got := r.do("SHUTDOWN", "NOSAVE"); got != "" {
+		t.Fatalf("SHUTDOWN replied %q; Redis closes the connection", got)
+	}
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Fatalf("Serve after SHUTDOWN = %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve did not return after SHUTDOWN")
+	}
+	shutdown(t, srv)
+	_, addr := aofServer(t, dir, "no")
+	if got := dialRaw(t, addr).do("MGET", "k", "k2"); got != "*2\r\n$1\r\nv\r\n$2\r\nv2\r\n" {
+		t.Fatalf("after SHUTDOWN and restart: %q", got)
+	}
+	// Without appendonly there is nothing to save to.
+	_, plain := startServer(t, Config{})
+	if got := dialRaw(t, plain).do("SAVE"); !strings.HasPrefix(got, "-ERR gantry keeps no RDB") {
+		t.Fatalf("SAVE without appendonly = %q", got)
+	}
+}

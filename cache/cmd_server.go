@@ -555,6 +555,59 @@ func (s *Server) infoSection(b *strings.Builder, sec string) {
 	}
 }
 
+var errNoRDB = "ERR gantry keeps no RDB snapshots; with appendonly yes the append-only file is the saved state"
+
+// cmdSave makes the append-only file durable now.
+func cmdSave(c *client, args [][]byte) {
+	if c.s.aof == nil {
+		c.w.Error(errNoRDB)
+		return
+	}
+	if err := c.s.aof.syncAll(); err != nil {
+		c.w.Error("ERR " + err.Error())
+		return
+	}
+	c.s.lastSave.Store(time.Now().Unix())
+	c.w.OK()
+}
+
+// cmdBGSave rewrites the append-only file in the background.
+func cmdBGSave(c *client, args [][]byte) {
+	if c.s.aof == nil {
+		c.w.Error(errNoRDB)
+		return
+	}
+	c.s.aof.requestRewrite()
+	c.w.Status("Background saving started")
+}
+
+func cmdLastSave(c *client, args [][]byte) { c.w.Int(c.s.lastSave.Load()) }
+
+// cmdShutdown makes the append-only file durable and stops the server: Serve
+// returns and the program drains. Like Redis it sends no reply.
+func cmdShutdown(c *client, args [][]byte) {
+	for _, a := range args[1:] {
+		switch opt := string(a); {
+		case eqFold(opt, "nosave"), eqFold(opt, "save"), eqFold(opt, "now"), eqFold(opt, "force"):
+		case eqFold(opt, "abort"):
+			c.w.Error("ERR No shutdown in progress.")
+			return
+		default:
+			c.w.Error(errSyntax)
+			return
+		}
+	}
+	if c.s.aof != nil {
+		if err := c.s.aof.syncAll(); err != nil {
+			c.w.Error("ERR Errors trying to SHUTDOWN. Check logs.")
+			return
+		}
+	}
+	c.s.log.Info("SHUTDOWN requested by a client", "id", c.id, "addr", c.addr)
+	c.s.stopReqOnce.Do(func() { close(c.s.stopReq) })
+	c.closeAfter = true
+}
+
 func cmdBGRewriteAOF(c *client, args [][]byte) {
 	if c.s.aof == nil {
 		c.w.Error("ERR appendonly is off: there is no file to rewrite")

@@ -32,11 +32,14 @@ type Server struct {
 	lns     map[net.Listener]struct{}
 	closed  bool
 
-	wg       sync.WaitGroup // connection goroutines and the expiry loop
-	done     chan struct{}  // closed by Shutdown
-	stopOnce sync.Once
-	start    time.Time
-	nextID   atomic.Int64
+	wg          sync.WaitGroup // connection goroutines and the expiry loop
+	done        chan struct{}  // closed by Shutdown
+	stopReq     chan struct{}  // closed by the SHUTDOWN command
+	stopReqOnce sync.Once
+	lastSave    atomic.Int64 // Unix seconds of the last SAVE or rewrite (LASTSAVE)
+	stopOnce    sync.Once
+	start       time.Time
+	nextID      atomic.Int64
 
 	conns    atomic.Int64 // connections accepted
 	rejected atomic.Int64 // connections refused at maxclients
@@ -78,10 +81,12 @@ func New(cfg Config) (*Server, error) {
 		clients: make(map[int64]*client),
 		lns:     make(map[net.Listener]struct{}),
 		done:    make(chan struct{}),
+		stopReq: make(chan struct{}),
 		start:   time.Now(),
 		pubsub:  newPubsub(),
 	}
 	s.cmds, s.cmdList = commandTable()
+	s.lastSave.Store(s.start.Unix())
 	s.latencyVec = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "gantry_cache_command_duration_seconds",
 		Help:    "Time to run a command, from a sample of one command in 64 per client.",
@@ -107,6 +112,7 @@ func New(cfg Config) (*Server, error) {
 		s.aof = a
 		a.minRewrite = cfg.AOFRewriteMinSize
 		a.rewrite = s.rewriteAOF
+		a.saved = func() { s.lastSave.Store(time.Now().Unix()) }
 		go a.everySecond()
 	}
 	s.wg.Add(1)
@@ -123,8 +129,9 @@ func (s *Server) loaderClient() *client {
 	return c
 }
 
-// Serve accepts connections on ln until ctx ends or Shutdown is called. It returns
-// nil after Shutdown and ctx's error when ctx ends first.
+// Serve accepts connections on ln until ctx ends, Shutdown is called or a client
+// sends SHUTDOWN. It returns nil after Shutdown or SHUTDOWN (whose caller should
+// then call Shutdown) and ctx's error when ctx ends first.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.mu.Lock()
 	if s.closed {
@@ -136,12 +143,21 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.mu.Unlock()
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
+	go func() {
+		select {
+		case <-s.stopReq:
+			ln.Close()
+		case <-s.done:
+		}
+	}()
 	var delay time.Duration
 	for {
 		conn, err := ln.Accept()
 		if err != nil {
 			select {
 			case <-s.done:
+				return nil
+			case <-s.stopReq:
 				return nil
 			default:
 			}
