@@ -126,3 +126,43 @@ func TestIdempotentStateSurvivesRestart(t *testing.T) {
 		t.Fatalf("end %d", p.log.EndOffset())
 	}
 }
+
+// TestProducerSnapshotCoversOlderSegments: a producer whose last batch lies in a
+// sealed segment is still recognised after a restart, through the snapshot written
+// at close.
+func TestProducerSnapshotCoversOlderSegments(t *testing.T) {
+	dir := t.TempDir()
+	b := startBroker(t, Config{Dir: dir})
+	seg := "200"
+	createTopic(t, b.addr, "snap", 1, map[string]*string{"segment.bytes": &seg})
+	p := b.topics.partition("snap", 0)
+	if _, _, code := p.append(producerBatch(7, 0, 0, 2)); code != 0 {
+		t.Fatal(code)
+	}
+	for i := 0; i < 5; i++ { // other producers roll the segment away
+		if _, _, code := p.append(producerBatch(100+int64(i), 0, 0, 3)); code != 0 {
+			t.Fatal(code)
+		}
+	}
+	if p.log.ActiveStart() == 0 {
+		t.Fatal("the first batch is still in the active segment")
+	}
+	b.topics.close()
+
+	s, err := New(Config{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.topics.close()
+	p = s.topics.partition("snap", 0)
+	end := p.log.EndOffset()
+	if base, _, code := p.append(producerBatch(7, 0, 0, 2)); code != 0 || base != 0 {
+		t.Fatalf("retry of the first batch after restart: base %d code %d, want 0 and no append", base, code)
+	}
+	if _, _, code := p.append(producerBatch(7, 0, 3, 1)); code != kerr.OutOfOrderSequenceNumber.Code {
+		t.Fatalf("a gap after restart: code %d", code)
+	}
+	if p.log.EndOffset() != end {
+		t.Fatal("a duplicate was appended")
+	}
+}

@@ -1,8 +1,11 @@
 package broker
 
 import (
+	"encoding/json"
 	"errors"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
@@ -38,8 +41,11 @@ type partition struct {
 	compact         bool          // cleanup.policy=compact: compaction instead of retention
 	deleteRetention time.Duration // how long compaction keeps tombstones
 
-	mu        sync.Mutex // serializes appends with the producer-state checks
-	producers map[int64]*producerState
+	dir string
+
+	mu             sync.Mutex // serializes appends with the producer-state checks
+	producers      map[int64]*producerState
+	producersDirty bool // changed since the last snapshot
 
 	waitMu  sync.Mutex // protects waiters
 	waiters map[chan struct{}]struct{}
@@ -53,16 +59,78 @@ func openPartition(topic string, index int32, dir string, cfg plog.Config, lg *s
 	if err != nil {
 		return nil, err
 	}
-	p := &partition{topic: topic, index: index, log: l, producers: map[int64]*producerState{}, waiters: map[chan struct{}]struct{}{}}
-	// Producer sequences are rebuilt from the active segment: a producer whose last
-	// batch is older is treated as new, and its next sequence is taken as it comes.
-	l.ForEachBatch(l.ActiveStart(), func(b plog.Batch, _ []byte) bool {
+	p := &partition{topic: topic, index: index, dir: dir, log: l, producers: map[int64]*producerState{}, waiters: map[chan struct{}]struct{}{}}
+	// Producer sequences: the last snapshot, then the batches after it. Without a usable
+	// snapshot, the active segment's batches; a producer whose last batch is older is
+	// then treated as new, and its next sequence taken as it comes.
+	from := l.ActiveStart()
+	if snap, ok := p.loadProducers(); ok && snap >= l.StartOffset() && snap <= l.EndOffset() {
+		from = snap
+	} else {
+		clear(p.producers)
+	}
+	l.ForEachBatch(from, func(b plog.Batch, _ []byte) bool {
 		if b.ProducerID >= 0 {
 			p.track(&b)
 		}
 		return true
 	})
 	return p, nil
+}
+
+// producerSnapshot is the file that keeps idempotent producers' sequences across
+// restarts: the state as of log offset Offset.
+type producerSnapshot struct {
+	Offset    int64                     `json:"offset"`
+	Producers map[int64]producerStateJS `json:"producers"`
+}
+
+type producerStateJS struct {
+	Epoch   int16      `json:"epoch"`
+	NextSeq int32      `json:"next_seq"`
+	Recent  [][3]int64 `json:"recent"` // first sequence, last sequence, base offset
+}
+
+func (p *partition) snapshotPath() string { return filepath.Join(p.dir, "producers.json") }
+
+// loadProducers reads the snapshot into p.producers and returns its offset.
+func (p *partition) loadProducers() (int64, bool) {
+	b, err := os.ReadFile(p.snapshotPath())
+	if err != nil {
+		return 0, false
+	}
+	var snap producerSnapshot
+	if err := json.Unmarshal(b, &snap); err != nil {
+		return 0, false
+	}
+	for pid, js := range snap.Producers {
+		st := &producerState{epoch: js.Epoch, nextSeq: js.NextSeq}
+		for _, r := range js.Recent {
+			st.recent = append(st.recent, recentBatch{int32(r[0]), int32(r[1]), r[2]})
+		}
+		p.producers[pid] = st
+	}
+	return snap.Offset, true
+}
+
+// saveProducers writes the producer snapshot when the state changed since the last one.
+func (p *partition) saveProducers() error {
+	p.mu.Lock()
+	if !p.producersDirty {
+		p.mu.Unlock()
+		return nil
+	}
+	snap := producerSnapshot{Offset: p.log.EndOffset(), Producers: make(map[int64]producerStateJS, len(p.producers))}
+	for pid, st := range p.producers {
+		js := producerStateJS{Epoch: st.epoch, NextSeq: st.nextSeq}
+		for _, r := range st.recent {
+			js.Recent = append(js.Recent, [3]int64{int64(r.firstSeq), int64(r.lastSeq), r.base})
+		}
+		snap.Producers[pid] = js
+	}
+	p.producersDirty = false
+	p.mu.Unlock()
+	return writeJSON(p.snapshotPath(), snap)
 }
 
 // configure applies the topic configs that the partition itself acts on.
@@ -147,10 +215,18 @@ func (p *partition) checkSequence(b *plog.Batch) (dup int64, code int16) {
 	return -1, 0
 }
 
+// maxProducers bounds the producers a partition remembers; beyond it, the one that
+// appended longest ago is forgotten (its next batch is then taken as it comes).
+const maxProducers = 10000
+
 // track records an appended batch of an idempotent producer.
 func (p *partition) track(b *plog.Batch) {
+	p.producersDirty = true
 	st := p.producers[b.ProducerID]
 	if st == nil || b.ProducerEpoch > st.epoch {
+		if st == nil && len(p.producers) >= maxProducers {
+			p.evictOldestProducer()
+		}
 		st = &producerState{epoch: b.ProducerEpoch}
 		p.producers[b.ProducerID] = st
 	}
@@ -163,6 +239,16 @@ func (p *partition) track(b *plog.Batch) {
 	if len(st.recent) > producerWindow {
 		st.recent = st.recent[1:]
 	}
+}
+
+func (p *partition) evictOldestProducer() {
+	oldest, at := int64(-1), int64(1<<62)
+	for pid, st := range p.producers {
+		if n := len(st.recent); n > 0 && st.recent[n-1].base < at {
+			oldest, at = pid, st.recent[n-1].base
+		}
+	}
+	delete(p.producers, oldest)
 }
 
 // watch registers ch to receive a signal whenever records are appended (or the

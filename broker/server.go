@@ -260,5 +260,10 @@ func (s *Server) RunRetention(now time.Time) {
 		if err != nil && s.ctx.Err() == nil && !errors.Is(err, plog.ErrClosed) {
 			s.log.Error("retention", "topic", p.topic, "partition", p.index, "compact", compact, "err", err)
 		}
+		// Retention may delete the segments the producer state was rebuilt from: keep a
+		// snapshot of it beside the log.
+		if err := p.saveProducers(); err != nil && s.ctx.Err() == nil {
+			s.log.Error("producer snapshot", "topic", p.topic, "partition", p.index, "err", err)
+		}
 	}
 }

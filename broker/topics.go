@@ -368,6 +368,9 @@ func (ts *topics) close() error {
 func (t *topic) closeLogs() error {
 	var first error
 	for _, p := range t.parts {
+		if err := p.saveProducers(); err != nil && first == nil {
+			first = err
+		}
 		if err := p.log.Close(); err != nil && first == nil {
 			first = err
 		}
