@@ -101,6 +101,7 @@ func newClient(s *Server, conn net.Conn) *client {
 	c.multiN.Store(-1)
 	c.r.SetBeforeRead(c.flush)
 	c.authed = s.config().RequirePass == ""
+	c.r.SetUnauthenticated(!c.authed)
 	c.active.Store(c.born.UnixMilli())
 	return c
 }

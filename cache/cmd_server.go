@@ -75,6 +75,9 @@ func (c *client) authenticate(cred [][]byte) bool {
 	}
 	if c.s.config().RequirePass == "" || c.s.passwordOK(pass) {
 		c.authed = true
+		if c.r != nil {
+			c.r.SetUnauthenticated(false)
+		}
 		return true
 	}
 	return false
@@ -184,6 +187,7 @@ func cmdReset(c *client, args [][]byte) {
 	c.w.Proto = 2
 	c.protoNum.Store(2)
 	c.authed = c.s.config().RequirePass == ""
+	c.r.SetUnauthenticated(!c.authed)
 	c.setName("")
 	c.w.Status("RESET")
 }

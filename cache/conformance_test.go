@@ -556,6 +556,26 @@ func TestConformanceProtocolErrors(t *testing.T) {
 	}
 }
 
+// Before AUTH, Redis refuses long commands and big bulks with its own errors.
+func TestConformanceUnauthenticated(t *testing.T) {
+	redisAddr := startRedis(t, "--requirepass", "pw")
+	_, gantryAddr := startServer(t, Config{RequirePass: "pw"})
+	for _, in := range []string{
+		"*11\r\n",
+		"*2\r\n$4\r\nECHO\r\n$16385\r\n",
+		"*3\r\n$3\r\nGET\r\n$1\r\nk\r\n$1\r\nx\r\n",
+		"*2\r\n$4\r\nAUTH\r\n$2\r\npw\r\n*11\r\n$4\r\nMGET\r\n" + strings.Repeat("$1\r\nk\r\n", 10),
+	} {
+		name := strings.ReplaceAll(in, "\r\n", " ")
+		t.Run(name[:min(30, len(name))], func(t *testing.T) {
+			want, got := rawExchange(t, redisAddr, in), rawExchange(t, gantryAddr, in)
+			if got != want {
+				t.Errorf("input %q\n redis:  %q\n gantry: %q", in, want, got)
+			}
+		})
+	}
+}
+
 // rawExchange sends in, half-closes, and reads everything until the server closes
 // or goes quiet.
 func rawExchange(t *testing.T, addr, in string) string {

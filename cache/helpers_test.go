@@ -41,7 +41,7 @@ func startServer(t testing.TB, cfg Config) (*Server, string) {
 }
 
 // startRedis runs a real redis-server without persistence on a free loopback port.
-func startRedis(t testing.TB) string {
+func startRedis(t testing.TB, extra ...string) string {
 	t.Helper()
 	path := testenv.LookPath(t, "redis-server")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -50,7 +50,8 @@ func startRedis(t testing.TB) string {
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	cmd := exec.Command(path, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", t.TempDir())
+	args := append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", t.TempDir()}, extra...)
+	cmd := exec.Command(path, args...)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -74,7 +74,13 @@ type Reader struct {
 	lineFrom, lineScan int
 
 	beforeRead func() error
+	unauth     bool
 }
+
+// SetUnauthenticated turns on (or off) the tighter limits Redis applies before a
+// client has authenticated: at most 10 arguments and bulks of at most 16 KB, so that
+// a client without the password cannot make the server buffer much.
+func (r *Reader) SetUnauthenticated(on bool) { r.unauth = on }
 
 // SetBeforeRead sets a function called whenever the Reader is about to read from
 // the stream, that is, when no complete command is buffered. A server flushes its
@@ -206,6 +212,9 @@ func (r *Reader) parse() (args [][]byte, ok bool, err error) {
 		if perr != nil || n > int64(r.lim.MaxMultibulk) {
 			return nil, false, &ProtocolError{"Protocol error: invalid multibulk length"}
 		}
+		if n > 10 && r.unauth {
+			return nil, false, &ProtocolError{"Protocol error: unauthenticated multibulk length"}
+		}
 		if n <= 0 {
 			r.r = next
 			return nil, true, nil
@@ -230,6 +239,9 @@ func (r *Reader) parse() (args [][]byte, ok bool, err error) {
 		n, perr := parseCount(line[1:])
 		if perr != nil || n < 0 || n > int64(r.lim.MaxBulk) {
 			return nil, false, &ProtocolError{"Protocol error: invalid bulk length"}
+		}
+		if n > 16384 && r.unauth {
+			return nil, false, &ProtocolError{"Protocol error: unauthenticated bulk length"}
 		}
 		end := next + int(n)
 		if end+2 > r.w {

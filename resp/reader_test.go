@@ -194,6 +194,21 @@ func FuzzReader(f *testing.F) {
 	})
 }
 
+func TestUnauthenticatedLimits(t *testing.T) {
+	for _, tt := range []struct{ in, err string }{
+		{"*11\r\n", "Protocol error: unauthenticated multibulk length"},
+		{"*1\r\n$16385\r\n", "Protocol error: unauthenticated bulk length"},
+		{"*10\r\n$16384\r\n", ""},
+	} {
+		r := NewReader(strings.NewReader(tt.in), Limits{})
+		r.SetUnauthenticated(true)
+		_, err := r.ReadCommand()
+		if tt.err == "" && err != io.ErrUnexpectedEOF || tt.err != "" && (err == nil || err.Error() != tt.err) {
+			t.Errorf("%q: error %v, want %q", tt.in, err, tt.err)
+		}
+	}
+}
+
 func TestBeforeRead(t *testing.T) {
 	r := NewReader(iotest.OneByteReader(strings.NewReader("PING\r\n")), Limits{})
 	calls := 0
