@@ -109,6 +109,9 @@ func value(r reader, v page.Value) ([]byte, error) {
 	if v.Ovfl == 0 {
 		return v.Inline, nil
 	}
+	if v.Len > MaxValueSize {
+		return nil, fmt.Errorf("%w: value of %d bytes in overflow page %d, more than any Put writes", page.ErrCorrupt, v.Len, v.Ovfl)
+	}
 	out := make([]byte, 0, v.Len)
 	for p := v.Ovfl; p != 0 && len(out) < int(v.Len); {
 		n, err := r.node(p)

@@ -258,8 +258,19 @@ func (db *DB) open() error {
 		db.commitMu.Lock()
 		err = db.checkpointLocked()
 		db.commitMu.Unlock()
+		if err != nil {
+			return err
+		}
 	}
-	return err
+	// Every page ever allocated has been written, and the log is now in the data file:
+	// a page count past the file's end is damage (and would size Check's tables).
+	if size, err = db.dbf.Size(); err != nil {
+		return err
+	}
+	if int64(meta.PageCount) > size/int64(db.pageSize) {
+		return fmt.Errorf("%w: meta page counts %d pages, the file holds %d", page.ErrCorrupt, meta.PageCount, size/int64(db.pageSize))
+	}
+	return nil
 }
 
 // create writes an empty database: the meta page and an empty root leaf, synced.
