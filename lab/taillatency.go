@@ -429,7 +429,7 @@ func tailReport(cfg tailConfig, plain, hedged []*phase) (*Report, error) {
 			{"fan-out N", joinInts(cfg.fanouts)},
 			{"whole requests per N and mode (at most)", joinInts(cfg.requests)},
 			{"whole requests in flight per N", joinInts(cfg.concurrency)},
-			{"backend delay", fmt.Sprintf("%s + uniform [0, %s)", cfg.base, cfg.jitter)},
+			{"backend delay", fmt.Sprintf("%s + uniform [0, %s]", cfg.base, cfg.jitter)},
 			{"slow backend calls", fmt.Sprintf("%.3g%% of calls take %s", 100*cfg.slowP, cfg.slow)},
 			{"hedge delay", "p95 of the single backend calls made so far without hedging at the same N (first from the first fifth of the requests, then updated before each block)"},
 			{"order", "after that first fifth, the two modes take turns in blocks of a tenth of the requests"},
