@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"math/rand/v2"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -226,7 +227,7 @@ func (db *DB) open() error {
 			return err
 		}
 	}
-	l, frames, err := wal.Open(db.walf, db.pageSize, meta.LSN+1)
+	l, frames, err := wal.Open(db.walf, db.pageSize, meta.LSN+1, meta.ID) // ID 0 if the meta page is torn
 	if err != nil {
 		return err
 	}
@@ -242,6 +243,9 @@ func (db *DB) open() error {
 		}
 		if meta, err = page.DecodeMeta(p); err != nil {
 			return fmt.Errorf("log's last commit: %w", err)
+		}
+		if meta.ID != l.ID() {
+			return fmt.Errorf("%w: its commits are of database %016x", wal.ErrFormat, meta.ID)
 		}
 		db.log.Info("store: recovered from log", "path", db.path, "frames", len(frames), "lsn", last.LSN)
 	} else if metaErr != nil {
@@ -275,7 +279,7 @@ func (db *DB) open() error {
 
 // create writes an empty database: the meta page and an empty root leaf, synced.
 func (db *DB) create() (page.Meta, error) {
-	meta := page.Meta{PageSize: uint32(db.pageSize), Root: 1, PageCount: 2, NextBucket: 1}
+	meta := page.Meta{PageSize: uint32(db.pageSize), Root: 1, PageCount: 2, NextBucket: 1, ID: rand.Uint64() | 1}
 	b := make([]byte, 2*db.pageSize)
 	meta.Encode(b[:db.pageSize])
 	if err := (&page.Node{Type: page.TypeLeaf, Pgno: 1}).Encode(b[db.pageSize:]); err != nil {

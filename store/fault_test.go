@@ -171,3 +171,24 @@ func TestCheckpointKeepsOldSnapshotsAndResetsTheLog(t *testing.T) {
 		t.Fatalf("k = %q", got)
 	}
 }
+
+func TestLogOfAnotherDatabaseIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.db"), filepath.Join(dir, "b.db")
+	var walA []byte
+	for _, p := range []string{a, b} {
+		db, err := Open(p, &Options{CheckpointBytes: 1 << 30})
+		if err != nil {
+			t.Fatal(err)
+		}
+		put(t, db, "x", "k", p)
+		if p == a {
+			walA, _ = os.ReadFile(a + "-wal") // a's log while it still has frames
+		}
+		db.Close()
+	}
+	os.WriteFile(b+"-wal", walA, 0o644)
+	if _, err := Open(b, nil); err == nil || !strings.Contains(err.Error(), "belongs to database") {
+		t.Fatalf("b opened with a's log: %v", err)
+	}
+}

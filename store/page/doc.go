@@ -19,7 +19,8 @@
 //	branch:   child(4) klen(2) key                          aux = leftmost child
 //	overflow: aux = bytes of value data in this page, next = following overflow page
 //	free:     next = following free page
-//	meta:     magic "GANTRYDB", version, page size, root, page count, free list (page 0 only)
+//	meta:     magic "GANTRYDB", version, page size, root, page count, free list, next
+//	          bucket, commit count, database id (page 0 only)
 //
 // Leaves are linked both ways through next and prev. Decode checks the checksum and every
 // offset, so a damaged page yields an error naming its number, never a panic or its bytes.

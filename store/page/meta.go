@@ -23,6 +23,7 @@ type Meta struct {
 	NextBucket uint32 // identifier the next new bucket gets
 	TxID       uint64 // commits so far
 	LSN        uint64
+	ID         uint64 // random at creation; the log carries it too, so logs are not mixed up
 }
 
 const metaBody = HeaderSize
@@ -41,13 +42,14 @@ func (m *Meta) Encode(p []byte) {
 	binary.LittleEndian.PutUint32(b[28:], m.FreeCount)
 	binary.LittleEndian.PutUint32(b[32:], m.NextBucket)
 	binary.LittleEndian.PutUint64(b[36:], m.TxID)
+	binary.LittleEndian.PutUint64(b[44:], m.ID)
 	Seal(p, m.LSN)
 }
 
 // DecodeMeta checks and decodes page 0. A file that does not start with the magic is
 // ErrNotDatabase; one of another format version is ErrVersion; a damaged one is ErrCorrupt.
 func DecodeMeta(p []byte) (Meta, error) {
-	if len(p) < metaBody+48 || string(p[metaBody:metaBody+8]) != Magic {
+	if len(p) < metaBody+56 || string(p[metaBody:metaBody+8]) != Magic {
 		return Meta{}, ErrNotDatabase
 	}
 	b := p[metaBody:]
@@ -62,6 +64,7 @@ func DecodeMeta(p []byte) (Meta, error) {
 		FreeCount:  binary.LittleEndian.Uint32(b[28:]),
 		NextBucket: binary.LittleEndian.Uint32(b[32:]),
 		TxID:       binary.LittleEndian.Uint64(b[36:]),
+		ID:         binary.LittleEndian.Uint64(b[44:]),
 		LSN:        LSN(p),
 	}
 	if !ValidSize(int(m.PageSize)) || int(m.PageSize) != len(p) {

@@ -14,7 +14,7 @@ import (
 const (
 	magic       = "GNTWAL01"
 	version     = 1
-	HeaderSize  = 32
+	HeaderSize  = 40
 	FrameHeader = 24
 )
 
@@ -51,7 +51,11 @@ type Log struct {
 	syncs   uint64
 	buf     []byte
 	size    int64 // bytes the file has: frames are written into zeroed space ahead
+	id      uint64
 }
+
+// ID returns the identifier of the database the log belongs to.
+func (l *Log) ID() uint64 { return l.id }
 
 // maxGrow bounds how far ahead of the last frame the file is extended with zeros. An fsync
 // that also has to persist a new file size costs a journal commit on most file systems;
@@ -68,8 +72,10 @@ type Stats struct {
 // Open reads the log in f, creating an empty one with base LSN base when f is empty or its
 // header is damaged (a header is only ever rewritten after the data file is durable, so a
 // torn one hides nothing). It returns the committed frames' headers in order (Page unset).
-func Open(f vfs.File, pageSize int, base uint64) (*Log, []Frame, error) {
-	l := &Log{f: f, pageSize: pageSize}
+// id names the database the log belongs to: a log of another database is refused
+// (ErrFormat) rather than replayed; id 0 accepts any log (the caller checks ID after).
+func Open(f vfs.File, pageSize int, base, id uint64) (*Log, []Frame, error) {
+	l := &Log{f: f, pageSize: pageSize, id: id}
 	l.cond = sync.NewCond(&l.mu)
 	size, err := f.Size()
 	if err != nil {
@@ -77,10 +83,8 @@ func Open(f vfs.File, pageSize int, base uint64) (*Log, []Frame, error) {
 	}
 	l.size = size
 	hdr := make([]byte, HeaderSize)
-	if size >= HeaderSize {
-		if _, err := f.ReadAt(hdr, 0); err != nil {
-			return nil, nil, err
-		}
+	if _, err := f.ReadAt(hdr[:min(size, HeaderSize)], 0); err != nil && err != io.EOF {
+		return nil, nil, err
 	}
 	ok, err := l.readHeader(hdr)
 	if err != nil {
@@ -106,7 +110,7 @@ func (l *Log) readHeader(h []byte) (bool, error) {
 		}
 		return false, ErrFormat
 	}
-	if crc32.Checksum(h[:28], castagnoli) != binary.LittleEndian.Uint32(h[28:]) {
+	if crc32.Checksum(h[:36], castagnoli) != binary.LittleEndian.Uint32(h[36:]) {
 		return false, nil
 	}
 	if v := binary.LittleEndian.Uint32(h[8:]); v != version {
@@ -114,6 +118,11 @@ func (l *Log) readHeader(h []byte) (bool, error) {
 	}
 	if ps := int(binary.LittleEndian.Uint32(h[12:])); ps != l.pageSize {
 		return false, fmt.Errorf("%w: page size %d, database has %d", ErrFormat, ps, l.pageSize)
+	}
+	if id := binary.LittleEndian.Uint64(h[28:]); l.id != 0 && id != l.id {
+		return false, fmt.Errorf("%w: the log belongs to database %016x, not %016x", ErrFormat, id, l.id)
+	} else {
+		l.id = id
 	}
 	l.salt = binary.LittleEndian.Uint32(h[16:])
 	l.base = binary.LittleEndian.Uint64(h[20:])
@@ -137,7 +146,8 @@ func (l *Log) writeHeader(salt uint32, base uint64) error {
 	binary.LittleEndian.PutUint32(h[12:], uint32(l.pageSize))
 	binary.LittleEndian.PutUint32(h[16:], salt)
 	binary.LittleEndian.PutUint64(h[20:], base)
-	binary.LittleEndian.PutUint32(h[28:], crc32.Checksum(h[:28], castagnoli))
+	binary.LittleEndian.PutUint64(h[28:], l.id)
+	binary.LittleEndian.PutUint32(h[36:], crc32.Checksum(h[:36], castagnoli))
 	if _, err := l.f.WriteAt(h, 0); err != nil {
 		return err
 	}

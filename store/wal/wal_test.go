@@ -32,7 +32,7 @@ func appendTx(t *testing.T, l *Log, pages ...byte) uint64 {
 func TestRecoveryKeepsCommittedFrames(t *testing.T) {
 	fs := vfs.NewMemFS()
 	f, _ := fs.OpenFile("wal", true)
-	l, frames, err := Open(f, ps, 10)
+	l, frames, err := Open(f, ps, 10, 7)
 	if err != nil || len(frames) != 0 {
 		t.Fatalf("new log: %v, %d frames", err, len(frames))
 	}
@@ -46,7 +46,7 @@ func TestRecoveryKeepsCommittedFrames(t *testing.T) {
 	f.Close()
 
 	f, _ = fs.OpenFile("wal", false)
-	l, frames, err = Open(f, ps, 99)
+	l, frames, err = Open(f, ps, 99, 7)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +67,7 @@ func TestCrashCutsTornTail(t *testing.T) {
 	for range 40 {
 		fs := vfs.NewMemFS()
 		f, _ := fs.OpenFile("wal", true)
-		l, _, _ := Open(f, ps, 1)
+		l, _, _ := Open(f, ps, 1, 7)
 		durable := appendTx(t, l, 1)
 		if err := l.Sync(durable); err != nil {
 			t.Fatal(err)
@@ -76,7 +76,7 @@ func TestCrashCutsTornTail(t *testing.T) {
 		appendTx(t, l, 4)
 		fs.Crash(rng)
 		f, _ = fs.OpenFile("wal", false)
-		_, frames, err := Open(f, ps, 1)
+		_, frames, err := Open(f, ps, 1, 7)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -90,7 +90,7 @@ func TestCrashCutsTornTail(t *testing.T) {
 func TestResetHidesOldFrames(t *testing.T) {
 	fs := vfs.NewMemFS()
 	f, _ := fs.OpenFile("wal", true)
-	l, _, _ := Open(f, ps, 1)
+	l, _, _ := Open(f, ps, 1, 7)
 	appendTx(t, l, 1, 2, 3)
 	l.Sync(3)
 	if err := l.Reset(4); err != nil {
@@ -98,7 +98,7 @@ func TestResetHidesOldFrames(t *testing.T) {
 	}
 	f.Close()
 	f, _ = fs.OpenFile("wal", false)
-	l, frames, err := Open(f, ps, 1)
+	l, frames, err := Open(f, ps, 1, 7)
 	if err != nil || len(frames) != 0 || l.Next() != 4 {
 		t.Fatalf("after reset: %v, %d frames, next %d", err, len(frames), l.Next())
 	}
@@ -110,7 +110,7 @@ func TestGroupCommitSharesSyncs(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	l, _, _ := Open(f, ps, 1)
+	l, _, _ := Open(f, ps, 1, 7)
 	var mu sync.Mutex // the engine's committer lock: one Append at a time
 	var wg sync.WaitGroup
 	const writers, each = 8, 25
@@ -145,7 +145,7 @@ func TestGroupCommitSharesSyncs(t *testing.T) {
 func TestSyncErrorIsSticky(t *testing.T) {
 	fs := &vfs.FaultFS{FS: vfs.NewMemFS()}
 	f, _ := fs.OpenFile("wal", true)
-	l, _, _ := Open(f, ps, 1)
+	l, _, _ := Open(f, ps, 1, 7)
 	fs.SetFault(func(op vfs.Op, _ string, _ int64, _ []byte) (int, error) {
 		if op == vfs.OpSync {
 			return 0, vfs.ErrInjected
@@ -169,7 +169,7 @@ func TestForeignFile(t *testing.T) {
 	fs := vfs.NewMemFS()
 	f, _ := fs.OpenFile("wal", true)
 	f.WriteAt([]byte("this is not a write-ahead log at all"), 0)
-	if _, _, err := Open(f, ps, 1); !errors.Is(err, ErrFormat) {
+	if _, _, err := Open(f, ps, 1, 7); !errors.Is(err, ErrFormat) {
 		t.Fatalf("foreign file: %v", err)
 	}
 }
@@ -190,4 +190,21 @@ func FuzzDecodeFrame(f *testing.F) {
 			t.Fatalf("frame does not re-encode to itself")
 		}
 	})
+}
+
+func TestLogOfAnotherDatabaseIsRefused(t *testing.T) {
+	fs := vfs.NewMemFS()
+	f, _ := fs.OpenFile("wal", true)
+	l, _, _ := Open(f, ps, 1, 7)
+	appendTx(t, l, 1)
+	l.Sync(1)
+	f.Close()
+	f, _ = fs.OpenFile("wal", false)
+	if _, _, err := Open(f, ps, 1, 8); !errors.Is(err, ErrFormat) {
+		t.Fatalf("log of database 7 opened as database 8's: %v", err)
+	}
+	l, frames, err := Open(f, ps, 1, 0)
+	if err != nil || len(frames) != 1 || l.ID() != 7 {
+		t.Fatalf("id 0 accepts any log: %v, %d frames, id %d", err, len(frames), l.ID())
+	}
 }
