@@ -26,7 +26,7 @@ import (
 // Transaction id X writes keys "tx/X/0".."tx/X/n-1" and "tx/X/n" = n (its size), and may
 // delete an earlier transaction Y whole, recording "del/X" = Y.
 //
-// STORE_CRASH_CYCLES sets the number of kills (default 3, or 1 with -short).
+// STORE_CRASH_CYCLES sets the number of kills (default 10, or 2 with -short; 150 ran clean).
 
 const childEnv = "STORE_CRASH_CHILD"
 
@@ -121,9 +121,9 @@ func crashChild(dir string) error {
 }
 
 func TestCrashHarness(t *testing.T) {
-	cycles := 3
+	cycles := 10
 	if testing.Short() {
-		cycles = 1
+		cycles = 2
 	}
 	if n, err := strconv.Atoi(os.Getenv("STORE_CRASH_CYCLES")); err == nil {
 		cycles = n
