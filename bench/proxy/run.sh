@@ -172,10 +172,10 @@ done
 if [ "${PROFILE:-}" = 1 ]; then
 	wrk -t2 -c"$CONNS" -d12s "http://$GANTRY/small" >/dev/null &
 	wp=$!
-	curl -fsS -o bench/proxy/cpu.pprof "http://$GADMIN/debug/pprof/profile?seconds=10"
+	curl -fsS -o "$tmp/cpu.pprof" "http://$GADMIN/debug/pprof/profile?seconds=10"
 	wait $wp
 	echo "== gantry CPU profile under wrk (13-byte body)"
-	go tool pprof -top -nodecount=25 "$tmp/gantry" bench/proxy/cpu.pprof 2>/dev/null | sed -n '4,32p'
+	go tool pprof -top -nodecount=25 "$tmp/gantry" "$tmp/cpu.pprof" 2>/dev/null | sed -n '4,32p'
 fi
 
 echo
