@@ -1,15 +1,11 @@
 package cache
 
-// pubsubLimit is the output a subscriber may leave unread before it is dropped,
-// Redis's default hard limit for pubsub clients.
-const pubsubLimit = 32 << 20
-
 func (c *client) ensureSubs() {
 	if c.subs == nil {
 		c.subs = &subscriptions{channels: map[string]struct{}{}, patterns: map[string]struct{}{}}
 		// From now on other goroutines write to this client too.
 		c.w.Flush()
-		c.out.startAsync(pubsubLimit)
+		c.out.startAsync(c.s.config().OutputBufferLimit)
 	}
 }
 

@@ -43,8 +43,10 @@ type Config struct {
 	// Limits bound what a client may send (see resp.Limits for the defaults).
 	Limits resp.Limits
 
-	// OutputBufferLimit is the most reply bytes that may wait for a client that
-	// does not read; past it the client is disconnected. Default 64 MB.
+	// OutputBufferLimit is the most bytes of messages that may wait for a
+	// subscriber that does not read; past it the subscriber is disconnected.
+	// Default 32 MB, Redis's hard limit for pubsub clients. (Other clients get
+	// back-pressure: their goroutine waits in write.)
 	OutputBufferLimit int
 
 	// Logger receives the server's log lines; nil discards them.
@@ -105,7 +107,7 @@ func (c Config) withDefaults() (Config, error) {
 		c.Dir = "."
 	}
 	if c.OutputBufferLimit == 0 {
-		c.OutputBufferLimit = 64 << 20
+		c.OutputBufferLimit = 32 << 20
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

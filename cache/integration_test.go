@@ -518,3 +518,18 @@ func TestLatencySampling(t *testing.T) {
 		t.Fatalf("ping latency samples = %d after %d PINGs, want 2", n, 2*sampleEvery)
 	}
 }
+
+// A subscriber that does not read is disconnected once its queue passes the
+// output limit; the publisher is never held up.
+func TestSlowSubscriberDropped(t *testing.T) {
+	srv, addr := startServer(t, Config{OutputBufferLimit: 1 << 20})
+	sub := dialRaw(t, addr)
+	sub.do("SUBSCRIBE", "c") // and never read again
+	pub := dialRaw(t, addr)
+	msg := strings.Repeat("x", 64<<10)
+	waitFor(t, "slow subscriber dropped", func() bool {
+		pub.do("PUBLISH", "c", msg)
+		return srv.pubsub.numSub("c") == 0
+	})
+	waitFor(t, "client gone", func() bool { return srv.Stats().Clients == 1 })
+}
