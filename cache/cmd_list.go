@@ -2,7 +2,6 @@ package cache
 
 import (
 	"math"
-	"strconv"
 	"sync/atomic"
 	"time"
 )
@@ -334,10 +333,8 @@ func (c *client) move(src, dst []byte, fromLeft, toLeft bool) (v []byte, ok, wro
 	if wrong || l == nil {
 		return nil, false, wrong
 	}
-	if de, dw := c.getKind(dst, kList); dw {
+	if _, dw := c.getKind(dst, kList); dw {
 		return nil, false, true
-	} else {
-		_ = de
 	}
 	v = c.pop(src, l, fromLeft)
 	c.touched(src, e)
@@ -633,5 +630,3 @@ func (c *client) unblock(w *waiter) {
 		sh.mu.Unlock()
 	}
 }
-
-var _ = strconv.Itoa
