@@ -95,8 +95,13 @@ type PoolConfig struct {
 	// HashKey is what ring_hash and maglev hash: client_ip (the default), header:NAME or
 	// cookie:NAME. A request without the header or cookie is balanced by weighted round
 	// robin.
-	HashKey string       `yaml:"hash_key"`
-	Hosts   []HostConfig `yaml:"hosts"`
+	HashKey string `yaml:"hash_key"`
+	// StickyCookie names a cookie the proxy sets to pin a client to the host that served
+	// it (sticky sessions): while that host is usable, requests carrying the cookie go
+	// there whatever the policy; when it is not, the policy picks again and the cookie is
+	// replaced. Empty (the default): no sticky sessions.
+	StickyCookie string       `yaml:"sticky_cookie"`
+	Hosts        []HostConfig `yaml:"hosts"`
 
 	// MaxIdlePerHost bounds the keep-alive connections kept to each host. Default 64.
 	MaxIdlePerHost int `yaml:"max_idle_per_host"`
@@ -428,6 +433,9 @@ func (p *PoolConfig) validate() error {
 		if err := p.HealthCheck.validate(); err != nil {
 			return fmt.Errorf("health_check.%w", err)
 		}
+	}
+	if p.StickyCookie != "" && !isToken([]byte(p.StickyCookie)) {
+		return fmt.Errorf("sticky_cookie: %q is not a cookie name (a token)", p.StickyCookie)
 	}
 	if p.MaxRequestsPerHost < 0 {
 		return fmt.Errorf("max_requests_per_host: %d is negative; allowed 0 (no limit) or a count", p.MaxRequestsPerHost)

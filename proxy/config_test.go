@@ -14,7 +14,7 @@ func TestConfigErrors(t *testing.T) {
 	}{
 		{"", "empty configuration"},
 		{"pools: []\n", "pools: none defined"},
-		{pool + "    polcy: x\n", "line 4: field polcy is unknown; allowed: name, policy, hash_key, hosts,"},
+		{pool + "    polcy: x\n", "line 4: field polcy is unknown; allowed: name, policy, hash_key, sticky_cookie, hosts,"},
 		{"bogus: 1\n" + pool, "line 1: field bogus is unknown; allowed: pools, routes,"},
 		{pool + "    policy: random\n", `pools[0].policy: "random" is unknown; allowed round_robin,`},
 		{pool + "    policy: ring_hash\n    hash_key: ip\n", `pools[0].hash_key: "ip" is not allowed; allowed client_ip, header:NAME, cookie:NAME`},
@@ -29,6 +29,7 @@ func TestConfigErrors(t *testing.T) {
 		{pool + pool[7:], `pools[1].name: "a" is used twice`},
 		{pool + "    retry_budget: 2\n", "pools[0].retry_budget: 2 is out of range"},
 		{pool + "    retries: 11\n", "pools[0].retries: 11 is out of range"},
+		{pool + "    sticky_cookie: 'a b'\n", `pools[0].sticky_cookie: "a b" is not a cookie name`},
 		{pool + "    health_check: {path: health}\n", `pools[0].health_check.path: "health" does not start with /`},
 		{pool + "    health_check: {path: /h, interval: 1ms}\n", "pools[0].health_check.interval: 1ms is too short"},
 		{pool + "    health_check: {path: /h, pth: 1}\n", "field pth is unknown; allowed: path, interval,"},

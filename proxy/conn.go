@@ -49,6 +49,8 @@ type conn struct {
 	req    head
 	resp   head
 	route  *route // the route of the request being served
+	// setSticky is the sticky cookie value to set on the response ("" for none).
+	setSticky string
 	// For the access log: the status answered and the host that answered it.
 	status   int
 	upstream string
@@ -360,6 +362,10 @@ func (c *conn) proxy(n int) bool {
 
 	hasBody := h.chunked || h.contentLength > 0
 	safe := idempotent(h.method) && !hasBody
+	cookieID := "" // the sticky cookie, copied: the head's bytes may be gone by the answer
+	if p.cfg.StickyCookie != "" {
+		cookieID = string(p.stickyValue(h))
+	}
 	isHead := string(h.method) == "HEAD"
 	upgrade := h.wantsUpgrade()
 	clientMinor, clientClose := h.minor, h.close
@@ -377,7 +383,7 @@ func (c *conn) proxy(n int) bool {
 		if p.hash != nil {
 			key = p.hashKey.key(h, c.remote)
 		}
-		u = p.pick(&c.view, &triedP, &triedB, key)
+		u = p.pick(&c.view, &triedP, &triedB, key, p.stickyValue(h))
 		if u == nil {
 			if lastErr == nil {
 				if p.full() {
@@ -473,6 +479,10 @@ func (c *conn) proxy(n int) bool {
 			c.fail(lastErr)
 			return false
 		}
+	}
+	c.setSticky = ""
+	if p.cfg.StickyCookie != "" && !u.backup && cookieID != u.stickyID {
+		c.setSticky = u.stickyID
 	}
 	if !discarded {
 		c.br.Discard(n)
@@ -587,6 +597,13 @@ func (c *conn) forwardResponse(uc *upConn, r *route, isHead, upgrade bool, clien
 		keepClient = false // an HTTP/1.0 client learns the end of such a body from the close
 	}
 	c.writeResponseHead(st, keepClient, clientMinor == 0, false)
+	if c.setSticky != "" {
+		c.bw.WriteString("Set-Cookie: ")
+		c.bw.WriteString(u.pool.cfg.StickyCookie)
+		c.bw.WriteByte('=')
+		c.bw.WriteString(u.stickyID)
+		c.bw.WriteString("; Path=/; HttpOnly\r\n")
+	}
 	if mode == bodyLength || (mode == bodyNone && resp.contentLength >= 0) {
 		c.bw.WriteString("Content-Length: ")
 		c.bw.Write(strconv.AppendInt(c.bw.AvailableBuffer(), resp.contentLength, 10))

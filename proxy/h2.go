@@ -191,7 +191,7 @@ func (h h2Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		if fresh {
 			fresh = false
-		} else if u = p.pick(&c.view, &triedP, &triedB, key); u == nil {
+		} else if u = p.pick(&c.view, &triedP, &triedB, key, p.stickyValue(req)); u == nil {
 			if lastErr == nil {
 				if p.full() {
 					p.breakerOpen.Add(1)
@@ -267,6 +267,9 @@ func (h h2Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		hdr.Set(string(f.name), string(f.value))
 	}
 	hdr.Add("Via", string(s.via))
+	if p.cfg.StickyCookie != "" && !u.backup && string(p.stickyValue(req)) != u.stickyID {
+		hdr.Add("Set-Cookie", p.cfg.StickyCookie+"="+u.stickyID+"; Path=/; HttpOnly")
+	}
 	if resp.contentLength >= 0 && !resp.chunked {
 		hdr.Set("Content-Length", strconv.FormatInt(resp.contentLength, 10))
 	}

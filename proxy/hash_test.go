@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 )
 
@@ -93,5 +94,52 @@ func TestCookieValue(t *testing.T) {
 		if got := string(cookieValue([]byte(tt.field), tt.name)); got != tt.want {
 			t.Errorf("cookieValue(%q, %q) = %q, want %q", tt.field, tt.name, got, tt.want)
 		}
+	}
+}
+
+func TestStickyCookie(t *testing.T) {
+	checkLeaks(t)
+	var addrs []string
+	for i := 0; i < 3; i++ {
+		name := fmt.Sprint(i)
+		addrs = append(addrs, backend(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, name) }))
+	}
+	cfg := onePool(addrs...)
+	cfg.Pools[0].Policy = "round_robin"
+	cfg.Pools[0].StickyCookie = "gsticky"
+	s, addr := start(t, cfg)
+	c := client(t) // no cookie jar: the test carries the cookie itself
+	send := func(cookie string) (body, set string) {
+		req, _ := http.NewRequest("POST", "http://"+addr+"/", strings.NewReader("x"))
+		if cookie != "" {
+			req.Header.Set("Cookie", "a=1; gsticky="+cookie)
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b), resp.Header.Get("Set-Cookie")
+	}
+	first, set := send("")
+	value, ok := strings.CutPrefix(set, "gsticky=")
+	if !ok || !strings.HasSuffix(value, "; Path=/; HttpOnly") {
+		t.Fatalf("Set-Cookie = %q", set)
+	}
+	value = strings.TrimSuffix(value, "; Path=/; HttpOnly")
+	for i := 0; i < 6; i++ { // round robin would move on; the cookie holds
+		body, set := send(value)
+		if body != first || set != "" {
+			t.Fatalf("with the cookie: went to %s (first %s), Set-Cookie %q", body, first, set)
+		}
+	}
+	s.Drain("app", addrs[atoi(first)], true)
+	body, set := send(value)
+	if body == first || !strings.HasPrefix(set, "gsticky=") || strings.Contains(set, value) {
+		t.Errorf("pinned host drained: went to %s, Set-Cookie %q", body, set)
+	}
+	if body, _ := send("bogus"); body == "" {
+		t.Error("an unknown cookie value broke the request")
 	}
 }

@@ -213,6 +213,9 @@ func (s *Server) buildTable(cfg Config) (*table, error) {
 				return nil, fmt.Errorf("pools %q: %w", pc.Name, err)
 			}
 		}
+		if pc.StickyCookie != "" {
+			p.buildSticky()
+		}
 		p.retryTokens.Store(retryBurst)
 		t.pools = append(t.pools, p)
 		byName[p.name] = p

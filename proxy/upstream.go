@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -30,6 +31,7 @@ type upstream struct {
 	ejectedUntil atomic.Int64 // unix nanoseconds; the host is skipped until then
 	ejections    atomic.Int32 // how many times in a row it was ejected
 	drained      atomic.Bool
+	stickyID     string      // the host's sticky cookie value
 	unhealthy    atomic.Bool // failed its active health check
 	// Counters of the health check, touched only by the pool's checker goroutine.
 	checkPasses, checkFails int
@@ -220,6 +222,7 @@ type pool struct {
 	hash       balance.Hash   // ring_hash and maglev pools: key → host address
 	byAddr     map[string]int // host address → index in primary
 	hashKey    hashKey
+	stickyIdx  map[string]int // sticky cookie value → index in primary
 
 	ejectMu sync.Mutex  // serialises ejection decisions
 	retired atomic.Bool // a reload replaced the pool: connections are not kept
@@ -298,10 +301,19 @@ func (p *pool) full() bool {
 // hosts already tried by this request (by pointer) and is updated. For a hashing pool,
 // key is the request's key: it goes to the host the hash names, or when that host is not
 // usable, to the host a re-hash names (so a key's second choice is stable too), and only
-// then to whichever host the fallback policy picks.
-func (p *pool) pick(v *pickView, triedP, triedB *uint64, key []byte) *upstream {
+// then to whichever host the fallback policy picks. sticky is the value of the pool's
+// sticky cookie, if the request has one: a usable primary it names comes first.
+func (p *pool) pick(v *pickView, triedP, triedB *uint64, key, sticky []byte) *upstream {
 	v.now = time.Now().UnixNano()
 	v.set, v.tried = p.primary, *triedP
+	if p.cfg.StickyCookie != "" && sticky != nil {
+		if i, ok := p.stickyIdx[string(sticky)]; ok && v.Usable(i) {
+			if i < 64 {
+				*triedP |= 1 << i
+			}
+			return p.primary[i]
+		}
+	}
 	if p.hash != nil && key != nil {
 		k := string(key)
 		for try := 0; try < 4; try++ {
@@ -429,5 +441,30 @@ func (p *pool) buildHash() error {
 		return nil
 	}
 	p.hash = balance.NewRing(nodes, 0)
+	return nil
+}
+
+// buildSticky names each primary host for the sticky cookie: a hash of its address, so
+// that the value reveals nothing and stays the same across restarts and reloads.
+func (p *pool) buildSticky() {
+	p.stickyIdx = make(map[string]int, len(p.primary))
+	for i, u := range p.primary {
+		u.stickyID = strconv.FormatUint(balance.Sum64(u.addr), 36)
+		p.stickyIdx[u.stickyID] = i
+	}
+}
+
+// stickyValue returns the request's sticky cookie value for pool p, or nil.
+func (p *pool) stickyValue(h *head) []byte {
+	if p.cfg.StickyCookie == "" {
+		return nil
+	}
+	for i := range h.fields {
+		if f := &h.fields[i]; equalFold(f.name, "cookie") {
+			if v := cookieValue(f.value, p.cfg.StickyCookie); v != nil {
+				return v
+			}
+		}
+	}
 	return nil
 }
