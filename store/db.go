@@ -163,6 +163,9 @@ type dbStats struct {
 // Open opens the database at path, creating it if missing, and recovers it from its log.
 func Open(path string, opts *Options) (*DB, error) {
 	o := opts.withDefaults()
+	if o.CacheBytes < 0 || o.CheckpointBytes < 0 || o.MaxTxBytes < 0 || o.LockTimeout < 0 || o.Retries < 0 {
+		return nil, errors.New("store: CacheBytes, CheckpointBytes, MaxTxBytes, LockTimeout and Retries must not be negative")
+	}
 	if !page.ValidSize(o.PageSize) {
 		return nil, fmt.Errorf("store: page size %d: want a power of two from %d to %d", o.PageSize, page.MinSize, page.MaxSize)
 	}

@@ -146,6 +146,9 @@ func TestVersionAndPageSizeChecks(t *testing.T) {
 	if _, err := Open(path, &Options{PageSize: 1000}); err == nil {
 		t.Fatal("page size 1000 accepted")
 	}
+	if _, err := Open(path, &Options{CacheBytes: -1}); err == nil {
+		t.Fatal("negative cache size accepted")
+	}
 }
 
 func TestCheckpointKeepsOldSnapshotsAndResetsTheLog(t *testing.T) {
