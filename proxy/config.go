@@ -164,6 +164,13 @@ type Route struct {
 	// Pool names the pool that serves the route.
 	Pool string `yaml:"pool"`
 
+	// Redirect answers the route's requests with a redirect instead of proxying them:
+	// "https" sends the client to the same host and target over HTTPS (the HTTP→HTTPS
+	// redirect); a URL prefix such as https://new.example.com sends it there with the
+	// request's target appended. RedirectCode is 308 (the default), 301, 302, 303 or 307.
+	Redirect     string `yaml:"redirect"`
+	RedirectCode int    `yaml:"redirect_code"`
+
 	// StripPrefix is removed from the start of the path sent upstream, then AddPrefix is
 	// put in front: strip_prefix /api with add_prefix /v2 sends /api/users as /v2/users.
 	StripPrefix string `yaml:"strip_prefix"`
@@ -483,8 +490,29 @@ func hostAddr(s string) (string, error) {
 }
 
 func (r *Route) validate(pools map[string]bool) error {
+	if r.Redirect != "" {
+		if r.Pool != "" {
+			return errors.New("redirect: set together with pool; a route either redirects or proxies")
+		}
+		if r.Redirect != "https" && !strings.HasPrefix(r.Redirect, "https://") && !strings.HasPrefix(r.Redirect, "http://") {
+			return fmt.Errorf("redirect: %q is not allowed; allowed https (same host and path over HTTPS) or a URL prefix http(s)://host[/path]", r.Redirect)
+		}
+		for _, c := range []byte(r.Redirect) {
+			if c <= ' ' || c == 0x7f || c == '?' || c == '#' {
+				return fmt.Errorf("redirect: %q has a byte not allowed in a URL prefix", r.Redirect)
+			}
+		}
+		switch r.RedirectCode {
+		case 0:
+			r.RedirectCode = 308
+		case 301, 302, 303, 307, 308:
+		default:
+			return fmt.Errorf("redirect_code: %d is not allowed; allowed 301, 302, 303, 307, 308", r.RedirectCode)
+		}
+		return nil
+	}
 	if r.Pool == "" {
-		return errors.New("pool: missing; a route names the pool that serves it")
+		return errors.New("pool: missing; a route names the pool that serves it (or redirects)")
 	}
 	if !pools[r.Pool] {
 		return fmt.Errorf("pool: %q is not a defined pool", r.Pool)

@@ -357,6 +357,9 @@ func (c *conn) proxy(n int) bool {
 		return false
 	}
 	c.route = r
+	if r.redirect != "" {
+		return c.redirect(r, host, target, n)
+	}
 	p := r.pool
 	p.depositRetryToken()
 
@@ -925,4 +928,46 @@ func (c *conn) writeForwarded(w *bufio.Writer, host []byte) {
 	} else {
 		w.WriteString(";proto=http\r\n")
 	}
+}
+
+// redirect answers a request of a redirecting route. The connection stays open unless
+// the request has a body, which is not read.
+func (c *conn) redirect(r *route, host, target []byte, n int) bool {
+	h, w := &c.req, c.bw
+	if r.redirect == "https" && len(host) == 0 {
+		c.fail(errNoHost) // an HTTP/1.0 request without Host: nowhere to send it
+		return false
+	}
+	keep := !h.close && !h.chunked && h.contentLength <= 0 && !c.srv.closing.Load()
+	c.status = r.redirectCode
+	c.srv.stats.countStatus(r.redirectCode)
+	r.count(r.redirectCode)
+	w.WriteString("HTTP/1.1 ")
+	w.Write(strconv.AppendInt(w.AvailableBuffer(), int64(r.redirectCode), 10))
+	w.WriteByte(' ')
+	w.WriteString(http.StatusText(r.redirectCode))
+	w.WriteString("\r\nLocation: ")
+	if r.redirect == "https" {
+		w.WriteString("https://")
+		w.Write(hostname(host))
+	} else {
+		w.WriteString(strings.TrimSuffix(r.redirect, "/"))
+	}
+	if target[0] == '/' {
+		w.Write(target)
+	} else {
+		w.WriteByte('/')
+	}
+	w.WriteString("\r\nContent-Length: 0\r\n")
+	if !keep {
+		w.WriteString("Connection: close\r\n")
+	} else if h.minor == 0 {
+		w.WriteString("Connection: keep-alive\r\n")
+	}
+	w.WriteString("\r\n")
+	c.br.Discard(n) // the head's bytes (host, target) are written: now they may go
+	if !keep {
+		w.Flush()
+	}
+	return keep
 }

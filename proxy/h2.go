@@ -166,6 +166,17 @@ func (h h2Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.route = rt
+	if rt.redirect != "" {
+		loc := strings.TrimSuffix(rt.redirect, "/") + r.URL.RequestURI()
+		if rt.redirect == "https" {
+			loc = "https://" + string(hostname(req.host)) + r.URL.RequestURI()
+		}
+		rt.count(rt.redirectCode)
+		s.stats.countStatus(rt.redirectCode)
+		w.Header().Set("Location", loc)
+		w.WriteHeader(rt.redirectCode)
+		return
+	}
 	p := rt.pool
 	p.depositRetryToken()
 	hasBody := r.ContentLength != 0

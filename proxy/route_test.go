@@ -3,6 +3,7 @@ package proxy
 import (
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 )
 
@@ -123,5 +124,36 @@ func TestRouteRewrites(t *testing.T) {
 		if resp.Header.Get("Server") != "" || resp.Header.Get("X-Frame-Options") != "DENY" {
 			t.Errorf("response header %v", resp.Header)
 		}
+	}
+}
+
+func TestRedirectRoutes(t *testing.T) {
+	checkLeaks(t)
+	up := backend(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "proxied") })
+	cfg := Config{
+		Pools: []PoolConfig{{Name: "a", Hosts: []HostConfig{{Addr: up}}}},
+		Routes: []Route{
+			{Host: "moved.example", Redirect: "https://new.example/base/", RedirectCode: 301},
+			{Host: "plain.example", Redirect: "https"},
+			{Pool: "a"},
+		},
+	}
+	_, addr := start(t, cfg)
+	for _, tt := range []struct{ req, want string }{
+		{"GET /x?y=1 HTTP/1.1\r\nHost: moved.example\r\nConnection: close\r\n\r\n",
+			"HTTP/1.1 301 Moved Permanently\r\nLocation: https://new.example/base/x?y=1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"},
+		{"GET /p HTTP/1.1\r\nHost: plain.example:8080\r\nConnection: close\r\n\r\n",
+			"HTTP/1.1 308 Permanent Redirect\r\nLocation: https://plain.example/p\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"},
+		{"POST /p HTTP/1.1\r\nHost: plain.example\r\nContent-Length: 3\r\n\r\nabc",
+			"HTTP/1.1 308 Permanent Redirect\r\nLocation: https://plain.example/p\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"},
+	} {
+		if got := rawExchange(t, addr, tt.req); got != tt.want {
+			t.Errorf("answer %q, want %q", got, tt.want)
+		}
+	}
+	// Keep-alive: a redirect and then a proxied request on one connection.
+	got := rawExchange(t, addr, "GET / HTTP/1.1\r\nHost: plain.example\r\n\r\nGET / HTTP/1.1\r\nHost: other\r\nConnection: close\r\n\r\n")
+	if !strings.HasPrefix(got, "HTTP/1.1 308 ") || !strings.HasSuffix(got, "proxied") {
+		t.Errorf("pipelined answer %q", got)
 	}
 }

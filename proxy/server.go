@@ -90,6 +90,8 @@ type route struct {
 	statusSeen [6]atomic.Uint64 // answers by class: 1xx..5xx, and [0] for other
 
 	readTimeout            time.Duration // 0: the pool's; -1: none
+	redirect               string        // "" (proxy), "https", or a URL prefix
+	redirectCode           int
 	stripPrefix, addPrefix string
 	reqRules, respRules    headerRules
 }
@@ -241,6 +243,7 @@ func (s *Server) buildTable(cfg Config) (*table, error) {
 		for k, v := range r.Headers {
 			cr.headers = append(cr.headers, headerMatch{strings.ToLower(k), []byte(v)})
 		}
+		cr.redirect, cr.redirectCode = r.Redirect, r.RedirectCode
 		cr.stripPrefix, cr.addPrefix = r.StripPrefix, r.AddPrefix
 		cr.readTimeout = r.ReadTimeout
 		cr.reqRules = newHeaderRules(r.RequestHeaders)
