@@ -313,6 +313,9 @@ func (db *DB) Close() error {
 		if failed == nil {
 			err = db.checkpointLocked()
 		}
+		if err == nil && failed == nil {
+			err = db.wal.Shrink()
+		}
 		db.commitMu.Unlock()
 		if cerr := db.closeFiles(); err == nil {
 			err = cerr

@@ -110,7 +110,7 @@ func printStats(s stdio, rep store.Report, walSize int64) {
 	row("leaf fill", fmt.Sprintf("%.1f%%", 100*rep.LeafFill))
 	row("keys", rep.Keys)
 	row("commits", rep.TxID)
-	row("wal bytes at open", walSize)
+	row("wal file bytes at open", walSize)
 	names := make([]string, 0, len(rep.Buckets))
 	for n := range rep.Buckets {
 		names = append(names, n)
@@ -171,6 +171,8 @@ func runDBBench(s stdio, args []string) error {
 		}
 		defer os.RemoveAll(d)
 		*dir = d
+	} else if err := os.MkdirAll(*dir, 0o755); err != nil {
+		return err
 	}
 	open := func(name string) (workload.Engine, error) {
 		return workload.OpenStore(fmt.Sprintf("%s/%s.db", *dir, name), nil)

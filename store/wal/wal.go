@@ -382,6 +382,21 @@ func (l *Log) Reset(base uint64) error {
 	return nil
 }
 
+// Shrink gives back the file space past the header when the log holds no frame (after a
+// checkpoint restarted it): space grown ahead for a large load is not kept forever.
+func (l *Log) Shrink() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.err != nil || l.next != l.base {
+		return l.err
+	}
+	if err := l.f.Truncate(HeaderSize); err != nil {
+		return err
+	}
+	l.size = HeaderSize
+	return nil
+}
+
 // Stats returns the log's counters.
 func (l *Log) Stats() Stats {
 	l.mu.Lock()

@@ -96,6 +96,12 @@ func TestResetHidesOldFrames(t *testing.T) {
 	if err := l.Reset(4); err != nil {
 		t.Fatal(err)
 	}
+	if err := l.Shrink(); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(fs.Contents("wal")); n != HeaderSize {
+		t.Fatalf("after Shrink the log file is %d bytes", n)
+	}
 	f.Close()
 	f, _ = fs.OpenFile("wal", false)
 	l, frames, err := Open(f, ps, 1, 7)
