@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -87,7 +88,7 @@ func parseMemory(v string) (int64, bool) {
 		}
 	}
 	n, ok := parseInt([]byte(v))
-	if !ok || n < 0 {
+	if !ok || n < 0 || n > math.MaxInt64/mul {
 		return 0, false
 	}
 	return n * mul, true

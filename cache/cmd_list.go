@@ -400,6 +400,9 @@ func parseTimeout(b []byte) (time.Duration, string) {
 	if f < 0 {
 		return 0, "ERR timeout is negative"
 	}
+	if f > float64(math.MaxInt64/int64(time.Second)) {
+		return 0, "" // longer than a Duration holds: wait for ever, as 0 does
+	}
 	return time.Duration(f * float64(time.Second)), ""
 }
 

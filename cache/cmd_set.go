@@ -164,6 +164,10 @@ func cmdSPop(c *client, args [][]byte) {
 	var out []string
 	switch {
 	case !pop && count < 0: // SRANDMEMBER with a negative count may repeat members
+		if count < -maxRandomMembers {
+			c.w.Error("ERR value is out of range")
+			return
+		}
 		all := s.members()
 		for range -count {
 			out = append(out, all[rand.IntN(len(all))])
@@ -195,6 +199,11 @@ func cmdSPop(c *client, args [][]byte) {
 		c.w.BulkString(m)
 	}
 }
+
+// maxRandomMembers bounds SRANDMEMBER's negative count, whose reply repeats members
+// and so is not bounded by the set: Redis refuses below -LONG_MAX/2; gantry refuses
+// a reply of more than 16M members, which would be gigabytes.
+const maxRandomMembers = 1 << 24
 
 // setAlgebra computes SINTER, SUNION or SDIFF of the sets at keys.
 func (c *client) setAlgebra(op string, keys [][]byte) (*set, bool) {

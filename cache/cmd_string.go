@@ -464,7 +464,7 @@ func cmdSetRange(c *client, args [][]byte) {
 	if wrong {
 		return
 	}
-	if len(val) > 0 && off+int64(len(val)) > maxStringSize {
+	if len(val) > 0 && off > maxStringSize-int64(len(val)) { // no overflow for huge offsets
 		c.w.Error("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
 		return
 	}

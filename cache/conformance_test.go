@@ -3,6 +3,7 @@ package cache
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // The conformance test runs the same command scripts over raw TCP against a real
@@ -589,6 +590,44 @@ func rawExchange(t *testing.T, addr, in string) string {
 		out = append(out, buf[:n]...)
 		if err != nil {
 			return string(out)
+		}
+	}
+}
+
+// Extreme numbers get errors, never a crash or a hang.
+func TestExtremeArguments(t *testing.T) {
+	_, addr := startServer(t, Config{})
+	r := dialRaw(t, addr)
+	for _, tt := range []struct {
+		cmd  []string
+		want string
+	}{
+		{[]string{"SETRANGE", "k", "9223372036854775807", "a"}, "-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n"},
+		{[]string{"SETRANGE", "k", "536870911", "ab"}, "-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n"},
+		{[]string{"CONFIG", "SET", "maxmemory", "9223372036854775807gb"}, ""},
+		{[]string{"CONFIG", "GET", "maxmemory"}, "*2\r\n$9\r\nmaxmemory\r\n$1\r\n0\r\n"},
+		{[]string{"SADD", "s", "a"}, ":1\r\n"},
+		{[]string{"SRANDMEMBER", "s", "-9223372036854775808"}, "-ERR value is out of range\r\n"},
+		{[]string{"BLPOP", "nokey", "1e300"}, ""},
+	} {
+		if tt.cmd[0] == "BLPOP" {
+			// Blocks for ever (a huge timeout): it must not come back at once.
+			r.c.Write(encodeCommand(tt.cmd))
+			r.c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+			if n, _ := r.br.Read(make([]byte, 16)); n != 0 {
+				t.Fatalf("BLPOP with a huge timeout returned at once")
+			}
+			continue
+		}
+		got := r.do(tt.cmd...)
+		if tt.want == "" {
+			if !strings.HasPrefix(got, "-ERR") {
+				t.Errorf("%v = %q, want an error", tt.cmd, got)
+			}
+			continue
+		}
+		if got != tt.want {
+			t.Errorf("%v = %q, want %q", tt.cmd, got, tt.want)
 		}
 	}
 }
