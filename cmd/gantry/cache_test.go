@@ -27,6 +27,7 @@ func TestCacheCommandLine(t *testing.T) {
 		{[]string{"cache", "-h"}, 0, ""},
 		{[]string{"cache", "extra"}, 2, `unexpected argument "extra"`},
 		{[]string{"cache", "--maxmemory", "lots"}, 2, `"lots" is not a size`},
+		{[]string{"cache", "--maxmemory", "9223372036854775807gb"}, 2, "is not a size"},
 		{[]string{"cache", "--maxmemory-policy", "lru"}, 2, `maxmemory-policy "lru" is not one of`},
 		{[]string{"cache", "--appendonly", "maybe"}, 2, "--appendonly must be yes or no"},
 		{[]string{"cache", "--appendfsync", "sometimes"}, 2, "--appendfsync must be"},
