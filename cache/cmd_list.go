@@ -157,17 +157,17 @@ func cmdLRange(c *client, args [][]byte) {
 }
 
 func cmdLIndex(c *client, args [][]byte) {
-	idx, ok := parseInt(args[2])
-	if !ok {
-		c.w.Error(errNotInt)
-		return
-	}
-	l, _, wrong := c.listOf(args[1], false)
+	l, _, wrong := c.listOf(args[1], false) // Redis looks at the key first
 	if wrong {
 		return
 	}
 	if l == nil {
 		c.w.Null()
+		return
+	}
+	idx, ok := parseInt(args[2])
+	if !ok {
+		c.w.Error(errNotInt)
 		return
 	}
 	if idx < 0 {
@@ -181,17 +181,17 @@ func cmdLIndex(c *client, args [][]byte) {
 }
 
 func cmdLSet(c *client, args [][]byte) {
-	idx, ok := parseInt(args[2])
-	if !ok {
-		c.w.Error(errNotInt)
-		return
-	}
-	l, e, wrong := c.listOf(args[1], false)
+	l, e, wrong := c.listOf(args[1], false) // Redis looks at the key first
 	if wrong {
 		return
 	}
 	if l == nil {
 		c.w.Error(errNoSuchKey)
+		return
+	}
+	idx, ok := parseInt(args[2])
+	if !ok {
+		c.w.Error(errNotInt)
 		return
 	}
 	if idx < 0 {
@@ -226,7 +226,10 @@ func cmdLRem(c *client, args [][]byte) {
 	keep := make([]bool, len(s))
 	removed := int64(0)
 	limit := count
-	if limit < 0 {
+	switch {
+	case limit == math.MinInt64:
+		limit = math.MaxInt64 // -MinInt64 overflows; any list is shorter anyway
+	case limit < 0:
 		limit = -limit
 	}
 	for k := range s {
@@ -335,6 +338,21 @@ func (c *client) move(src, dst []byte, fromLeft, toLeft bool) (v []byte, ok, wro
 	}
 	if _, dw := c.getKind(dst, kList); dw {
 		return nil, false, true
+	}
+	if string(src) == string(dst) {
+		// A rotation: the list never empties, so the key (and its TTL) stays.
+		if fromLeft {
+			v = l.popFront()
+		} else {
+			v = l.popBack()
+		}
+		if toLeft {
+			l.pushFront(v)
+		} else {
+			l.pushBack(v)
+		}
+		c.touched(src, e)
+		return v, true, false
 	}
 	v = c.pop(src, l, fromLeft)
 	c.touched(src, e)

@@ -187,7 +187,10 @@ func cmdZIncrBy(c *client, args [][]byte) {
 	if wrong {
 		return
 	}
-	score := z.scores[string(args[3])] + incr
+	score := incr // a new member takes the increment as it is (-0 stays -0)
+	if cur, ok := z.scores[string(args[3])]; ok {
+		score += cur
+	}
 	if math.IsNaN(score) {
 		c.w.Error("ERR resulting score is not a number (NaN)")
 		c.dropIfEmpty(args[1], z.len())
@@ -232,7 +235,7 @@ func scoreBound(b []byte) (f float64, ex, ok bool) {
 	if len(b) > 0 && b[0] == '(' {
 		ex, b = true, b[1:]
 	}
-	f, ok = parseFloat(b)
+	f, ok = parseRangeFloat(b)
 	return f, ex, ok
 }
 

@@ -26,7 +26,12 @@ func TestDifferential(t *testing.T) {
 	seed := uint64(*diffSeed)
 	rng := rand.New(rand.NewPCG(seed, 2))
 	key := func() string { return "k" + strconv.Itoa(rng.IntN(6)) }
+	extremes := []string{"9223372036854775807", "-9223372036854775808", "9223372036854775808", "1e308",
+		"-1e308", "inf", "-inf", "+inf", "nan", "", " 1", "1 ", "0x10", "1e", "-0", "00", "+5", "3.0", "(1", "[a"}
 	val := func() string {
+		if rng.IntN(12) == 0 {
+			return extremes[rng.IntN(len(extremes))]
+		}
 		switch rng.IntN(4) {
 		case 0:
 			return strconv.Itoa(rng.IntN(20) - 5)
@@ -37,7 +42,12 @@ func TestDifferential(t *testing.T) {
 		}
 		return strconv.Itoa(rng.IntN(5))
 	}
-	idx := func() string { return strconv.Itoa(rng.IntN(9) - 4) }
+	idx := func() string {
+		if rng.IntN(20) == 0 {
+			return extremes[rng.IntN(3)]
+		}
+		return strconv.Itoa(rng.IntN(9) - 4)
+	}
 	member := func() string { return strconv.Itoa(rng.IntN(8)) }
 	gens := []func() []string{
 		func() []string { return []string{"SET", key(), val()} },

@@ -51,7 +51,7 @@ func parseFloat(b []byte) (float64, bool) {
 	if len(b) == 0 || isSpace(b[0]) || isSpace(b[len(b)-1]) {
 		return 0, false
 	}
-	f, err := strconv.ParseFloat(string(b), 64)
+	f, err := strconv.ParseFloat(cHex(string(b)), 64)
 	if err != nil {
 		var ne *strconv.NumError
 		if ok := asNumErr(err, &ne); ok && ne.Err == strconv.ErrRange {
@@ -63,6 +63,28 @@ func parseFloat(b []byte) (float64, bool) {
 		return 0, false
 	}
 	return f, true
+}
+
+// cHex adds the binary exponent Go needs to a C hex float without one ("0x10"
+// is 16 to strtod; Go's ParseFloat wants "0x10p0").
+func cHex(s string) string {
+	t := strings.TrimLeft(s, "+-")
+	if len(t) > 2 && t[0] == '0' && (t[1] == 'x' || t[1] == 'X') && !strings.ContainsAny(t, "pP") {
+		return s + "p0"
+	}
+	return s
+}
+
+// parseRangeFloat parses a score range bound as Redis's zslParseRange does with
+// strtod: leading blanks are skipped and an empty string is 0.
+func parseRangeFloat(b []byte) (float64, bool) {
+	for len(b) > 0 && isSpace(b[0]) {
+		b = b[1:]
+	}
+	if len(b) == 0 {
+		return 0, true
+	}
+	return parseFloat(b)
 }
 
 func asNumErr(err error, ne **strconv.NumError) bool {
@@ -87,6 +109,13 @@ func parseLongDouble(b []byte) (*big.Float, bool) {
 	s := string(b)
 	if strings.Contains(strings.ToLower(s), "nan") {
 		return nil, false
+	}
+	if h := cHex(s); h != s || strings.ContainsAny(s, "xX") {
+		v, err := strconv.ParseFloat(h, 64) // hex floats are exact in a float64
+		if err != nil {
+			return nil, false
+		}
+		return new(big.Float).SetPrec(longDouble).SetFloat64(v), true
 	}
 	f, _, err := big.ParseFloat(s, 10, longDouble, big.ToNearestEven)
 	if err != nil {

@@ -120,6 +120,9 @@ func (z *zset) remove(score float64, member string) {
 
 // add sets member's score and reports whether it is new.
 func (z *zset) add(member []byte, score float64) bool {
+	if score == 0 {
+		score = 0 // -0 is stored as 0, as Redis's listpack stores an integral score
+	}
 	old, ok := z.scores[string(member)]
 	if ok {
 		if old != score {
