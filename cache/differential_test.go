@@ -116,7 +116,9 @@ func TestDifferential(t *testing.T) {
 		args := gens[rng.IntN(len(gens))]()
 		want, got := redis.do(args...), gantry.do(args...)
 		if got != want {
-			t.Fatalf("command %d of seed %d: %s\n redis:  %q\n gantry: %q", i, seed, strings.Join(args, " "), want, got)
+			t.Fatalf("command %d of seed %d: %s\n redis:  %q\n gantry: %q\n(after it, TYPE and DUMP-like view of %s: redis %q %q, gantry %q %q)",
+				i, seed, strings.Join(args, " "), want, got, args[1],
+				redis.do("TYPE", args[1]), redis.do("GET", args[1]), gantry.do("TYPE", args[1]), gantry.do("GET", args[1]))
 		}
 	}
 }

@@ -121,6 +121,11 @@ func parseLongDouble(b []byte) (*big.Float, bool) {
 	if err != nil {
 		return nil, false
 	}
+	// Past the long double's range strtold sets ERANGE, and Redis calls the
+	// value not a valid float (overflow to ±inf, or underflow to 0).
+	if e := f.MantExp(nil); !f.IsInf() && f.Sign() != 0 && (e > 16384 || e < -16444) {
+		return nil, false
+	}
 	return f, true
 }
 
