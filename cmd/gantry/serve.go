@@ -66,7 +66,11 @@ func serve(ctx context.Context, srv server, o serveOptions) error {
 		o.log.Info(o.name+" shutting down", "drain", o.drain.String())
 	case first = <-errc:
 		running--
-		o.log.Error(o.name+" stopped", "err", first)
+		if first != nil {
+			o.log.Error(o.name+" failed", "err", first)
+		} else {
+			o.log.Info(o.name + " stopped")
+		}
 	}
 
 	drainCtx, stop := context.WithTimeout(context.Background(), o.drain)
