@@ -6,18 +6,7 @@ import (
 )
 
 func (c *client) hashOf(key []byte, create bool) (h *hash, e *entry, wrong bool) {
-	e, wrong = c.getKind(key, kHash)
-	if wrong {
-		return nil, nil, true
-	}
-	if e == nil {
-		if !create {
-			return nil, nil, false
-		}
-		e = &entry{kind: kHash, obj: newHash()}
-		c.put(key, e)
-	}
-	return e.obj.(*hash), e, false
+	return valueOf(c, key, kHash, create, newHash)
 }
 
 // cmdHSet is HSET and HMSET.

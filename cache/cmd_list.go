@@ -7,18 +7,7 @@ import (
 )
 
 func (c *client) listOf(key []byte, create bool) (l *list, e *entry, wrong bool) {
-	e, wrong = c.getKind(key, kList)
-	if wrong {
-		return nil, nil, true
-	}
-	if e == nil {
-		if !create {
-			return nil, nil, false
-		}
-		e = &entry{kind: kList, obj: &list{}}
-		c.put(key, e)
-	}
-	return e.obj.(*list), e, false
+	return valueOf(c, key, kList, create, func() *list { return &list{} })
 }
 
 // cmdPush is LPUSH, RPUSH, LPUSHX and RPUSHX.

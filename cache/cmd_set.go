@@ -7,18 +7,7 @@ import (
 )
 
 func (c *client) setOf(key []byte, create bool) (s *set, e *entry, wrong bool) {
-	e, wrong = c.getKind(key, kSet)
-	if wrong {
-		return nil, nil, true
-	}
-	if e == nil {
-		if !create {
-			return nil, nil, false
-		}
-		e = &entry{kind: kSet, obj: newSet()}
-		c.put(key, e)
-	}
-	return e.obj.(*set), e, false
+	return valueOf(c, key, kSet, create, newSet)
 }
 
 func cmdSAdd(c *client, args [][]byte) {

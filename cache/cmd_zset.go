@@ -6,18 +6,7 @@ import (
 )
 
 func (c *client) zsetOf(key []byte, create bool) (z *zset, e *entry, wrong bool) {
-	e, wrong = c.getKind(key, kZSet)
-	if wrong {
-		return nil, nil, true
-	}
-	if e == nil {
-		if !create {
-			return nil, nil, false
-		}
-		e = &entry{kind: kZSet, obj: newZset()}
-		c.put(key, e)
-	}
-	return e.obj.(*zset), e, false
+	return valueOf(c, key, kZSet, create, newZset)
 }
 
 func cmdZAdd(c *client, args [][]byte) {

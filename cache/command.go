@@ -341,6 +341,24 @@ func (c *client) getKind(key []byte, k kind) (e *entry, wrong bool) {
 	return e, false
 }
 
+// valueOf returns key's value when it holds kind k. A missing key gives the zero T, or,
+// when create is set, a value made by fresh and stored under key. wrong reports a key of
+// another kind: the WRONGTYPE error is already written.
+func valueOf[T any](c *client, key []byte, k kind, create bool, fresh func() T) (v T, e *entry, wrong bool) {
+	e, wrong = c.getKind(key, k)
+	if wrong {
+		return v, nil, true
+	}
+	if e == nil {
+		if !create {
+			return v, nil, false
+		}
+		e = &entry{kind: k, obj: fresh()}
+		c.put(key, e)
+	}
+	return e.obj.(T), e, false
+}
+
 // read is get for commands that read: it counts hits and misses.
 func (c *client) read(key []byte) *entry {
 	e := c.get(key)
