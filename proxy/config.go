@@ -103,6 +103,11 @@ type PoolConfig struct {
 	StickyCookie string       `yaml:"sticky_cookie"`
 	Hosts        []HostConfig `yaml:"hosts"`
 
+	// Protocol is what the proxy speaks to the hosts: http1 (the default) or h2. TLS
+	// makes the connections TLS (also turned on by https:// host addresses).
+	Protocol string       `yaml:"protocol"`
+	TLS      *UpstreamTLS `yaml:"tls"`
+
 	// MaxIdlePerHost bounds the keep-alive connections kept to each host. Default 64.
 	MaxIdlePerHost int `yaml:"max_idle_per_host"`
 	// IdleTimeout closes a keep-alive connection unused for this long. Default 30s; keep
@@ -140,7 +145,7 @@ type PoolConfig struct {
 
 // HostConfig is one upstream host.
 type HostConfig struct {
-	// Addr is host:port, or an http:// URL.
+	// Addr is host:port, or an http:// or https:// URL (https: the pool uses TLS).
 	Addr string `yaml:"addr"`
 	// Weight is the host's share relative to the others. Default 1.
 	Weight int `yaml:"weight"`
@@ -267,6 +272,7 @@ func explainYAML(err error) error {
 		"proxy.CertConfig":  reflect.TypeFor[CertConfig](),
 		"proxy.HealthCheck": reflect.TypeFor[HealthCheck](),
 		"proxy.HeaderRules": reflect.TypeFor[HeaderRules](),
+		"proxy.UpstreamTLS": reflect.TypeFor[UpstreamTLS](),
 	}
 	msgs := make([]string, len(te.Errors))
 	for i, m := range te.Errors {
@@ -381,6 +387,9 @@ func (p *PoolConfig) validate() error {
 	if len(p.Hosts) == 0 {
 		return errors.New("hosts: none; a pool needs at least one host")
 	}
+	if err := p.validateTransport(); err != nil {
+		return err
+	}
 	primaries := 0
 	for i := range p.Hosts {
 		h := &p.Hosts[i]
@@ -480,7 +489,7 @@ func hostAddr(s string) (string, error) {
 		}
 		s = rest
 	} else if strings.Contains(s, "://") {
-		return "", fmt.Errorf("%q has an unsupported scheme; allowed host:port or http://host:port", s)
+		return "", fmt.Errorf("%q has an unsupported scheme; allowed host:port, http://host:port or https://host:port", s)
 	}
 	host, port, err := net.SplitHostPort(s)
 	if err != nil || host == "" || port == "" {

@@ -22,7 +22,7 @@ func TestConfigErrors(t *testing.T) {
 		{"pools:\n  - hosts: [{addr: 127.0.0.1:1}]\n", "pools[0].name: missing"},
 		{"pools:\n  - name: a\n", "pools[0].hosts: none"},
 		{"pools:\n  - name: a\n    hosts: [{addr: nohost}]\n", `pools[0].hosts[0].addr: "nohost" is not host:port`},
-		{"pools:\n  - name: a\n    hosts: [{addr: 'https://x:1'}]\n", "unsupported scheme"},
+		{"pools:\n  - name: a\n    hosts: [{addr: 'ftp://x:1'}]\n", "unsupported scheme"},
 		{"pools:\n  - name: a\n    hosts: [{addr: 'http://x:1/path'}]\n", "has a path"},
 		{"pools:\n  - name: a\n    hosts: [{addr: 'x:1', weight: -2}]\n", "hosts[0].weight: -2 is out of range; allowed 1 to 1000"},
 		{"pools:\n  - name: a\n    hosts: [{addr: 'x:1', backup: true}]\n", "pools[0].hosts: all are backups"},

@@ -50,7 +50,7 @@ func (h *HealthCheck) validate() error {
 func (p *pool) checkHealth(done <-chan struct{}) {
 	defer p.srv.wg.Done()
 	hc := p.cfg.HealthCheck
-	tr := &http.Transport{DisableKeepAlives: true, ResponseHeaderTimeout: hc.Timeout}
+	tr := p.healthTransport(hc.Timeout)
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr, Timeout: hc.Timeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -80,7 +80,7 @@ func (p *pool) checkHealth(done <-chan struct{}) {
 // probe asks one host for the health path and updates its state.
 func (u *upstream) probe(ctx context.Context, client *http.Client, hc *HealthCheck) {
 	ok := false
-	req, err := http.NewRequestWithContext(ctx, "GET", "http://"+u.addr+hc.Path, nil)
+	req, err := http.NewRequestWithContext(ctx, "GET", u.healthURL(hc.Path), nil)
 	if err == nil {
 		req.Header.Set("User-Agent", "gantry-health-check")
 		if resp, err := client.Do(req); err == nil {

@@ -218,6 +218,9 @@ func (s *Server) buildTable(cfg Config) (*table, error) {
 		if pc.StickyCookie != "" {
 			p.buildSticky()
 		}
+		if err := p.setupTransport(); err != nil {
+			return nil, fmt.Errorf("pools %q: %w", pc.Name, err)
+		}
 		p.retryTokens.Store(retryBurst)
 		t.pools = append(t.pools, p)
 		byName[p.name] = p

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"net"
 	"strconv"
 	"strings"
@@ -19,6 +20,7 @@ import (
 type upstream struct {
 	addr   string // host:port to dial
 	weight int
+	tls    *tls.Config // nil: plain TCP
 	backup bool
 	pool   *pool
 
@@ -106,13 +108,9 @@ func (u *upstream) get(ctx context.Context) (*upConn, error) {
 }
 
 func (u *upstream) dial(ctx context.Context) (*upConn, error) {
-	d := net.Dialer{Timeout: u.pool.cfg.DialTimeout}
-	c, err := d.DialContext(ctx, "tcp", u.addr)
+	c, err := u.dialConn(ctx)
 	if err != nil {
 		return nil, err
-	}
-	if tc, ok := c.(*net.TCPConn); ok {
-		tc.SetNoDelay(true)
 	}
 	u.open.Add(1)
 	tc := &timeoutConn{Conn: c, timeout: u.pool.cfg.ReadTimeout}
