@@ -36,6 +36,7 @@ func commands() []command {
 		{"help", "print help for gantry or one of its commands", runHelp},
 		{"cache", "run the Redis-protocol cache server", runCache},
 		{"proxy", "run the HTTP reverse proxy and load balancer", runProxy},
+		{"cert", "make a local CA and TLS certificates for testing (like mkcert)", runCert},
 		{"topics", "list the roadmap's topics, where each lives and its status", runTopics},
 		{"lab", "list and run the experiments that measure the roadmap's concepts", runLab},
 		{"broker", "run the Kafka-protocol log broker", runBroker},
