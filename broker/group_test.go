@@ -235,8 +235,15 @@ func TestSessionTimeoutRemovesSilentMember(t *testing.T) {
 	join.Group, join.SessionTimeoutMillis, join.RebalanceTimeoutMillis = "quiet", 1500, 1500
 	join.ProtocolType = "consumer"
 	join.Protocols = []kmsg.JoinGroupRequestProtocol{{Name: "range", Metadata: []byte{0, 1}}}
+	// KIP-394: the first join gets a member id and MEMBER_ID_REQUIRED; the second,
+	// with that id, joins.
 	jr, err := join.RequestWith(ctx, cl)
-	if err != nil || jr.ErrorCode != 0 || jr.LeaderID != jr.MemberID {
+	if err != nil || jr.ErrorCode != kerr.MemberIDRequired.Code || jr.MemberID == "" {
+		t.Fatalf("first join: %+v %v", jr, err)
+	}
+	join.MemberID = jr.MemberID
+	jr, err = join.RequestWith(ctx, cl)
+	if err != nil || jr.ErrorCode != 0 || jr.LeaderID != jr.MemberID || jr.MemberID != join.MemberID {
 		t.Fatalf("join: %+v %v", jr, err)
 	}
 	sync := kmsg.NewPtrSyncGroupRequest()
@@ -334,27 +341,24 @@ func TestStaticMemberRestartsWithoutRebalance(t *testing.T) {
 		}
 		return true
 	})
-	// Restart the member that is not the leader (a returning leader rebalances): the
-	// leader is the first to join, a, unless b won the race.
-	dg, _ := adm.DescribeGroups(ctx, "statics")
-	restart, instance := bcl, "b"
-	for _, m := range dg["statics"].Members {
-		if m.InstanceID != nil && *m.InstanceID == "b" && strings.Contains(b.logs.String(), "leader="+m.MemberID) {
-			restart, instance = a, "a"
+	// Restart each member in turn, the leader too (KIP-814): neither return starts a
+	// new generation.
+	clients := map[string]*kgo.Client{"a": a, "b": bcl}
+	for _, instance := range []string{"a", "b"} {
+		clients[instance].Close() // a static member does not leave the group on close
+		n := strings.Count(b.logs.String(), "generation started")
+		back0 := strings.Count(b.logs.String(), "static member rejoined without a rebalance")
+		back := start(instance)
+		defer back.Close()
+		waitFor(t, "static member "+instance+" back", func() bool {
+			return strings.Count(b.logs.String(), "static member rejoined without a rebalance") > back0
+		})
+		if got := strings.Count(b.logs.String(), "generation started"); got != n {
+			t.Fatalf("static member %s's return started %d new generations", instance, got-n)
 		}
-	}
-	restart.Close() // a static member does not leave the group on close
-	n := strings.Count(b.logs.String(), "generation started")
-	back := start(instance)
-	defer back.Close()
-	waitFor(t, "the static member back", func() bool {
-		return strings.Contains(b.logs.String(), "static member rejoined without a rebalance")
-	})
-	if got := strings.Count(b.logs.String(), "generation started"); got != n {
-		t.Fatalf("the static member's return started %d new generations", got-n)
-	}
-	dg, _ = adm.DescribeGroups(ctx, "statics")
-	if dg["statics"].State != "Stable" || len(dg["statics"].Members) != 2 {
-		t.Fatalf("group %s with %d members after the restart", dg["statics"].State, len(dg["statics"].Members))
+		dg, _ := adm.DescribeGroups(ctx, "statics")
+		if dg["statics"].State != "Stable" || len(dg["statics"].Members) != 2 {
+			t.Fatalf("group %s with %d members after %s's restart", dg["statics"].State, len(dg["statics"].Members), instance)
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -44,20 +45,26 @@ func TestShutdownEndsWaits(t *testing.T) {
 	}()
 	// Two members: the first joins alone, the second makes a rebalance that waits for
 	// the first to rejoin (for up to a minute).
-	join := func(member string) *kmsg.JoinGroupRequest {
+	// Each join is done twice: the first gets a member id and MEMBER_ID_REQUIRED.
+	join := func(cl *kgo.Client) (*kmsg.JoinGroupResponse, error) {
 		r := kmsg.NewPtrJoinGroupRequest()
-		r.Group, r.MemberID, r.ProtocolType = "g", member, "consumer"
+		r.Group, r.ProtocolType = "g", "consumer"
 		r.SessionTimeoutMillis, r.RebalanceTimeoutMillis = 30000, 60000
 		r.Protocols = []kmsg.JoinGroupRequestProtocol{{Name: "range", Metadata: []byte{0}}}
-		return r
+		jr, err := r.RequestWith(ctx, cl)
+		if err != nil || jr.ErrorCode != kerr.MemberIDRequired.Code {
+			return jr, err
+		}
+		r.MemberID = jr.MemberID
+		return r.RequestWith(ctx, cl)
 	}
-	if jr, err := join("").RequestWith(ctx, cl); err != nil || jr.ErrorCode != 0 {
+	if jr, err := join(cl); err != nil || jr.ErrorCode != 0 {
 		t.Fatalf("first join: %v %+v", err, jr)
 	}
 	joined := make(chan *kmsg.JoinGroupResponse, 1)
 	cl2 := newClient(t, addr, kgo.RequestRetries(0))
 	go func() {
-		jr, _ := join("").RequestWith(ctx, cl2)
+		jr, _ := join(cl2)
 		joined <- jr
 	}()
 	p := s.topics.partition("quiet", 0)

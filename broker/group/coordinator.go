@@ -30,6 +30,11 @@ const (
 	Dead                = "Dead"
 )
 
+// maxGroupMembers bounds the members of one group, those given an id and not yet
+// joined included (Kafka's group.max.size): beyond it, JoinGroup is answered
+// GROUP_MAX_SIZE_REACHED.
+const maxGroupMembers = 10000
+
 // Coordinator runs every consumer group of the broker.
 type Coordinator struct {
 	cfg Config
@@ -49,9 +54,10 @@ type group struct {
 	protocol     string
 	leader       string
 	members      map[string]*member
-	instances    map[string]string // group.instance.id → member id
-	joinTimer    *time.Timer       // ends PreparingRebalance
-	joinSeq      uint64            // which joinTimer is current: a stopped timer may still fire
+	instances    map[string]string      // group.instance.id → member id
+	pending      map[string]*time.Timer // member ids handed out with MEMBER_ID_REQUIRED, until they join or expire
+	joinTimer    *time.Timer            // ends PreparingRebalance
+	joinSeq      uint64                 // which joinTimer is current: a stopped timer may still fire
 }
 
 type member struct {
@@ -100,6 +106,9 @@ func (c *Coordinator) Close() error {
 		if g.joinTimer != nil {
 			g.joinTimer.Stop()
 		}
+		for _, t := range g.pending {
+			t.Stop()
+		}
 		for _, m := range g.members {
 			if m.expiry != nil {
 				m.expiry.Stop()
@@ -120,7 +129,7 @@ func (c *Coordinator) Close() error {
 func (c *Coordinator) group(id string, create bool) *group {
 	g := c.groups[id]
 	if g == nil && create {
-		g = &group{id: id, state: Empty, members: map[string]*member{}, instances: map[string]string{}}
+		g = &group{id: id, state: Empty, members: map[string]*member{}, instances: map[string]string{}, pending: map[string]*time.Timer{}}
 		c.groups[id] = g
 	}
 	return g
@@ -188,12 +197,20 @@ func (c *Coordinator) Join(r *kmsg.JoinGroupRequest, clientID, host string) <-ch
 		// fenced.
 		old := g.members[g.instances[instance]]
 		id = newMemberID(clientID)
-		if g.state == Stable && old.id != g.leader && r.ProtocolType == g.protocolType && offers(r.Protocols, g.protocol) {
+		if g.state == Stable && r.ProtocolType == g.protocolType && offers(r.Protocols, g.protocol) {
 			// KIP-345: the member can still use the group's protocol, so there is no
 			// rebalance; it takes its old place and assignment. (As Kafka does, its new
 			// metadata is kept but does not change the current assignment.)
+			wasLeader := old.id == g.leader
 			c.replaceStatic(g, old, id, clientID, host, session, rebalance, r.Protocols)
 			resp := r.ResponseKind().(*kmsg.JoinGroupResponse)
+			if wasLeader {
+				// KIP-814: a returning leader stays leader and learns the members (so that
+				// it can watch their topics), but is told not to assign: SyncGroup in a
+				// stable group hands back the current assignment.
+				g.leader = id
+				resp.Members, resp.SkipAssignment = g.joinMembers(), true
+			}
 			pt, proto := g.protocolType, g.protocol
 			resp.Generation, resp.ProtocolType, resp.Protocol = g.generation, &pt, &proto
 			resp.LeaderID, resp.MemberID = g.leader, id
@@ -202,10 +219,33 @@ func (c *Coordinator) Join(r *kmsg.JoinGroupRequest, clientID, host string) <-ch
 			return ch
 		}
 		c.removeMember(g, old, kerr.FencedInstanceID.Code)
+	case id == "" && instance == "" && r.Version >= 4:
+		// KIP-394: a new dynamic member is given its id and asked to join again with
+		// it, so that a client that retries a timed-out join does not leave a ghost
+		// member behind (the id it was given expires unused after the session timeout).
+		if len(g.members)+len(g.pending) >= maxGroupMembers {
+			ch <- joinError(r, kerr.GroupMaxSizeReached.Code)
+			return ch
+		}
+		id = newMemberID(clientID)
+		g.pending[id] = time.AfterFunc(session, func() {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			delete(g.pending, id)
+		})
+		resp := joinError(r, kerr.MemberIDRequired.Code)
+		resp.MemberID = id
+		ch <- resp
+		return ch
 	case id == "":
 		id = newMemberID(clientID)
 	default:
 		m = g.members[id]
+		if t := g.pending[id]; m == nil && t != nil && instance == "" {
+			t.Stop()
+			delete(g.pending, id)
+			break // the member given this id joins now
+		}
 		if m == nil {
 			ch <- joinError(r, kerr.UnknownMemberID.Code)
 			return ch
@@ -214,6 +254,10 @@ func (c *Coordinator) Join(r *kmsg.JoinGroupRequest, clientID, host string) <-ch
 			ch <- joinError(r, kerr.FencedInstanceID.Code)
 			return ch
 		}
+	}
+	if m == nil && len(g.members)+len(g.pending) >= maxGroupMembers {
+		ch <- joinError(r, kerr.GroupMaxSizeReached.Code)
+		return ch
 	}
 	if m == nil {
 		m = &member{id: id, instanceID: instance}
@@ -369,21 +413,29 @@ func (c *Coordinator) completeJoin(g *group) {
 		resp.Generation, resp.ProtocolType, resp.Protocol = g.generation, &pt, &proto
 		resp.LeaderID, resp.MemberID = g.leader, m.id
 		if m.id == g.leader {
-			for _, oid := range g.memberIDs() {
-				o := g.members[oid]
-				jm := kmsg.JoinGroupResponseMember{MemberID: o.id, ProtocolMetadata: o.metadata(g.protocol)}
-				if o.instanceID != "" {
-					inst := o.instanceID
-					jm.InstanceID = &inst
-				}
-				resp.Members = append(resp.Members, jm)
-			}
+			resp.Members = g.joinMembers()
 		}
 		m.joinCh <- resp
 		m.joinCh, m.joinReq = nil, nil
 		c.resetExpiry(g, m)
 	}
 	c.lg.Info("group: generation started", "group", g.id, "generation", g.generation, "protocol", g.protocol, "leader", g.leader, "members", len(g.members))
+}
+
+// joinMembers is what the leader's JoinGroup answer lists: every member with its
+// metadata for the group's protocol.
+func (g *group) joinMembers() []kmsg.JoinGroupResponseMember {
+	var out []kmsg.JoinGroupResponseMember
+	for _, id := range g.memberIDs() {
+		o := g.members[id]
+		jm := kmsg.JoinGroupResponseMember{MemberID: o.id, ProtocolMetadata: o.metadata(g.protocol)}
+		if o.instanceID != "" {
+			inst := o.instanceID
+			jm.InstanceID = &inst
+		}
+		out = append(out, jm)
+	}
+	return out
 }
 
 func (g *group) memberIDs() []string {

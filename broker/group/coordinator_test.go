@@ -142,3 +142,79 @@ func TestJoinRejectsBadRequests(t *testing.T) {
 		}
 	}
 }
+
+// TestMemberIDRequired follows KIP-394: a dynamic member's first JoinGroup (v4 and
+// later) is answered MEMBER_ID_REQUIRED with an id, which it joins with; an id that
+// is not used within the session timeout expires.
+func TestMemberIDRequired(t *testing.T) {
+	c := openTest(t)
+	first := recv(t, c.Join(joinReq("", ""), "client", "/h"))
+	if first.ErrorCode != kerr.MemberIDRequired.Code || first.MemberID == "" || first.Generation != -1 {
+		t.Fatalf("first join: %+v", first)
+	}
+	r := joinReq(first.MemberID, "")
+	joined := recv(t, c.Join(r, "client", "/h"))
+	if joined.ErrorCode != 0 || joined.MemberID != first.MemberID || joined.Generation != 1 || joined.LeaderID != first.MemberID {
+		t.Fatalf("join with the given id: %+v", joined)
+	}
+
+	// Before v4, and for a static member, the id comes at once.
+	old := joinReq("", "")
+	old.SetVersion(3)
+	old.Group = "g-old"
+	if resp := recv(t, c.Join(old, "client", "/h")); resp.ErrorCode != 0 || resp.MemberID == "" {
+		t.Fatalf("v3 join: %+v", resp)
+	}
+	static := joinReq("", "instance")
+	static.Group = "g-static"
+	if resp := recv(t, c.Join(static, "client", "/h")); resp.ErrorCode != 0 || resp.MemberID == "" {
+		t.Fatalf("static join: %+v", resp)
+	}
+
+	// An id handed out and never used expires with the session timeout.
+	short := joinReq("", "")
+	short.Group, short.SessionTimeoutMillis = "g-expiry", 20
+	given := recv(t, c.Join(short, "client", "/h")).MemberID
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		r := joinReq(given, "")
+		r.Group, r.SessionTimeoutMillis = "g-expiry", 20
+		c.mu.Lock()
+		_, still := c.groups["g-expiry"].pending[given]
+		c.mu.Unlock()
+		if !still {
+			if code := recv(t, c.Join(r, "client", "/h")).ErrorCode; code != kerr.UnknownMemberID.Code {
+				t.Fatalf("join with an expired id: %d, want UNKNOWN_MEMBER_ID", code)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the pending member id never expired")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestStaticLeaderReturnsWithoutRebalance follows KIP-814: a static leader that
+// restarts keeps the lead and its assignment, is told to skip the assignment, and the
+// group stays in its generation.
+func TestStaticLeaderReturnsWithoutRebalance(t *testing.T) {
+	c := openTest(t)
+	a := recv(t, c.Join(joinReq("", "ia"), "client-a", "/h"))
+	recv(t, c.Sync(syncReq(a.MemberID, 1, map[string]string{a.MemberID: "all"})))
+	a2 := recv(t, c.Join(joinReq("", "ia"), "client-a", "/h"))
+	if a2.ErrorCode != 0 || a2.Generation != 1 || a2.MemberID == a.MemberID || a2.LeaderID != a2.MemberID ||
+		!a2.SkipAssignment || len(a2.Members) != 1 {
+		t.Fatalf("returning leader: %+v", a2)
+	}
+	s := recv(t, c.Sync(syncReq(a2.MemberID, 1, map[string]string{a2.MemberID: "a new plan, ignored"})))
+	if s.ErrorCode != 0 || string(s.MemberAssignment) != "all" {
+		t.Fatalf("returning leader's sync: %+v", s)
+	}
+	if code := heartbeat(c, a2.MemberID, 1, "ia"); code != 0 {
+		t.Fatalf("heartbeat after the return: %d", code)
+	}
+	if code := heartbeat(c, a.MemberID, 1, "ia"); code != kerr.FencedInstanceID.Code {
+		t.Fatalf("old incarnation's heartbeat: %d, want FENCED_INSTANCE_ID", code)
+	}
+}
