@@ -51,6 +51,7 @@ func Experiments() []Experiment {
 	return []Experiment{
 		tailLatency(),
 		consistentHashing(),
+		btreeVsBPlusTree(),
 	}
 }
 

@@ -57,6 +57,14 @@ func (t *Tree) Len() int { return t.len }
 // cell in an internal node may fill at most a quarter of the page's cell space.
 func (t *Tree) MaxEntry() int { return (t.pageSize-HeaderSize)/4 - cellFixed - childSize }
 
+// Capacity returns how many entries with keys of keyLen bytes and values of valueLen bytes
+// fit in an internal node and in a leaf: an internal node of n entries has n+1 children.
+func (t *Tree) Capacity(keyLen, valueLen int) (internal, leaf int) {
+	k, v := make([]byte, keyLen), make([]byte, valueLen)
+	space := t.pageSize - HeaderSize
+	return space / cellSize(k, v, true), space / cellSize(k, v, false)
+}
+
 // cellSize is the space an entry takes in a node: slot and cell, and in an internal node
 // its child pointer.
 func cellSize(k, v []byte, internal bool) int {

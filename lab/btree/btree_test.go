@@ -179,6 +179,10 @@ func TestPutErrors(t *testing.T) {
 	if got := tr.MaxEntry(); got != 1016-9-4 {
 		t.Errorf("MaxEntry = %d", got)
 	}
+	// 4064 bytes of cells: 16+100+9 = 125 bytes per leaf entry, 129 in an internal node.
+	if in, leaf := tr.Capacity(16, 100); in != 4064/129 || leaf != 4064/125 {
+		t.Errorf("Capacity(16, 100) = %d, %d", in, leaf)
+	}
 	if _, _, ok := (&Tree{pageSize: 4096}).Get([]byte("k")); ok {
 		t.Error("Get on an empty tree found a key")
 	}
