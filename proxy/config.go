@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"time"
@@ -175,6 +176,9 @@ type Route struct {
 	// request's target appended. RedirectCode is 308 (the default), 301, 302, 303 or 307.
 	Redirect     string `yaml:"redirect"`
 	RedirectCode int    `yaml:"redirect_code"`
+	// Static serves the route's requests from files in a directory (see StaticConfig)
+	// instead of proxying them.
+	Static *StaticConfig `yaml:"static"`
 
 	// StripPrefix is removed from the start of the path sent upstream, then AddPrefix is
 	// put in front: strip_prefix /api with add_prefix /v2 sends /api/users as /v2/users.
@@ -234,7 +238,7 @@ func LoadConfig(path string) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
-	cfg, err := ParseConfig(data)
+	cfg, err := parseConfig(data, filepath.Dir(path))
 	if err != nil {
 		return Config{}, fmt.Errorf("%s: %w", path, err)
 	}
@@ -243,6 +247,12 @@ func LoadConfig(path string) (Config, error) {
 
 // ParseConfig decodes and validates a YAML configuration.
 func ParseConfig(data []byte) (Config, error) {
+	return parseConfig(data, "")
+}
+
+// parseConfig decodes and validates a YAML configuration; relative static directories
+// are taken relative to base (the configuration file's directory).
+func parseConfig(data []byte, base string) (Config, error) {
 	var cfg Config
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
@@ -251,6 +261,11 @@ func ParseConfig(data []byte) (Config, error) {
 			return Config{}, errors.New("empty configuration")
 		}
 		return Config{}, explainYAML(err)
+	}
+	for _, r := range cfg.Routes {
+		if r.Static != nil && r.Static.Dir != "" && base != "" && !filepath.IsAbs(r.Static.Dir) {
+			r.Static.Dir = filepath.Join(base, r.Static.Dir)
+		}
 	}
 	if err := cfg.Validate(); err != nil {
 		return Config{}, err
@@ -265,14 +280,15 @@ func explainYAML(err error) error {
 		return err
 	}
 	types := map[string]reflect.Type{
-		"proxy.Config":      reflect.TypeFor[Config](),
-		"proxy.PoolConfig":  reflect.TypeFor[PoolConfig](),
-		"proxy.HostConfig":  reflect.TypeFor[HostConfig](),
-		"proxy.Route":       reflect.TypeFor[Route](),
-		"proxy.CertConfig":  reflect.TypeFor[CertConfig](),
-		"proxy.HealthCheck": reflect.TypeFor[HealthCheck](),
-		"proxy.HeaderRules": reflect.TypeFor[HeaderRules](),
-		"proxy.UpstreamTLS": reflect.TypeFor[UpstreamTLS](),
+		"proxy.Config":       reflect.TypeFor[Config](),
+		"proxy.PoolConfig":   reflect.TypeFor[PoolConfig](),
+		"proxy.HostConfig":   reflect.TypeFor[HostConfig](),
+		"proxy.Route":        reflect.TypeFor[Route](),
+		"proxy.CertConfig":   reflect.TypeFor[CertConfig](),
+		"proxy.HealthCheck":  reflect.TypeFor[HealthCheck](),
+		"proxy.HeaderRules":  reflect.TypeFor[HeaderRules](),
+		"proxy.StaticConfig": reflect.TypeFor[StaticConfig](),
+		"proxy.UpstreamTLS":  reflect.TypeFor[UpstreamTLS](),
 	}
 	msgs := make([]string, len(te.Errors))
 	for i, m := range te.Errors {
@@ -342,8 +358,8 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("tls[%d]: cert_file and key_file are both required", i)
 		}
 	}
-	if len(c.Pools) == 0 {
-		return errors.New("pools: none defined; at least one pool with hosts is required")
+	if len(c.Pools) == 0 && len(c.Routes) == 0 {
+		return errors.New("pools: none defined; at least one pool with hosts is required (or routes that redirect or serve static files)")
 	}
 	names := make(map[string]bool)
 	for i := range c.Pools {
@@ -500,8 +516,8 @@ func hostAddr(s string) (string, error) {
 
 func (r *Route) validate(pools map[string]bool) error {
 	if r.Redirect != "" {
-		if r.Pool != "" {
-			return errors.New("redirect: set together with pool; a route either redirects or proxies")
+		if r.Pool != "" || r.Static != nil {
+			return errors.New("redirect: set together with pool or static; a route either redirects, serves files or proxies")
 		}
 		if r.Redirect != "https" && !strings.HasPrefix(r.Redirect, "https://") && !strings.HasPrefix(r.Redirect, "http://") {
 			return fmt.Errorf("redirect: %q is not allowed; allowed https (same host and path over HTTPS) or a URL prefix http(s)://host[/path]", r.Redirect)
@@ -520,10 +536,16 @@ func (r *Route) validate(pools map[string]bool) error {
 		}
 		return nil
 	}
-	if r.Pool == "" {
-		return errors.New("pool: missing; a route names the pool that serves it (or redirects)")
-	}
-	if !pools[r.Pool] {
+	if r.Static != nil {
+		if r.Pool != "" {
+			return errors.New("static: set together with pool; a route either serves files or proxies")
+		}
+		if err := r.Static.validate(); err != nil {
+			return fmt.Errorf("static.%w", err)
+		}
+	} else if r.Pool == "" {
+		return errors.New("pool: missing; a route names the pool that serves it (or redirects, or has static)")
+	} else if !pools[r.Pool] {
 		return fmt.Errorf("pool: %q is not a defined pool", r.Pool)
 	}
 	if r.Path != "" && r.PathPrefix != "" {

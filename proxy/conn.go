@@ -360,6 +360,9 @@ func (c *conn) proxy(n int) bool {
 	if r.redirect != "" {
 		return c.redirect(r, host, target, n)
 	}
+	if r.static != nil {
+		return c.serveStatic(r, target, n)
+	}
 	p := r.pool
 	p.depositRetryToken()
 

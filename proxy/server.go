@@ -75,6 +75,11 @@ func (t *table) retire() {
 				u.closeIdle(0)
 			}
 		}
+		for _, r := range t.routes {
+			if r.static != nil {
+				r.static.close()
+			}
+		}
 	})
 }
 
@@ -94,6 +99,7 @@ type route struct {
 	redirectCode           int
 	stripPrefix, addPrefix string
 	reqRules, respRules    headerRules
+	static                 *staticDir // serves files instead of proxying
 }
 
 // headerRules are a route's header edits: fields removed, and fields set (replacing any
@@ -251,6 +257,14 @@ func (s *Server) buildTable(cfg Config) (*table, error) {
 		cr.readTimeout = r.ReadTimeout
 		cr.reqRules = newHeaderRules(r.RequestHeaders)
 		cr.respRules = newHeaderRules(r.ResponseHeaders)
+		if r.Static != nil {
+			sd, err := newStaticDir(*r.Static, r.StripPrefix)
+			if err != nil {
+				t.retire()
+				return nil, fmt.Errorf("routes[%d].static.dir: %w", i, err)
+			}
+			cr.static = sd
+		}
 		t.routes = append(t.routes, cr)
 	}
 	return t, nil

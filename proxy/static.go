@@ -1,0 +1,558 @@
+package proxy
+
+import (
+	"bufio"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"mime"
+	"net/http"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// This file serves a route's files from a directory (RFC 9110): GET and HEAD; validators
+// (ETag from size and modification time, Last-Modified) with If-None-Match,
+// If-Modified-Since, If-Match, If-Unmodified-Since and If-Range; a single byte range
+// (206, or 416 when it cannot be satisfied); gzip for text types when the client accepts
+// it. Files are opened through an os.Root, so neither ".." nor a symbolic link can reach
+// outside the directory; dot files are never served; a directory without its index file
+// is 404 (there is no listing).
+
+// StaticConfig serves a route's requests from files in a directory instead of a pool.
+type StaticConfig struct {
+	// Dir is the directory served. The request path (after the route's strip_prefix)
+	// names a file under it.
+	Dir string `yaml:"dir"`
+	// Index is the file served for a directory. Default index.html; "-" for none.
+	Index string `yaml:"index"`
+	// CacheControl, when set, is sent with every file (e.g. "public, max-age=3600").
+	CacheControl string `yaml:"cache_control"`
+	// NoGzip turns off gzip for text types.
+	NoGzip bool `yaml:"no_gzip"`
+}
+
+func (sc *StaticConfig) validate() error {
+	if sc.Dir == "" {
+		return errors.New("dir: missing; the directory to serve")
+	}
+	fi, err := os.Stat(sc.Dir)
+	if err != nil {
+		return fmt.Errorf("dir: %w", err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("dir: %q is not a directory", sc.Dir)
+	}
+	switch {
+	case sc.Index == "":
+		sc.Index = "index.html"
+	case sc.Index == "-":
+	case strings.ContainsAny(sc.Index, `/\`) || sc.Index[0] == '.':
+		return fmt.Errorf("index: %q is not a plain file name", sc.Index)
+	}
+	for _, c := range []byte(sc.CacheControl) {
+		if (c < ' ' && c != '\t') || c == 0x7f {
+			return errors.New("cache_control: has a control byte")
+		}
+	}
+	return nil
+}
+
+// gzipMin is the smallest file worth compressing: below it the gzip header and the
+// chunked framing eat the gain.
+const gzipMin = 256
+
+// staticDir serves the files of one route.
+type staticDir struct {
+	root  *os.Root
+	cfg   StaticConfig
+	strip string // the route's strip_prefix
+	gzips sync.Pool
+}
+
+func newStaticDir(sc StaticConfig, strip string) (*staticDir, error) {
+	root, err := os.OpenRoot(sc.Dir)
+	if err != nil {
+		return nil, err
+	}
+	return &staticDir{root: root, cfg: sc, strip: strip}, nil
+}
+
+// close releases the directory. Requests in flight hold their own open files.
+func (sd *staticDir) close() { sd.root.Close() }
+
+// staticReply is what a static request is answered: a status, header fields, and for a
+// body, an open file and the part of it to send, whole or gzipped.
+type staticReply struct {
+	status int
+	fields [][2]string
+	f      *os.File // nil: no file body (msg is sent when set)
+	off, n int64
+	gzip   bool
+	msg    string
+}
+
+func (r *staticReply) add(name, value string) { r.fields = append(r.fields, [2]string{name, value}) }
+
+func (r *staticReply) close() {
+	if r.f != nil {
+		r.f.Close()
+	}
+}
+
+// staticError is a refusal answered with a short plain-text body.
+func staticError(code int, msg string) staticReply {
+	return staticReply{status: code, msg: msg}
+}
+
+// prepare decides the answer to a request for rawPath (the request target without the
+// query). get returns a request header field's value ("" when absent).
+func (sd *staticDir) prepare(method, target string, get func(string) string) staticReply {
+	if method != "GET" && method != "HEAD" {
+		r := staticError(405, "method not allowed")
+		r.add("Allow", "GET, HEAD")
+		return r
+	}
+	rawPath, query, _ := strings.Cut(target, "?")
+	if p := sd.strip; p != "" && strings.HasPrefix(rawPath, p) {
+		if rest := rawPath[len(p):]; rest == "" || rest[0] == '/' || p[len(p)-1] == '/' {
+			rawPath = "/" + strings.TrimPrefix(rest, "/")
+		}
+	}
+	// An encoded slash, backslash or NUL would let one path name two files, or a file
+	// the checks below did not see.
+	lower := strings.ToLower(rawPath)
+	if strings.Contains(lower, "%2f") || strings.Contains(lower, "%5c") || strings.Contains(lower, "%00") {
+		return staticError(400, "encoded slash or NUL in path")
+	}
+	p, err := url.PathUnescape(rawPath)
+	if err != nil || p == "" || p[0] != '/' || strings.ContainsAny(p, "\\\x00") {
+		return staticError(400, "invalid path")
+	}
+	name := strings.TrimPrefix(p, "/")
+	for seg := range strings.SplitSeq(name, "/") {
+		if seg == ".." {
+			return staticError(400, "invalid path")
+		}
+		if seg != "." && strings.HasPrefix(seg, ".") {
+			return staticError(404, "not found") // dot files (.git, .env) are never served
+		}
+	}
+	name = path.Clean("/" + name)[1:]
+	if name == "" {
+		name = "."
+	}
+	f, fi, err := sd.open(name)
+	if err != nil {
+		return staticError(404, "not found")
+	}
+	if !fi.IsDir() && strings.HasSuffix(p, "/") {
+		f.Close()
+		return staticError(404, "not found") // a file is not a directory
+	}
+	if fi.IsDir() {
+		f.Close()
+		if !strings.HasSuffix(p, "/") {
+			// Relative links in the index resolve against the directory only with the slash.
+			r := staticReply{status: 301, msg: ""}
+			loc := rawPath + "/"
+			if query != "" {
+				loc += "?" + query
+			}
+			r.add("Location", loc)
+			return r
+		}
+		if sd.cfg.Index == "-" {
+			return staticError(404, "not found")
+		}
+		if f, fi, err = sd.open(path.Join(name, sd.cfg.Index)); err != nil || fi.IsDir() {
+			if f != nil {
+				f.Close()
+			}
+			return staticError(404, "not found")
+		}
+		name = path.Join(name, sd.cfg.Index)
+	}
+	return sd.answer(method, name, f, fi, get)
+}
+
+// open opens a regular file or a directory under the root; anything else is not found.
+func (sd *staticDir) open(name string) (*os.File, fs.FileInfo, error) {
+	f, err := sd.root.Open(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil || !(fi.Mode().IsRegular() || fi.IsDir()) {
+		f.Close()
+		return nil, nil, fs.ErrNotExist
+	}
+	return f, fi, nil
+}
+
+// answer applies the conditional and range fields to an open file.
+func (sd *staticDir) answer(method, name string, f *os.File, fi fs.FileInfo, get func(string) string) staticReply {
+	size, mod := fi.Size(), fi.ModTime().UTC().Truncate(time.Second)
+	ctype, compressible := contentType(name, f)
+	gz := compressible && !sd.cfg.NoGzip && size >= gzipMin && acceptsGzip(get("Accept-Encoding")) && get("Range") == ""
+	etag := `"` + strconv.FormatInt(size, 16) + "-" + strconv.FormatInt(fi.ModTime().UnixNano(), 16)
+	if gz {
+		etag += `-gz"` // another representation: another strong validator
+	} else {
+		etag += `"`
+	}
+	r := staticReply{status: 200, f: f, n: size, gzip: gz}
+	r.add("Content-Type", ctype)
+	r.add("Last-Modified", mod.Format(http.TimeFormat))
+	r.add("ETag", etag)
+	if compressible && !sd.cfg.NoGzip {
+		r.add("Vary", "Accept-Encoding")
+	}
+	if !gz {
+		r.add("Accept-Ranges", "bytes")
+	}
+	if sd.cfg.CacheControl != "" {
+		r.add("Cache-Control", sd.cfg.CacheControl)
+	}
+	r.add("X-Content-Type-Options", "nosniff")
+
+	// RFC 9110 section 13.2.2: the preconditions, in order.
+	if im := get("If-Match"); im != "" {
+		if !etagMatch(im, etag, false) {
+			return sd.precondition(r, 412)
+		}
+	} else if ius := get("If-Unmodified-Since"); ius != "" {
+		if t, err := http.ParseTime(ius); err == nil && mod.After(t) {
+			return sd.precondition(r, 412)
+		}
+	}
+	if inm := get("If-None-Match"); inm != "" {
+		if etagMatch(inm, etag, true) {
+			return sd.precondition(r, 304)
+		}
+	} else if ims := get("If-Modified-Since"); ims != "" {
+		if t, err := http.ParseTime(ims); err == nil && !mod.After(t) {
+			return sd.precondition(r, 304)
+		}
+	}
+	rng := get("Range")
+	if rng == "" || method != "GET" {
+		return r
+	}
+	if ir := get("If-Range"); ir != "" {
+		if strings.HasPrefix(ir, `"`) || strings.HasPrefix(ir, `W/`) {
+			if ir != etag { // strong comparison
+				return r
+			}
+		} else if t, err := http.ParseTime(ir); err != nil || !t.Equal(mod) {
+			return r
+		}
+	}
+	start, n, ok := parseRange(rng, size)
+	switch {
+	case !ok:
+		return r // unparsable or several ranges: the whole file (RFC 9110 section 14.2)
+	case n == 0:
+		r.f.Close()
+		e := staticError(416, "range not satisfiable")
+		e.add("Content-Range", "bytes */"+strconv.FormatInt(size, 10))
+		return e
+	}
+	r.status, r.off, r.n = 206, start, n
+	r.add("Content-Range", fmt.Sprintf("bytes %d-%d/%d", start, start+n-1, size))
+	return r
+}
+
+// precondition turns a reply into a 304 or 412 without a body; a 304 keeps the
+// validators and the fields a 200 would have had (RFC 9110 section 15.4.5).
+func (sd *staticDir) precondition(r staticReply, code int) staticReply {
+	r.f.Close()
+	r.f, r.status = nil, code
+	if code == 412 {
+		return staticReply{status: 412, msg: "precondition failed"}
+	}
+	kept := r.fields[:0]
+	for _, f := range r.fields {
+		if f[0] != "Content-Type" && f[0] != "Accept-Ranges" {
+			kept = append(kept, f)
+		}
+	}
+	r.fields = kept
+	return r
+}
+
+// parseRange parses a single byte range against a file of size bytes. ok is false for
+// a field the server may ignore (bad syntax, several ranges); n == 0 with ok means the
+// range cannot be satisfied.
+func parseRange(s string, size int64) (start, n int64, ok bool) {
+	spec, found := strings.CutPrefix(s, "bytes=")
+	if !found || strings.Contains(spec, ",") {
+		return 0, 0, false
+	}
+	a, b, found := strings.Cut(strings.TrimSpace(spec), "-")
+	if !found {
+		return 0, 0, false
+	}
+	num := func(s string) (int64, bool) {
+		if s == "" || len(s) > 18 || strings.Trim(s, "0123456789") != "" {
+			return 0, false
+		}
+		v, err := strconv.ParseInt(s, 10, 64)
+		return v, err == nil
+	}
+	if a == "" { // the last b bytes
+		last, ok := num(b)
+		if !ok {
+			return 0, 0, false
+		}
+		if last == 0 || size == 0 {
+			return 0, 0, true
+		}
+		last = min(last, size)
+		return size - last, last, true
+	}
+	first, ok := num(a)
+	if !ok {
+		return 0, 0, false
+	}
+	end := size - 1
+	if b != "" {
+		if end, ok = num(b); !ok || end < first {
+			return 0, 0, false
+		}
+		end = min(end, size-1)
+	}
+	if first >= size {
+		return 0, 0, true
+	}
+	return first, end - first + 1, true
+}
+
+// etagMatch reports whether tag is in list (an If-Match or If-None-Match value). The weak
+// comparison ignores W/ prefixes; the strong one never matches a weak tag.
+func etagMatch(list, tag string, weak bool) bool {
+	if strings.TrimSpace(list) == "*" {
+		return true
+	}
+	for t := range strings.SplitSeq(list, ",") {
+		t = strings.TrimSpace(t)
+		if w, ok := strings.CutPrefix(t, "W/"); ok {
+			if !weak {
+				continue
+			}
+			t = w
+		}
+		if t == tag {
+			return true
+		}
+	}
+	return false
+}
+
+// acceptsGzip reports whether an Accept-Encoding value admits gzip (q above zero).
+func acceptsGzip(ae string) bool {
+	for part := range strings.SplitSeq(ae, ",") {
+		coding, params, _ := strings.Cut(part, ";")
+		coding = strings.ToLower(strings.TrimSpace(coding))
+		if coding != "gzip" && coding != "x-gzip" && coding != "*" {
+			continue
+		}
+		if q, ok := strings.CutPrefix(strings.ReplaceAll(params, " ", ""), "q="); ok {
+			if v, err := strconv.ParseFloat(q, 64); err == nil && v == 0 {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// contentType names a file's media type by its extension, or by its first bytes when the
+// extension says nothing, and whether gzip pays for it.
+func contentType(name string, f *os.File) (ctype string, compressible bool) {
+	ctype = mime.TypeByExtension(filepath.Ext(name))
+	if ctype == "" {
+		var buf [512]byte
+		n, _ := f.ReadAt(buf[:], 0)
+		ctype = http.DetectContentType(buf[:n])
+	}
+	base, _, _ := strings.Cut(ctype, ";")
+	switch {
+	case strings.HasPrefix(base, "text/"), strings.HasSuffix(base, "+xml"), strings.HasSuffix(base, "+json"):
+		compressible = true
+	case base == "application/javascript", base == "application/json", base == "application/xml",
+		base == "application/wasm", base == "image/svg+xml", base == "application/manifest+json":
+		compressible = true
+	}
+	return ctype, compressible
+}
+
+// writeBody sends the reply's body to w: the file's range, or all of it gzipped.
+func (sd *staticDir) writeBody(w io.Writer, r *staticReply) error {
+	if r.gzip {
+		zw, _ := sd.gzips.Get().(*gzip.Writer)
+		if zw == nil {
+			zw, _ = gzip.NewWriterLevel(w, gzip.BestSpeed) // nginx's default level: speed over size
+		} else {
+			zw.Reset(w)
+		}
+		defer sd.gzips.Put(zw)
+		if _, err := io.Copy(zw, r.f); err != nil {
+			return err
+		}
+		return zw.Close()
+	}
+	if _, err := r.f.Seek(r.off, io.SeekStart); err != nil {
+		return err
+	}
+	// A LimitedReader of an *os.File lets the TCP connection send it with sendfile.
+	n, err := io.Copy(w, &io.LimitedReader{R: r.f, N: r.n})
+	if err == nil && n < r.n {
+		err = io.ErrUnexpectedEOF // the file shrank under us
+	}
+	return err
+}
+
+// serveStatic answers a request of a static route on the HTTP/1.x path and reports
+// whether the connection stays open.
+func (c *conn) serveStatic(r *route, target []byte, n int) bool {
+	h, w, s := &c.req, c.bw, c.srv
+	method := string(h.method)
+	rep := r.static.prepare(method, string(target), func(name string) string { return string(h.get(strings.ToLower(name))) })
+	defer rep.close()
+	// A request body is not read: the connection ends after the answer.
+	keep := !h.close && !h.chunked && h.contentLength <= 0 && !s.closing.Load()
+	bodyless := method == "HEAD" || rep.status == 304
+	if rep.f != nil && rep.gzip && h.minor == 0 {
+		keep = false // an HTTP/1.0 client learns the end of the gzip stream from the close
+	}
+	c.status = rep.status
+	s.stats.countStatus(rep.status)
+	r.count(rep.status)
+	w.WriteString("HTTP/1.1 ")
+	w.Write(strconv.AppendInt(w.AvailableBuffer(), int64(rep.status), 10))
+	w.WriteByte(' ')
+	w.WriteString(http.StatusText(rep.status))
+	w.WriteString("\r\nDate: ")
+	w.Write(time.Now().UTC().AppendFormat(w.AvailableBuffer(), http.TimeFormat))
+	w.WriteString("\r\n")
+	for _, f := range rep.fields {
+		if r.respRules.drops([]byte(f[0])) {
+			continue
+		}
+		w.WriteString(f[0])
+		w.WriteString(": ")
+		w.WriteString(f[1])
+		w.WriteString("\r\n")
+	}
+	r.respRules.writeSet(w)
+	switch {
+	case rep.f != nil && rep.gzip:
+		w.WriteString("Content-Encoding: gzip\r\n")
+		if h.minor == 1 && !bodyless {
+			w.WriteString("Transfer-Encoding: chunked\r\n")
+		}
+	case rep.f != nil:
+		w.WriteString("Content-Length: ")
+		w.Write(strconv.AppendInt(w.AvailableBuffer(), rep.n, 10))
+		w.WriteString("\r\n")
+	case rep.status != 304:
+		w.WriteString("Content-Type: text/plain; charset=utf-8\r\nContent-Length: ")
+		w.Write(strconv.AppendInt(w.AvailableBuffer(), int64(len(rep.msg)+1), 10))
+		w.WriteString("\r\n")
+	}
+	if !keep {
+		w.WriteString("Connection: close\r\n")
+	} else if h.minor == 0 {
+		w.WriteString("Connection: keep-alive\r\n")
+	}
+	w.WriteString("\r\n")
+	c.br.Discard(n)
+	switch {
+	case bodyless:
+	case rep.f == nil:
+		w.WriteString(rep.msg)
+		w.WriteByte('\n')
+	case rep.gzip && h.minor == 1:
+		cw := chunkWriter{w}
+		if err := r.static.writeBody(cw, &rep); err != nil {
+			return false
+		}
+		w.WriteString("0\r\n\r\n")
+	default:
+		if rep.gzip {
+			if err := r.static.writeBody(w, &rep); err != nil {
+				return false
+			}
+			break
+		}
+		// Flushed first, so that the copy can go from the file to the socket directly.
+		if w.Flush() != nil {
+			return false
+		}
+		if err := r.static.writeBody(w, &rep); err != nil {
+			s.log.Debug("proxy: static file", "file", string(target), "err", err)
+			return false
+		}
+	}
+	if !keep {
+		w.Flush()
+	}
+	return keep
+}
+
+// chunkWriter writes each Write as one HTTP/1.1 chunk.
+type chunkWriter struct{ w *bufio.Writer }
+
+func (cw chunkWriter) Write(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	cw.w.Write(strconv.AppendInt(cw.w.AvailableBuffer(), int64(len(p)), 16))
+	cw.w.WriteString("\r\n")
+	cw.w.Write(p)
+	_, err := cw.w.WriteString("\r\n")
+	return len(p), err
+}
+
+// ServeHTTP answers a request of a static route through net/http (the HTTP/2 path).
+func (sd *staticDir) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	rep := sd.prepare(req.Method, req.URL.EscapedPath()+queryOf(req), req.Header.Get)
+	defer rep.close()
+	hd := w.Header()
+	for _, f := range rep.fields {
+		hd.Set(f[0], f[1])
+	}
+	switch {
+	case rep.f != nil && rep.gzip:
+		hd.Set("Content-Encoding", "gzip")
+	case rep.f != nil:
+		hd.Set("Content-Length", strconv.FormatInt(rep.n, 10))
+	case rep.status != 304:
+		hd.Set("Content-Type", "text/plain; charset=utf-8")
+	}
+	w.WriteHeader(rep.status)
+	if req.Method == "HEAD" || rep.status == 304 {
+		return
+	}
+	if rep.f == nil {
+		io.WriteString(w, rep.msg+"\n")
+		return
+	}
+	sd.writeBody(w, &rep)
+}
+
+func queryOf(r *http.Request) string {
+	if r.URL.RawQuery == "" {
+		return ""
+	}
+	return "?" + r.URL.RawQuery
+}
