@@ -62,7 +62,9 @@ func (s *Server) handle(c *conn, req kmsg.Request, p *pending) {
 	case *kmsg.ProduceRequest:
 		s.produce(r, p)
 	case *kmsg.FetchRequest:
-		p.wait = func() kmsg.Response { return s.fetch(r) }
+		bufs := &fetchBufs{pool: &s.readBufs}
+		p.wait = func() kmsg.Response { return s.fetch(r, bufs) }
+		p.done = bufs.release
 	case *kmsg.ListOffsetsRequest:
 		p.resp = s.listOffsets(r)
 	case *kmsg.CreateTopicsRequest:

@@ -129,14 +129,16 @@ func (s *Server) producePartition(r *kmsg.ProduceRequest, topic string, rp kmsg.
 
 // fetch answers a Fetch: it reads what is there, and when that is less than MinBytes
 // it waits for appends until MaxWait, reading again after each.
-func (s *Server) fetch(r *kmsg.FetchRequest) kmsg.Response {
+// The batches read lie in buffers from bufs, which the caller releases once the
+// response is written.
+func (s *Server) fetch(r *kmsg.FetchRequest, bufs *fetchBufs) kmsg.Response {
 	start := time.Now()
 	wait := min(time.Duration(r.MaxWaitMillis)*time.Millisecond, maxFetchWait)
 	deadline := start.Add(wait)
 	var wake chan struct{}
 	var timer *time.Timer
 	for {
-		resp, n, stop := s.readFetch(r)
+		resp, n, stop := s.readFetch(r, bufs)
 		if stop || n >= int(r.MinBytes) || !time.Now().Before(deadline) || s.ctx.Err() != nil {
 			if wake != nil {
 				s.unwatchFetch(r, wake)
@@ -145,6 +147,7 @@ func (s *Server) fetch(r *kmsg.FetchRequest) kmsg.Response {
 			s.m.fetchLatency(time.Since(start))
 			return resp
 		}
+		bufs.release() // resp is dropped: the next read fills the buffers again
 		if wake == nil {
 			// Watch before reading again, so that an append between the read above and
 			// the wait below is not missed.
@@ -181,9 +184,10 @@ func (s *Server) unwatchFetch(r *kmsg.FetchRequest, ch chan struct{}) {
 	}
 }
 
-// readFetch reads every partition of a Fetch once. It returns the response, the bytes
-// of records in it, and whether some partition has an error (which answers at once).
-func (s *Server) readFetch(r *kmsg.FetchRequest) (*kmsg.FetchResponse, int, bool) {
+// readFetch reads every partition of a Fetch once, into buffers from bufs (nil: new
+// ones). It returns the response, the bytes of records in it, and whether some
+// partition has an error (which answers at once).
+func (s *Server) readFetch(r *kmsg.FetchRequest, bufs *fetchBufs) (*kmsg.FetchResponse, int, bool) {
 	resp := r.ResponseKind().(*kmsg.FetchResponse)
 	maxBytes := int(r.MaxBytes)
 	if maxBytes <= 0 || maxBytes > int(s.cfg.FetchMaxBytes) {
@@ -209,7 +213,11 @@ func (s *Server) readFetch(r *kmsg.FetchRequest) (*kmsg.FetchResponse, int, bool
 				ot.Partitions = append(ot.Partitions, op)
 				continue
 			}
-			data, err := p.log.Read(rp.FetchOffset, max(limit, 1))
+			var get func(int) []byte
+			if bufs != nil {
+				get = bufs.get
+			}
+			data, err := p.log.ReadWith(rp.FetchOffset, max(limit, 1), get)
 			switch {
 			case errors.Is(err, plog.ErrOutOfRange):
 				op.ErrorCode, stop = kerr.OffsetOutOfRange.Code, true

@@ -38,6 +38,7 @@ type pending struct {
 	wait     func() kmsg.Response // or how to get it, run by the writer
 	none     bool                 // no answer at all (Produce with acks=0)
 	size     int64                // bytes of the request, returned to the budget when answered
+	done     func()               // run once the answer is written or dropped (returns buffers)
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -178,15 +179,15 @@ func (c *conn) writeLoop() {
 	failed := false
 	for p := range c.pending {
 		if failed {
-			c.budget.Release(p.size)
+			c.finish(p)
 			continue // drain, so that the reader is never stuck
 		}
 		resp := p.resp
 		if p.wait != nil {
 			resp = p.wait()
 		}
-		c.budget.Release(p.size)
 		if p.none || resp == nil {
+			c.finish(p)
 			continue
 		}
 		buf = append(buf[:0], 0, 0, 0, 0)
@@ -202,6 +203,7 @@ func (c *conn) writeLoop() {
 			binary.BigEndian.PutUint32(buf, uint32(len(buf)-4))
 			_, err = c.nc.Write(buf)
 		}
+		c.finish(p) // after the write: a Fetch's answer points into its read buffers
 		if err != nil {
 			failed = true
 			c.nc.Close() // the reader stops too
@@ -213,6 +215,14 @@ func (c *conn) writeLoop() {
 			buf = nil // do not keep one big response's buffer for the connection's life
 		}
 	}
+}
+
+// finish gives back what an answered (or dropped) request held.
+func (c *conn) finish(p *pending) {
+	if p.done != nil {
+		p.done()
+	}
+	c.budget.Release(p.size)
 }
 
 // writeFetch writes a Fetch response whose record batches go from the log's read

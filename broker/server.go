@@ -23,6 +23,8 @@ type Server struct {
 	m      *metrics
 	groups *group.Coordinator
 
+	readBufs bufPool // buffers of fetches' log reads, reused once answered
+
 	ctx    context.Context // ends when Shutdown begins: long polls return early
 	cancel context.CancelFunc
 

@@ -433,6 +433,13 @@ func (l *Log) Segments() int {
 // of them, but always at least one batch however big (so that a consumer can make
 // progress, as Kafka does). At the end of the log it returns nothing.
 func (l *Log) Read(offset int64, maxBytes int) ([]byte, error) {
+	return l.ReadWith(offset, maxBytes, nil)
+}
+
+// ReadWith is Read into a buffer of the caller's: get(n) returns a slice of length n
+// (its contents need not be zero), which the returned batches then lie in. A nil get
+// allocates. It lets a server reuse the buffers of reads it has answered.
+func (l *Log) ReadWith(offset int64, maxBytes int, get func(n int) []byte) ([]byte, error) {
 	for {
 		l.mu.RLock()
 		if l.closed {
@@ -461,7 +468,7 @@ func (l *Log) Read(offset int64, maxBytes int) ([]byte, error) {
 			return nil, err
 		}
 		if pos >= 0 {
-			p, err := s.readBatches(pos, size, maxBytes)
+			p, err := s.readBatches(pos, size, maxBytes, get)
 			s.release()
 			return p, err
 		}

@@ -101,12 +101,12 @@ func (s *segment) positionForTime(ts int64) int64 {
 // find returns the position of the first batch at or after start that holds offset or
 // a later one, or -1 when none does before size.
 func (s *segment) find(offset, start, size int64) (int64, error) {
-	hdr := make([]byte, HeaderSize)
+	var hdr [HeaderSize]byte
 	for pos := start; pos+HeaderSize <= size; {
-		if _, err := s.f.ReadAt(hdr, pos); err != nil {
+		if _, err := s.f.ReadAt(hdr[:], pos); err != nil {
 			return 0, err
 		}
-		b, err := ParseHeader(hdr)
+		b, err := ParseHeader(hdr[:])
 		if err != nil {
 			return 0, fmt.Errorf("%s at %d: %w", s.f.Name(), pos, err)
 		}
@@ -118,18 +118,24 @@ func (s *segment) find(offset, start, size int64) (int64, error) {
 	return -1, nil
 }
 
-// readBatches reads whole batches from pos: at least one, then as many as fit in maxBytes.
-func (s *segment) readBatches(pos, size int64, maxBytes int) ([]byte, error) {
-	hdr := make([]byte, HeaderSize)
-	if _, err := s.f.ReadAt(hdr, pos); err != nil {
+// readBatches reads whole batches from pos: at least one, then as many as fit in
+// maxBytes, into a buffer from get (nil: a new one).
+func (s *segment) readBatches(pos, size int64, maxBytes int, get func(int) []byte) ([]byte, error) {
+	var hdr [HeaderSize]byte
+	if _, err := s.f.ReadAt(hdr[:], pos); err != nil {
 		return nil, err
 	}
-	b, err := ParseHeader(hdr)
+	b, err := ParseHeader(hdr[:])
 	if err != nil {
 		return nil, err
 	}
-	n := min(int64(max(maxBytes, b.Size())), size-pos)
-	buf := make([]byte, n)
+	n := int(min(int64(max(maxBytes, b.Size())), size-pos))
+	var buf []byte
+	if get != nil {
+		buf = get(n)
+	} else {
+		buf = make([]byte, n)
+	}
 	if _, err := s.f.ReadAt(buf, pos); err != nil {
 		return nil, err
 	}
