@@ -46,7 +46,7 @@ func (c *client) deterministic(cmd *command, args [][]byte) [][][]byte {
 	case "set", "setex", "psetex", "getset", "setnx", "incrbyfloat",
 		"getex", "expire", "pexpire", "expireat", "pexpireat", "persist":
 		key := args[1]
-		e := c.shard(key).dbs[c.db][string(key)]
+		e := c.shard(key).dbs[c.db].get(key)
 		if e == nil {
 			return [][][]byte{{b("DEL"), key}}
 		}
@@ -63,7 +63,7 @@ func (c *client) deterministic(cmd *command, args [][]byte) [][][]byte {
 		}
 		return recs
 	case "hincrbyfloat":
-		e := c.shard(args[1]).dbs[c.db][string(args[1])]
+		e := c.shard(args[1]).dbs[c.db].get(args[1])
 		if e == nil {
 			return nil
 		}

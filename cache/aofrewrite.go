@@ -29,7 +29,7 @@ func (s *Server) rewriteAOF() error {
 	lastDB := -1
 	for db := range s.dbs {
 		for i := range s.ks.shards {
-			for k, e := range s.ks.shards[i].dbs[db] {
+			for k, e := range s.ks.shards[i].dbs[db].all() {
 				if e.exp != 0 && e.exp <= now {
 					continue
 				}

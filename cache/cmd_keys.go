@@ -164,7 +164,7 @@ func cmdKeys(c *client, args [][]byte) {
 	var keys []string
 	all := string(args[1]) == "*"
 	for i := range c.s.ks.shards {
-		for k, e := range c.s.ks.shards[i].dbs[c.db] {
+		for k, e := range c.s.ks.shards[i].dbs[c.db].all() {
 			if e.exp != 0 && e.exp <= c.now {
 				continue
 			}
@@ -209,7 +209,7 @@ func cmdScan(c *client, args [][]byte) {
 	for ; shardIdx < nShards; shardIdx, from = shardIdx+1, 0 {
 		sh := &c.s.ks.shards[shardIdx]
 		batch = batch[:0]
-		for k := range sh.dbs[c.db] {
+		for k := range sh.dbs[c.db].all() {
 			if h := c.s.ks.scanHash(k); h >= from {
 				batch = append(batch, hk{h, k})
 			}
@@ -220,7 +220,7 @@ func cmdScan(c *client, args [][]byte) {
 		sort.Slice(batch, func(i, j int) bool { return batch[i].h < batch[j].h })
 		// Take at least count keys, a sixteenth of the shard, and every key
 		// that shares the last one's hash.
-		n := max(count, len(sh.dbs[c.db])/16)
+		n := max(count, sh.dbs[c.db].len()/16)
 		if n < len(batch) {
 			for n < len(batch) && batch[n].h == batch[n-1].h {
 				n++
@@ -302,7 +302,7 @@ func cmdRandomKey(c *client, args [][]byte) {
 	start := rand.IntN(nShards)
 	for i := range nShards {
 		sh := &c.s.ks.shards[(start+i)%nShards]
-		for k := range sh.dbs[c.db] {
+		for k := range sh.dbs[c.db].all() {
 			if c.get([]byte(k)) != nil {
 				c.w.BulkString(k)
 				return
@@ -335,7 +335,7 @@ func cmdRename(c *client, args [][]byte) {
 	exp := e.exp
 	c.del(src)
 	e.exp = 0
-	c.put(dst, e)
+	e = c.put(dst, e)
 	c.setExpire(dst, e, exp)
 	if nx {
 		c.w.Int(1)
@@ -387,7 +387,7 @@ func cmdCopy(c *client, args [][]byte) {
 	cp := e.clone()
 	exp := cp.exp
 	cp.exp = 0
-	c.put(dst, cp)
+	cp = c.put(dst, cp)
 	c.setExpire(dst, cp, exp)
 	c.w.Int(1)
 }
@@ -423,7 +423,7 @@ func cmdMove(c *client, args [][]byte) {
 	c.db = int(n)
 	exp := e.exp
 	e.exp = 0
-	c.put(args[1], e)
+	e = c.put(args[1], e)
 	c.setExpire(args[1], e, exp)
 	c.db = home
 	c.w.Int(1)
@@ -491,7 +491,7 @@ func (e *entry) clone() *entry {
 func cmdDBSize(c *client, args [][]byte) {
 	var n int64
 	for i := range c.s.ks.shards {
-		n += int64(len(c.s.ks.shards[i].dbs[c.db]))
+		n += int64(c.s.ks.shards[i].dbs[c.db].len())
 	}
 	c.w.Int(n)
 }
@@ -509,7 +509,7 @@ func cmdFlushDB(c *client, args [][]byte) {
 			if !all && db != c.db {
 				continue
 			}
-			for k, e := range sh.dbs[db] {
+			for k, e := range sh.dbs[db].all() {
 				c.s.ks.remove(sh, db, k, e)
 				sh.touchWatched(db, k)
 			}

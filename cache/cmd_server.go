@@ -625,8 +625,8 @@ func (ks *keyspace) counts(db int) (keys, expires int64) {
 	for i := range ks.shards {
 		sh := &ks.shards[i]
 		sh.mu.Lock()
-		keys += int64(len(sh.dbs[db]))
-		expires += int64(len(sh.vol[db]))
+		keys += int64(sh.dbs[db].len())
+		expires += int64(sh.vol[db].len())
 		sh.mu.Unlock()
 	}
 	return

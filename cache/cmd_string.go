@@ -40,7 +40,7 @@ func (c *client) setString(key, val []byte, exp int64, keepTTL bool) {
 	} else if e != nil && keepTTL {
 		exp = e.exp
 	}
-	c.put(key, &entry{kind: kString, str: append([]byte(nil), val...), exp: exp})
+	c.putString(key, val, exp)
 }
 
 const (
@@ -473,8 +473,7 @@ func cmdSetRange(c *client, args [][]byte) {
 			c.w.Int(0)
 			return
 		}
-		e = &entry{kind: kString}
-		c.put(args[1], e)
+		e = c.put(args[1], &entry{kind: kString})
 	}
 	if len(val) > 0 {
 		need := int(off) + len(val)

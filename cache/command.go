@@ -313,7 +313,7 @@ func (c *client) get(key []byte) *entry { return c.getIn(c.shard(key), key) }
 
 // getIn is get for a caller that has the key's shard at hand.
 func (c *client) getIn(sh *shard, key []byte) *entry {
-	e := sh.dbs[c.db][string(key)]
+	e := sh.dbs[c.db].get(key)
 	if e == nil {
 		return nil
 	}
@@ -353,8 +353,7 @@ func valueOf[T any](c *client, key []byte, k kind, create bool, fresh func() T) 
 		if !create {
 			return v, nil, false
 		}
-		e = &entry{kind: k, obj: fresh()}
-		c.put(key, e)
+		e = c.put(key, &entry{kind: k, obj: fresh()})
 	}
 	return e.obj.(T), e, false
 }
@@ -370,15 +369,26 @@ func (c *client) read(key []byte) *entry {
 	return e
 }
 
-// put stores e under key, replacing any value (and its time to live).
-func (c *client) put(key []byte, e *entry) {
+// put stores a new entry under key with tmpl's value, type and expiry, replacing
+// any value (and its time to live), and returns it: the caller goes on with the
+// returned entry, not with tmpl (see keyspace.put).
+func (c *client) put(key []byte, tmpl *entry) *entry {
 	sh := c.shard(key)
-	e.access = lruClock(c.now)
-	e.freq = 5 // LFU_INIT_VAL: a new key is not the first to go
-	k := string(key)
-	c.s.ks.put(sh, c.db, k, e)
-	sh.touchWatched(c.db, k)
+	tmpl.access = lruClock(c.now)
+	tmpl.freq = lfuInit
+	e := c.s.ks.put(sh, c.db, key, tmpl)
+	sh.touchWatched(c.db, string(key))
 	c.dirty++
+	return e
+}
+
+// putString stores a copy of val as key's string value, replacing any value.
+func (c *client) putString(key, val []byte, exp int64) *entry {
+	sh := c.shard(key)
+	e := c.s.ks.putString(sh, c.db, key, val, exp, lruClock(c.now))
+	sh.touchWatched(c.db, string(key))
+	c.dirty++
+	return e
 }
 
 // del removes key and reports whether it was there.

@@ -32,26 +32,26 @@ func (s *Server) evictOne(policy string) bool {
 	for i := range nShards {
 		sh := &s.ks.shards[(start+i)%nShards]
 		sh.mu.Lock()
-		var bestKey string
 		var best *entry
 		bestDB := 0
 		for db := range sh.dbs {
-			m := sh.dbs[db]
+			d := sh.dbs[db]
 			if volatile {
-				m = sh.vol[db]
+				d = sh.vol[db]
 			}
 			n := 0
-			for k, e := range m {
+			for e := range d.from(rand.Uint64()) {
 				if n == 5 {
 					break
 				}
 				n++
 				if best == nil || evictBefore(policy, e, best) {
-					bestKey, best, bestDB = k, e, db
+					best, bestDB = e, db
 				}
 			}
 		}
 		if best != nil {
+			bestKey := best.key()
 			s.ks.remove(sh, bestDB, bestKey, best)
 			if s.aof != nil {
 				s.aof.appendCmds(bestDB, [][][]byte{{[]byte("DEL"), []byte(bestKey)}})

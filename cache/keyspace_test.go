@@ -1,13 +1,214 @@
 package cache
 
 import (
+	"bytes"
+	"fmt"
+	"hash/maphash"
+	"math/rand/v2"
+	"strings"
 	"testing"
 	"unsafe"
 )
 
-// An entry is paid for once per key: keep it within the 64-byte size class.
+// An entry is paid for once per key: keep it within the 64-byte size class, so
+// that with a 16-byte key and a 16-byte value it is one 96-byte allocation.
 func TestEntrySize(t *testing.T) {
-	if n := unsafe.Sizeof(entry{}); n > 64 {
-		t.Fatalf("entry is %d bytes, want at most 64", n)
+	if n := unsafe.Sizeof(entry{}); n != 64 {
+		t.Fatalf("entry is %d bytes, want 64", n)
+	}
+}
+
+// Every entry class gives back its key, and holds the value inline when the two fit.
+func TestEntryKeyAndValue(t *testing.T) {
+	ks := newKeyspace(1)
+	sh := &ks.shards[0]
+	for _, tc := range []struct {
+		klen, vlen int
+		class      uint8
+		inline     bool
+	}{
+		{0, 0, 0, false},
+		{0, 5, 1, true},
+		{3, 0, 1, true}, // room for a value to grow into
+		{16, 16, 2, true},
+		{16, 17, 3, true},
+		{100, 92, 7, true},
+		{100, 93, 6, false}, // the key inline, the value apart
+		{192, 1, 7, false},
+		{193, 4, classBig, false},
+		{1000, 1000, classBig, false},
+	} {
+		key := []byte(strings.Repeat("k", tc.klen))
+		val := bytes.Repeat([]byte("v"), tc.vlen)
+		e := ks.putString(sh, 0, key, val, 0, 0)
+		if e.key() != string(key) || !bytes.Equal(e.str, val) {
+			t.Errorf("%d/%d: key %q value %q", tc.klen, tc.vlen, e.key(), e.str)
+		}
+		if e.class != tc.class || e.strInline() != tc.inline {
+			t.Errorf("%d/%d: class %d inline %v, want %d %v", tc.klen, tc.vlen, e.class, e.strInline(), tc.class, tc.inline)
+		}
+		// Growing the value past the room moves it out; the key stays.
+		e.str = append(e.str, bytes.Repeat([]byte("w"), 300)...)
+		sh.resize(key, e)
+		if e.key() != string(key) || e.strInline() {
+			t.Errorf("%d/%d: after growth key %q inline %v", tc.klen, tc.vlen, e.key(), e.strInline())
+		}
+		if got := sh.dbs[0].get(key); got != e {
+			t.Errorf("%d/%d: lookup gives %p, want %p", tc.klen, tc.vlen, got, e)
+		}
+		ks.remove(sh, 0, e.key(), e)
+	}
+	if sh.used != 0 || sh.dbs[0].len() != 0 {
+		t.Fatalf("after removing everything: used %d, keys %d", sh.used, sh.dbs[0].len())
+	}
+}
+
+// dict against a Go map: random inserts, replacements and deletions, lookups of
+// present and absent keys, iteration with deletion, growth and shrinking.
+func TestDict(t *testing.T) {
+	seed := maphash.MakeSeed()
+	d := &dict{seed: seed}
+	ref := map[string]*entry{}
+	rng := rand.New(rand.NewPCG(1, 2))
+	mk := func(k string) *entry { e, _ := newEntry([]byte(k), 0); return e }
+	check := func(step int) {
+		t.Helper()
+		if d.len() != len(ref) {
+			t.Fatalf("step %d: len %d, want %d", step, d.len(), len(ref))
+		}
+		seen := 0
+		for k, e := range d.all() {
+			if ref[k] != e {
+				t.Fatalf("step %d: iteration gives %q not in the reference", step, k)
+			}
+			seen++
+		}
+		if seen != len(ref) {
+			t.Fatalf("step %d: iteration saw %d of %d", step, seen, len(ref))
+		}
+		if d.used*5 > len(d.slots)*4 {
+			t.Fatalf("step %d: %d of %d slots used", step, d.used, len(d.slots))
+		}
+	}
+	for step := range 60000 {
+		// Phases: grow to about 5000 keys, churn, then shrink to nothing.
+		k := fmt.Sprintf("key:%d", rng.IntN(8000))
+		var op int
+		switch {
+		case step > 40000:
+			op = 9
+		case step > 20000:
+			op = rng.IntN(10)
+		default:
+			op = rng.IntN(7)
+		}
+		switch {
+		case op < 6:
+			e := mk(k)
+			old := d.set(e)
+			if old != ref[k] {
+				t.Fatalf("step %d: set %q replaced %p, want %p", step, k, old, ref[k])
+			}
+			ref[k] = e
+		default:
+			_, had := ref[k]
+			if d.del([]byte(k)) != had {
+				t.Fatalf("step %d: del %q reported %v", step, k, !had)
+			}
+			delete(ref, k)
+		}
+		if got := d.get([]byte(k)); got != ref[k] {
+			t.Fatalf("step %d: get %q = %p, want %p", step, k, got, ref[k])
+		}
+		if step%997 == 0 {
+			check(step)
+		}
+	}
+	for k := range ref {
+		d.del([]byte(k))
+		delete(ref, k)
+	}
+	check(-1)
+	if d.slots != nil {
+		t.Fatalf("an empty dict keeps %d slots", len(d.slots))
+	}
+
+	// Deleting every key while iterating visits each once.
+	for i := range 1000 {
+		k := fmt.Sprint(i)
+		ref[k] = mk(k)
+		d.set(ref[k])
+	}
+	n := 0
+	for k := range d.all() {
+		if !d.del([]byte(k)) {
+			t.Fatalf("iteration gave %q twice or a deleted key", k)
+		}
+		n++
+	}
+	if n != 1000 || d.len() != 0 {
+		t.Fatalf("deleting while iterating: %d visited, %d left", n, d.len())
+	}
+
+	// from visits every entry once from any start.
+	for i := range 100 {
+		d.set(mk(fmt.Sprint(i)))
+	}
+	for _, start := range []uint64{0, 7, 1 << 40, ^uint64(0)} {
+		seen := map[string]bool{}
+		for e := range d.from(start) {
+			if seen[e.key()] {
+				t.Fatalf("from(%d) gave %q twice", start, e.key())
+			}
+			seen[e.key()] = true
+		}
+		if len(seen) != 100 {
+			t.Fatalf("from(%d) gave %d of 100", start, len(seen))
+		}
+	}
+}
+
+// The memory accounted to a shard is the sum of its keys' and goes back to zero.
+func TestAccounting(t *testing.T) {
+	ks := newKeyspace(2)
+	sh := &ks.shards[0]
+	var keys [][]byte
+	for i := range 500 {
+		k := []byte(fmt.Sprintf("k%d", i))
+		keys = append(keys, k)
+		ks.putString(sh, i%2, k, bytes.Repeat([]byte("x"), i), int64(i%3), 0)
+	}
+	// Replace some, change the expiry of others, grow a few.
+	for i := 0; i < 500; i += 7 {
+		ks.putString(sh, i%2, keys[i], []byte("short"), 0, 0)
+	}
+	for i := 1; i < 500; i += 5 {
+		e := sh.dbs[i%2].get(keys[i])
+		sh.setExpire(i%2, e.key(), e, 0)
+		e.str = append(e.str, make([]byte, 1000)...)
+		sh.resize(keys[i], e)
+	}
+	var sum int64
+	for db := range 2 {
+		for _, e := range sh.dbs[db].all() {
+			sum += e.accounted()
+			if e.accounted() < e.memBytes() || e.accounted() > e.memBytes()+7 {
+				t.Fatalf("%q accounted %d for %d bytes", e.key(), e.accounted(), e.memBytes())
+			}
+		}
+	}
+	if sum != sh.used {
+		t.Fatalf("used %d, keys sum to %d", sh.used, sum)
+	}
+	for db := range 2 {
+		for k, e := range sh.dbs[db].all() {
+			ks.remove(sh, db, k, e)
+		}
+		if sh.vol[db].len() != 0 {
+			t.Fatalf("db %d: %d volatile keys left", db, sh.vol[db].len())
+		}
+	}
+	if sh.used != 0 {
+		t.Fatalf("used %d after removing every key", sh.used)
 	}
 }
