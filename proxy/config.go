@@ -55,6 +55,13 @@ type Config struct {
 	// host:port with host exact or "*.example.com" and port a number or "*". Empty (the
 	// default) refuses every CONNECT with 403.
 	ConnectAllow []string `yaml:"connect_allow"`
+	// ForwardAllow lists the destinations of forward proxy mode, in the same form:
+	// absolute-form requests ("GET http://host/path", as clients configured with an HTTP
+	// proxy send) to a listed host:port (port 80 when the URL has none) are sent there, to
+	// any other refused with 403. CONNECT tunnels share the list. Empty (the default) with
+	// an empty connect_allow: no forward proxying; absolute-form requests are routed
+	// like any other.
+	ForwardAllow []string `yaml:"forward_allow"`
 
 	// TLS makes the listener terminate TLS (1.2 and 1.3) with these certificates, the
 	// one for a connection chosen by SNI; ALPN offers h2 and http/1.1.
@@ -346,11 +353,16 @@ func (c *Config) Validate() error {
 	if c.Via != "" && !isToken([]byte(c.Via)) {
 		return fmt.Errorf("via: %q is not a token; allowed letters, digits and !#$%%&'*+-.^_`|~", c.Via)
 	}
-	for i, a := range c.ConnectAllow {
-		h, p, ok := strings.Cut(a, ":")
-		hb := []byte(strings.TrimPrefix(h, "*."))
-		if !ok || !validHost(hb) || strings.ContainsAny(string(hb), ":*") || (p != "*" && !isPort(p)) {
-			return fmt.Errorf("connect_allow[%d]: %q is not host:port; allowed example.com:443, *.example.com:443 or example.com:*", i, a)
+	for _, list := range []struct {
+		name string
+		v    []string
+	}{{"connect_allow", c.ConnectAllow}, {"forward_allow", c.ForwardAllow}} {
+		for i, a := range list.v {
+			h, p, ok := strings.Cut(a, ":")
+			hb := []byte(strings.TrimPrefix(h, "*."))
+			if !ok || !validHost(hb) || strings.ContainsAny(string(hb), ":*") || (p != "*" && !isPort(p)) {
+				return fmt.Errorf("%s[%d]: %q is not host:port; allowed example.com:443, *.example.com:443 or example.com:*", list.name, i, a)
+			}
 		}
 	}
 	for i, t := range c.TLS {
@@ -358,8 +370,8 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("tls[%d]: cert_file and key_file are both required", i)
 		}
 	}
-	if len(c.Pools) == 0 && len(c.Routes) == 0 {
-		return errors.New("pools: none defined; at least one pool with hosts is required (or routes that redirect or serve static files)")
+	if len(c.Pools) == 0 && len(c.Routes) == 0 && len(c.ForwardAllow) == 0 {
+		return errors.New("pools: none defined; at least one pool with hosts is required (or routes that redirect or serve static files, or forward_allow)")
 	}
 	names := make(map[string]bool)
 	for i := range c.Pools {

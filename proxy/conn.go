@@ -351,7 +351,16 @@ func (c *conn) proxy(n int) bool {
 		c.fail(errBodyTooLarge)
 		return false
 	}
-	r := s.match(hostname(host), path, h)
+	var r *route
+	if s.forwarding() && h.target[0] != '/' && h.target[0] != '*' {
+		// An absolute-form request to a forward proxy: to the host it names, if allowed.
+		if r, err = s.forwardRoute(host); err != nil {
+			c.fail(err)
+			return false
+		}
+	} else {
+		r = s.match(hostname(host), path, h)
+	}
 	if r == nil {
 		c.fail(errNoRoute)
 		return false
@@ -893,7 +902,16 @@ func splitAuthority(t []byte) (host, port []byte, ok bool) {
 
 // connectAllowed matches host:port against the CONNECT allow list.
 func (s *Server) connectAllowed(host, port []byte) bool {
-	for _, a := range s.cfg.ConnectAllow {
+	for _, list := range [2][]string{s.cfg.ConnectAllow, s.cfg.ForwardAllow} {
+		if allowedIn(list, host, port) {
+			return true
+		}
+	}
+	return false
+}
+
+func allowedIn(list []string, host, port []byte) bool {
+	for _, a := range list {
 		ah, ap, _ := strings.Cut(a, ":")
 		if ap != "*" && ap != string(port) {
 			continue

@@ -47,6 +47,7 @@ type Server struct {
 	closing   atomic.Bool
 
 	stats stats
+	fwd   forwarder // forward proxy mode's destinations
 
 	tls     *tls.Config   // nil: plain listeners
 	h2      *http.Server  // serves HTTP/2 connections handed over by the fast path
@@ -180,6 +181,7 @@ func New(cfg Config) (*Server, error) {
 		via = "gantry-" + hex.EncodeToString(b[:])
 	}
 	s.via = []byte("1.1 " + via)
+	s.fwd.srv = s
 	s.h2ln = newConnListener()
 	s.h2 = s.newH2Server()
 	if len(cfg.TLS) > 0 {
@@ -232,7 +234,7 @@ func (s *Server) buildTable(cfg Config) (*table, error) {
 		byName[p.name] = p
 	}
 	rs := cfg.Routes
-	if len(rs) == 0 {
+	if len(rs) == 0 && len(cfg.Pools) > 0 {
 		rs = []Route{{Pool: cfg.Pools[0].Name}}
 	}
 	for i, r := range rs {
@@ -394,6 +396,7 @@ func (s *Server) sweepIdle(done <-chan struct{}) {
 					u.closeIdle(p.cfg.IdleTimeout)
 				}
 			}
+			s.fwd.closeIdle(false)
 		}
 	}
 }
@@ -487,6 +490,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			u.closeIdle(0)
 		}
 	}
+	s.fwd.closeIdle(true)
 	return err
 }
 
