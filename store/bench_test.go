@@ -3,7 +3,10 @@ package store
 import (
 	"encoding/binary"
 	"fmt"
+	"path/filepath"
 	"testing"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 func benchDB(b *testing.B, keys int) *DB {
@@ -95,6 +98,77 @@ func BenchmarkCommitRandom1000(b *testing.B) {
 				if err := bk.Put(benchKey(((i*1000+j)*7919)%100_000), make([]byte, 100)); err != nil {
 					return err
 				}
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// The same reads through bbolt, on a file of the same keys, so that one run compares them
+// (`go test -run xxx -bench 'Get|Scan100' ./store`).
+
+func benchBolt(b *testing.B, keys int) *bolt.DB {
+	db, err := bolt.Open(filepath.Join(b.TempDir(), "bolt.db"), 0o600, &bolt.Options{NoSync: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	for i := 0; i < keys; i += 1000 {
+		err := db.Update(func(tx *bolt.Tx) error {
+			bk, err := tx.CreateBucketIfNotExists([]byte("kv"))
+			if err != nil {
+				return err
+			}
+			for j := i; j < min(i+1000, keys); j++ {
+				if err := bk.Put(benchKey(j), make([]byte, 100)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	return db
+}
+
+func BenchmarkBoltGet(b *testing.B) {
+	const keys = 100_000
+	db := benchBolt(b, keys)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		err := db.View(func(tx *bolt.Tx) error {
+			v := tx.Bucket([]byte("kv")).Get(benchKey((i * 7919) % keys))
+			if len(v) != 100 {
+				return fmt.Errorf("got %d bytes", len(v))
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkBoltScan100(b *testing.B) {
+	const keys = 100_000
+	db := benchBolt(b, keys)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		err := db.View(func(tx *bolt.Tx) error {
+			c := tx.Bucket([]byte("kv")).Cursor()
+			n := 0
+			for k, _ := c.Seek(benchKey((i * 7919) % (keys - 100))); k != nil && n < 100; k, _ = c.Next() {
+				n++
+			}
+			if n != 100 {
+				return fmt.Errorf("scanned %d", n)
 			}
 			return nil
 		})

@@ -40,9 +40,37 @@ func search(keys [][]byte, k []byte) (int, bool) {
 	return lo, lo < len(keys) && bytes.Equal(keys[lo], k)
 }
 
+// searchLeaf is search over leaf n's keys, read from its page when it has one.
+func searchLeaf(n *page.Node, k []byte) (int, bool) {
+	if n.Raw == nil {
+		return search(n.Keys, k)
+	}
+	lo, hi := 0, len(n.Keys)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if bytes.Compare(page.RawLeafKey(n.Raw, m), k) < 0 {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo, lo < len(n.Keys) && bytes.Equal(page.RawLeafKey(n.Raw, lo), k)
+}
+
 // childIndex returns which child of branch n covers key k: the number of separators <= k.
 func childIndex(n *page.Node, k []byte) int {
 	lo, hi := 0, len(n.Keys)
+	if n.Raw != nil {
+		for lo < hi {
+			m := int(uint(lo+hi) >> 1)
+			if bytes.Compare(page.RawBranchKey(n.Raw, m), k) <= 0 {
+				lo = m + 1
+			} else {
+				hi = m
+			}
+		}
+		return lo
+	}
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
 		if bytes.Compare(n.Keys[m], k) <= 0 {
@@ -136,7 +164,7 @@ func treeGet(r reader, root uint32, k []byte) ([]byte, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
-	i, ok := search(leaf.Keys, k)
+	i, ok := searchLeaf(leaf, k)
 	if !ok {
 		return nil, false, nil
 	}

@@ -35,7 +35,7 @@ func (c *treeCursor) seek(k []byte) error {
 		return err
 	}
 	c.leaf = leaf
-	c.idx, _ = search(leaf.Keys, k)
+	c.idx, _ = searchLeaf(leaf, k)
 	return c.forward()
 }
 
@@ -140,8 +140,18 @@ func (c *Cursor) Next() ([]byte, []byte) {
 		return nil, nil
 	}
 	if c.onTree && c.err == nil && !c.b.tx.done && !c.merged() {
-		// Fast path: the tree cursor sits on the current key; step along the leaf.
-		return c.finish(c.fromTree(c.tc.next()))
+		// Fast path: the tree cursor sits on the current key; step along the leaf, and
+		// when the next entry is in the same leaf, inline and in the bucket, take it here.
+		tc := &c.tc
+		if i := tc.idx + 1; i < len(tc.leaf.Keys) {
+			k, v := tc.leaf.Keys[i], &tc.leaf.Vals[i]
+			if v.Ovfl == 0 && len(k) >= 4 && binary.BigEndian.Uint32(k) == c.b.id {
+				tc.idx = i
+				c.cur, c.val = k, v.Inline
+				return k[4:], v.Inline
+			}
+		}
+		return c.finish(c.fromTree(tc.next()))
 	}
 	prev := c.cur
 	return c.move(func() error { return c.seekGE(append(append([]byte{}, prev...), 0)) })

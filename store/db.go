@@ -122,11 +122,14 @@ type DB struct {
 	pool     *pool
 	locks    *lockTable
 
-	// idxMu guards idx: for each page, the LSNs of its frames in the log, ascending.
-	// Readers hold it (shared) across resolving a version and reading the frame, so that
-	// a log reset cannot pull a frame from under them.
-	idxMu sync.RWMutex
-	idx   map[uint32][]uint64
+	// table holds, per page, the LSNs of its frames in the log and its most-read cached
+	// versions, for readers without a lock. idxMu is held exclusively to add LSNs and to
+	// restart the log, and shared by readers that miss the table, across resolving a
+	// version and reading the frame, so that a log restart cannot pull a frame from under
+	// them. logPages lists the pages with frames in the log (idxMu).
+	table    pageTable
+	idxMu    sync.RWMutex
+	logPages []uint32
 
 	// commitMu serialises commits' validation, tree changes and log appends, and
 	// checkpoints. A transaction's own life takes no lock: only this short step does.
@@ -169,7 +172,7 @@ func Open(path string, opts *Options) (*DB, error) {
 	if !page.ValidSize(o.PageSize) {
 		return nil, fmt.Errorf("store: page size %d: want a power of two from %d to %d", o.PageSize, page.MinSize, page.MaxSize)
 	}
-	db := &DB{path: path, opts: o, log: o.Logger, idx: make(map[uint32][]uint64), active: make(map[uint64]int)}
+	db := &DB{path: path, opts: o, log: o.Logger, active: make(map[uint64]int)}
 	db.locks = newLockTable()
 	db.catCache = make(map[string]uint32)
 	f, err := o.FS.OpenFile(path, true)
@@ -220,7 +223,7 @@ func (db *DB) open() error {
 			return metaErr
 		}
 	}
-	db.pool = newPool(max(16, db.opts.CacheBytes/db.pageSize))
+	db.pool = newPool(max(16, db.opts.CacheBytes/db.pageSize), &db.table)
 	if db.walf, err = db.opts.FS.OpenFile(db.path+"-wal", true); err != nil {
 		return err
 	}
@@ -235,9 +238,6 @@ func (db *DB) open() error {
 		return err
 	}
 	db.wal = l
-	for _, fr := range frames {
-		db.idx[fr.Pgno] = append(db.idx[fr.Pgno], fr.LSN)
-	}
 	if len(frames) > 0 {
 		last := frames[len(frames)-1]
 		p := make([]byte, db.pageSize)
@@ -249,6 +249,14 @@ func (db *DB) open() error {
 		}
 		if meta.ID != l.ID() {
 			return fmt.Errorf("%w: its commits are of database %016x", wal.ErrFormat, meta.ID)
+		}
+		for _, fr := range frames {
+			// Pages are never taken back from the end of the file: every frame's page is
+			// below the last commit's page count (and the table is sized by it).
+			if fr.Pgno >= meta.PageCount {
+				return fmt.Errorf("%w: log frame %d is of page %d, past the page count %d", page.ErrCorrupt, fr.LSN, fr.Pgno, meta.PageCount)
+			}
+			db.addFrame(fr.Pgno, fr.LSN)
 		}
 		db.log.Info("store: recovered from log", "path", db.path, "frames", len(frames), "lsn", last.LSN)
 	} else if metaErr != nil {
@@ -387,22 +395,36 @@ func (db *DB) oldest() uint64 {
 }
 
 // load returns page pgno as of snapshot mark: its newest log frame at or below mark,
-// else the data file's copy.
+// else the data file's copy. The fast path finds a cached version through the page table
+// without a lock; the table only ever holds a page's data-file copy and its newest log
+// version, and only while they are in the pool.
 func (db *DB) load(pgno uint32, mark uint64, st *TxStats) (*page.Node, error) {
-	db.idxMu.RLock()
-	defer db.idxMu.RUnlock()
-	var lsn uint64
-	if len(db.idx) > 0 { // else the log is empty: every page is the data file's copy
-		if lsns := db.idx[pgno]; len(lsns) > 0 {
-			i := sort.Search(len(lsns), func(i int) bool { return lsns[i] > mark })
-			if i > 0 {
-				lsn = lsns[i-1]
+	if e := db.table.entry(pgno); e != nil {
+		if t := e.top.Load(); t != nil && t.key.lsn <= mark {
+			// top is the newest frame, and every frame at or below mark was recorded
+			// before the commit at mark was published: it is the version mark sees.
+			t.touch()
+			st.CacheHits++ // added to the database's counters when the transaction ends
+			return t.node, nil
+		}
+		if lsn, _ := e.version(mark); lsn == 0 {
+			if b := e.base.Load(); b != nil {
+				b.touch()
+				st.CacheHits++
+				return b.node, nil
 			}
 		}
 	}
+	return db.loadSlow(pgno, mark, st)
+}
+
+func (db *DB) loadSlow(pgno uint32, mark uint64, st *TxStats) (*page.Node, error) {
+	db.idxMu.RLock()
+	defer db.idxMu.RUnlock()
+	lsn, newest := db.table.entry(pgno).version(mark)
 	k := pageKey{pgno, lsn}
 	if n, ok := db.pool.get(k); ok {
-		st.CacheHits++ // added to the database's counters when the transaction ends
+		st.CacheHits++
 		return n, nil
 	}
 	buf := make([]byte, db.pageSize)
@@ -423,8 +445,18 @@ func (db *DB) load(pgno uint32, mark uint64, st *TxStats) (*page.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	db.pool.put(k, n)
+	db.pool.put(k, n, newest) // no frame can be added meanwhile: idxMu is held
 	return n, nil
+}
+
+// addFrame records that the log holds a version of page pgno at lsn. Its cached newest
+// version is no longer the newest. idxMu is held exclusively (or the DB is not shared yet).
+func (db *DB) addFrame(pgno uint32, lsn uint64) {
+	e := db.table.ensure(pgno)
+	e.top.Store(nil)
+	if e.appendLSN(lsn) {
+		db.logPages = append(db.logPages, pgno)
+	}
 }
 
 // checkpointLocked copies into the data file, for every page, its newest frame that no
@@ -442,10 +474,9 @@ func (db *DB) checkpointLocked() error {
 	}
 	var ops []copyOp
 	db.idxMu.RLock()
-	for pgno, lsns := range db.idx {
-		i := sort.Search(len(lsns), func(i int) bool { return lsns[i] > bound })
-		if i > 0 && lsns[i-1] > db.ckptLSN {
-			ops = append(ops, copyOp{pgno, lsns[i-1]})
+	for _, pgno := range db.logPages {
+		if lsn, _ := db.table.entry(pgno).version(bound); lsn > db.ckptLSN {
+			ops = append(ops, copyOp{pgno, lsn})
 		}
 	}
 	db.idxMu.RUnlock()
@@ -483,10 +514,14 @@ func (db *DB) checkpointLocked() error {
 	}
 	// What readers will now read from the data file is each page's newest frame: keep the
 	// cached copies under their new name instead of going cold.
-	for pgno, lsns := range db.idx {
+	for _, pgno := range db.logPages {
+		e := db.table.entry(pgno)
+		lsns := *e.lsns.Load()
 		db.pool.rekey(pageKey{pgno, lsns[len(lsns)-1]}, pageKey{pgno, 0})
+		e.lsns.Store(nil)
+		e.top.Store(nil)
 	}
-	clear(db.idx)
+	db.logPages = db.logPages[:0]
 	db.log.Debug("store: checkpoint", "lsn", bound, "pages", len(ops))
 	return nil
 }

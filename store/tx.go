@@ -5,7 +5,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"runtime"
 	"sort"
+	"time"
 
 	"gantry/store/page"
 	"gantry/store/wal"
@@ -147,7 +150,20 @@ func (db *DB) Update(fn func(*Tx) error) error {
 		if !retry || attempt >= db.opts.Retries {
 			return err
 		}
+		backoff(attempt)
 	}
+}
+
+// backoff waits before retry attempt+1 of a transaction that lost a conflict: first only
+// yields, then sleeps a random time that doubles up to a millisecond. Without it, losers
+// that retry at once can spin through every retry while the winner waits for a core.
+func backoff(attempt int) {
+	if attempt < 2 {
+		runtime.Gosched()
+		return
+	}
+	limit := min(time.Millisecond, time.Microsecond<<min(attempt, 10))
+	time.Sleep(rand.N(limit) + 1)
 }
 
 func (db *DB) update(fn func(*Tx) error) error {
@@ -407,6 +423,7 @@ func (tx *Tx) apply() (snapshot, error) {
 		if err := n.Encode(b); err != nil {
 			return snapshot{}, err
 		}
+		n.Raw = b
 		frames = append(frames, wal.Frame{Pgno: p, LSN: n.LSN, Page: b})
 	}
 	lsn := next + uint64(len(pgnos))
@@ -422,14 +439,14 @@ func (tx *Tx) apply() (snapshot, error) {
 
 	db.idxMu.Lock()
 	for _, fr := range frames {
-		db.idx[fr.Pgno] = append(db.idx[fr.Pgno], fr.LSN)
+		db.addFrame(fr.Pgno, fr.LSN)
 	}
 	db.idxMu.Unlock()
 	// Write-through: the committed nodes are immutable from here on, and the next reader
 	// or committer of these pages would otherwise read them back from the log.
 	for _, p := range pgnos {
 		if n := w.dirty[p]; n.Type != page.TypeFree {
-			db.pool.put(pageKey{p, n.LSN}, n)
+			db.pool.put(pageKey{p, n.LSN}, n, true) // the newest: commits are serialised
 		}
 	}
 	s := snapshot{lsn: lsn, meta: w.meta}

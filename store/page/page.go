@@ -102,11 +102,16 @@ type Node struct {
 	Vals     []Value  // leaf
 	Children []uint32 // branch: len(Keys)+1 children; keys[i] is the least key of Children[i+1]
 	Data     []byte   // overflow
+	// Raw is the checked page the node was decoded from, nil for a node being built or
+	// changed. Searches read keys from it (RawLeafKey, RawBranchKey): its slot array and
+	// cells sit in one buffer, where Keys spreads 24-byte headers over another.
+	Raw []byte
 }
 
 // Clone returns a copy of n whose slices can be changed without touching n's.
 func (n *Node) Clone() *Node {
 	c := *n
+	c.Raw = nil
 	c.Keys = append([][]byte(nil), n.Keys...)
 	c.Vals = append([]Value(nil), n.Vals...)
 	c.Children = append([]uint32(nil), n.Children...)
@@ -208,6 +213,7 @@ func Decode(p []byte, pgno uint32) (*Node, error) {
 		return nil, err
 	}
 	n := &Node{
+		Raw:  p,
 		Type: p[0],
 		Pgno: pgno,
 		LSN:  LSN(p),
@@ -286,4 +292,18 @@ func Decode(p []byte, pgno uint32) (*Node, error) {
 		return nil, corrupt(pgno, "unknown page type %d", n.Type)
 	}
 	return n, nil
+}
+
+// RawLeafKey returns key i of leaf page p, which Decode has checked.
+func RawLeafKey(p []byte, i int) []byte {
+	off := int(binary.LittleEndian.Uint16(p[HeaderSize+2*i:]))
+	end := off + 7 + int(binary.LittleEndian.Uint16(p[off+1:]))
+	return p[off+7 : end : end]
+}
+
+// RawBranchKey returns separator i of branch page p, which Decode has checked.
+func RawBranchKey(p []byte, i int) []byte {
+	off := int(binary.LittleEndian.Uint16(p[HeaderSize+2*i:]))
+	end := off + 6 + int(binary.LittleEndian.Uint16(p[off+4:]))
+	return p[off+6 : end : end]
 }
