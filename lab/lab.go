@@ -52,6 +52,7 @@ func Experiments() []Experiment {
 		tailLatency(),
 		consistentHashing(),
 		btreeVsBPlusTree(),
+		isolationLevels(),
 	}
 }
 
