@@ -38,7 +38,7 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 		recordsOut:     byTopic("records_out_total", "Records sent to consumers, by topic."),
 		produceSeconds: hist("produce_seconds", "Time from reading a Produce request to having its answer (including fsync for acks=all).", prometheus.ExponentialBuckets(50e-6, 2, 16)),
 		fetchSeconds:   hist("fetch_seconds", "Time to answer a Fetch request, long-poll wait included.", prometheus.ExponentialBuckets(50e-6, 2, 20)),
-		fsyncSecs:      hist("fsync_seconds", "Time of each partition sync (fsync), shared syncs counted once per caller.", prometheus.ExponentialBuckets(20e-6, 2, 16)),
+		fsyncSecs:      hist("fsync_seconds", "Time of each fsync of a partition's segment (one fsync may cover many produce requests).", prometheus.ExponentialBuckets(20e-6, 2, 16)),
 	}
 	reg.MustRegister(m.bytesIn, m.recordsIn, m.bytesOut, m.recordsOut, m.produceSeconds, m.fetchSeconds, m.fsyncSecs)
 	return m

@@ -39,6 +39,10 @@ type Config struct {
 	FlushMessages int64
 	// Logger receives recovery and retention lines. Nil discards them.
 	Logger *slog.Logger
+	// OnSync, when set, is told how long each fsync of a segment took (syncs of
+	// appended records and of a segment sealed at roll): the disk's own latency, not
+	// the time callers waited for a shared sync.
+	OnSync func(time.Duration)
 }
 
 func (c *Config) fill() {
@@ -317,7 +321,7 @@ func (l *Log) maybeRoll(n int64) error {
 // next one. Syncing here keeps the rule that only the last segment can be torn.
 func (l *Log) roll() error {
 	s := l.segs[len(l.segs)-1]
-	if err := s.f.Sync(); err != nil {
+	if err := l.fsync(s.f); err != nil {
 		return fmt.Errorf("sync %s: %w", s.f.Name(), err)
 	}
 	if err := s.writeIndexes(l.dir); err != nil {
@@ -335,11 +339,11 @@ func (l *Log) roll() error {
 
 // SetConfig changes the log's segment and retention settings (segment size and age,
 // retention by age and size, flush count) from now on; the index interval and logger
-// stay as opened.
+// and sync observer stay as opened.
 func (l *Log) SetConfig(cfg Config) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	cfg.IndexInterval, cfg.Logger = l.cfg.IndexInterval, l.cfg.Logger
+	cfg.IndexInterval, cfg.Logger, cfg.OnSync = l.cfg.IndexInterval, l.cfg.Logger, l.cfg.OnSync
 	cfg.fill()
 	l.cfg = cfg
 }
@@ -374,11 +378,22 @@ func (l *Log) SyncTo(end int64) error {
 	l.mu.Unlock()
 	// Earlier segments were synced when they rolled; a roll after this point syncs f
 	// itself, so one fsync of f covers everything below upTo.
-	if err := f.Sync(); err != nil {
+	if err := l.fsync(f); err != nil {
 		return fmt.Errorf("sync: %w", err)
 	}
 	l.flushed.Store(upTo)
 	return nil
+}
+
+// fsync syncs f, telling the observer how long it took.
+func (l *Log) fsync(f *os.File) error {
+	if l.cfg.OnSync == nil {
+		return f.Sync()
+	}
+	start := time.Now()
+	err := f.Sync()
+	l.cfg.OnSync(time.Since(start))
+	return err
 }
 
 // Dirty reports whether some appended records are not yet synced.

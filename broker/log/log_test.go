@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -458,4 +459,32 @@ func FuzzParseBatch(f *testing.F) {
 			t.Fatalf("read back %d bytes (%v), wrote %d", len(got), err, len(cp))
 		}
 	})
+}
+
+// TestOnSyncSeesOnlyRealSyncs checks that the sync observer hears of each fsync, and
+// not of a Sync that had nothing left to sync.
+func TestOnSyncSeesOnlyRealSyncs(t *testing.T) {
+	var syncs atomic.Int64
+	l := openTest(t, t.TempDir(), Config{OnSync: func(d time.Duration) {
+		if d <= 0 {
+			t.Errorf("sync took %v", d)
+		}
+		syncs.Add(1)
+	}})
+	if _, _, err := l.Append(makeBatch(3, 1, 10)); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if err := l.Sync(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := syncs.Load(); n != 1 {
+		t.Fatalf("%d syncs observed for one append synced three times, want 1", n)
+	}
+	l.SetConfig(Config{SegmentBytes: 1}) // the observer stays; the next append rolls
+	l.Append(makeBatch(1, 2, 10))
+	if n := syncs.Load(); n != 2 {
+		t.Fatalf("%d syncs observed after a roll, want 2 (the sealed segment's)", n)
+	}
 }
