@@ -374,6 +374,9 @@ func (c *conn) proxy(n int) bool {
 	}
 	p := r.pool
 	p.depositRetryToken()
+	if p.cfg.Protocol == protoH2 {
+		return c.proxyH2(r, host, target, n)
+	}
 
 	hasBody := h.chunked || h.contentLength > 0
 	safe := idempotent(h.method) && !hasBody

@@ -179,6 +179,10 @@ func (h h2Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	p := rt.pool
 	p.depositRetryToken()
+	if p.cfg.Protocol == protoH2 {
+		h.forwardH2(w, r, c, target, fail)
+		return
+	}
 	hasBody := r.ContentLength != 0
 	safe := idempotent(req.method) && !hasBody
 	var triedP, triedB uint64
@@ -401,4 +405,93 @@ func (s *Server) shutdownH2(ctx context.Context) error {
 		s.h2.Close()
 	}
 	return err
+}
+
+// forwardH2 proxies an HTTP/2 request to an h2 pool: the request body, the response body
+// and the response trailers stream through as they come, so gRPC calls (unary and
+// streaming, with grpc-status in trailers) pass end to end. A cut upstream stream resets
+// the client's stream; a client that goes away cancels the upstream stream.
+func (h h2Handler) forwardH2(w http.ResponseWriter, r *http.Request, c *conn, target []byte, fail func(*statusError)) {
+	s, rt := h.s, c.route
+	p := rt.pool
+	req, err := c.h2Request(rt, c.req.host, target, strings.Contains(r.Header.Get("Te"), "trailers"))
+	if err != nil {
+		fail(errBadTarget)
+		return
+	}
+	if r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
+		req.Body, req.ContentLength = r.Body, r.ContentLength
+		if s.cfg.MaxBodyBytes >= 0 {
+			req.Body = &limitBody{r.Body, s.cfg.MaxBodyBytes}
+		}
+	}
+	x, se := c.roundTripH2(r.Context(), rt, req)
+	if x == nil {
+		if se != nil {
+			fail(se)
+		}
+		return
+	}
+	defer x.finish()
+	resp, u := x.resp, x.u
+	hdr := w.Header()
+	for k, vs := range resp.Header {
+		if !hopByHopName(k) && !rt.respRules.drops([]byte(k)) {
+			hdr[k] = append(hdr[k], vs...)
+		}
+	}
+	for _, f := range rt.respRules.set {
+		hdr.Set(string(f.name), string(f.value))
+	}
+	hdr.Add("Via", string(s.via))
+	if p.cfg.StickyCookie != "" && !u.backup && string(p.stickyValue(&c.req)) != u.stickyID {
+		hdr.Add("Set-Cookie", p.cfg.StickyCookie+"="+u.stickyID+"; Path=/; HttpOnly")
+	}
+	st := resp.StatusCode
+	rt.count(st)
+	s.stats.countStatus(st)
+	if s.cfg.AccessLog {
+		s.log.Info("access", "remote", string(c.remote), "method", r.Method, "target", r.RequestURI,
+			"status", st, "upstream", u.addr, "proto", r.Proto)
+	}
+	w.WriteHeader(st)
+	rc := http.NewResponseController(w)
+	if resp.ContentLength != 0 {
+		// The head goes out now: a stream's first message may come much later. (A
+		// response that ended with its head, such as a gRPC trailers-only error, goes
+		// out as one HEADERS frame when the handler returns.)
+		rc.Flush()
+	}
+	bp := s.h2bufs.Get().(*[]byte)
+	defer s.h2bufs.Put(bp)
+	buf := *bp
+	for {
+		n, err := x.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return // the client is gone; finish resets the upstream stream
+			}
+			if rc.Flush() != nil {
+				return
+			}
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			u.failed()
+			s.log.Debug("proxy: HTTP/2 upstream body", "host", u.addr, "err", err)
+			panic(http.ErrAbortHandler) // resets the stream: a cut body must not look whole
+		}
+	}
+	for k, vs := range resp.Trailer {
+		if len(vs) > 0 && !hopByHopName(k) {
+			hdr[http.TrailerPrefix+k] = vs
+		}
+	}
+	if st >= 500 {
+		u.failed()
+	} else {
+		u.succeeded()
+	}
 }

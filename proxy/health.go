@@ -83,7 +83,7 @@ func (u *upstream) probe(ctx context.Context, client *http.Client, hc *HealthChe
 	req, err := http.NewRequestWithContext(ctx, "GET", u.healthURL(hc.Path), nil)
 	if err == nil {
 		req.Header.Set("User-Agent", "gantry-health-check")
-		if resp, err := client.Do(req); err == nil {
+		if resp, err := u.healthDo(client, req); err == nil {
 			resp.Body.Close()
 			ok = resp.StatusCode < 400
 		}

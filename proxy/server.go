@@ -37,6 +37,7 @@ type Server struct {
 	started bool                  // Serve has run; guarded by tableMu
 
 	h2reqs  sync.Pool // *h2Request
+	h2bufs  sync.Pool // *[]byte of 16 KiB, for bodies from h2 upstreams
 	readers sync.Pool // *bufio.Reader of MaxHeaderBytes, for client connections
 	writers sync.Pool // *bufio.Writer, for client connections
 
@@ -194,6 +195,7 @@ func New(cfg Config) (*Server, error) {
 	s.readers.New = func() any { return bufio.NewReaderSize(nil, cfg.MaxHeaderBytes) }
 	s.writers.New = func() any { return bufio.NewWriterSize(nil, 8<<10) }
 	s.h2reqs.New = func() any { return &h2Request{fw: bufio.NewWriterSize(nil, 8<<10)} }
+	s.h2bufs.New = func() any { b := make([]byte, 16<<10); return &b }
 
 	t, err := s.buildTable(cfg)
 	if err != nil {

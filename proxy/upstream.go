@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/tls"
 	"net"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,7 +21,8 @@ import (
 type upstream struct {
 	addr   string // host:port to dial
 	weight int
-	tls    *tls.Config // nil: plain TCP
+	tls    *tls.Config     // nil: plain TCP
+	h2     *http.Transport // the host's HTTP/2 transport, in an h2 pool; else nil
 	backup bool
 	pool   *pool
 
@@ -160,6 +162,9 @@ func (u *upstream) closeIdle(maxAge time.Duration) {
 	u.mu.Unlock()
 	for _, uc := range stale {
 		uc.close()
+	}
+	if maxAge == 0 && u.h2 != nil {
+		u.h2.CloseIdleConnections()
 	}
 }
 

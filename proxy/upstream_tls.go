@@ -44,9 +44,9 @@ func (p *PoolConfig) validateTransport() error {
 	switch p.Protocol {
 	case "":
 		p.Protocol = protoHTTP1
-	case protoHTTP1:
+	case protoHTTP1, protoH2:
 	default:
-		return fmt.Errorf("protocol: %q is unknown; allowed http1 (the default)", p.Protocol)
+		return fmt.Errorf("protocol: %q is unknown; allowed http1 (the default) or h2 (HTTP/2: h2c, or h2 over TLS with tls or https:// hosts)", p.Protocol)
 	}
 	plain := -1 // index of a host written as http://
 	for i := range p.Hosts {
@@ -135,6 +135,11 @@ func (p *pool) setupTransport() error {
 			if u.tls.ServerName == "" {
 				u.tls.ServerName, _, _ = net.SplitHostPort(u.addr)
 			}
+		}
+	}
+	if p.cfg.Protocol == protoH2 {
+		for _, u := range p.all {
+			u.h2 = newH2Transport(u)
 		}
 	}
 	return nil

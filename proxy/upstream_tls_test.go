@@ -283,7 +283,7 @@ func TestUpstreamTLSConfigErrors(t *testing.T) {
 		{head + "    hosts: [{addr: 'x:1'}]\n    tls: {cert_file: " + cc.CertFile + "}\n", "pools[0].tls.cert_file: cert_file and key_file go together"},
 		{head + "    hosts: [{addr: 'x:1'}]\n    tls: {cert_file: " + cc.CertFile + ", key_file: " + missing + "}\n", "pools[0].tls.cert_file: open " + missing},
 		{head + "    hosts: [{addr: 'x:1'}]\n    tls: {ca: x}\n", "field ca is unknown; allowed: ca_file, server_name, insecure_skip_verify, cert_file, key_file"},
-		{head + "    hosts: [{addr: 'x:1'}]\n    protocol: spdy\n", `pools[0].protocol: "spdy" is unknown; allowed http1`},
+		{head + "    hosts: [{addr: 'x:1'}]\n    protocol: spdy\n", `pools[0].protocol: "spdy" is unknown; allowed http1 (the default) or h2`},
 	} {
 		_, err := ParseConfig([]byte(tt.yaml))
 		if err == nil || !strings.Contains(err.Error(), tt.err) {

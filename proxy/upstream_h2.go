@@ -1,0 +1,472 @@
+package proxy
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+)
+
+// HTTP/2 to upstreams (PoolConfig.Protocol h2): each host of the pool has an
+// x/net/http2 Transport, which multiplexes requests over few connections and keeps them
+// (h2c with prior knowledge on plain TCP, or h2 negotiated by ALPN over TLS). Requests from
+// both front ends — the HTTP/1.1 fast path and the HTTP/2 listener — are turned into
+// http.Requests through the same head rewriting as the fast path (writeRequestHead), so
+// forwarding rules cannot drift between the protocols. Balancing, retries, the breaker,
+// ejection and read timeouts work as for HTTP/1.1 pools. Bodies and trailers stream both
+// ways, which is what gRPC needs.
+
+// newH2Transport returns the HTTP/2 transport of one host of an h2 pool: net/http's
+// Transport restricted to HTTP/2 (h2c with prior knowledge, or h2 over TLS), dialing
+// through the pool's dialer so that its timeout and TLS settings apply.
+func newH2Transport(u *upstream) *http.Transport {
+	p := u.pool
+	tr := &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return u.dialConn(ctx)
+		},
+		DialTLSContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			c, err := u.dialConn(ctx)
+			if err != nil {
+				return nil, err
+			}
+			if tc, ok := c.(*tls.Conn); ok && tc.ConnectionState().NegotiatedProtocol != "h2" {
+				c.Close()
+				return nil, fmt.Errorf("%s did not agree to HTTP/2 in the TLS handshake (ALPN)", u.addr)
+			}
+			return c, nil
+		},
+		DisableCompression:     true, // bodies pass as they are, Content-Encoding and all
+		IdleConnTimeout:        p.cfg.IdleTimeout,
+		MaxResponseHeaderBytes: int64(p.srv.cfg.MaxHeaderBytes),
+		Protocols:              new(http.Protocols),
+		HTTP2: &http.HTTP2Config{
+			// A connection nobody hears from for this long is pinged, and closed when
+			// the ping goes unanswered: a dead host is noticed without a request.
+			SendPingTimeout: 30 * time.Second,
+			PingTimeout:     5 * time.Second,
+		},
+	}
+	if u.tls != nil {
+		tr.Protocols.SetHTTP2(true)
+	} else {
+		tr.Protocols.SetUnencryptedHTTP2(true)
+	}
+	return tr
+}
+
+// h2Exchange is one request in flight to an h2 host, with the read timeout that bounds
+// the upstream's silence. Reads of its body restart the timer.
+type h2Exchange struct {
+	resp     *http.Response
+	u        *upstream
+	cancel   context.CancelFunc
+	timer    *time.Timer // nil: no read timeout
+	timeout  time.Duration
+	timedOut atomic.Bool
+	finished bool
+}
+
+func (x *h2Exchange) Read(p []byte) (int, error) {
+	n, err := x.resp.Body.Read(p)
+	if x.timer != nil && err == nil {
+		x.timer.Reset(x.timeout)
+	}
+	if err != nil && err != io.EOF {
+		if x.timedOut.Load() {
+			return n, errUpTimeout
+		}
+		return n, upstreamBodyError{err}
+	}
+	return n, err
+}
+
+// upstreamBodyError marks a failure to read the upstream's body, as opposed to a failure to
+// write to the client.
+type upstreamBodyError struct{ err error }
+
+func (e upstreamBodyError) Error() string { return "upstream body: " + e.err.Error() }
+func (e upstreamBodyError) Unwrap() error { return e.err }
+
+// finish ends the exchange: the stream is closed (reset if unfinished) and the host's
+// count of requests in flight drops. It may be called more than once.
+func (x *h2Exchange) finish() {
+	if x.finished {
+		return
+	}
+	x.finished = true
+	if x.timer != nil {
+		x.timer.Stop()
+	}
+	x.resp.Body.Close()
+	x.cancel()
+	x.u.inflight.Add(-1)
+}
+
+// h2Request builds the upstream request from the head in c.req, rewritten as for an
+// HTTP/1.1 upstream (hop-by-hop fields out, X-Forwarded-*, Forwarded, Via, route rules).
+// teTrailers keeps "TE: trailers", which HTTP/2 allows and gRPC servers look for.
+func (c *conn) h2Request(rt *route, host, target []byte, teTrailers bool) (*http.Request, error) {
+	p := rt.pool
+	var buf bytes.Buffer
+	bw := bufio.NewWriterSize(&buf, 4<<10)
+	c.writeRequestHead(bw, host, target, false, p.all[0])
+	bw.Flush()
+	req, err := http.ReadRequest(bufio.NewReader(&buf))
+	if err != nil {
+		return nil, err
+	}
+	req.RequestURI = ""
+	req.URL.Scheme = "http"
+	if p.cfg.TLS != nil {
+		req.URL.Scheme = "https"
+	}
+	req.Header.Del("Transfer-Encoding")
+	req.TransferEncoding = nil
+	req.Body = nil
+	req.ContentLength = 0
+	if teTrailers {
+		req.Header.Set("Te", "trailers")
+	}
+	return req, nil
+}
+
+// roundTripH2 sends req to a host of the route's pool, picked by the pool's policy, and
+// returns the exchange once the response head has arrived. A request without a body is
+// retried on another host when that is safe (idempotent method), within the pool's retries
+// and budget. It returns nil and nil when ctx ended (the client is gone).
+func (c *conn) roundTripH2(ctx context.Context, rt *route, req *http.Request) (*h2Exchange, *statusError) {
+	p, h := rt.pool, &c.req
+	safe := idempotent(h.method) && req.Body == nil
+	var triedP, triedB uint64
+	var lastErr *statusError
+	for attempt := 0; ; attempt++ {
+		if ctx.Err() != nil {
+			return nil, nil
+		}
+		if attempt > 0 && (attempt > p.cfg.Retries || !p.takeRetryToken()) {
+			return nil, lastErr
+		}
+		var key []byte
+		if p.hash != nil {
+			key = p.hashKey.key(h, c.remote)
+		}
+		u := p.pick(&c.view, &triedP, &triedB, key, p.stickyValue(h))
+		if u == nil {
+			if lastErr == nil {
+				if p.full() {
+					p.breakerOpen.Add(1)
+					lastErr = errAtCapacity
+				} else {
+					p.noHost.Add(1)
+					lastErr = errNoUpstream
+				}
+			}
+			return nil, lastErr
+		}
+		u.requests.Add(1)
+		u.inflight.Add(1)
+		x := &h2Exchange{u: u, timeout: rt.upstreamTimeout(p)}
+		var xctx context.Context
+		xctx, x.cancel = context.WithCancel(ctx)
+		if x.timeout > 0 {
+			x.timer = time.AfterFunc(x.timeout, func() {
+				x.timedOut.Store(true)
+				x.cancel()
+			})
+		}
+		req.URL.Host = u.addr
+		resp, err := u.h2.RoundTrip(req.WithContext(xctx))
+		if err == nil {
+			x.resp = resp
+			return x, nil
+		}
+		if x.timer != nil {
+			x.timer.Stop()
+		}
+		x.cancel()
+		u.inflight.Add(-1)
+		if ctx.Err() != nil {
+			return nil, nil
+		}
+		var se *statusError
+		switch {
+		case x.timedOut.Load():
+			lastErr = errUpTimeout
+		case errors.As(err, &se):
+			return nil, se // the client's body broke a limit: not the host's fault
+		default:
+			lastErr = errBadGateway
+		}
+		u.failed()
+		c.srv.log.Debug("proxy: HTTP/2 upstream", "pool", p.name, "host", u.addr, "err", err)
+		if !safe {
+			return nil, lastErr
+		}
+	}
+}
+
+// limitBody caps a request body streamed to an h2 host at the proxy's body limit.
+type limitBody struct {
+	io.ReadCloser
+	left int64
+}
+
+func (b *limitBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if b.left -= int64(n); b.left < 0 {
+		return 0, errBodyTooLarge
+	}
+	return n, err
+}
+
+// proxyH2 forwards an HTTP/1.x request to an h2 pool and its answer back; the request head
+// is the first n bytes of c.br. It reports whether the client connection stays open.
+func (c *conn) proxyH2(rt *route, host, target []byte, n int) bool {
+	s, h := c.srv, &c.req
+	req, err := c.h2Request(rt, host, target, false)
+	if err != nil {
+		c.fail(errBadTarget)
+		return false
+	}
+	isHead := string(h.method) == "HEAD"
+	clientMinor, clientClose := h.minor, h.close
+	p := rt.pool
+	cookieID := ""
+	if p.cfg.StickyCookie != "" {
+		cookieID = string(p.stickyValue(h))
+	}
+	hasBody := h.chunked || h.contentLength > 0
+	if hasBody && h.expect100 && clientMinor == 1 {
+		c.bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
+		if c.bw.Flush() != nil {
+			return false
+		}
+	}
+	c.br.Discard(n)
+	// A request body is copied from c.br by a goroutine of ours into a pipe the transport
+	// reads; when done closes, c.br belongs to this goroutine again.
+	var done chan struct{}
+	var pr *io.PipeReader
+	bodyEOF := true
+	stopBody := func() {}
+	if hasBody {
+		done, bodyEOF = make(chan struct{}), false
+		var pw *io.PipeWriter
+		pr, pw = io.Pipe()
+		chunked, length := h.chunked, h.contentLength
+		go func() {
+			defer close(done)
+			bw := bufio.NewWriterSize(pw, 8<<10)
+			var err error
+			if chunked {
+				if _, err = (chunkedCopy{limit: s.cfg.MaxBodyBytes}).copy(bw, c.br); err == errBodyLimit {
+					err = errBodyTooLarge
+				}
+			} else {
+				err = copyN(bw, c.br, length)
+			}
+			if err == nil {
+				if err = bw.Flush(); err == nil {
+					bodyEOF = true
+				}
+			}
+			pw.CloseWithError(err)
+		}()
+		req.Body = pr
+		req.ContentLength = length
+		if chunked {
+			req.ContentLength = -1
+		}
+		stopBody = func() {
+			select {
+			case <-done:
+			default:
+				// The exchange ended before the body: unblock the copy, whether it
+				// waits on the client or on the pipe.
+				pr.CloseWithError(io.ErrClosedPipe)
+				c.nc.SetReadDeadline(time.Unix(1, 0))
+				<-done
+			}
+		}
+	}
+	x, se := c.roundTripH2(context.Background(), rt, req)
+	if se == nil && x == nil {
+		se = errBadGateway
+	}
+	if se != nil {
+		stopBody()
+		c.fail(se)
+		return false
+	}
+	defer x.finish()
+	resp, u := x.resp, x.u
+	st := resp.StatusCode
+	mode := bodyUntilClose
+	switch {
+	case isHead || st == 204 || st == 304:
+		mode = bodyNone
+	case resp.ContentLength >= 0 && (len(resp.Trailer) == 0 || clientMinor == 0):
+		mode = bodyLength // (declared trailers need chunked framing to reach a 1.1 client)
+	case clientMinor == 1:
+		mode = bodyChunked
+	}
+	keepClient := !clientClose && !s.closing.Load() && mode != bodyUntilClose
+	w := c.bw
+	w.WriteString("HTTP/1.1 ")
+	w.WriteString(strconv.Itoa(st))
+	w.WriteByte(' ')
+	w.WriteString(http.StatusText(st))
+	w.WriteString("\r\n")
+	for k, vs := range resp.Header {
+		if hopByHopName(k) || k == "Content-Length" || rt.respRules.drops([]byte(k)) {
+			continue
+		}
+		for _, v := range vs {
+			w.WriteString(k)
+			w.WriteString(": ")
+			w.WriteString(v)
+			w.WriteString("\r\n")
+		}
+	}
+	rt.respRules.writeSet(w)
+	w.WriteString("Via: ")
+	w.Write(s.via)
+	w.WriteString("\r\n")
+	if p.cfg.StickyCookie != "" && !u.backup && cookieID != u.stickyID {
+		w.WriteString("Set-Cookie: " + p.cfg.StickyCookie + "=" + u.stickyID + "; Path=/; HttpOnly\r\n")
+	}
+	switch mode {
+	case bodyLength:
+		w.WriteString("Content-Length: " + strconv.FormatInt(resp.ContentLength, 10) + "\r\n")
+	case bodyNone:
+		if resp.ContentLength > 0 && (isHead || st == 304) {
+			w.WriteString("Content-Length: " + strconv.FormatInt(resp.ContentLength, 10) + "\r\n")
+		} else if st != 204 && st != 304 && !isHead {
+			w.WriteString("Content-Length: 0\r\n")
+		}
+	case bodyChunked:
+		w.WriteString("Transfer-Encoding: chunked\r\n")
+	}
+	if !keepClient {
+		w.WriteString("Connection: close\r\n")
+	} else if clientMinor == 0 {
+		w.WriteString("Connection: keep-alive\r\n")
+	}
+	w.WriteString("\r\n")
+	rt.count(st)
+	s.stats.countStatus(st)
+	c.status, c.upstream = st, u.addr
+	if mode != bodyNone {
+		// The head goes now: a stream's first event may come much later.
+		if err = w.Flush(); err == nil {
+			err = copyH2Body(w, x, mode == bodyChunked)
+		}
+	}
+	if err == nil && mode == bodyChunked {
+		err = writeTrailers(w, resp.Trailer)
+	}
+	if err != nil {
+		var ub upstreamBodyError
+		if errors.As(err, &ub) || err == errUpTimeout {
+			u.failed()
+		}
+		keepClient = false
+	} else if st >= 500 {
+		u.failed()
+	} else {
+		u.succeeded()
+	}
+	if hasBody {
+		x.finish()
+		stopBody()
+		keepClient = keepClient && bodyEOF
+	}
+	return keepClient
+}
+
+// copyH2Body copies an h2 response body to an HTTP/1.x client, chunked or not, flushing
+// after every read so that a stream reaches the client as it comes.
+func copyH2Body(w *bufio.Writer, x *h2Exchange, chunked bool) error {
+	bufs := &x.u.pool.srv.h2bufs
+	bp := bufs.Get().(*[]byte)
+	defer bufs.Put(bp)
+	buf := *bp
+	for {
+		n, err := x.Read(buf)
+		if n > 0 {
+			if chunked {
+				if werr := writeChunkHeader(w, n); werr != nil {
+					return werr
+				}
+			}
+			if werr := write(w, buf[:n]); werr != nil {
+				return werr
+			}
+			if chunked {
+				if werr := write(w, crlf); werr != nil {
+					return werr
+				}
+			}
+			if werr := w.Flush(); werr != nil {
+				return &writeError{werr}
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// writeTrailers ends a chunked body with the trailer fields of an h2 response.
+func writeTrailers(w *bufio.Writer, trailer http.Header) error {
+	w.WriteString("0\r\n")
+	for k, vs := range trailer {
+		if hopByHopName(k) {
+			continue
+		}
+		for _, v := range vs {
+			w.WriteString(k)
+			w.WriteString(": ")
+			w.WriteString(v)
+			w.WriteString("\r\n")
+		}
+	}
+	w.WriteString("\r\n")
+	if err := w.Flush(); err != nil {
+		return &writeError{err}
+	}
+	return nil
+}
+
+// hopByHopName reports the canonical field names that never pass a proxy (RFC 9110
+// section 7.6.1); an h2 response should not carry them, and the framing is the proxy's.
+func hopByHopName(k string) bool {
+	switch k {
+	case "Connection", "Keep-Alive", "Proxy-Connection", "Te", "Trailer", "Transfer-Encoding", "Upgrade":
+		return true
+	}
+	return false
+}
+
+// healthDo sends a health check: over the host's HTTP/2 transport for an h2 pool, else
+// with client.
+func (u *upstream) healthDo(client *http.Client, req *http.Request) (*http.Response, error) {
+	if u.h2 != nil {
+		c := *client
+		c.Transport = u.h2
+		return c.Do(req)
+	}
+	return client.Do(req)
+}
