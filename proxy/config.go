@@ -138,6 +138,11 @@ type PoolConfig struct {
 	Retries int `yaml:"retries"`
 	// RetryBudget caps retries at this share of requests over time. Default 0.2.
 	RetryBudget float64 `yaml:"retry_budget"`
+	// RetryBackoff and RetryBackoffMax space retries out: the n-th retry waits a random
+	// time between half and all of RetryBackoff×2^(n-1), capped at RetryBackoffMax.
+	// Defaults 25ms and 250ms; RetryBackoff -1: retries go at once.
+	RetryBackoff    time.Duration `yaml:"retry_backoff"`
+	RetryBackoffMax time.Duration `yaml:"retry_backoff_max"`
 
 	// EjectAfter consecutive failures (connection errors, timeouts, 5xx answers) eject
 	// a host for EjectBase, doubled for each ejection in a row up to 32×; never more
@@ -194,6 +199,10 @@ type Route struct {
 	// ReadTimeout overrides the pool's read_timeout for this route: a long-poll route
 	// sets a long one, an API route a short one. -1 means none.
 	ReadTimeout time.Duration `yaml:"read_timeout"`
+	// Timeout bounds the whole exchange up to the upstream's response head, every retry
+	// and backoff wait included; past it the client gets 504. The body then streams
+	// under read_timeout. 0 (the default): no total bound.
+	Timeout time.Duration `yaml:"timeout"`
 	// RequestHeaders and ResponseHeaders edit the fields passed on.
 	RequestHeaders  HeaderRules `yaml:"request_headers"`
 	ResponseHeaders HeaderRules `yaml:"response_headers"`
@@ -487,6 +496,18 @@ func (p *PoolConfig) validate() error {
 	if p.RetryBudget == 0 {
 		p.RetryBudget = 0.2
 	}
+	switch {
+	case p.RetryBackoff == 0:
+		p.RetryBackoff = 25 * time.Millisecond
+	case p.RetryBackoff < -1 || p.RetryBackoff > 10*time.Second:
+		return fmt.Errorf("retry_backoff: %v is out of range; allowed -1 (none) or up to 10s", p.RetryBackoff)
+	}
+	switch {
+	case p.RetryBackoffMax == 0:
+		p.RetryBackoffMax = max(250*time.Millisecond, p.RetryBackoff)
+	case p.RetryBackoffMax < p.RetryBackoff || p.RetryBackoffMax > 30*time.Second:
+		return fmt.Errorf("retry_backoff_max: %v is out of range; allowed retry_backoff (%v) to 30s", p.RetryBackoffMax, p.RetryBackoff)
+	}
 	if p.RetryBudget < 0 || p.RetryBudget > 1 {
 		return fmt.Errorf("retry_budget: %v is out of range; allowed 0 to 1 (a share of requests)", p.RetryBudget)
 	}
@@ -597,6 +618,9 @@ func (r *Route) validate(pools map[string]bool) error {
 				return fmt.Errorf("%s: %q has a byte not allowed in a path", p.name, p.v)
 			}
 		}
+	}
+	if r.Timeout < 0 {
+		return fmt.Errorf("timeout: %v is negative; allowed a positive duration such as 5s, or 0 for none", r.Timeout)
 	}
 	if r.ReadTimeout < 0 && r.ReadTimeout != -1 {
 		return fmt.Errorf("read_timeout: %v is negative; allowed a positive duration, or -1 for none", r.ReadTimeout)

@@ -392,9 +392,20 @@ func (c *conn) proxy(n int) bool {
 	var uc *upConn
 	var u *upstream
 	discarded := false
+	ctx, deadline := context.Background(), time.Time{} // the route's total timeout
+	if r.timeout > 0 {
+		deadline = time.Now().Add(r.timeout)
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, deadline)
+		defer cancel()
+	}
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 && (attempt > p.cfg.Retries || !p.takeRetryToken()) {
 			c.fail(lastErr)
+			return false
+		}
+		if attempt > 0 && !p.waitRetry(attempt, deadline) {
+			c.fail(errUpTimeout) // the route's timeout would pass before the retry
 			return false
 		}
 		var key []byte
@@ -417,7 +428,7 @@ func (c *conn) proxy(n int) bool {
 		}
 		u.requests.Add(1)
 		u.inflight.Add(1)
-		uc, err = u.get(context.Background())
+		uc, err = u.get(ctx)
 		if err != nil {
 			// The request never reached the host: trying another is always safe.
 			u.inflight.Add(-1)
@@ -427,6 +438,9 @@ func (c *conn) proxy(n int) bool {
 			continue
 		}
 		uc.conn.timeout = r.upstreamTimeout(p)
+		if !deadline.IsZero() {
+			uc.conn.setLimit(deadline)
+		}
 		c.writeRequestHead(uc.bw, host, target, upgrade, u)
 		if hasBody {
 			if h.expect100 && clientMinor == 1 {
@@ -475,8 +489,11 @@ func (c *conn) proxy(n int) bool {
 			// fresh connection, without spending the budget.
 			u.requests.Add(1)
 			u.inflight.Add(1)
-			if uc, err = u.dial(context.Background()); err == nil {
+			if uc, err = u.dial(ctx); err == nil {
 				uc.conn.timeout = r.upstreamTimeout(p)
+				if !deadline.IsZero() {
+					uc.conn.setLimit(deadline)
+				}
 				c.writeRequestHead(uc.bw, host, target, upgrade, u)
 				if err = uc.bw.Flush(); err == nil {
 					if err = c.readResponseHead(uc, clientMinor); err == nil {
@@ -504,6 +521,9 @@ func (c *conn) proxy(n int) bool {
 	}
 	if !discarded {
 		c.br.Discard(n)
+	}
+	if !deadline.IsZero() {
+		uc.conn.setLimit(time.Time{}) // the timeout ends with the head: the body streams
 	}
 	keep := c.forwardResponse(uc, r, isHead, upgrade, clientMinor, clientClose)
 	return keep

@@ -101,7 +101,8 @@ type route struct {
 	redirectCode           int
 	stripPrefix, addPrefix string
 	reqRules, respRules    headerRules
-	static                 *staticDir // serves files instead of proxying
+	static                 *staticDir    // serves files instead of proxying
+	timeout                time.Duration // total, up to the response head; 0: none
 }
 
 // headerRules are a route's header edits: fields removed, and fields set (replacing any
@@ -259,6 +260,7 @@ func (s *Server) buildTable(cfg Config) (*table, error) {
 		cr.redirect, cr.redirectCode = r.Redirect, r.RedirectCode
 		cr.stripPrefix, cr.addPrefix = r.StripPrefix, r.AddPrefix
 		cr.readTimeout = r.ReadTimeout
+		cr.timeout = r.Timeout
 		cr.reqRules = newHeaderRules(r.RequestHeaders)
 		cr.respRules = newHeaderRules(r.ResponseHeaders)
 		if r.Static != nil {

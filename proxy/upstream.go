@@ -61,11 +61,16 @@ type timeoutConn struct {
 	net.Conn
 	timeout  time.Duration // 0: no per-read deadline
 	deadline time.Time     // the read deadline last set
+	limit    time.Time     // no read past this (a route's total timeout); zero: none
 }
 
 func (c *timeoutConn) Read(p []byte) (int, error) {
 	if c.timeout > 0 {
-		c.setDeadline(time.Now().Add(c.timeout), c.timeout/16)
+		if t := time.Now().Add(c.timeout); c.limit.IsZero() || t.Before(c.limit) {
+			c.setDeadline(t, c.timeout/16)
+		} else {
+			c.setDeadline(c.limit, 0)
+		}
 	}
 	return c.Conn.Read(p)
 }
