@@ -206,6 +206,12 @@ func (l *Log) scan(s *segment, limit int64) (int64, error) {
 		if _, err := ParseBatch(buf); err != nil {
 			break
 		}
+		if pos == 0 && b.MaxTimestamp > 0 && b.MaxTimestamp < time.Now().UnixMilli() {
+			// The age of a reopened segment counts from its first batch, as Kafka's
+			// segment.ms does, not from the broker's start (which would put off the
+			// roll by age at every restart).
+			s.created = time.UnixMilli(b.MaxTimestamp)
+		}
 		s.track(&b, pos, l.cfg.IndexInterval)
 		pos += int64(b.Size())
 	}
@@ -278,6 +284,9 @@ func (l *Log) append(p []byte, batches []Batch) (first, last int64, sync bool, e
 		return 0, 0, false, err
 	}
 	s := l.segs[len(l.segs)-1]
+	if s.size == 0 {
+		s.created = time.Now() // a segment's age counts from its first records
+	}
 	first = l.next
 	off, pos := l.next, int64(0)
 	for i := range batches {

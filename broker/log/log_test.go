@@ -488,3 +488,44 @@ func TestOnSyncSeesOnlyRealSyncs(t *testing.T) {
 		t.Fatalf("%d syncs observed after a roll, want 2 (the sealed segment's)", n)
 	}
 }
+
+// TestRollByAge checks that an append to a segment older than SegmentAge starts a new
+// one, and that an empty segment is never rolled.
+func TestRollByAge(t *testing.T) {
+	l := openTest(t, t.TempDir(), Config{SegmentAge: time.Hour})
+	l.segs[0].created = time.Now().Add(-2 * time.Hour) // empty: kept
+	if _, _, err := l.Append(makeBatch(2, 1, 10)); err != nil {
+		t.Fatal(err)
+	}
+	if n := l.Segments(); n != 1 {
+		t.Fatalf("%d segments after appending to an old empty one, want 1", n)
+	}
+	l.Append(makeBatch(2, 1, 10))
+	if n := l.Segments(); n != 1 {
+		t.Fatalf("%d segments before the age is reached, want 1", n)
+	}
+	l.mu.Lock()
+	l.segs[0].created = time.Now().Add(-2 * time.Hour)
+	l.mu.Unlock()
+	if _, _, err := l.Append(makeBatch(2, 1, 10)); err != nil {
+		t.Fatal(err)
+	}
+	if n, start := l.Segments(), l.ActiveStart(); n != 2 || start != 4 {
+		t.Fatalf("after the age: %d segments, active from %d; want 2 from 4", n, start)
+	}
+}
+
+// TestRollByAgeAcrossRestart checks that a reopened segment's age counts from its
+// first batch's timestamp, not from the restart.
+func TestRollByAgeAcrossRestart(t *testing.T) {
+	dir := t.TempDir()
+	l := openTest(t, dir, Config{SegmentAge: time.Hour})
+	old := time.Now().Add(-2 * time.Hour).UnixMilli()
+	l.Append(makeBatch(2, old, 10))
+	l.Close()
+	l = openTest(t, dir, Config{SegmentAge: time.Hour})
+	l.Append(makeBatch(2, time.Now().UnixMilli(), 10))
+	if n := l.Segments(); n != 2 {
+		t.Fatalf("%d segments: the reopened segment, two hours old by its records, did not roll", n)
+	}
+}
