@@ -34,12 +34,20 @@ import (
 // before an unfinished MULTI) and a warning is logged.
 //
 // When the file has doubled since it was last written whole (and is past
-// Config.AOFRewriteMinSize), or on BGREWRITEAOF, it is rewritten: the aof's own
-// goroutine locks every shard, writes one command per key (plus PEXPIREAT) to a
-// temporary file, fsyncs it and renames it over the old one. That is a pause for
-// all clients while the keyspace is written (about a second per few million keys),
-// not a copy-on-write fork as in Redis; in exchange the new file is exactly the
-// dataset at one instant and the records buffered meanwhile can be dropped.
+// Config.AOFRewriteMinSize), or on BGREWRITEAOF, it is rewritten in the
+// background, without pausing clients (aofrewrite.go). The rewrite takes the
+// dataset as of one instant: it locks every shard just long enough to mark them
+// all "not yet copied" and to start a rewrite buffer, which from then on receives
+// a copy of every record appended. A shard is then written out (serialised under
+// its lock, one shard at a time) either by the rewrite goroutine or, if a write
+// command gets there first, by that command before it changes the shard: copy on
+// first write, per shard. So every shard is written as it was at the instant, and
+// the rewrite buffer holds exactly what happened after it. The new file is the
+// shards, then the buffer (drained while it grows), fsynced; its last part is
+// written, fsynced and renamed over the old file (and the directory fsynced)
+// holding only syncMu, so appends go on meanwhile and only replies that wait for
+// an fsync wait for it. Until the rename the old file receives every record as
+// usual: a crash during a rewrite loses nothing.
 
 // aofName is the file's name in Config.Dir.
 const aofName = "appendonly.aof"
@@ -48,15 +56,25 @@ type aof struct {
 	mode string // always, everysec, no
 	log  *slog.Logger
 
-	mu     sync.Mutex // guards buf, db, end and err
+	mu     sync.Mutex // guards buf, db, end, fileStart, base, err, closed and rwBuf
 	f      *os.File
 	buf    []byte // appended, not yet written
 	db     int    // the database the file's SELECTs last chose
-	end    int64  // logical offset after buf
+	end    int64  // logical offset after buf: it only grows, across rewrites too
 	err    error  // a failed write or fsync: every later sync fails
 	closed bool
+	// fileStart is the logical offset at which the current file begins: its
+	// size is end - fileStart.
+	fileStart int64
+	// rwBuf receives a copy of every record appended while a rewrite runs
+	// (snap is set); nil otherwise.
+	rwBuf []byte
+	snap  atomic.Pointer[snapshot] // the rewrite in progress, read by write commands
 
-	syncMu sync.Mutex // serialises writers; guards written
+	syncMu sync.Mutex // serialises writers; guards f and written
+	// fileMu is held by an fsync made outside syncMu (everysec), so that a
+	// rewrite does not close the file it fsyncs.
+	fileMu sync.Mutex
 	// written is the offset up to which the file holds the log (synced, in
 	// always mode).
 	written int64
@@ -65,13 +83,14 @@ type aof struct {
 	done chan struct{}
 
 	path       string
-	base       int64         // size after the last load or rewrite
-	minRewrite int64         // no automatic rewrite below this size
-	rewriteReq chan struct{} // BGREWRITEAOF
-	rewrite    func() error  // set by the server: writes the keyspace anew
-	rewrites   atomic.Int64  // rewrites done
-	rewriting  atomic.Bool
-	saved      func() // set by the server: a rewrite counts as a save (LASTSAVE)
+	base       int64                            // size after the last load or rewrite
+	minRewrite int64                            // no automatic rewrite below this size
+	rewriteReq chan struct{}                    // BGREWRITEAOF
+	rewrite    func(stop <-chan struct{}) error // set by the server: writes the keyspace anew
+	rewrites   atomic.Int64                     // rewrites done
+	rewriting  atomic.Bool                      // a rewrite goroutine runs
+	rewriteWG  sync.WaitGroup                   // the rewrite goroutine
+	saved      func()                           // set by the server: a rewrite counts as a save (LASTSAVE)
 }
 
 func openAOF(dir, mode string, log *slog.Logger, load func(args [][]byte)) (*aof, error) {
@@ -174,6 +193,9 @@ func (a *aof) appendLocked(db int, cmds [][][]byte) int64 {
 	for _, c := range cmds {
 		a.buf = appendCommand(a.buf, c...)
 	}
+	if a.rwBuf != nil {
+		a.rwBuf = append(a.rwBuf, a.buf[start:]...)
+	}
 	a.end += int64(len(a.buf) - start)
 	return a.end
 }
@@ -245,7 +267,8 @@ func (a *aof) writeLocked(fsync bool) error {
 }
 
 // everySecond writes and fsyncs once a second in everysec mode (and writes what
-// is buffered in the other modes, so nothing waits for long).
+// is buffered in the other modes, so nothing waits for long), and starts
+// rewrites.
 func (a *aof) everySecond() {
 	defer close(a.done)
 	t := time.NewTicker(time.Second)
@@ -253,36 +276,66 @@ func (a *aof) everySecond() {
 	for {
 		select {
 		case <-a.stop:
+			a.rewriteWG.Wait()
 			return
 		case <-a.rewriteReq:
-			a.runRewrite()
+			a.startRewrite()
 		case <-t.C:
 			a.syncMu.Lock()
-			a.writeLocked(a.mode == "everysec")
+			err := a.writeLocked(false)
+			f := a.f
 			a.syncMu.Unlock()
+			if err == nil && a.mode == "everysec" {
+				// Outside syncMu: clients go on writing meanwhile, and an
+				// fsync may take long while a rewrite fills the disk.
+				a.fsync(f)
+			}
 			a.mu.Lock()
-			grown := a.end >= a.minRewrite && a.end >= 2*a.base
+			size := a.end - a.fileStart
+			grown := size >= a.minRewrite && size >= 2*a.base
 			a.mu.Unlock()
 			if grown {
-				a.runRewrite()
+				a.startRewrite()
 			}
 		}
 	}
 }
 
-func (a *aof) runRewrite() {
-	a.rewriting.Store(true)
-	defer a.rewriting.Store(false)
-	start := time.Now()
-	if err := a.rewrite(); err != nil {
-		a.log.Error("appendonly rewrite failed; the old file stays", "err", err)
+// fsync fsyncs f, the file or one a rewrite has just replaced, without syncMu.
+func (a *aof) fsync(f *os.File) {
+	a.fileMu.Lock()
+	defer a.fileMu.Unlock()
+	if err := f.Sync(); err != nil && !errors.Is(err, os.ErrClosed) {
+		a.mu.Lock()
+		a.err = fmt.Errorf("cache: appendonly fsync: %w", err)
+		a.mu.Unlock()
+		a.log.Error("appendonly fsync failed: writes are refused", "err", err)
+	}
+}
+
+// startRewrite starts a rewrite goroutine unless one runs.
+func (a *aof) startRewrite() {
+	if !a.rewriting.CompareAndSwap(false, true) {
 		return
 	}
-	a.rewrites.Add(1)
-	if a.saved != nil {
-		a.saved()
-	}
-	a.log.Info("appendonly file rewritten", "bytes", a.base, "took", time.Since(start).String())
+	a.rewriteWG.Add(1)
+	go func() {
+		defer a.rewriteWG.Done()
+		defer a.rewriting.Store(false)
+		start := time.Now()
+		if err := a.rewrite(a.stop); err != nil {
+			a.log.Error("appendonly rewrite failed; the old file stays", "err", err)
+			return
+		}
+		a.rewrites.Add(1)
+		if a.saved != nil {
+			a.saved()
+		}
+		a.mu.Lock()
+		size := a.base
+		a.mu.Unlock()
+		a.log.Info("appendonly file rewritten", "bytes", size, "took", time.Since(start).String())
+	}()
 }
 
 // requestRewrite asks the aof goroutine for a rewrite (BGREWRITEAOF).
@@ -293,33 +346,96 @@ func (a *aof) requestRewrite() {
 	}
 }
 
-// replaceWith switches to the rewritten file at tmp, whose last SELECT chose db.
-// Every shard is locked, so nothing is appended meanwhile and what was buffered
-// is already part of the new file.
-func (a *aof) replaceWith(tmp string, size int64, db int) error {
-	a.syncMu.Lock()
-	defer a.syncMu.Unlock()
-	if err := os.Rename(tmp, a.path); err != nil {
-		return err
-	}
-	if d, err := os.Open(filepath.Dir(a.path)); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	f, err := os.OpenFile(a.path, os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		a.mu.Lock()
-		a.err = fmt.Errorf("cache: appendonly reopen after rewrite: %w", err)
-		a.mu.Unlock()
-		return err
-	}
-	a.f.Close()
-	a.f = f
+// beginRewrite starts copying appended records to the rewrite buffer and
+// publishes snap. Every shard is locked: this is the rewrite's instant.
+func (a *aof) beginRewrite(snap *snapshot) {
 	a.mu.Lock()
-	a.buf, a.db, a.base = nil, db, size
-	a.written = a.end
+	defer a.mu.Unlock()
+	a.rwBuf = make([]byte, 0, 64<<10)
+	if a.db >= 0 {
+		// The buffer's records follow the file's SELECTs: say where they start.
+		a.rwBuf = appendCommand(a.rwBuf, []byte("SELECT"), []byte(strconv.Itoa(a.db)))
+	}
+	a.snap.Store(snap)
+}
+
+// abortRewrite stops the rewrite buffer; the old file goes on.
+func (a *aof) abortRewrite() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.rwBuf = nil
+	a.snap.Store(nil)
+}
+
+// takeRewriteBuf returns what the rewrite buffer holds and empties it.
+func (a *aof) takeRewriteBuf() []byte {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	b := a.rwBuf
+	a.rwBuf = make([]byte, 0, 64<<10)
+	return b
+}
+
+// finishRewrite writes the rest of the rewrite buffer to f (the rewritten file at
+// tmp, size bytes so far, fsynced), makes it durable and puts it in place of the
+// old file. Appends go on meanwhile (into buf, for the new file); only syncMu is
+// held, so only the replies waiting for a write or an fsync wait.
+func (a *aof) finishRewrite(f *os.File, tmp string, size int64) error {
+	a.syncMu.Lock()
+	a.mu.Lock()
+	if err := a.err; err != nil {
+		a.mu.Unlock()
+		a.syncMu.Unlock()
+		return err
+	}
+	// From here buf holds what the new file still lacks: the tail of the
+	// rewrite buffer is everything appended since the instant up to end.
+	tail, end, unwritten := a.rwBuf, a.end, a.buf
+	a.rwBuf, a.buf = nil, nil
+	a.snap.Store(nil)
 	a.mu.Unlock()
+	_, err := f.Write(tail)
+	if err == nil {
+		err = f.Sync()
+	}
+	if err == nil {
+		err = os.Rename(tmp, a.path)
+	}
+	if err != nil {
+		// The old file stays: give it back what it had not been written yet.
+		a.mu.Lock()
+		a.buf = append(unwritten, a.buf...)
+		a.mu.Unlock()
+		a.syncMu.Unlock()
+		return err
+	}
+	if err := syncDir(filepath.Dir(a.path)); err != nil {
+		// The new file is whole and fsynced; only the rename may not survive a
+		// power loss, and then the old file, also whole, is found instead.
+		a.log.Warn("appendonly rewrite: fsync of the directory failed", "err", err)
+	}
+	old := a.f
+	a.f = f
+	a.written = end
+	size += int64(len(tail))
+	a.mu.Lock()
+	a.base, a.fileStart = size, end-size
+	a.mu.Unlock()
+	a.syncMu.Unlock()
+	// Not under syncMu: an everysec fsync of old may be under way.
+	a.fileMu.Lock()
+	old.Close()
+	a.fileMu.Unlock()
 	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
 
 // syncAll writes and fsyncs everything appended so far (SAVE, SHUTDOWN).
@@ -345,7 +461,7 @@ func (a *aof) close() error {
 	}
 	a.closed = true
 	a.mu.Unlock()
-	close(a.stop)
+	close(a.stop) // a rewrite under way stops too
 	<-a.done
 	a.syncMu.Lock()
 	err := a.writeLocked(a.mode != "no")

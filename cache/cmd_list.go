@@ -562,22 +562,22 @@ func (c *client) waitBlocked() {
 		// BLMOVE: put the element where it goes, under the destination's lock.
 		sh := c.shard(w.dest)
 		sh.mu.Lock()
+		c.beforeWriteShard(w.dest)
 		c.now = time.Now().UnixMilli()
 		if e := c.get(w.dest); e != nil && e.kind != kList {
 			// The destination changed type meanwhile: return the element.
 			sh.mu.Unlock()
 			src := c.shard(got[0])
 			src.mu.Lock()
+			c.beforeWriteShard(got[0])
 			c.pushTo(got[0], got[1], w.left)
+			c.logPush(got[0], got[1], w.left) // the pop was logged
 			src.mu.Unlock()
 			c.w.Error(errWrongType)
 			return
 		}
 		c.pushTo(w.dest, got[1], w.toLeft)
-		if c.s.aof != nil {
-			push := map[bool]string{true: "LPUSH", false: "RPUSH"}[w.toLeft]
-			c.aofEnd = c.s.aof.appendCmds(c.db, [][][]byte{{[]byte(push), w.dest, got[1]}})
-		}
+		c.logPush(w.dest, got[1], w.toLeft)
 		sh.mu.Unlock()
 		c.w.Bulk(got[1])
 		return
@@ -585,6 +585,14 @@ func (c *client) waitBlocked() {
 	c.w.Array(2)
 	c.w.Bulk(got[0])
 	c.w.Bulk(got[1])
+}
+
+// logPush appends the push of v onto key to the append-only file; key's shard is locked.
+func (c *client) logPush(key, v []byte, left bool) {
+	if c.s.aof != nil {
+		push := map[bool]string{true: "LPUSH", false: "RPUSH"}[left]
+		c.aofEnd = c.s.aof.appendCmds(c.db, [][][]byte{{[]byte(push), key, v}})
+	}
 }
 
 // watchConn reads the connection while the client is blocked, so that a client

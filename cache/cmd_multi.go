@@ -46,6 +46,7 @@ func cmdExec(c *client, args [][]byte) {
 		c.locked = c.keyShards(q.cmd, q.args, c.locked)
 	}
 	c.lockShards()
+	c.beforeWrite()
 	// A watched key changes under its shard's lock; checking with the
 	// transaction's shards locked makes the check and the commands one step.
 	if c.dirtyCAS.Load() {

@@ -226,6 +226,9 @@ func (c *client) call(cmd *command, args [][]byte) {
 	}
 	if !c.inExec {
 		c.lockKeys(cmd, args)
+		if cmd.flags&fWrite != 0 {
+			c.beforeWrite() // an AOF rewrite's copy on first write (aofrewrite.go)
+		}
 	}
 	dirty := c.dirty
 	c.sample++
