@@ -178,6 +178,8 @@ type writer struct {
 	meta  page.Meta
 	dirty map[uint32]*page.Node
 	st    *TxStats
+
+	framesWritten int // by appendCommit
 }
 
 func (w *writer) node(pgno uint32) (*page.Node, error) {

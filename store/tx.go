@@ -96,6 +96,15 @@ type keyRange struct{ lo, hi []byte } // [lo, hi); hi nil = to the end
 type commitRecord struct {
 	lsn  uint64
 	keys map[string]bool
+	span *keyRange // a bulk load: every key in [lo, hi) counts as written
+}
+
+// touches reports whether c wrote k.
+func (c *commitRecord) touches(k string) bool {
+	if c.span != nil && k >= string(c.span.lo) && k < string(c.span.hi) {
+		return true
+	}
+	return c.keys[k]
 }
 
 // Begin starts a transaction; a writable one may Put and Delete.
@@ -347,7 +356,8 @@ func (tx *Tx) commit() error {
 
 // validate checks tx against the commits that happened since its snapshot (commitMu held).
 func (tx *Tx) validate() error {
-	for _, c := range tx.db.recent {
+	for i := range tx.db.recent {
+		c := &tx.db.recent[i]
 		if c.lsn <= tx.snap.lsn {
 			continue
 		}
@@ -358,7 +368,7 @@ func (tx *Tx) validate() error {
 			if at, ok := tx.lockedAt[k]; ok && c.lsn <= at {
 				continue // read under a lock after this commit: no lost update
 			}
-			if c.keys[k] {
+			if c.touches(k) {
 				return fmt.Errorf("%w: key %q was written by a concurrent transaction", ErrConflict, k[4:])
 			}
 		}
@@ -368,11 +378,14 @@ func (tx *Tx) validate() error {
 			}
 		}
 		for k := range tx.reads {
-			if c.keys[k] {
+			if c.touches(k) {
 				return fmt.Errorf("%w: key %q read was written by a concurrent transaction", ErrConflict, k[4:])
 			}
 		}
 		for _, r := range tx.ranges {
+			if c.span != nil && (r.hi == nil || string(c.span.lo) < string(r.hi)) && string(r.lo) < string(c.span.hi) {
+				return fmt.Errorf("%w: a concurrent bulk load wrote inside a scanned range", ErrConflict)
+			}
 			for k := range c.keys {
 				if k >= string(r.lo) && (r.hi == nil || k < string(r.hi)) {
 					return fmt.Errorf("%w: a concurrent transaction wrote %q inside a scanned range", ErrConflict, k[4:])
@@ -405,6 +418,38 @@ func (tx *Tx) apply() (snapshot, error) {
 		}
 	}
 	w.meta.NextBucket = max(w.meta.NextBucket, tx.newBkt+1)
+	s, err := w.appendCommit()
+	if err != nil {
+		return snapshot{}, err
+	}
+	tx.stats.PagesWritten = w.framesWritten
+	if tx.perBkt[catalogBucket] > 0 || len(tx.dropped) > 0 {
+		db.catalogChanged(s.lsn)
+	}
+	keys := make(map[string]bool, len(tx.writes))
+	for k := range tx.writes {
+		keys[k] = true
+	}
+	db.remember(commitRecord{lsn: s.lsn, keys: keys})
+	return s, nil
+}
+
+// remember keeps c for validating transactions that began before it (commitMu held).
+func (db *DB) remember(c commitRecord) {
+	oldest := db.oldest()
+	keep := db.recent[:0]
+	for _, r := range db.recent {
+		if r.lsn > oldest {
+			keep = append(keep, r)
+		}
+	}
+	db.recent = append(keep, c)
+}
+
+// appendCommit appends the writer's changed pages and its meta page, flagged commit, to
+// the log, records the frames, and makes the commit the latest (commitMu held).
+func (w *writer) appendCommit() (snapshot, error) {
+	db := w.db
 	w.meta.TxID++
 
 	// Page images in page order, then the meta page, flagged commit.
@@ -434,7 +479,7 @@ func (tx *Tx) apply() (snapshot, error) {
 	if _, err := db.wal.Append(frames); err != nil {
 		return snapshot{}, err
 	}
-	tx.stats.PagesWritten = len(frames)
+	w.framesWritten = len(frames)
 	db.stats.pagesWritten.Add(uint64(len(frames)))
 
 	db.idxMu.Lock()
@@ -451,23 +496,6 @@ func (tx *Tx) apply() (snapshot, error) {
 	}
 	s := snapshot{lsn: lsn, meta: w.meta}
 	db.latest = s
-	if tx.perBkt[catalogBucket] > 0 || len(tx.dropped) > 0 {
-		db.catalogChanged(lsn)
-	}
-
-	// Remember the write set while a transaction that began before it may still commit.
-	oldest := db.oldest()
-	keep := db.recent[:0]
-	for _, c := range db.recent {
-		if c.lsn > oldest {
-			keep = append(keep, c)
-		}
-	}
-	keys := make(map[string]bool, len(tx.writes))
-	for k := range tx.writes {
-		keys[k] = true
-	}
-	db.recent = append(keep, commitRecord{lsn: lsn, keys: keys})
 	return s, nil
 }
 

@@ -2,6 +2,7 @@ package workload
 
 import (
 	"errors"
+	"fmt"
 
 	"gantry/store"
 )
@@ -82,3 +83,20 @@ func (s *Store) Scan(start []byte, n int) (int, error) {
 }
 
 func (s *Store) Close() error { return s.DB.Close() }
+
+// Load uses the store's bulk-load path (Options.NoSync off: one durable commit).
+func (s *Store) Load(n int, kv func(i int) KV) error {
+	i := 0
+	got, err := s.DB.Load([]byte("sorted"), func() ([]byte, []byte, error) {
+		if i == n {
+			return nil, nil, nil
+		}
+		e := kv(i)
+		i++
+		return e.K, e.V, nil
+	})
+	if err == nil && got != n {
+		err = fmt.Errorf("store: loaded %d of %d entries", got, n)
+	}
+	return err
+}
