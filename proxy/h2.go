@@ -96,6 +96,7 @@ type h2Request struct {
 	c      conn
 	remote []byte
 	fw     *bufio.Writer
+	flw    flushWriter // fw's destination
 }
 
 // h2Handler proxies one HTTP/2 request.
@@ -310,8 +311,9 @@ func (h h2Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rc.Flush() // the body is not here yet: the client gets the head now (a stream may wait long)
 	}
 	fw := hr.fw
-	fw.Reset(flushWriter{w, rc})
-	defer fw.Reset(nil)
+	hr.flw = flushWriter{w: w, rc: rc, flush: true}
+	fw.Reset(&hr.flw)
+	defer func() { fw.Reset(nil); hr.flw = flushWriter{} }()
 	var err error
 	switch mode {
 	case bodyLength:
@@ -322,6 +324,9 @@ func (h h2Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		err = copyUntilEOF(fw, uc.br, false)
 	}
 	if err == nil {
+		// The rest goes out when the handler returns, in the same frames as END_STREAM
+		// (and for a small answer, the same write as its head): no flush of its own.
+		hr.flw.flush = false
 		err = fw.Flush()
 	}
 	if err != nil || resp.close || mode == bodyUntilClose || resp.status == 101 {
@@ -377,16 +382,18 @@ func copyBody(dst *bufio.Writer, body interface{ Read([]byte) (int, error) }, ch
 	}
 }
 
-// flushWriter writes to a ResponseWriter and flushes it, so that what the proxy's copy
-// flushes reaches the client as a DATA frame at once.
+// flushWriter writes to a ResponseWriter and, when flush is set, flushes it, so that what
+// the proxy's copy flushes (before it would wait for the upstream) reaches the client as a
+// DATA frame at once.
 type flushWriter struct {
-	w  http.ResponseWriter
-	rc *http.ResponseController
+	w     http.ResponseWriter
+	rc    *http.ResponseController
+	flush bool
 }
 
-func (f flushWriter) Write(p []byte) (int, error) {
+func (f *flushWriter) Write(p []byte) (int, error) {
 	n, err := f.w.Write(p)
-	if err == nil {
+	if err == nil && f.flush {
 		err = f.rc.Flush()
 	}
 	return n, err
