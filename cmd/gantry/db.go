@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"sort"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -20,13 +22,16 @@ Subcommands:
   stats FILE                 pages, fill, tree height, free pages, log size, keys per bucket
   check FILE                 verify every invariant; exit 1 and list the problems if any
   dump FILE [--bucket B]     print every key and value (of one bucket with --bucket)
+  load FILE --bucket B       bulk-load dump lines of bucket B, in key order, from stdin into
+                             FILE (created if missing); B must be new or empty and the last
+                             bucket with keys: gantry db dump A --bucket B | gantry db load C --bucket B
   bench [--keys N] [--duration D] [--dir DIR]
                              run the bench/store workloads on the store alone
 
 Opening a database recovers it from its write-ahead log first, as any open does.`
 
 func runDB(ctx context.Context, s stdio, args []string) error {
-	fs := newFlags(s, "db", "db stats|check|dump FILE [--bucket B] | db bench", dbDoc)
+	fs := newFlags(s, "db", "db stats|check|dump FILE [--bucket B] | db load FILE --bucket B | db bench", dbDoc)
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -40,10 +45,12 @@ func runDB(ctx context.Context, s stdio, args []string) error {
 		return runDBFile(s, sub, rest)
 	case "bench":
 		return runDBBench(s, rest)
+	case "load":
+		return runDBLoad(s, rest)
 	case "":
-		return fs.fail(errors.New("missing subcommand: stats, check, dump or bench"))
+		return fs.fail(errors.New("missing subcommand: stats, check, dump, load or bench"))
 	default:
-		return fs.fail(fmt.Errorf("unknown subcommand %q: want stats, check, dump or bench", sub))
+		return fs.fail(fmt.Errorf("unknown subcommand %q: want stats, check, dump, load or bench", sub))
 	}
 }
 
@@ -179,4 +186,66 @@ func runDBBench(s stdio, args []string) error {
 	}
 	_, err := workload.Run(workload.Config{Keys: *keys, Duration: *dur, Writers: *writers}, open, s.out)
 	return err
+}
+
+// maxLoadLine bounds one input line of db load (a quoted key and value).
+const maxLoadLine = 64 << 20
+
+func runDBLoad(s stdio, args []string) error {
+	fs := newFlags(s, "db load", "db load FILE --bucket B < dump-lines",
+		"Load reads lines as db dump prints them (\"bucket\"<TAB>\"key\"<TAB>\"value\", Go-quoted), all of\nbucket B and in increasing key order, and bulk-loads them into FILE in one durable commit.")
+	bucket := fs.String("bucket", "", "the bucket to load (required)")
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		return fs.fail(errors.New("missing database FILE"))
+	}
+	path := fs.Arg(0)
+	if err := fs.parse(fs.Args()[1:]); err != nil {
+		return err
+	}
+	if err := fs.noArgs(); err != nil {
+		return err
+	}
+	if *bucket == "" {
+		return fs.fail(errors.New("missing --bucket"))
+	}
+	db, err := store.Open(path, &store.Options{Logger: fs.logger(s.err)})
+	if err != nil {
+		return err
+	}
+	sc := bufio.NewScanner(s.in)
+	sc.Buffer(make([]byte, 64<<10), maxLoadLine)
+	line := 0
+	n, err := db.Load([]byte(*bucket), func() ([]byte, []byte, error) {
+		if !sc.Scan() {
+			return nil, nil, sc.Err()
+		}
+		line++
+		f := strings.Split(sc.Text(), "\t")
+		if len(f) != 3 {
+			return nil, nil, fmt.Errorf("line %d: want 3 tab-separated quoted fields, got %d", line, len(f))
+		}
+		var q [3]string
+		for i, field := range f {
+			u, err := strconv.Unquote(field)
+			if err != nil {
+				return nil, nil, fmt.Errorf("line %d: field %d: %w", line, i+1, err)
+			}
+			q[i] = u
+		}
+		if q[0] != *bucket {
+			return nil, nil, fmt.Errorf("line %d: bucket %q, loading %q", line, q[0], *bucket)
+		}
+		return []byte(q[1]), []byte(q[2]), nil
+	})
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(s.out, "loaded %d keys into %q\n", n, *bucket)
+	return nil
 }
