@@ -75,6 +75,16 @@ type treeResult struct {
 }
 
 func runTrees(ctx context.Context, p Params, cfg treeConfig) (*Report, error) {
+	results, err := measureTrees(ctx, p, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return treeReport(cfg, results)
+}
+
+// measureTrees measures both trees over every dataset: for each, the B+tree's result, then
+// the B-tree's.
+func measureTrees(ctx context.Context, p Params, cfg treeConfig) ([]treeResult, error) {
 	dir, err := os.MkdirTemp("", "gantry-lab-trees-")
 	if err != nil {
 		return nil, err
@@ -100,7 +110,7 @@ func runTrees(ctx context.Context, p Params, cfg treeConfig) (*Report, error) {
 			results = append(results, bp, b)
 		}
 	}
-	return treeReport(cfg, results)
+	return results, nil
 }
 
 // treeWorkload is one dataset and the reads sampled from it, the same for both trees.

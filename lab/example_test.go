@@ -16,6 +16,8 @@ func ExampleExperiments() {
 	// Output:
 	// tail-latency [tail-latency]
 	// consistent-hashing [consistent-hashing load-balancer]
+	// btree-vs-bplustree [btree-vs-bplustree database-engines]
+	// isolation [acid concurrency-control]
 }
 
 func ExampleRun() {
@@ -43,5 +45,5 @@ func ExampleRun() {
 	fmt.Println(err)
 	// Output:
 	// consistent-hashing/report.md
-	// unknown experiment "no-such-thing": the experiments are tail-latency, consistent-hashing
+	// unknown experiment "no-such-thing": the experiments are tail-latency, consistent-hashing, btree-vs-bplustree, isolation
 }
