@@ -66,6 +66,17 @@ type Config struct {
 	// TLS makes the listener terminate TLS (1.2 and 1.3) with these certificates, the
 	// one for a connection chosen by SNI; ALPN offers h2 and http/1.1.
 	TLS []CertConfig `yaml:"tls"`
+	// PlainAddr, with tls, adds a plain listener (HTTP/1.x and h2c) at this host:port
+	// beside the TLS one, in the same process. Usually with https_redirect.
+	PlainAddr string `yaml:"plain_addr"`
+	// HTTPSRedirect answers every request that arrives without TLS with 308 to the same
+	// host and target over HTTPS, whatever the routes; requests for
+	// /.well-known/acme-challenge/ are still routed, so that certificates can be renewed.
+	HTTPSRedirect bool `yaml:"https_redirect"`
+	// HTTPSPort is the port written in redirects to HTTPS (also those of redirect: https
+	// routes). Default: the TLS listener's port when this process has one, else none
+	// (443).
+	HTTPSPort int `yaml:"https_port"`
 
 	// Log receives errors and events; nil discards them.
 	Log *slog.Logger `yaml:"-"`
@@ -378,6 +389,17 @@ func (c *Config) Validate() error {
 		if t.CertFile == "" || t.KeyFile == "" {
 			return fmt.Errorf("tls[%d]: cert_file and key_file are both required", i)
 		}
+	}
+	if c.PlainAddr != "" {
+		if len(c.TLS) == 0 {
+			return errors.New("plain_addr: set without tls; the main listener is plain already")
+		}
+		if h, p, err := net.SplitHostPort(c.PlainAddr); err != nil || !isPort(p) || strings.ContainsAny(h, " /") {
+			return fmt.Errorf("plain_addr: %q is not host:port; allowed e.g. 127.0.0.1:8080 or :80", c.PlainAddr)
+		}
+	}
+	if c.HTTPSPort < 0 || c.HTTPSPort > 65535 {
+		return fmt.Errorf("https_port: %d is out of range; allowed 1 to 65535", c.HTTPSPort)
 	}
 	if len(c.Pools) == 0 && len(c.Routes) == 0 && len(c.ForwardAllow) == 0 {
 		return errors.New("pools: none defined; at least one pool with hosts is required (or routes that redirect or serve static files, or forward_allow)")

@@ -351,6 +351,9 @@ func (c *conn) proxy(n int) bool {
 		c.fail(errBodyTooLarge)
 		return false
 	}
+	if s.cfg.HTTPSRedirect && !c.https && !bytes.HasPrefix(path, []byte("/.well-known/acme-challenge/")) {
+		return c.redirect(&s.toHTTPS, host, target, n)
+	}
 	var r *route
 	if s.forwarding() && h.target[0] != '/' && h.target[0] != '*' {
 		// An absolute-form request to a forward proxy: to the host it names, if allowed.
@@ -994,6 +997,7 @@ func (c *conn) redirect(r *route, host, target []byte, n int) bool {
 	if r.redirect == "https" {
 		w.WriteString("https://")
 		w.Write(hostname(host))
+		w.WriteString(c.srv.httpsPort)
 	} else {
 		w.WriteString(strings.TrimSuffix(r.redirect, "/"))
 	}

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -49,6 +50,10 @@ type Server struct {
 
 	stats stats
 	fwd   forwarder // forward proxy mode's destinations
+
+	plainOnce sync.Once
+	httpsPort string // ":port" written in redirects to HTTPS; "" for 443
+	toHTTPS   route  // the redirect answered on plain listeners with HTTPSRedirect
 
 	tls     *tls.Config   // nil: plain listeners
 	h2      *http.Server  // serves HTTP/2 connections handed over by the fast path
@@ -184,6 +189,10 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.via = []byte("1.1 " + via)
 	s.fwd.srv = s
+	s.toHTTPS = route{name: "https-redirect", redirect: "https", redirectCode: 308}
+	if cfg.HTTPSPort != 0 && cfg.HTTPSPort != 443 {
+		s.httpsPort = ":" + strconv.Itoa(cfg.HTTPSPort)
+	}
 	s.h2ln = newConnListener()
 	s.h2 = s.newH2Server()
 	if len(cfg.TLS) > 0 {
@@ -332,6 +341,11 @@ func routeName(i int, r Route) string {
 // is called. It returns nil after a Shutdown. When ctx ends first, connections are closed
 // at once.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	return s.serve(ctx, ln, s.tls != nil)
+}
+
+// serve is Serve, with TLS terminated on ln or not.
+func (s *Server) serve(ctx context.Context, ln net.Listener, useTLS bool) error {
 	s.mu.Lock()
 	if s.closing.Load() {
 		s.mu.Unlock()
@@ -364,6 +378,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		s.startChecks(s.table.Load())
 		s.tableMu.Unlock()
 	})
+	if useTLS && s.cfg.PlainAddr != "" {
+		if err := s.startPlain(ctx, ln); err != nil {
+			return err
+		}
+	}
 
 	var delay time.Duration
 	for {
@@ -381,7 +400,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			return err
 		}
 		delay = 0
-		s.startConn(c)
+		s.startConn(c, useTLS)
 	}
 }
 
@@ -405,12 +424,12 @@ func (s *Server) sweepIdle(done <-chan struct{}) {
 	}
 }
 
-func (s *Server) startConn(nc net.Conn) {
+func (s *Server) startConn(nc net.Conn, useTLS bool) {
 	if tc, ok := nc.(*net.TCPConn); ok {
 		tc.SetNoDelay(true)
 	}
 	c := &conn{srv: s}
-	if s.tls != nil {
+	if useTLS {
 		nc = tls.Server(nc, s.tls)
 		c.https = true
 	}

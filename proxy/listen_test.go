@@ -1,0 +1,136 @@
+package proxy
+
+import (
+	"crypto/tls"
+	"io"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"gantry/internal/ca"
+)
+
+// testCert makes a CA and a certificate for 127.0.0.1 and localhost, writes the
+// certificate and key to files, and returns them with the CA's pool.
+func testCert(t *testing.T) (CertConfig, *ca.CA) {
+	t.Helper()
+	authority, err := ca.New("test", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := authority.Sign([]string{"127.0.0.1", "localhost"}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cc := CertConfig{CertFile: filepath.Join(dir, "leaf.crt"), KeyFile: filepath.Join(dir, "leaf.key")}
+	if err := ca.WriteFiles(cc.CertFile, cc.KeyFile, leaf.Cert, leaf.Key, false); err != nil {
+		t.Fatal(err)
+	}
+	return cc, authority
+}
+
+func freePort(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// TestPlainAndTLSListeners: one proxy serves TLS on its main listener and plain HTTP on
+// plain_addr; with https_redirect the plain one sends clients to HTTPS (with the TLS
+// listener's port), except for ACME challenges, which are routed.
+func TestPlainAndTLSListeners(t *testing.T) {
+	checkLeaks(t)
+	up := backend(t, func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, r.Header.Get("X-Forwarded-Proto")+" "+r.URL.RequestURI())
+	})
+	cert, authority := testCert(t)
+	for _, redirect := range []bool{true, false} {
+		cfg := onePool(up)
+		cfg.TLS = []CertConfig{cert}
+		cfg.PlainAddr = freePort(t)
+		cfg.HTTPSRedirect = redirect
+		_, addr := start(t, cfg)
+		_, tlsPort, _ := net.SplitHostPort(addr)
+
+		tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: authority.Pool()}}
+		defer tr.CloseIdleConnections()
+		c := &http.Client{Transport: tr, Timeout: 5 * time.Second}
+		// The plain listener is up once Serve has started; poll for it.
+		var resp *http.Response
+		var err error
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			resp, err = c.Get("http://" + cfg.PlainAddr + "/a?b=1")
+			if err == nil || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if redirect {
+			// The client followed the 308 to the TLS listener.
+			if resp.TLS == nil || string(b) != "https /a?b=1" {
+				t.Errorf("redirect: TLS %v, body %q", resp.TLS != nil, b)
+			}
+			raw := rawExchange(t, cfg.PlainAddr, "POST /x?y HTTP/1.1\r\nHost: 127.0.0.1:9\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+			if !strings.HasPrefix(raw, "HTTP/1.1 308 ") || !strings.Contains(raw, "\r\nLocation: https://127.0.0.1:"+tlsPort+"/x?y\r\n") {
+				t.Errorf("redirect: %q", raw)
+			}
+			code, body, _ := get(t, c, "http://"+cfg.PlainAddr+"/.well-known/acme-challenge/tok")
+			if code != 200 || body != "http /.well-known/acme-challenge/tok" {
+				t.Errorf("ACME challenge: %d %q; want it routed over plain HTTP", code, body)
+			}
+		} else if resp.TLS != nil || string(b) != "http /a?b=1" {
+			t.Errorf("plain: TLS %v, body %q", resp.TLS != nil, b)
+		}
+		code, body, _ := get(t, c, "https://"+addr+"/c")
+		if code != 200 || body != "https /c" {
+			t.Errorf("TLS listener: %d %q", code, body)
+		}
+	}
+}
+
+func TestListenerConfigErrors(t *testing.T) {
+	const pool = "pools: [{name: a, hosts: [{addr: 'x:1'}]}]\n"
+	for _, tc := range []struct{ yaml, want string }{
+		{pool + "plain_addr: 127.0.0.1:8080\n", "plain_addr: set without tls"},
+		{pool + "tls: [{cert_file: a, key_file: b}]\nplain_addr: nonsense\n", `plain_addr: "nonsense" is not host:port`},
+		{pool + "https_port: 70000\n", "https_port: 70000 is out of range"},
+	} {
+		if _, err := ParseConfig([]byte(tc.yaml)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: %v, want %q", tc.yaml, err, tc.want)
+		}
+	}
+}
+
+// TestHTTPSRedirectPort: a plain-only proxy with https_redirect and https_port sends
+// clients to that port; redirect: https routes use it too.
+func TestHTTPSRedirectPort(t *testing.T) {
+	checkLeaks(t)
+	cfg := onePool(backend(t, func(w http.ResponseWriter, r *http.Request) {}))
+	cfg.HTTPSRedirect = true
+	cfg.HTTPSPort = 8443
+	_, addr := start(t, cfg)
+	raw := rawExchange(t, addr, "GET /p HTTP/1.1\r\nHost: example.com:8080\r\nConnection: close\r\n\r\n")
+	if !strings.Contains(raw, "\r\nLocation: https://example.com:8443/p\r\n") {
+		t.Errorf("got %q", raw)
+	}
+	cfg.HTTPSRedirect, cfg.HTTPSPort = false, 443
+	cfg.Routes = []Route{{Redirect: "https"}}
+	_, addr = start(t, cfg)
+	raw = rawExchange(t, addr, "GET /p HTTP/1.1\r\nHost: example.com:8080\r\nConnection: close\r\n\r\n")
+	if !strings.Contains(raw, "\r\nLocation: https://example.com/p\r\n") {
+		t.Errorf("port 443: got %q", raw)
+	}
+}
