@@ -86,8 +86,15 @@ func TestDict(t *testing.T) {
 		if seen != len(ref) {
 			t.Fatalf("step %d: iteration saw %d of %d", step, seen, len(ref))
 		}
-		if d.used*5 > len(d.slots)*4 {
-			t.Fatalf("step %d: %d of %d slots used", step, d.used, len(d.slots))
+		n := 0
+		for b := range d.buckets(d.dir, d.depth) {
+			if b.used*5 > int32(len(b.slots))*4 || b.n > b.used {
+				t.Fatalf("step %d: bucket of %d slots has %d used, %d live", step, len(b.slots), b.used, b.n)
+			}
+			n += int(b.n)
+		}
+		if n != d.len() {
+			t.Fatalf("step %d: buckets hold %d, len %d", step, n, d.len())
 		}
 	}
 	for step := range 60000 {
@@ -129,8 +136,8 @@ func TestDict(t *testing.T) {
 		delete(ref, k)
 	}
 	check(-1)
-	if d.slots != nil {
-		t.Fatalf("an empty dict keeps %d slots", len(d.slots))
+	if d.dir != nil {
+		t.Fatalf("an empty dict keeps %d buckets", len(d.dir))
 	}
 
 	// Deleting every key while iterating visits each once.
@@ -150,11 +157,11 @@ func TestDict(t *testing.T) {
 		t.Fatalf("deleting while iterating: %d visited, %d left", n, d.len())
 	}
 
-	// from visits every entry once from any start.
-	for i := range 100 {
+	// from visits every entry once from any start, over buckets of several depths.
+	for i := range 3000 {
 		d.set(mk(fmt.Sprint(i)))
 	}
-	for _, start := range []uint64{0, 7, 1 << 40, ^uint64(0)} {
+	for _, start := range []uint64{0, 7, 1 << 40, 1<<63 | 12345, ^uint64(0)} {
 		seen := map[string]bool{}
 		for e := range d.from(start) {
 			if seen[e.key()] {
@@ -162,9 +169,12 @@ func TestDict(t *testing.T) {
 			}
 			seen[e.key()] = true
 		}
-		if len(seen) != 100 {
-			t.Fatalf("from(%d) gave %d of 100", start, len(seen))
+		if len(seen) != 3000 {
+			t.Fatalf("from(%d) gave %d of 3000", start, len(seen))
 		}
+	}
+	if d.depth < 3 {
+		t.Fatalf("3000 keys in a directory of depth %d: buckets did not split", d.depth)
 	}
 }
 
