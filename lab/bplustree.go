@@ -22,7 +22,7 @@ func btreeVsBPlusTree() Experiment {
 	return Experiment{
 		Name:    "btree-vs-bplustree",
 		Summary: "height, fanout and pages read by lookups and range scans: a classic B-tree beside store's B+tree, 4 KiB pages",
-		Topics:  []string{"btree-vs-bplustree", "database-engines"},
+		Topics:  []string{"btree-vs-bplustree"},
 		Run: func(ctx context.Context, p Params) (*Report, error) {
 			return runTrees(ctx, p, treeConfigFor(p.Quick))
 		},

@@ -16,7 +16,7 @@ func ExampleExperiments() {
 	// Output:
 	// tail-latency [tail-latency]
 	// consistent-hashing [consistent-hashing load-balancer]
-	// btree-vs-bplustree [btree-vs-bplustree database-engines]
+	// btree-vs-bplustree [btree-vs-bplustree]
 	// isolation [acid concurrency-control]
 }
 

@@ -63,6 +63,9 @@ type outcome struct {
 	happened bool
 	seen     string // what the transactions observed
 	refusal  string // the error the engine returned to stop it, if any
+	// stale: the anomaly's reads did not show, but what the transactions committed
+	// disagrees with the data (the phantom's count under snapshot isolation).
+	stale bool
 }
 
 // An anomaly is a fixed interleaving of two transactions, T1 begun before T2, that
@@ -313,7 +316,22 @@ func phantom(db *store.DB, bucket []byte, m isoMode) (outcome, error) {
 	n2 := s.count(t1, "emp/")
 	s.put(t1, "headcount", strconv.Itoa(n2))
 	e1 := s.commit(t1)
-	return outcome{happened: n1 != n2, seen: fmt.Sprintf("T1 counted %d rows, then %d", n1, n2),
+	// What T1 left behind: a count that disagrees with the rows is the phantom's effect even
+	// where T1's own reads did not see it.
+	stored, rows := "", 0
+	if s.err == nil {
+		stored = s.latest("headcount")
+		r := s.begin(modeSnapshot, false)
+		rows = s.count(r, "emp/")
+		if r != nil {
+			r.Rollback()
+		}
+	}
+	seen := fmt.Sprintf("T1 counted %d rows, then %d", n1, n2)
+	if e1 == nil {
+		seen += fmt.Sprintf("; it stored headcount %s with %d rows in the table", stored, rows)
+	}
+	return outcome{happened: n1 != n2, seen: seen, stale: e1 == nil && stored != strconv.Itoa(rows),
 		refusal: refusal("T2's commit", e2, "T1's commit", e1)}, s.err
 }
 

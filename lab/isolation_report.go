@@ -159,6 +159,17 @@ func isoFindings(res isoResult) []string {
 		}
 		out = append(out, s+" "+standardNote(li, res, m.name))
 	}
+	var stale []string
+	for _, m := range isoLevels {
+		if res.outcomes["phantom"][m.name].stale && !res.outcomes["phantom"][m.name].happened {
+			stale = append(stale, m.name)
+		}
+	}
+	if len(stale) > 0 {
+		out = append(out, fmt.Sprintf("Not seeing a phantom is not the same as being safe from it: under %s T1 read the same count twice "+
+			"and committed a count the table no longer matched (%s). Only a level that checks what T1 read against what others "+
+			"committed refuses that commit.", joinList(stale), res.outcomes["phantom"][stale[0]].seen))
+	}
 	if lu, ok := res.outcomes["lost update"][modeSnapshot.name]; ok && !lu.happened && lu.refusal != "" {
 		out = append(out, "Where PostgreSQL's REPEATABLE READ stops a lost update when T2 tries to update the row T1 changed "+
 			"(T2's UPDATE waits for T1, then fails with \"could not serialize access due to concurrent update\": first updater wins), "+

@@ -86,6 +86,7 @@ func TestIsolation(t *testing.T) {
 		"Under snapshot, write skew happened;",
 		"Under serializable, no anomaly happened.",
 		"stopped the write skew (T2's Lock: store: lock would deadlock",
+		"under snapshot T1 read the same count twice and committed a count the table no longer matched",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("findings lack %q:\n%s", want, text)
