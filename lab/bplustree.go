@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -152,9 +151,9 @@ func treeValue(i, n int) []byte {
 // enginePrefix stands for the 4-byte bucket id the engine puts before every key it stores
 // (docs/store.md): the classic B-tree gets the same bytes, so both trees hold entries of
 // the same size.
-var enginePrefix = []byte{0, 0, 0, 1}
+const enginePrefix = "\x00\x00\x00\x01"
 
-var bucketKV = []byte("kv")
+const bucketKV = "kv"
 
 // measureBPlus loads the dataset into a store database at path and counts the pages its
 // reads touch with the transaction's page counters.
@@ -170,7 +169,7 @@ func measureBPlus(ctx context.Context, path string, cfg treeConfig, w treeWorklo
 			return r, err
 		}
 		err := db.Update(func(tx *store.Tx) error {
-			b, err := tx.CreateBucketIfNotExists(bucketKV)
+			b, err := tx.CreateBucketIfNotExists([]byte(bucketKV))
 			if err != nil {
 				return err
 			}
@@ -211,7 +210,7 @@ func measureBPlus(ctx context.Context, path string, cfg treeConfig, w treeWorklo
 		return r, err
 	}
 	defer tx.Rollback()
-	b, err := tx.Bucket(bucketKV)
+	b, err := tx.Bucket([]byte(bucketKV))
 	if err != nil {
 		return r, err
 	}
@@ -266,7 +265,7 @@ func measureBTree(cfg treeConfig, w treeWorkload) (treeResult, error) {
 	if err != nil {
 		return r, err
 	}
-	key := func(i int) []byte { return append(slices.Clone(enginePrefix), treeKey(i, cfg.keySize)...) }
+	key := func(i int) []byte { return append([]byte(enginePrefix), treeKey(i, cfg.keySize)...) }
 	for _, i := range w.order {
 		if err := t.Put(key(i), treeValue(i, w.value)); err != nil {
 			return r, err

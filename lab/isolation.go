@@ -48,15 +48,17 @@ type isoMode struct {
 	lock bool
 }
 
-var (
-	modeRC       = isoMode{name: "read committed", iso: store.ReadCommitted}
-	modeSnapshot = isoMode{name: "snapshot", iso: store.Snapshot}
-	modeSerial   = isoMode{name: "serializable", iso: store.Serializable}
-	modeLock     = isoMode{name: "snapshot + Lock", iso: store.Snapshot, lock: true}
-)
+// isoLevels returns the engine's isolation levels, weakest first.
+func isoLevels() []isoMode {
+	return []isoMode{
+		{name: "read committed", iso: store.ReadCommitted},
+		{name: "snapshot", iso: store.Snapshot},
+		{name: "serializable", iso: store.Serializable},
+	}
+}
 
-// isoLevels are the engine's isolation levels, weakest first.
-var isoLevels = []isoMode{modeRC, modeSnapshot, modeSerial}
+// lockMode reads for update with Bucket.Lock under snapshot isolation.
+func lockMode() isoMode { return isoMode{name: "snapshot + Lock", iso: store.Snapshot, lock: true} }
 
 // An outcome is what one anomaly's interleaving did under one mode.
 type outcome struct {
@@ -133,9 +135,9 @@ func runIsolation(ctx context.Context, p Params, cfg isoConfig) (*Report, error)
 	res := isoResult{outcomes: map[string]map[string]outcome{}}
 	for i, a := range anomalies() {
 		res.outcomes[a.name] = map[string]outcome{}
-		modes := isoLevels
+		modes := isoLevels()
 		if a.locking {
-			modes = append(modes[:len(modes):len(modes)], modeLock)
+			modes = append(modes, lockMode())
 		}
 		for j, m := range modes {
 			if err := ctx.Err(); err != nil {
@@ -149,7 +151,7 @@ func runIsolation(ctx context.Context, p Params, cfg isoConfig) (*Report, error)
 			res.outcomes[a.name][m.name] = o
 		}
 	}
-	for i, m := range append(isoLevels[:len(isoLevels):len(isoLevels)], modeLock) {
+	for i, m := range append(isoLevels(), lockMode()) {
 		c, err := contend(ctx, db, fmt.Appendf(nil, "counter-%d", i), m, cfg)
 		if err != nil {
 			return nil, fmt.Errorf("contention under %s: %w", m.name, err)
@@ -321,7 +323,7 @@ func phantom(db *store.DB, bucket []byte, m isoMode) (outcome, error) {
 	stored, rows := "", 0
 	if s.err == nil {
 		stored = s.latest("headcount")
-		r := s.begin(modeSnapshot, false)
+		r := s.begin(isoMode{iso: store.Snapshot}, false)
 		rows = s.count(r, "emp/")
 		if r != nil {
 			r.Rollback()
@@ -502,7 +504,9 @@ func contend(ctx context.Context, db *store.DB, bucket []byte, m isoMode, cfg is
 				case errors.Is(err, store.ErrLockTimeout):
 					c.timeouts++
 				default:
-					firstErr = cmp(firstErr, err)
+					if firstErr == nil {
+						firstErr = err
+					}
 				}
 				mu.Unlock()
 			}
@@ -525,14 +529,6 @@ func contend(ctx context.Context, db *store.DB, bucket []byte, m isoMode, cfg is
 	}
 	c.final = final
 	return c, nil
-}
-
-// cmp keeps the first error.
-func cmp(first, err error) error {
-	if first != nil {
-		return first
-	}
-	return err
 }
 
 // increment is one read-modify-write transaction: read n (or lock it), pause, write n+1.

@@ -10,12 +10,14 @@ import (
 	"gantry/lab/chart"
 )
 
-// refLevels name the reference levels each of the engine's levels is compared with, in
+// refLevels names the reference levels each of the engine's levels is compared with, in
 // the order of isoLevels: the standard's and PostgreSQL's.
-var refLevels = [3]struct{ standard, postgres string }{
-	{"READ COMMITTED", "READ COMMITTED"},
-	{"REPEATABLE READ", "REPEATABLE READ (snapshot isolation)"},
-	{"SERIALIZABLE", "SERIALIZABLE (serializable snapshot isolation)"},
+func refLevels() [3]struct{ standard, postgres string } {
+	return [3]struct{ standard, postgres string }{
+		{"READ COMMITTED", "READ COMMITTED"},
+		{"REPEATABLE READ", "REPEATABLE READ (snapshot isolation)"},
+		{"SERIALIZABLE", "SERIALIZABLE (serializable snapshot isolation)"},
+	}
 }
 
 // cell describes an outcome in a table cell.
@@ -50,17 +52,17 @@ func isoReport(cfg isoConfig, res isoResult) (*Report, error) {
 	}
 
 	header := []string{"anomaly", "interleaving"}
-	for _, m := range isoLevels {
+	for _, m := range isoLevels() {
 		header = append(header, m.name)
 	}
-	header = append(header, modeLock.name+" (reads for update)")
+	header = append(header, lockMode().name+" (reads for update)")
 	t := Table{Caption: "What happened on the engine.", Header: header}
 	for _, a := range as {
 		row := []string{a.name, a.shape}
-		for _, m := range isoLevels {
+		for _, m := range isoLevels() {
 			row = append(row, res.outcomes[a.name][m.name].cell())
 		}
-		if o, ok := res.outcomes[a.name][modeLock.name]; ok {
+		if o, ok := res.outcomes[a.name][lockMode().name]; ok {
 			row = append(row, o.cell())
 		} else {
 			row = append(row, "-")
@@ -70,10 +72,10 @@ func isoReport(cfg isoConfig, res isoResult) (*Report, error) {
 	r.Tables = append(r.Tables, t)
 
 	ref := Table{Caption: "What the SQL standard (SQL-92) and PostgreSQL allow.", Header: []string{"anomaly"}}
-	for _, l := range refLevels {
+	for _, l := range refLevels() {
 		ref.Header = append(ref.Header, "SQL-92 "+l.standard)
 	}
-	for _, l := range refLevels {
+	for _, l := range refLevels() {
 		ref.Header = append(ref.Header, "PostgreSQL "+l.postgres)
 	}
 	for _, a := range as {
@@ -120,7 +122,7 @@ func isoReport(cfg isoConfig, res isoResult) (*Report, error) {
 func isoFindings(res isoResult) []string {
 	as := anomalies()
 	var out []string
-	for li, m := range isoLevels {
+	for li, m := range isoLevels() {
 		var happened, stopped, same, differ []string
 		refusals := map[string]bool{}
 		for _, a := range as {
@@ -153,14 +155,14 @@ func isoFindings(res isoResult) []string {
 			s += fmt.Sprintf(" Where it stopped one by refusing, the error was %s.", joinList(sortedKeys(refusals)))
 		}
 		if len(differ) == 0 {
-			s += fmt.Sprintf(" That is what PostgreSQL's %s allows, row for row.", refLevels[li].postgres)
+			s += fmt.Sprintf(" That is what PostgreSQL's %s allows, row for row.", refLevels()[li].postgres)
 		} else {
-			s += fmt.Sprintf(" Against PostgreSQL's %s: %d of %d rows agree; %s.", refLevels[li].postgres, len(same), len(as), joinList(differ))
+			s += fmt.Sprintf(" Against PostgreSQL's %s: %d of %d rows agree; %s.", refLevels()[li].postgres, len(same), len(as), joinList(differ))
 		}
 		out = append(out, s+" "+standardNote(li, res, m.name))
 	}
 	var stale []string
-	for _, m := range isoLevels {
+	for _, m := range isoLevels() {
 		if res.outcomes["phantom"][m.name].stale && !res.outcomes["phantom"][m.name].happened {
 			stale = append(stale, m.name)
 		}
@@ -170,14 +172,14 @@ func isoFindings(res isoResult) []string {
 			"and committed a count the table no longer matched (%s). Only a level that checks what T1 read against what others "+
 			"committed refuses that commit.", joinList(stale), res.outcomes["phantom"][stale[0]].seen))
 	}
-	if lu, ok := res.outcomes["lost update"][modeSnapshot.name]; ok && !lu.happened && lu.refusal != "" {
+	if lu, ok := res.outcomes["lost update"]["snapshot"]; ok && !lu.happened && lu.refusal != "" {
 		out = append(out, "Where PostgreSQL's REPEATABLE READ stops a lost update when T2 tries to update the row T1 changed "+
 			"(T2's UPDATE waits for T1, then fails with \"could not serialize access due to concurrent update\": first updater wins), "+
 			"the engine lets both write privately and refuses the later commit (first committer wins): "+lu.refusal+".")
 	}
 	var lockRows []string
 	for _, a := range as {
-		if o, ok := res.outcomes[a.name][modeLock.name]; ok {
+		if o, ok := res.outcomes[a.name][lockMode().name]; ok {
 			w := "let the " + a.name + " through"
 			if !o.happened {
 				w = "stopped the " + a.name
@@ -213,7 +215,7 @@ func standardNote(li int, res isoResult, mode string) string {
 			}
 		}
 	}
-	l := refLevels[li].standard
+	l := refLevels()[li].standard
 	switch {
 	case len(extra) > 0:
 		return fmt.Sprintf("It falls short of SQL-92 %s, which forbids %s.", l, joinList(extra))

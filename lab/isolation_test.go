@@ -44,7 +44,7 @@ func TestIsolation(t *testing.T) {
 			t.Fatalf("row %d is %q, want %q", i, row[0], a.name)
 		}
 		for mode, names := range happens {
-			if mode == modeLock.name && !a.locking {
+			if mode == lockMode().name && !a.locking {
 				if row[col[mode]] != "-" {
 					t.Errorf("%s has no locking variant but its cell says %q", a.name, row[col[mode]])
 				}
@@ -100,7 +100,7 @@ func TestIsolationFindingsFollowOutcomes(t *testing.T) {
 	res := isoResult{outcomes: map[string]map[string]outcome{}}
 	for _, a := range anomalies() {
 		res.outcomes[a.name] = map[string]outcome{}
-		for li, m := range isoLevels {
+		for li, m := range isoLevels() {
 			res.outcomes[a.name][m.name] = outcome{happened: a.postgres[li] == allowed, seen: "x"}
 		}
 	}
