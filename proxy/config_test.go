@@ -113,7 +113,7 @@ func FuzzConfig(f *testing.F) {
 		if err != nil {
 			return
 		}
-		cfg.TLS = nil // certificate files are not the parser's concern
+		cfg.TLS, cfg.PlainAddr = nil, "" // certificate files are not the parser's concern (plain_addr needs tls)
 		if _, err := New(cfg); err != nil {
 			t.Fatalf("a valid configuration failed New: %v", err)
 		}
