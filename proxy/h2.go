@@ -432,7 +432,7 @@ func (h h2Handler) forwardH2(w http.ResponseWriter, r *http.Request, c *conn, ta
 			req.Body = &limitBody{r.Body, s.cfg.MaxBodyBytes}
 		}
 	}
-	x, se := c.roundTripH2(r.Context(), rt, req)
+	x, se := c.roundTripH2(r.Context(), rt, req, c.h2Pick(p, req.Body != nil))
 	if x == nil {
 		if se != nil {
 			fail(se)

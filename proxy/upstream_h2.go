@@ -139,13 +139,30 @@ func (c *conn) h2Request(rt *route, host, target []byte, teTrailers bool) (*http
 	return req, nil
 }
 
+// h2Pick is what picking a host for a request needs from its head, copied: an HTTP/1.1
+// request's head is gone once its body is being read.
+type h2Pick struct {
+	safe        bool // idempotent, without a body: may be sent again
+	key, sticky []byte
+}
+
+func (c *conn) h2Pick(p *pool, hasBody bool) h2Pick {
+	h := &c.req
+	k := h2Pick{safe: idempotent(h.method) && !hasBody}
+	if p.hash != nil {
+		k.key = bytes.Clone(p.hashKey.key(h, c.remote))
+	}
+	k.sticky = bytes.Clone(p.stickyValue(h))
+	return k
+}
+
 // roundTripH2 sends req to a host of the route's pool, picked by the pool's policy, and
 // returns the exchange once the response head has arrived. A request without a body is
 // retried on another host when that is safe (idempotent method), within the pool's retries
 // and budget. It returns nil and nil when ctx ended (the client is gone).
-func (c *conn) roundTripH2(ctx context.Context, rt *route, req *http.Request) (*h2Exchange, *statusError) {
-	p, h := rt.pool, &c.req
-	safe := idempotent(h.method) && req.Body == nil
+func (c *conn) roundTripH2(ctx context.Context, rt *route, req *http.Request, k h2Pick) (*h2Exchange, *statusError) {
+	p := rt.pool
+	safe := k.safe
 	var triedP, triedB uint64
 	var lastErr *statusError
 	for attempt := 0; ; attempt++ {
@@ -155,11 +172,7 @@ func (c *conn) roundTripH2(ctx context.Context, rt *route, req *http.Request) (*
 		if attempt > 0 && (attempt > p.cfg.Retries || !p.takeRetryToken()) {
 			return nil, lastErr
 		}
-		var key []byte
-		if p.hash != nil {
-			key = p.hashKey.key(h, c.remote)
-		}
-		u := p.pick(&c.view, &triedP, &triedB, key, p.stickyValue(h))
+		u := p.pick(&c.view, &triedP, &triedB, k.key, k.sticky)
 		if u == nil {
 			if lastErr == nil {
 				if p.full() {
@@ -245,6 +258,7 @@ func (c *conn) proxyH2(rt *route, host, target []byte, n int) bool {
 		cookieID = string(p.stickyValue(h))
 	}
 	hasBody := h.chunked || h.contentLength > 0
+	pick := c.h2Pick(p, hasBody)
 	if hasBody && h.expect100 && clientMinor == 1 {
 		c.bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
 		if c.bw.Flush() != nil {
@@ -298,7 +312,7 @@ func (c *conn) proxyH2(rt *route, host, target []byte, n int) bool {
 			}
 		}
 	}
-	x, se := c.roundTripH2(context.Background(), rt, req)
+	x, se := c.roundTripH2(context.Background(), rt, req, pick)
 	if se == nil && x == nil {
 		se = errBadGateway
 	}
