@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,11 +21,13 @@ func smallTrees() treeConfig {
 }
 
 func TestBTreeVsBPlusTree(t *testing.T) {
+	before := runtime.NumGoroutine()
 	cfg := smallTrees()
 	results, err := measureTrees(context.Background(), Params{Logger: discard()}, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkNoLeak(t, before) // every database closed
 	if len(results) != 2*len(cfg.sizes)*len(cfg.values) {
 		t.Fatalf("%d results", len(results))
 	}
