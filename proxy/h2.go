@@ -178,6 +178,10 @@ func (h h2Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(rt.redirectCode)
 		return
 	}
+	if rt.static != nil {
+		rt.serveStaticHTTP(w, r, s)
+		return
+	}
 	p := rt.pool
 	p.depositRetryToken()
 	if p.cfg.Protocol == protoH2 {

@@ -523,13 +523,19 @@ func (cw chunkWriter) Write(p []byte) (int, error) {
 	return len(p), err
 }
 
-// ServeHTTP answers a request of a static route through net/http (the HTTP/2 path).
-func (sd *staticDir) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	rep := sd.prepare(req.Method, req.URL.EscapedPath()+queryOf(req), req.Header.Get)
+// serveStaticHTTP answers a request of a static route through net/http (the HTTP/2
+// path), with the route's response header rules.
+func (r *route) serveStaticHTTP(w http.ResponseWriter, req *http.Request, s *Server) {
+	rep := r.static.prepare(req.Method, req.URL.EscapedPath()+queryOf(req), req.Header.Get)
 	defer rep.close()
 	hd := w.Header()
 	for _, f := range rep.fields {
-		hd.Set(f[0], f[1])
+		if !r.respRules.drops([]byte(f[0])) {
+			hd.Set(f[0], f[1])
+		}
+	}
+	for _, f := range r.respRules.set {
+		hd.Set(string(f.name), string(f.value))
 	}
 	switch {
 	case rep.f != nil && rep.gzip:
@@ -539,6 +545,8 @@ func (sd *staticDir) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	case rep.status != 304:
 		hd.Set("Content-Type", "text/plain; charset=utf-8")
 	}
+	r.count(rep.status)
+	s.stats.countStatus(rep.status)
 	w.WriteHeader(rep.status)
 	if req.Method == "HEAD" || rep.status == 304 {
 		return
@@ -547,7 +555,7 @@ func (sd *staticDir) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		io.WriteString(w, rep.msg+"\n")
 		return
 	}
-	sd.writeBody(w, &rep)
+	r.static.writeBody(w, &rep)
 }
 
 func queryOf(r *http.Request) string {

@@ -372,3 +372,51 @@ func TestStaticExampleServes(t *testing.T) {
 		{name: "no listing", path: "/css/", status: 404},
 	})
 }
+
+// TestStaticOverHTTP2 fetches files over h2c with prior knowledge: the HTTP/2 path serves
+// static routes too, with ranges, validators and gzip.
+func TestStaticOverHTTP2(t *testing.T) {
+	checkLeaks(t)
+	dir, files := staticSite(t)
+	addr := staticProxy(t, dir)
+	tr := &http.Transport{Protocols: new(http.Protocols), DisableCompression: true}
+	tr.Protocols.SetUnencryptedHTTP2(true)
+	t.Cleanup(tr.CloseIdleConnections)
+	c := &http.Client{Transport: tr, Timeout: 5 * time.Second}
+	data, js := string(files["data.bin"]), string(files["app.js"])
+	for _, tc := range []struct {
+		path, hdr, val string
+		status         int
+		body           string
+	}{
+		{"/data.bin", "", "", 200, data},
+		{"/data.bin", "Range", "bytes=1-3", 206, data[1:4]},
+		{"/data.bin", "Range", "bytes=5000-", 416, "range not satisfiable\n"},
+		{"/nope", "", "", 404, "not found\n"},
+		{"/assets/app.js", "Accept-Encoding", "gzip", 200, ""},
+	} {
+		req, _ := http.NewRequest("GET", "http://"+addr+tc.path, nil)
+		if tc.hdr != "" {
+			req.Header.Set(tc.hdr, tc.val)
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.ProtoMajor != 2 || resp.StatusCode != tc.status || (tc.body != "" && string(b) != tc.body) {
+			t.Errorf("%s %s: %s %d %q", tc.path, tc.val, resp.Proto, resp.StatusCode, b)
+		}
+		if tc.hdr == "Accept-Encoding" {
+			zr, err := gzip.NewReader(bytes.NewReader(b))
+			if err != nil {
+				t.Fatalf("gzip: %v", err)
+			}
+			plain, _ := io.ReadAll(zr)
+			if string(plain) != js || resp.Header.Get("X-Static") != "yes" || resp.Header.Get("Vary") != "Accept-Encoding" {
+				t.Errorf("gzip over h2: %d bytes, headers %v", len(plain), resp.Header)
+			}
+		}
+	}
+}
