@@ -3,6 +3,7 @@ package store
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -26,7 +28,7 @@ import (
 // Transaction id X writes keys "tx/X/0".."tx/X/n-1" and "tx/X/n" = n (its size), and may
 // delete an earlier transaction Y whole, recording "del/X" = Y.
 //
-// STORE_CRASH_CYCLES sets the number of kills (default 10, or 2 with -short; 150 ran clean).
+// STORE_CRASH_CYCLES sets the number of kills (default 200, or 4 with -short).
 
 const childEnv = "STORE_CRASH_CHILD"
 
@@ -121,9 +123,9 @@ func crashChild(dir string) error {
 }
 
 func TestCrashHarness(t *testing.T) {
-	cycles := 10
+	cycles := 200
 	if testing.Short() {
-		cycles = 2
+		cycles = 4
 	}
 	if n, err := strconv.Atoi(os.Getenv("STORE_CRASH_CYCLES")); err == nil {
 		cycles = n
@@ -132,56 +134,102 @@ func TestCrashHarness(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
-	for cycle := range cycles {
-		cmd := exec.Command(exe, "-test.run=^TestCrashHarnessChild$", "-test.count=1")
-		cmd.Env = append(os.Environ(), childEnv+"="+dir)
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		// Let it commit for a while; under -race it is slower, so wait for progress.
-		waitForJournal(t, dir, 20*time.Second)
-		time.Sleep(time.Duration(20+rng.IntN(300)) * time.Millisecond)
-		cmd.Process.Signal(syscall.SIGKILL)
-		err := cmd.Wait()
-		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {
-			t.Fatalf("cycle %d: child ended before the kill: %v\n%s", cycle, err, stderr.String())
-		}
-		verifyCrash(t, dir, cycle)
+	// Four workers kill children side by side: a child spends most of its life starting up
+	// and waiting for fsyncs, so cycles overlap well even on two cores. Each worker starts
+	// a new database every 25 cycles, which keeps a cycle's reopen and check short.
+	const workers, perDB = 4, 25
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	var next atomic.Int64
+	errs := make(chan error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(seed, uint64(w)))
+			var dir string
+			for n := 0; ; n++ {
+				cycle := int(next.Add(1)) - 1
+				if cycle >= cycles {
+					return
+				}
+				if n%perDB == 0 {
+					dir = t.TempDir()
+				}
+				if err := crashCycle(exe, dir, rng); err != nil {
+					errs <- fmt.Errorf("cycle %d: %w", cycle, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }
 
-func waitForJournal(t *testing.T, dir string, limit time.Duration) {
-	deadline := time.Now().Add(limit)
-	for {
-		fi, err := os.Stat(filepath.Join(dir, "journal"))
-		if err == nil && fi.Size() > 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the child committed nothing in time")
-		}
-		time.Sleep(5 * time.Millisecond)
+// crashCycle starts a child on dir, kills it at a random moment, and checks the database.
+func crashCycle(exe, dir string, rng *rand.Rand) error {
+	journal := filepath.Join(dir, "journal")
+	before := fileSize(journal)
+	cmd := exec.Command(exe, "-test.run=^TestCrashHarnessChild$", "-test.count=1")
+	cmd.Env = append(os.Environ(), childEnv+"="+dir)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		return err
 	}
+	defer cmd.Wait() // reaps the child if we return early
+	if rng.IntN(5) == 0 {
+		// Sometimes kill before the child acknowledges anything in this life: during its
+		// start, its recovery and the checkpoint that follows.
+		time.Sleep(time.Duration(rng.IntN(30)) * time.Millisecond)
+	} else {
+		// Else once it has made progress (slower under -race, hence the wait), a random
+		// moment later.
+		deadline := time.Now().Add(20 * time.Second)
+		for fileSize(journal) == before {
+			if time.Now().After(deadline) {
+				cmd.Process.Signal(syscall.SIGKILL)
+				return fmt.Errorf("the child committed nothing in 20 s: %s", stderr.String())
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+		time.Sleep(time.Duration(rng.IntN(40)) * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	err := cmd.Wait()
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {
+		return fmt.Errorf("child ended before the kill: %v\n%s", err, stderr.String())
+	}
+	return verifyCrash(dir)
 }
 
-func verifyCrash(t *testing.T, dir string, cycle int) {
-	t.Helper()
+func fileSize(path string) int64 {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
+func verifyCrash(dir string) error {
 	db, err := Open(filepath.Join(dir, "crash.db"), nil)
 	if err != nil {
-		t.Fatalf("cycle %d: reopen after kill: %v", cycle, err)
+		return fmt.Errorf("reopen after kill: %w", err)
 	}
 	defer db.Close()
 	if rep, err := db.Check(); err != nil {
-		t.Fatalf("cycle %d: %v %v", cycle, err, rep.Problems)
+		return fmt.Errorf("%w %v", err, rep.Problems)
 	}
 	keys := map[string]map[int]string{} // tx id -> key index -> value
 	deleted := map[string]bool{}
 	err = db.View(func(tx *Tx) error {
 		b, err := tx.Bucket([]byte("t"))
+		if errors.Is(err, ErrBucketMissing) {
+			return nil // killed before its first commit
+		}
 		if err != nil {
 			return err
 		}
@@ -204,7 +252,7 @@ func verifyCrash(t *testing.T, dir string, cycle int) {
 		return c.Err()
 	})
 	if err != nil {
-		t.Fatalf("cycle %d: %v", cycle, err)
+		return err
 	}
 	for id, ks := range keys {
 		n := -1
@@ -214,20 +262,23 @@ func verifyCrash(t *testing.T, dir string, cycle int) {
 			}
 		}
 		if n < 0 {
-			t.Fatalf("cycle %d: transaction %s is present in part: %d keys", cycle, id, len(ks))
+			return fmt.Errorf("transaction %s is present in part: %d keys", id, len(ks))
 		}
 	}
 	f, err := os.Open(filepath.Join(dir, "journal"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil // nothing acknowledged yet
+	}
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	defer f.Close()
 	acked := 0
 	for s := bufio.NewScanner(f); s.Scan(); acked++ {
 		id := s.Text()
 		if keys[id] == nil && !deleted[id] {
-			t.Fatalf("cycle %d: acknowledged transaction %s is missing", cycle, id)
+			return fmt.Errorf("acknowledged transaction %s is missing", id)
 		}
 	}
-	t.Logf("cycle %d: %d acknowledged, %d present, %d deleted", cycle, acked, len(keys), len(deleted))
+	return nil
 }
