@@ -70,9 +70,23 @@ KAFKA=127.0.0.1:19192
 wait_port $KAFKA
 # Latency first, on an idle broker: after the throughput rows, the flush of hundreds of
 # MB written with acks=leader would sit in front of e2e's fsyncs (ext4 commits them together).
-load e2e -brokers $KAFKA -topic e2e -rate 10000 -duration 10s -acks all -partitions $P
-load e2e -brokers $KAFKA -topic e2e-leader -rate 10000 -duration 10s -acks leader -partitions $P
 metric() { curl -s "http://127.0.0.1:19193/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
+# quantiles NAME...: p50 and p99 of the broker's histograms (upper bounds of their buckets)
+quantiles() {
+	curl -s "http://127.0.0.1:19193/metrics" | awk -v names="$*" '
+		BEGIN { n = split(names, want, " ") }
+		/_bucket\{/ { h = $1; sub(/_bucket.*/, "", h); le = $1; sub(/.*le="/, "", le); sub(/".*/, "", le)
+			k[h]++; B[h, k[h]] = le; C[h, k[h]] = $2 }
+		END { for (w = 1; w <= n; w++) { h = "gantry_broker_" want[w]; tot = C[h, k[h]]; p50 = p99 = ""
+			for (i = 1; i <= k[h]; i++) { if (p50 == "" && C[h, i] >= 0.5 * tot) p50 = B[h, i]; if (p99 == "" && C[h, i] >= 0.99 * tot) p99 = B[h, i] }
+			printf "  %s p50 <= %.3g ms, p99 <= %.3g ms (%d samples)", want[w], p50 * 1000, p99 * 1000, tot }
+			printf "\n" }'
+}
+load e2e -brokers $KAFKA -topic e2e -rate 10000 -duration 10s -acks all -partitions $P
+# Where the acks=all latency goes, seen from the broker (only e2e has run so far):
+# produce_seconds is reading a request to having its answer, fsync included.
+echo "e2e-acks-all-broker $(quantiles produce_seconds fsync_seconds)" | tee -a "$tmp/results"
+load e2e -brokers $KAFKA -topic e2e-leader -rate 10000 -duration 10s -acks leader -partitions $P
 fsyncs0=$(metric gantry_broker_fsync_seconds_count)
 load produce -brokers $KAFKA -topic all -n "$N" -acks all -partitions $P
 fsyncs=$(awk -v a="$(metric gantry_broker_fsync_seconds_count)" -v b="$fsyncs0" 'BEGIN { print a - b }')
