@@ -176,6 +176,7 @@ func (b *Bucket) Lock(key []byte) ([]byte, error) {
 	}
 	tx := b.tx
 	tk := string(treeKey(b.id, key))
+	tx.usedLocks = true
 	if err := tx.db.locks.lock(tx, tk, tx.db.opts.LockTimeout); err != nil {
 		return nil, err
 	}

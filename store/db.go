@@ -108,6 +108,13 @@ func (o *Options) withDefaults() Options {
 type snapshot struct {
 	lsn  uint64
 	meta page.Meta
+	pin  *snapPin // the registration a transaction holds (acquire), else nil
+}
+
+// snapPin counts the transactions reading one published snapshot.
+type snapPin struct {
+	snap snapshot
+	refs atomic.Int64
 }
 
 // DB is an open database: one data file of pages and its write-ahead log (path + "-wal").
@@ -148,11 +155,13 @@ type DB struct {
 	catLSN   uint64
 	catCache map[string]uint32
 
-	mu      sync.Mutex // guards cur, active, failed, closed
-	cur     snapshot   // latest durable commit: what new transactions see
-	active  map[uint64]int
-	failed  error
-	closed  bool
+	// cur is the latest durable commit, what new transactions see; a transaction pins it
+	// by counting itself in its refs (acquire), without a lock.
+	cur    atomic.Pointer[snapPin]
+	mu     sync.Mutex // guards pins, failed, and publishing cur
+	pins   []*snapPin // snapshots published and maybe still held, oldest first
+	failed error
+	closed atomic.Bool
 	txSeq   atomic.Uint64
 	bucket  atomic.Uint32 // next bucket id
 	stats   dbStats
@@ -172,7 +181,7 @@ func Open(path string, opts *Options) (*DB, error) {
 	if !page.ValidSize(o.PageSize) {
 		return nil, fmt.Errorf("store: page size %d: want a power of two from %d to %d", o.PageSize, page.MinSize, page.MaxSize)
 	}
-	db := &DB{path: path, opts: o, log: o.Logger, active: make(map[uint64]int)}
+	db := &DB{path: path, opts: o, log: o.Logger}
 	db.locks = newLockTable()
 	db.catCache = make(map[string]uint32)
 	f, err := o.FS.OpenFile(path, true)
@@ -262,8 +271,8 @@ func (db *DB) open() error {
 	} else if metaErr != nil {
 		return metaErr
 	}
-	db.cur = snapshot{lsn: meta.LSN, meta: meta}
-	db.latest = db.cur
+	db.latest = snapshot{lsn: meta.LSN, meta: meta}
+	db.publish(db.latest)
 	db.ckptLSN = meta.LSN
 	if len(frames) > 0 {
 		db.ckptLSN = frames[0].LSN - 1
@@ -316,7 +325,7 @@ func (db *DB) Close() error {
 		db.commitMu.Lock()
 		db.mu.Lock()
 		failed := db.failed
-		db.closed = true
+		db.closed.Store(true)
 		db.mu.Unlock()
 		if failed == nil {
 			err = db.checkpointLocked()
@@ -355,42 +364,60 @@ func (db *DB) fail(err error) error {
 }
 
 // acquire registers a transaction on the current snapshot, which stays readable (its log
-// frames stay) until release.
+// frames stay) until release. It takes no lock: it counts itself in the snapshot's pin,
+// then checks the pin is still the current one. oldest reads the counts after publishing
+// a new snapshot, so either it sees this count or this check sees the new snapshot and
+// tries again (the atomics are sequentially consistent).
 func (db *DB) acquire() (snapshot, error) {
-	db.mu.Lock()
-	defer db.mu.Unlock()
-	if db.closed {
-		return snapshot{}, ErrClosed
+	for {
+		if db.closed.Load() {
+			return snapshot{}, ErrClosed
+		}
+		p := db.cur.Load()
+		p.refs.Add(1)
+		if db.cur.Load() == p {
+			s := p.snap
+			s.pin = p
+			return s, nil
+		}
+		p.refs.Add(-1)
 	}
-	db.active[db.cur.lsn]++
-	return db.cur, nil
 }
 
 func (db *DB) release(s snapshot) {
-	db.mu.Lock()
-	defer db.mu.Unlock()
-	if db.active[s.lsn]--; db.active[s.lsn] <= 0 {
-		delete(db.active, s.lsn)
+	if s.pin != nil {
+		s.pin.refs.Add(-1)
 	}
 }
 
 // publish makes s the snapshot new transactions see, unless a later one already is.
 func (db *DB) publish(s snapshot) {
 	db.mu.Lock()
-	if s.lsn > db.cur.lsn {
-		db.cur = s
+	if c := db.cur.Load(); c == nil || s.lsn > c.snap.lsn {
+		s.pin = nil
+		p := &snapPin{snap: s}
+		db.pins = append(db.pins, p)
+		db.cur.Store(p)
 	}
 	db.mu.Unlock()
 }
 
-// oldest returns the oldest snapshot any transaction holds, or the current one.
+// oldest returns the oldest snapshot any transaction holds, or the current one, and
+// forgets the pins no transaction holds any more.
 func (db *DB) oldest() uint64 {
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	o := db.cur.lsn
-	for lsn := range db.active {
-		o = min(o, lsn)
+	cur := db.cur.Load()
+	o := cur.snap.lsn
+	keep := db.pins[:0]
+	for _, p := range db.pins {
+		if p == cur || p.refs.Load() > 0 {
+			o = min(o, p.snap.lsn)
+			keep = append(keep, p)
+		}
 	}
+	clear(db.pins[len(keep):])
+	db.pins = keep
 	return o
 }
 
@@ -539,7 +566,7 @@ func (db *DB) Checkpoint() error {
 func (db *DB) writable() error {
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	if db.closed {
+	if db.closed.Load() {
 		return ErrClosed
 	}
 	if db.failed != nil {

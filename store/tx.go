@@ -71,18 +71,19 @@ type Tx struct {
 	done     bool
 	stats    TxStats
 
-	writes   map[string]*entry // tree key -> pending write
-	sorted   []string          // keys of writes in order, rebuilt when dirty
-	dirtyWS  bool
-	perBkt   map[uint32]int    // writes per bucket, so cursors know when to merge
-	reads    map[string]bool   // Serializable: keys read
-	ranges   []keyRange        // Serializable: ranges scanned
-	deps     map[string]bool   // catalog keys of the buckets used: a concurrent drop conflicts
-	dropped  []uint32          // buckets deleted by this transaction
-	lockedAt map[string]uint64 // keys locked with Lock: the snapshot they were read at
-	dropSet  map[uint32]bool
-	newBkt   uint32 // highest bucket id created
-	wsBytes  int    // bytes of keys and values in writes
+	writes    map[string]*entry // tree key -> pending write
+	sorted    []string          // keys of writes in order, rebuilt when dirty
+	dirtyWS   bool
+	perBkt    map[uint32]int    // writes per bucket, so cursors know when to merge
+	reads     map[string]bool   // Serializable: keys read
+	ranges    []keyRange        // Serializable: ranges scanned
+	deps      map[string]bool   // catalog keys of the buckets used: a concurrent drop conflicts
+	dropped   []uint32          // buckets deleted by this transaction
+	lockedAt  map[string]uint64 // keys locked with Lock: the snapshot they were read at
+	dropSet   map[uint32]bool
+	newBkt    uint32 // highest bucket id created
+	usedLocks bool   // Lock was called: the lock table has entries to release
+	wsBytes   int    // bytes of keys and values in writes
 }
 
 type entry struct {
@@ -210,7 +211,9 @@ func (tx *Tx) finish() {
 	tx.db.stats.cacheHits.Add(uint64(tx.stats.CacheHits))
 	tx.db.stats.pagesRead.Add(uint64(tx.stats.PagesRead))
 	tx.db.release(tx.snap)
-	tx.db.locks.releaseAll(tx)
+	if tx.usedLocks {
+		tx.db.locks.releaseAll(tx)
+	}
 	tx.writes, tx.reads = nil, nil
 }
 
