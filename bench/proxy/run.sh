@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Proxy benchmark: the same two Go backends behind gantry, nginx and HAProxy, each driven
 # by wrk (HTTP/1.1 keep-alive, 64 connections, 13-byte and 4 KiB bodies) and by h2load
-# (HTTP/2 over TLS, 32 connections x 10 streams, 13-byte body) in one run. The
+# (HTTP/2 over TLS, 32 connections x 10 streams, 13-byte body) in one run; the h2up rows
+# are HTTP/2 over TLS to the proxy and HTTP/2 (h2c) from the proxy to the backends, gantry
+# against HAProxy (`proto h2`; nginx has no HTTP/2 to upstreams but grpc_pass). The
 # rows are interleaved over ROUNDS rounds and the medians compared, so that a machine whose
 # load changes during the run does not favour whoever ran at the quiet moment.
 # Prints req/s, p50 and p99 per row, then `ratio ROW vs ANCHOR = X.XX` (for req/s gantry's
@@ -9,7 +11,7 @@
 #
 #   bench/proxy/run.sh                       # 3 rounds of 10 s per row: about 4 minutes
 #   ROUNDS=1 DURATION=5s bench/proxy/run.sh  # a quick look
-#   PROFILE=1 bench/proxy/run.sh             # also a 10 s CPU profile of gantry under wrk
+#   PROFILE=1 bench/proxy/run.sh             # also 10 s CPU profiles of gantry under wrk and h2load
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DURATION=${DURATION:-10s}
@@ -43,9 +45,14 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -su
 	-addext "subjectAltName=DNS:bench.test" -keyout "$tmp/key.pem" -out "$tmp/cert.pem" 2>/dev/null
 cat "$tmp/cert.pem" "$tmp/key.pem" >"$tmp/haproxy.pem"
 GANTRY_TLS=127.0.0.1:18443 NGINX_TLS=127.0.0.1:18444 HAPROXY_TLS=127.0.0.1:18445
+GANTRY_H2UP=127.0.0.1:18446 HAPROXY_H2UP=127.0.0.1:18447 GADMIN_TLS=127.0.0.1:18085
 cat >"$tmp/gantry-tls.yaml" <<CONF
 tls: [{cert_file: $tmp/cert.pem, key_file: $tmp/key.pem}]
 pools: [{name: b, hosts: [{addr: $B1}, {addr: $B2}]}]
+CONF
+cat >"$tmp/gantry-h2up.yaml" <<CONF
+tls: [{cert_file: $tmp/cert.pem, key_file: $tmp/key.pem}]
+pools: [{name: b, protocol: h2, hosts: [{addr: $B1}, {addr: $B2}]}]
 CONF
 
 go build -o "$tmp/backend" ./bench/proxy/backend
@@ -53,7 +60,8 @@ go build -o "$tmp/gantry" ./cmd/gantry
 "$tmp/backend" -addr $B1 & pids+=($!)
 "$tmp/backend" -addr $B2 & pids+=($!)
 "$tmp/gantry" proxy --addr $GANTRY --admin $GADMIN --to http://$B1 --to http://$B2 --log-level warn & pids+=($!)
-"$tmp/gantry" proxy --addr $GANTRY_TLS --admin "" --config "$tmp/gantry-tls.yaml" --log-level warn & pids+=($!)
+"$tmp/gantry" proxy --addr $GANTRY_TLS --admin $GADMIN_TLS --config "$tmp/gantry-tls.yaml" --log-level warn & pids+=($!)
+"$tmp/gantry" proxy --addr $GANTRY_H2UP --admin "" --config "$tmp/gantry-h2up.yaml" --log-level warn & pids+=($!)
 
 cat >"$tmp/nginx.conf" <<CONF
 worker_processes 2;
@@ -104,6 +112,13 @@ backend be
 	balance roundrobin
 	server b1 $B1
 	server b2 $B2
+frontend fe_h2up
+	bind $HAPROXY_H2UP ssl crt $tmp/haproxy.pem alpn h2,http/1.1
+	default_backend be_h2
+backend be_h2
+	balance roundrobin
+	server b1 $B1 proto h2
+	server b2 $B2 proto h2
 CONF
 haproxy -f "$tmp/haproxy.cfg" -db & pids+=($!)
 
@@ -115,7 +130,7 @@ for a in $B1 $B2 $GANTRY $NGINX $HAPROXY; do
 	done
 done
 
-for a in $GANTRY_TLS $NGINX_TLS $HAPROXY_TLS; do
+for a in $GANTRY_TLS $NGINX_TLS $HAPROXY_TLS $GANTRY_H2UP $HAPROXY_H2UP; do
 	for i in $(seq 100); do
 		curl -fsSk -o /dev/null "https://$a/small" 2>/dev/null && break
 		sleep 0.1
@@ -167,6 +182,11 @@ for round in $(seq "$ROUNDS"); do
 		bench_h2 "$proxy/h2" "$a"
 		[ "$round" = 1 ] && rows+=("$proxy/h2")
 	done
+	for proxy in gantry haproxy; do
+		case $proxy in gantry) a=$GANTRY_H2UP ;; haproxy) a=$HAPROXY_H2UP ;; esac
+		bench_h2 "$proxy/h2up" "$a"
+		[ "$round" = 1 ] && rows+=("$proxy/h2up")
+	done
 done
 
 if [ "${PROFILE:-}" = 1 ]; then
@@ -176,13 +196,19 @@ if [ "${PROFILE:-}" = 1 ]; then
 	wait $wp
 	echo "== gantry CPU profile under wrk (13-byte body)"
 	go tool pprof -top -nodecount=25 "$tmp/gantry" "$tmp/cpu.pprof" 2>/dev/null | sed -n '4,32p'
+	h2load -c32 -m10 -t2 -D 12 "https://$GANTRY_TLS/small" >/dev/null 2>&1 &
+	hp=$!
+	curl -fsS -o "$tmp/cpu-h2.pprof" "http://$GADMIN_TLS/debug/pprof/profile?seconds=10"
+	wait $hp
+	echo "== gantry CPU profile under h2load over TLS (13-byte body), by cumulative time"
+	go tool pprof -top -cum -nodecount=40 "$tmp/gantry" "$tmp/cpu-h2.pprof" 2>/dev/null | sed -n '4,47p'
 fi
 
 echo
 echo "== medians over $ROUNDS rounds"
 for row in "${rows[@]}"; do
 	case $row in
-	*/h2) printf '%-16s %10s req/s\n' "$row" "$(median 1 "$row")" ;;
+	*/h2 | */h2up) printf '%-16s %10s req/s\n' "$row" "$(median 1 "$row")" ;;
 	*) printf '%-16s %10s req/s  p50 %7s ms  p99 %7s ms\n' "$row" "$(median 1 "$row")" "$(median 2 "$row")" "$(median 3 "$row")" ;;
 	esac
 done
@@ -191,6 +217,8 @@ for anchor in nginx haproxy; do
 	awk -v g="$(median 1 gantry/h2)" -v a="$(median 1 $anchor/h2)" -v an="$anchor" \
 		'BEGIN{ printf "ratio h2 req/s vs %s = %.2f\n", an, g/a }'
 done
+awk -v g="$(median 1 gantry/h2up)" -v a="$(median 1 haproxy/h2up)" \
+	'BEGIN{ printf "ratio h2up req/s vs haproxy = %.2f\n", g/a }'
 for size in small 4k; do
 	for anchor in nginx haproxy; do
 		awk -v g="$(median 1 gantry/$size)" -v a="$(median 1 $anchor/$size)" -v row="$size" -v an="$anchor" \

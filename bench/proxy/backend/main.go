@@ -1,5 +1,6 @@
 // Command backend is the upstream of the proxy benchmark: a plain net/http server that
-// answers /small with a 13-byte body and /4k with 4 KiB, the same behind every proxy.
+// answers /small with a 13-byte body and /4k with 4 KiB, the same behind every proxy, over
+// HTTP/1.1 or h2c.
 package main
 
 import (
@@ -24,5 +25,10 @@ func main() {
 			w.Write(body)
 		})
 	}
-	log.Fatal(http.ListenAndServe(*addr, mux))
+	// HTTP/1.1 and cleartext HTTP/2 (prior knowledge) on the same port: the h2up rows
+	// reach it over HTTP/2.
+	srv := &http.Server{Addr: *addr, Handler: mux, Protocols: new(http.Protocols)}
+	srv.Protocols.SetHTTP1(true)
+	srv.Protocols.SetUnencryptedHTTP2(true)
+	log.Fatal(srv.ListenAndServe())
 }
