@@ -157,11 +157,11 @@ type DB struct {
 
 	// cur is the latest durable commit, what new transactions see; a transaction pins it
 	// by counting itself in its refs (acquire), without a lock.
-	cur    atomic.Pointer[snapPin]
-	mu     sync.Mutex // guards pins, failed, and publishing cur
-	pins   []*snapPin // snapshots published and maybe still held, oldest first
-	failed error
-	closed atomic.Bool
+	cur     atomic.Pointer[snapPin]
+	mu      sync.Mutex // guards pins, failed, and publishing cur
+	pins    []*snapPin // snapshots published and maybe still held, oldest first
+	failed  error
+	closed  atomic.Bool
 	txSeq   atomic.Uint64
 	bucket  atomic.Uint32 // next bucket id
 	stats   dbStats
