@@ -234,32 +234,3 @@ func cmdHIncrByFloat(c *client, args [][]byte) {
 	c.touched(args[1], e)
 	c.w.BulkString(s)
 }
-
-func cmdHScan(c *client, args [][]byte) {
-	if _, err := strconv.ParseUint(string(args[2]), 10, 64); err != nil {
-		c.w.Error("ERR invalid cursor")
-		return
-	}
-	_, pattern, _, ok := c.scanOptions(args[3:], false)
-	if !ok {
-		return
-	}
-	h, _, wrong := c.hashOf(args[1], false)
-	if wrong {
-		return
-	}
-	var out [][]byte
-	if h != nil {
-		h.each(func(f string, v []byte) {
-			if pattern == nil || globMatch(pattern, []byte(f), false) {
-				out = append(out, []byte(f), v)
-			}
-		})
-	}
-	c.w.Array(2)
-	c.w.BulkString("0")
-	c.w.Array(len(out))
-	for _, b := range out {
-		c.w.Bulk(b)
-	}
-}

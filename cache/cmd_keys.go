@@ -184,9 +184,8 @@ func cmdKeys(c *client, args [][]byte) {
 // are returned in hash order, so a key present from the first call to the last is
 // returned whatever is added or removed meanwhile, as Redis promises.
 func cmdScan(c *client, args [][]byte) {
-	cursor, err := strconv.ParseUint(string(args[1]), 10, 64)
-	if err != nil {
-		c.w.Error("ERR invalid cursor")
+	cursor, ok := parseCursor(c, args[1])
+	if !ok {
 		return
 	}
 	count, pattern, typ, ok := c.scanOptions(args[2:], true)

@@ -3,7 +3,6 @@ package cache
 import (
 	"math/rand/v2"
 	"sort"
-	"strconv"
 )
 
 func (c *client) setOf(key []byte, create bool) (s *set, e *entry, wrong bool) {
@@ -270,33 +269,4 @@ func cmdSetAlgebra(c *client, args [][]byte) {
 		c.put(args[1], &entry{kind: kSet, obj: out})
 	}
 	c.w.Int(int64(len(out.m)))
-}
-
-func cmdSScan(c *client, args [][]byte) {
-	if _, err := strconv.ParseUint(string(args[2]), 10, 64); err != nil {
-		c.w.Error("ERR invalid cursor")
-		return
-	}
-	_, pattern, _, ok := c.scanOptions(args[3:], false)
-	if !ok {
-		return
-	}
-	s, _, wrong := c.setOf(args[1], false)
-	if wrong {
-		return
-	}
-	var out []string
-	if s != nil {
-		for _, m := range s.members() {
-			if pattern == nil || globMatch(pattern, []byte(m), false) {
-				out = append(out, m)
-			}
-		}
-	}
-	c.w.Array(2)
-	c.w.BulkString("0")
-	c.w.Array(len(out))
-	for _, m := range out {
-		c.w.BulkString(m)
-	}
 }

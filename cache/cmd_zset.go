@@ -2,7 +2,6 @@ package cache
 
 import (
 	"math"
-	"strconv"
 )
 
 func (c *client) zsetOf(key []byte, create bool) (z *zset, e *entry, wrong bool) {
@@ -560,34 +559,4 @@ func cmdZPop(c *client, args [][]byte) {
 		return
 	}
 	c.writeScored(nodes, true)
-}
-
-func cmdZScan(c *client, args [][]byte) {
-	if _, err := strconv.ParseUint(string(args[2]), 10, 64); err != nil {
-		c.w.Error("ERR invalid cursor")
-		return
-	}
-	_, pattern, _, ok := c.scanOptions(args[3:], false)
-	if !ok {
-		return
-	}
-	z, _, wrong := c.zsetOf(args[1], false)
-	if wrong {
-		return
-	}
-	var nodes []*zskipNode
-	if z != nil {
-		for x := z.head.level[0].next; x != nil; x = x.level[0].next {
-			if pattern == nil || globMatch(pattern, []byte(x.member), false) {
-				nodes = append(nodes, x)
-			}
-		}
-	}
-	c.w.Array(2)
-	c.w.BulkString("0")
-	c.w.Array(2 * len(nodes))
-	for _, x := range nodes {
-		c.w.BulkString(x.member)
-		c.w.Double(x.score)
-	}
 }

@@ -111,6 +111,10 @@ func TestDifferential(t *testing.T) {
 		func() []string { return []string{"ZCOUNT", key(), "-inf", val()} },
 		func() []string { return []string{"ZPOPMIN", key()} },
 		func() []string { return []string{"ZCARD", key()} },
+		// The collections stay small (listpack, intset): a scan answers whole.
+		func() []string { return append([]string{"HSCAN", key(), "0"}, scanOpts(rng)...) },
+		func() []string { return append([]string{"SSCAN", key(), "0"}, scanOpts(rng)...) },
+		func() []string { return append([]string{"ZSCAN", key(), "0"}, scanOpts(rng)...) },
 	}
 	for i := range *diffN {
 		args := gens[rng.IntN(len(gens))]()
@@ -121,4 +125,19 @@ func TestDifferential(t *testing.T) {
 				redis.do("TYPE", args[1]), redis.do("GET", args[1]), gantry.do("TYPE", args[1]), gantry.do("GET", args[1]))
 		}
 	}
+}
+
+// scanOpts picks MATCH and COUNT options for a collection scan, now and then wrong.
+func scanOpts(rng *rand.Rand) []string {
+	switch rng.IntN(6) {
+	case 0:
+		return []string{"MATCH", "*1*"}
+	case 1:
+		return []string{"COUNT", strconv.Itoa(rng.IntN(4) - 1)}
+	case 2:
+		return []string{"MATCH", "m[0-3]", "COUNT", "2"}
+	case 3:
+		return []string{"COUNT"}
+	}
+	return nil
 }
