@@ -171,16 +171,23 @@ func (c *conn) next() bool {
 		c.fail(errOverloaded)
 		return false
 	}
+	start := time.Now()
+	c.route = nil
 	if !s.cfg.AccessLog {
 		keep := c.proxy(n)
 		s.stats.inFlight.Add(-1)
+		if c.route != nil {
+			c.route.latency.observe(time.Since(start))
+		}
 		return keep
 	}
-	start := time.Now()
 	method, target := string(c.req.method), string(c.req.target) // the head is gone after proxy
 	c.status, c.upstream = 0, ""
 	keep := c.proxy(n)
 	s.stats.inFlight.Add(-1)
+	if c.route != nil {
+		c.route.latency.observe(time.Since(start))
+	}
 	s.log.Info("access", "remote", string(c.remote), "method", method, "target", target,
 		"status", c.status, "upstream", c.upstream, "duration", time.Since(start))
 	return keep

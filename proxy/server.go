@@ -108,6 +108,7 @@ type route struct {
 	reqRules, respRules    headerRules
 	static                 *staticDir    // serves files instead of proxying
 	timeout                time.Duration // total, up to the response head; 0: none
+	latency                latencyHist
 }
 
 // headerRules are a route's header edits: fields removed, and fields set (replacing any

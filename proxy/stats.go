@@ -64,6 +64,7 @@ func (c collector) Describe(ch chan<- *prometheus.Desc) {
 		descBreaker, descInFlight, descShed} {
 		ch <- d
 	}
+	describeMore(ch)
 }
 
 func (c collector) Collect(ch chan<- prometheus.Metric) {
@@ -72,6 +73,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descRequests, prometheus.CounterValue, float64(s.stats.requests.Load()))
 	ch <- prometheus.MustNewConstMetric(descInFlight, prometheus.GaugeValue, float64(s.stats.inFlight.Load()))
 	ch <- prometheus.MustNewConstMetric(descShed, prometheus.CounterValue, float64(s.stats.shed.Load()))
+	s.collectMore(ch)
 	for i := range s.stats.byClass {
 		ch <- prometheus.MustNewConstMetric(descResponses, prometheus.CounterValue, float64(s.stats.byClass[i].Load()), className(i))
 	}
