@@ -107,14 +107,13 @@ func topics() []Topic {
 			Summary: "Atomic, consistent, isolated, durable transactions, checked by killing the process mid-write.",
 			Home:    "store/wal", Experiment: "acid-kill",
 			Status: Partial,
-			Note:   "store/ transactions are atomic, isolated and survive SIGKILL (crash harness); the lab experiment is not built",
+			Note:   "store/ transactions are atomic, isolated and survive SIGKILL (crash harness); the isolation experiment shows which anomalies each level allows; the kill -9 experiment is not built",
 		},
 		{
 			ID: "btree-vs-bplustree", Title: "B- tree vs B+ tree in Production Database System", Section: Beginner,
 			Summary: "Why databases keep values only in linked leaves: fewer page reads, above all for ranges.",
-			Home:    "store", Experiment: "btree-pages",
-			Status: Partial,
-			Note:   "store/ has the B+tree; the classic B-tree beside it and the experiment are not built",
+			Home:    "store", Experiment: "btree-vs-bplustree",
+			Status: Done,
 		},
 		{
 			ID: "pubsub", Title: "Publish-Subscribe Architecture", Section: Beginner,
@@ -337,7 +336,7 @@ func topics() []Topic {
 			Summary: "Checking for conflicts at commit against locking up front, as contention grows.",
 			Home:    "store", Experiment: "occ-vs-pcc",
 			Status: Partial,
-			Note:   "store/ optimistic commits (ErrConflict) and pessimistic locks (wait-die), cache/ WATCH; no experiment yet",
+			Note:   "store/ optimistic commits (ErrConflict) and pessimistic locks (wait-die), cache/ WATCH; the isolation experiment sets them side by side on one contended counter; the experiment over rising contention is not built",
 		},
 
 		// Backend Engineering (Advanced).
