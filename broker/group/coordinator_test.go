@@ -218,3 +218,20 @@ func TestStaticLeaderReturnsWithoutRebalance(t *testing.T) {
 		t.Fatalf("old incarnation's heartbeat: %d, want FENCED_INSTANCE_ID", code)
 	}
 }
+
+// TestGroupSizeBounded fills a group with members given ids and checks that the next
+// join is refused with GROUP_MAX_SIZE_REACHED.
+func TestGroupSizeBounded(t *testing.T) {
+	c := openTest(t)
+	for i := range maxGroupMembers {
+		if code := recv(t, c.Join(joinReq("", ""), "client", "/h")).ErrorCode; code != kerr.MemberIDRequired.Code {
+			t.Fatalf("join %d: error %d", i, code)
+		}
+	}
+	if code := recv(t, c.Join(joinReq("", ""), "client", "/h")).ErrorCode; code != kerr.GroupMaxSizeReached.Code {
+		t.Fatalf("join past the limit: error %d, want GROUP_MAX_SIZE_REACHED", code)
+	}
+	if code := recv(t, c.Join(joinReq("", "static"), "client", "/h")).ErrorCode; code != kerr.GroupMaxSizeReached.Code {
+		t.Fatalf("static join past the limit: error %d, want GROUP_MAX_SIZE_REACHED", code)
+	}
+}
