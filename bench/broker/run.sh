@@ -11,7 +11,8 @@
 #               then, right after the acks=all produce row, the disk written the way the
 #               broker just wrote it (disk-as-broker): one file per partition, appended
 #               side by side, each fsynced after every C bytes, where C is what the broker
-#               wrote per fsync in that row (its bytes in ÷ its fsyncs, from /metrics).
+#               wrote per fsync in that row (its bytes in ÷ its fsyncs, from /metrics),
+#               as many bytes in all as the broker wrote.
 #               The 80% target is judged against this row.
 #   jetstream   row (a): default server (acks before fsync), async publish
 #               row (b): sync_interval: always (acks after fsync), async publish
@@ -93,7 +94,8 @@ fsyncs=$(awk -v a="$(metric gantry_broker_fsync_seconds_count)" -v b="$fsyncs0" 
 bytes=$(metric 'gantry_broker_bytes_in_total{topic="all"}')
 chunk=$(awk -v b="$bytes" -v f="$fsyncs" 'BEGIN { c = (f > 0) ? b / f : 1048576; c = int(c / 4096) * 4096; if (c < 4096) c = 4096; print c }')
 awk -v b="$bytes" -v f="$fsyncs" -v c="$chunk" -v p="$P" 'BEGIN { printf "broker-writes  %.0f MB in %d fsyncs of %d partition files: %d KiB per fsync\n", b / 1e6, f, p, c / 1024 }' | tee -a "$tmp/results"
-load disk -dir "$tmp" -files "$P" -chunk "$chunk" -total $((512 << 20))
+# As many bytes as the broker wrote, so that the page cache and writeback see the same amount.
+load disk -dir "$tmp" -files "$P" -chunk "$chunk" -total "$(awk -v b="$bytes" -v c="$chunk" -v p="$P" 'BEGIN { t = int(b); if (t < c * p) t = c * p; print t }')"
 load produce -brokers $KAFKA -topic leader -n "$N" -acks leader -partitions $P
 load consume -brokers $KAFKA -topic all -n "$N"
 stop_all
