@@ -295,3 +295,52 @@ func TestNoSyncTransactionSkipsTheFsync(t *testing.T) {
 		t.Fatalf("durable commit: %d fsyncs", st.Syncs-before)
 	}
 }
+
+// TestShortReadersLetTheLogRestart: readers that scan all the time, each for a moment,
+// always leave some snapshot older than the last commit open. The checkpoint waits a
+// moment for them to move on, so the log still restarts and stays near CheckpointBytes.
+func TestShortReadersLetTheLogRestart(t *testing.T) {
+	const limit = 64 << 10
+	db := openTest(t, &Options{CheckpointBytes: limit, NoSync: true})
+	for i := range 100 {
+		put(t, db, "b", fmt.Sprintf("k%03d", i), "v")
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				err := db.View(func(tx *Tx) error {
+					b, err := tx.Bucket([]byte("b"))
+					if err != nil {
+						return err
+					}
+					c := b.Cursor()
+					for k, _ := c.First(); k != nil; k, _ = c.Next() {
+					}
+					return c.Err()
+				})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	var most int64
+	for i := range 400 {
+		put(t, db, "b", fmt.Sprintf("k%03d", i%100), fmt.Sprint(i))
+		most = max(most, db.Stats().WALBytes)
+	}
+	close(stop)
+	wg.Wait()
+	t.Logf("log at most %d bytes (checkpoint at %d); %d checkpoints", most, limit, db.Stats().Checkpoints)
+	if most > 4*limit {
+		t.Fatalf("the log grew to %d bytes with a %d-byte checkpoint threshold: readers kept it from restarting", most, limit)
+	}
+}

@@ -494,7 +494,7 @@ func (db *DB) checkpointLocked() error {
 		return db.fail(err)
 	}
 	db.publish(db.latest)
-	bound := db.oldest()
+	bound := db.waitReaders()
 	type copyOp struct {
 		pgno uint32
 		lsn  uint64
@@ -551,6 +551,26 @@ func (db *DB) checkpointLocked() error {
 	db.logPages = db.logPages[:0]
 	db.log.Debug("store: checkpoint", "lsn", bound, "pages", len(ops))
 	return nil
+}
+
+// readerWait bounds how long a checkpoint waits for the transactions on older snapshots
+// to end, so that it can copy the whole log and restart it.
+const readerWait = 10 * time.Millisecond
+
+// waitReaders returns the oldest snapshot still held, after waiting up to readerWait for
+// it to be the latest commit. Readers that each live a moment but overlap (scans while a
+// writer commits) nearly always leave some older snapshot open; without the wait the log
+// would never restart under such a load. No commit can start meanwhile (commitMu is
+// held), so new transactions all take the latest snapshot and the older ones drain. A
+// long-running reader makes it give up, as before. commitMu is held.
+func (db *DB) waitReaders() uint64 {
+	bound := db.oldest()
+	deadline := time.Now().Add(readerWait)
+	for pause := time.Microsecond; bound != db.latest.lsn && time.Now().Before(deadline); pause = min(2*pause, time.Millisecond) {
+		time.Sleep(pause)
+		bound = db.oldest()
+	}
+	return bound
 }
 
 // Checkpoint copies the log into the data file now (Close and large logs do it too).
