@@ -259,7 +259,7 @@ func TestGRPCUnaryAndStreamsThroughProxy(t *testing.T) {
 
 	// A client that cancels its stream cancels the backend's stream too.
 	up := grpcBackend(t, nil, func(s *grpc.Server) { s.RegisterService(&echoDesc, svc) }, grpc.ForceServerCodec(rawCodec{}))
-	_, paddr := start(t, grpcPool(up, nil))
+	srv, paddr := start(t, grpcPool(up, nil))
 	cc := grpcDial(t, paddr, nil, grpc.WithDefaultCallOptions(grpc.ForceCodec(rawCodec{})))
 	ctx, cancel := context.WithCancel(context.Background())
 	stream, err := cc.NewStream(ctx, &grpc.StreamDesc{ServerStreams: true, ClientStreams: true}, "/gantry.test.Echo/Chat")
@@ -276,5 +276,14 @@ func TestGRPCUnaryAndStreamsThroughProxy(t *testing.T) {
 	case <-svc.cancelled:
 	case <-time.After(5 * time.Second):
 		t.Error("the backend's stream was not cancelled when the client cancelled")
+	}
+	// The client's cancel is not the host's failure: it must not count toward ejection.
+	u := srv.table.Load().pools[0].all[0]
+	deadline := time.Now().Add(5 * time.Second)
+	for u.inflight.Load() != 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if n := u.failures.Load(); n != 0 || u.inflight.Load() != 0 {
+		t.Errorf("after a client's cancel: %d failures counted against the host, %d in flight", n, u.inflight.Load())
 	}
 }

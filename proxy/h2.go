@@ -467,10 +467,11 @@ func (h h2Handler) forwardH2(w http.ResponseWriter, r *http.Request, c *conn, ta
 	}
 	w.WriteHeader(st)
 	rc := http.NewResponseController(w)
-	if resp.ContentLength != 0 {
+	left := resp.ContentLength // < 0: a stream, whose parts go out as they come
+	if left < 0 {
 		// The head goes out now: a stream's first message may come much later. (A
-		// response that ended with its head, such as a gRPC trailers-only error, goes
-		// out as one HEADERS frame when the handler returns.)
+		// body of known length follows its head at once; a response that ended with its
+		// head, such as a gRPC trailers-only error, goes out as one HEADERS frame.)
 		rc.Flush()
 	}
 	bp := s.h2bufs.Get().(*[]byte)
@@ -482,7 +483,12 @@ func (h h2Handler) forwardH2(w http.ResponseWriter, r *http.Request, c *conn, ta
 			if _, werr := w.Write(buf[:n]); werr != nil {
 				return // the client is gone; finish resets the upstream stream
 			}
-			if rc.Flush() != nil {
+			if left >= 0 {
+				left -= int64(n)
+			}
+			// The end of the body needs no flush: it leaves with END_STREAM when the
+			// handler returns.
+			if left != 0 && rc.Flush() != nil {
 				return
 			}
 		}
@@ -490,6 +496,9 @@ func (h h2Handler) forwardH2(w http.ResponseWriter, r *http.Request, c *conn, ta
 			break
 		}
 		if err != nil {
+			if r.Context().Err() != nil {
+				return // the client left, which cancelled the upstream stream: not the host's fault
+			}
 			u.failed()
 			s.log.Debug("proxy: HTTP/2 upstream body", "host", u.addr, "err", err)
 			panic(http.ErrAbortHandler) // resets the stream: a cut body must not look whole

@@ -380,9 +380,12 @@ func (c *conn) proxyH2(rt *route, host, target []byte, n int) bool {
 	s.stats.countStatus(st)
 	c.status, c.upstream = st, u.addr
 	if mode != bodyNone {
-		// The head goes now: a stream's first event may come much later.
-		if err = w.Flush(); err == nil {
-			err = copyH2Body(w, x, mode == bodyChunked)
+		if mode != bodyLength {
+			// The head goes now: a stream's first event may come much later.
+			err = w.Flush()
+		}
+		if err == nil {
+			err = copyH2Body(w, x, mode == bodyChunked, resp.ContentLength)
 		}
 	}
 	if err == nil && mode == bodyChunked {
@@ -408,8 +411,10 @@ func (c *conn) proxyH2(rt *route, host, target []byte, n int) bool {
 }
 
 // copyH2Body copies an h2 response body to an HTTP/1.x client, chunked or not, flushing
-// after every read so that a stream reaches the client as it comes.
-func copyH2Body(w *bufio.Writer, x *h2Exchange, chunked bool) error {
+// after every read so that a stream reaches the client as it comes; the end of a body of
+// known length (left bytes, or < 0) is left in w, for the next answer or the connection's
+// next flush.
+func copyH2Body(w *bufio.Writer, x *h2Exchange, chunked bool, left int64) error {
 	bufs := &x.u.pool.srv.h2bufs
 	bp := bufs.Get().(*[]byte)
 	defer bufs.Put(bp)
@@ -430,8 +435,13 @@ func copyH2Body(w *bufio.Writer, x *h2Exchange, chunked bool) error {
 					return werr
 				}
 			}
-			if werr := w.Flush(); werr != nil {
-				return &writeError{werr}
+			if left >= 0 {
+				left -= int64(n)
+			}
+			if left != 0 {
+				if werr := w.Flush(); werr != nil {
+					return &writeError{werr}
+				}
 			}
 		}
 		if err == io.EOF {
