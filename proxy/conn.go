@@ -410,7 +410,8 @@ func (c *conn) proxy(n int) bool {
 		defer cancel()
 	}
 	for attempt := 0; ; attempt++ {
-		if attempt > 0 && (attempt > p.cfg.Retries || !p.takeRetryToken()) {
+		// Every host tried: fail now rather than spend a token and a backoff on nothing.
+		if attempt > 0 && (attempt > p.cfg.Retries || attempt >= len(p.all) || !p.takeRetryToken()) {
 			c.fail(lastErr)
 			return false
 		}

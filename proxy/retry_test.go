@@ -248,3 +248,27 @@ func TestRouteTimeoutEndsWithTheHead(t *testing.T) {
 		t.Errorf("%d %q", code, body)
 	}
 }
+
+// TestNoRetryWhenEveryHostTried: with two hosts down, a request tries both, spends one
+// retry and one backoff, and fails at once instead of waiting for a third host that does
+// not exist.
+func TestNoRetryWhenEveryHostTried(t *testing.T) {
+	checkLeaks(t)
+	cfg := onePool(deadAddr(t), deadAddr(t))
+	cfg.Pools[0].Retries = 5
+	cfg.Pools[0].EjectAfter = -1
+	cfg.Pools[0].RetryBackoff, cfg.Pools[0].RetryBackoffMax = 100*time.Millisecond, 400*time.Millisecond
+	s, addr := start(t, cfg)
+	begin := time.Now()
+	code, _, _ := get(t, client(t), "http://"+addr+"/")
+	took := time.Since(begin)
+	if code != 502 {
+		t.Errorf("status %d, want 502", code)
+	}
+	if n := s.table.Load().pools[0].retries.Load(); n != 1 {
+		t.Errorf("%d retries spent, want 1", n)
+	}
+	if took < 50*time.Millisecond || took > 1500*time.Millisecond {
+		t.Errorf("took %v; want one backoff of 50-100ms", took)
+	}
+}
