@@ -1,10 +1,12 @@
 package proxy
 
 import (
+	"context"
 	"crypto/tls"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -132,5 +134,71 @@ func TestHTTPSRedirectPort(t *testing.T) {
 	raw = rawExchange(t, addr, "GET /p HTTP/1.1\r\nHost: example.com:8080\r\nConnection: close\r\n\r\n")
 	if !strings.Contains(raw, "\r\nLocation: https://example.com/p\r\n") {
 		t.Errorf("port 443: got %q", raw)
+	}
+}
+
+// TestTLSExampleServes runs examples/proxy/tls.yaml with certificates made as its comments
+// say (a CA and a certificate per name, as gantry cert writes them), its pools pointed at
+// live backends and its plain listener on a free port: each name gets its own certificate
+// and route, and plain requests are redirected to HTTPS.
+func TestTLSExampleServes(t *testing.T) {
+	checkLeaks(t)
+	example, err := filepath.Abs("../examples/proxy/tls.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	authority, err := ca.New("test", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"a.test", "b.test"} {
+		leaf, err := authority.Sign([]string{name}, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Join(dir, "certs"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		base := filepath.Join(dir, "certs", name)
+		if err := ca.WriteFiles(base+".crt", base+".key", leaf.Cert, leaf.Key, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Chdir(dir) // the example's certificate paths are relative to the working directory
+	cfg, err := LoadConfig(example)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range cfg.Pools {
+		name := cfg.Pools[i].Name
+		cfg.Pools[i].Hosts = []HostConfig{{Addr: backend(t, func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, "pool "+name)
+		})}}
+	}
+	cfg.PlainAddr = freePort(t)
+	_, addr := start(t, cfg)
+	_, port, _ := net.SplitHostPort(addr)
+	dial := func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr) // every name resolves to the proxy
+	}
+	tr := &http.Transport{DialContext: dial, TLSClientConfig: &tls.Config{RootCAs: authority.Pool()}}
+	defer tr.CloseIdleConnections()
+	c := &http.Client{Transport: tr, Timeout: 5 * time.Second}
+	for _, name := range []string{"a.test", "b.test"} {
+		resp, err := c.Get("https://" + name + ":" + port + "/")
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(b) != "pool "+name[:1] || resp.TLS.PeerCertificates[0].DNSNames[0] != name {
+			t.Errorf("%s: %q from a certificate for %v", name, b, resp.TLS.PeerCertificates[0].DNSNames)
+		}
+	}
+	raw := rawExchange(t, cfg.PlainAddr, "GET /x HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n")
+	if !strings.Contains(raw, "\r\nLocation: https://a.test:"+port+"/x\r\n") {
+		t.Errorf("plain listener: %q", raw)
 	}
 }
