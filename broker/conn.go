@@ -144,8 +144,12 @@ func (c *conn) parse(frame []byte) (*pending, error) {
 		}
 		body = rest
 	}
-	// The frame is never reused, so the request may point into it.
-	if err := req.(interface{ UnsafeReadFrom([]byte) error }).UnsafeReadFrom(body); err != nil {
+	// Strings are copied out of the frame (ReadFrom, not UnsafeReadFrom): the broker
+	// keeps some of them (topic names, group ids, committed offsets' keys), and a string
+	// pointing into the frame would pin the whole frame, up to MaxRequestBytes, for as
+	// long as it is kept. Byte fields (records) still point into the frame, which lives
+	// until the request is answered.
+	if err := req.ReadFrom(body); err != nil {
 		return nil, fmt.Errorf("%w: %s v%d: %v", errBadRequest, kmsg.Key(key).Name(), version, err)
 	}
 	p.flexible = req.IsFlexible() && kmsg.Key(key) != kmsg.ApiVersions
