@@ -428,8 +428,10 @@ func cmdMove(c *client, args [][]byte) {
 	c.w.Int(1)
 }
 
+// cmdObject looks at a key without counting an access, as Redis's OBJECT does
+// (LOOKUP_NOTOUCH): OBJECT IDLETIME must not reset the idle time it reports.
 func cmdObject(c *client, args [][]byte) {
-	e := c.get(args[2])
+	e := c.peek(args[2])
 	if e == nil {
 		c.w.Null()
 		return
@@ -455,6 +457,16 @@ func cmdObject(c *client, args [][]byte) {
 }
 
 // encoding is the name Redis 7.0 would give e's representation.
+// peek returns key's live entry, if any, leaving its LRU clock and LFU counter as
+// they are.
+func (c *client) peek(key []byte) *entry {
+	e := c.shard(key).dbs[c.db].get(key)
+	if e == nil || (e.exp != 0 && e.exp <= c.now) {
+		return nil
+	}
+	return e
+}
+
 func (e *entry) encoding() string {
 	switch e.kind {
 	case kString:
