@@ -420,3 +420,41 @@ func TestStaticOverHTTP2(t *testing.T) {
 		}
 	}
 }
+
+// TestStaticPrecompressed: with precompressed, FILE.gz is sent as it is (with its length)
+// to clients that accept gzip, unless it is older than FILE.
+func TestStaticPrecompressed(t *testing.T) {
+	checkLeaks(t)
+	dir, files := staticSite(t)
+	js := files["app.js"]
+	var zb bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&zb, gzip.BestCompression)
+	zw.Name = "made ahead" // tells this file from what the proxy would make
+	zw.Write(js)
+	zw.Close()
+	os.WriteFile(filepath.Join(dir, "app.js.gz"), zb.Bytes(), 0o644)
+	later := time.Date(2025, 3, 2, 0, 0, 0, 0, time.UTC)
+	os.Chtimes(filepath.Join(dir, "app.js.gz"), later, later)
+	// A stale one: older than its file.
+	os.WriteFile(filepath.Join(dir, "sub", "page.txt"), bytes.Repeat([]byte("page "), 100), 0o644)
+	os.WriteFile(filepath.Join(dir, "sub", "page.txt.gz"), []byte("stale"), 0o644)
+	earlier := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	os.Chtimes(filepath.Join(dir, "sub", "page.txt.gz"), earlier, earlier)
+
+	_, addr := start(t, Config{Routes: []Route{{Static: &StaticConfig{Dir: dir, Precompressed: true}}}})
+	tag, _ := etagOf(t, addr, "/app.js", "gzip")
+	if !strings.HasSuffix(tag, `-gzs"`) {
+		t.Fatalf("ETag of the precompressed file: %q", tag)
+	}
+	runStaticCases(t, addr, []staticCase{
+		{name: "precompressed", path: "/app.js", hdr: map[string]string{"Accept-Encoding": "gzip"}, status: 200, body: zb.String(),
+			want: map[string]string{"Content-Encoding": "gzip", "Content-Length": strconv.Itoa(zb.Len()), "Vary": "Accept-Encoding",
+				"Content-Type": "text/javascript; charset=utf-8"}},
+		{name: "precompressed 304", path: "/app.js", hdr: map[string]string{"Accept-Encoding": "gzip", "If-None-Match": tag}, status: 304,
+			want: map[string]string{"Content-Encoding": "", "ETag": tag}},
+		{name: "identity", path: "/app.js", status: 200, body: string(js), want: map[string]string{"Content-Encoding": ""}},
+		{name: "range is identity", path: "/app.js", hdr: map[string]string{"Accept-Encoding": "gzip", "Range": "bytes=0-3"}, status: 206, body: string(js[:4])},
+		{name: "stale .gz ignored", path: "/sub/page.txt", hdr: map[string]string{"Accept-Encoding": "gzip"}, status: 200,
+			gunzipd: strings.Repeat("page ", 100), want: map[string]string{"Content-Encoding": "gzip", "Content-Length": ""}},
+	})
+}
