@@ -149,11 +149,11 @@ type DB struct {
 	// quarter of CheckpointBytes again rather than trying at every commit.
 	ckptAt atomic.Int64
 
-	// catMu guards the bucket-name cache, valid for snapshots at or after catLSN, the
-	// last commit that changed the catalog.
-	catMu    sync.Mutex
-	catLSN   uint64
-	catCache map[string]uint32
+	// cat is the bucket-name cache, valid for snapshots at or after its lsn, the last
+	// commit that changed the catalog. Readers load it without a lock; it is replaced
+	// whole (copy on write) under catMu.
+	catMu sync.Mutex
+	cat   atomic.Pointer[catalogCache]
 
 	// cur is the latest durable commit, what new transactions see; a transaction pins it
 	// by counting itself in its refs (acquire), without a lock.
@@ -183,7 +183,7 @@ func Open(path string, opts *Options) (*DB, error) {
 	}
 	db := &DB{path: path, opts: o, log: o.Logger}
 	db.locks = newLockTable()
-	db.catCache = make(map[string]uint32)
+	db.cat.Store(&catalogCache{})
 	f, err := o.FS.OpenFile(path, true)
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
@@ -628,33 +628,42 @@ func (db *DB) Stats() Stats {
 
 var latestMark = uint64(math.MaxUint64)
 
+// catalogCache maps bucket names to ids for snapshots at or after lsn. It is immutable.
+type catalogCache struct {
+	lsn uint64
+	ids map[string]uint32
+}
+
 func (db *DB) cachedBucket(name []byte, snap uint64) (uint32, bool) {
-	db.catMu.Lock()
-	defer db.catMu.Unlock()
-	if snap < db.catLSN {
+	c := db.cat.Load()
+	if snap < c.lsn {
 		return 0, false
 	}
-	id, ok := db.catCache[string(name)]
+	id, ok := c.ids[string(name)]
 	return id, ok
 }
 
 func (db *DB) cacheBucket(name []byte, id uint32, snap uint64) {
 	db.catMu.Lock()
 	defer db.catMu.Unlock()
-	if snap < db.catLSN {
+	c := db.cat.Load()
+	if snap < c.lsn {
 		return
 	}
-	if len(db.catCache) >= 4096 {
-		clear(db.catCache)
+	ids := make(map[string]uint32, len(c.ids)+1)
+	if len(c.ids) < 4096 {
+		for k, v := range c.ids {
+			ids[k] = v
+		}
 	}
-	db.catCache[string(name)] = id
+	ids[string(name)] = id
+	db.cat.Store(&catalogCache{lsn: c.lsn, ids: ids})
 }
 
 // catalogChanged drops the bucket-name cache: commit lsn changed the catalog.
 func (db *DB) catalogChanged(lsn uint64) {
 	db.catMu.Lock()
-	db.catLSN = lsn
-	clear(db.catCache)
+	db.cat.Store(&catalogCache{lsn: lsn})
 	db.catMu.Unlock()
 }
 
