@@ -77,3 +77,39 @@ func ExampleErrConflict() {
 	// <nil>
 	// store: transaction conflict: key "k" was written by a concurrent transaction
 }
+
+func ExampleDB_Load() {
+	dir, _ := os.MkdirTemp("", "store-example")
+	defer os.RemoveAll(dir)
+	db, err := store.Open(filepath.Join(dir, "app.db"), nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+
+	// Sorted input, in one durable commit; the bucket is created if missing.
+	i := 0
+	n, err := db.Load([]byte("squares"), func() ([]byte, []byte, error) {
+		if i == 1000 {
+			return nil, nil, nil // the end
+		}
+		i++
+		return fmt.Appendf(nil, "%04d", i), fmt.Append(nil, i*i), nil
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	err = db.View(func(tx *store.Tx) error {
+		b, err := tx.Bucket([]byte("squares"))
+		if err != nil {
+			return err
+		}
+		v, err := b.Get([]byte("0012"))
+		fmt.Println(n, "loaded; 12² =", string(v))
+		return err
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	// Output: 1000 loaded; 12² = 144
+}
