@@ -208,7 +208,7 @@ func (sd *staticDir) answer(method, name string, f *os.File, fi fs.FileInfo, get
 	ctype, compressible := contentType(name, f)
 	gz := compressible && !sd.cfg.NoGzip && size >= gzipMin && acceptsGzip(get("Accept-Encoding")) && get("Range") == ""
 	etag := `"` + strconv.FormatInt(size, 16) + "-" + strconv.FormatInt(fi.ModTime().UnixNano(), 16)
-	r := staticReply{status: 200, f: f, n: size, gzip: gz}
+	r := staticReply{status: 200, f: f, n: size, gzip: gz, fields: make([][2]string, 0, 10)}
 	if gz && sd.cfg.Precompressed {
 		if zf, zfi, err := sd.open(name + ".gz"); err == nil {
 			if zfi.Mode().IsRegular() && !zfi.ModTime().Before(fi.ModTime()) {
@@ -511,8 +511,10 @@ func (c *conn) serveStatic(r *route, target []byte, n int) bool {
 			}
 			break
 		}
-		// Flushed first, so that the copy can go from the file to the socket directly.
-		if w.Flush() != nil {
+		// A body that fits goes out with the head in one write; a larger one is sent after
+		// the head is flushed, so that the copy goes from the file to the socket directly
+		// (sendfile on plain TCP).
+		if rep.n > int64(w.Available()) && w.Flush() != nil {
 			return false
 		}
 		if err := r.static.writeBody(w, &rep); err != nil {
