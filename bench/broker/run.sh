@@ -88,8 +88,12 @@ load e2e -brokers $KAFKA -topic e2e -rate 10000 -duration 10s -acks all -partiti
 # produce_seconds is reading a request to having its answer, fsync included.
 echo "e2e-acks-all-broker $(quantiles produce_seconds fsync_seconds)" | tee -a "$tmp/results"
 load e2e -brokers $KAFKA -topic e2e-leader -rate 10000 -duration 10s -acks leader -partitions $P
+# CPU seconds the broker process has used (utime + stime), to tell a CPU-bound row.
+broker_cpu() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$1/stat"; }
 fsyncs0=$(metric gantry_broker_fsync_seconds_count)
+cpu0=$(broker_cpu "${pids[0]}")
 load produce -brokers $KAFKA -topic all -n "$N" -acks all -partitions $P
+echo "broker-cpu  $(awk -v a="$(broker_cpu "${pids[0]}")" -v b="$cpu0" 'BEGIN { printf "%.2f", a - b }') s of CPU in the produce-acks-all row (2 cores: broker + client near 2 s per wall second means the row is CPU-bound)" | tee -a "$tmp/results"
 fsyncs=$(awk -v a="$(metric gantry_broker_fsync_seconds_count)" -v b="$fsyncs0" 'BEGIN { print a - b }')
 bytes=$(metric 'gantry_broker_bytes_in_total{topic="all"}')
 chunk=$(awk -v b="$bytes" -v f="$fsyncs" 'BEGIN { c = (f > 0) ? b / f : 1048576; c = int(c / 4096) * 4096; if (c < 4096) c = 4096; print c }')
