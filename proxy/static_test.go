@@ -34,6 +34,14 @@ func staticSite(t *testing.T) (dir string, files map[string][]byte) {
 		"sub/page.txt":   []byte("a page in a directory without an index\n"),
 		".env":           []byte("SECRET=1\n"),
 		"docs/index.htm": []byte("not the index name\n"),
+		// Larger than the write buffer: sent by sendfile after the head.
+		"big.bin": func() []byte {
+			b := make([]byte, 200<<10)
+			for i := range b {
+				b[i] = byte(i % 251)
+			}
+			return b
+		}(),
 	}
 	for name, b := range files {
 		p := filepath.Join(dir, name)
@@ -185,6 +193,10 @@ func TestStaticFiles(t *testing.T) {
 		{name: "symlink outside", path: "/escape.txt", status: 404},
 		{name: "symlinked parent", path: "/up/secret.txt", status: 404},
 		{name: "escaped name", path: "/%69ndex.html", status: 200, body: string(files["index.html"])},
+		{name: "large file", path: "/big.bin", status: 200, body: string(files["big.bin"]),
+			want: map[string]string{"Content-Length": strconv.Itoa(200 << 10)}},
+		{name: "large file range", path: "/big.bin", hdr: map[string]string{"Range": "bytes=100000-100099"}, status: 206,
+			body: string(files["big.bin"][100000:100100])},
 		{name: "route prefix stripped, headers set", path: "/assets/sub/page.txt", status: 200, body: string(files["sub/page.txt"]),
 			want: map[string]string{"X-Static": "yes", "Cache-Control": "max-age=60"}},
 
