@@ -15,7 +15,7 @@ import (
 // or every topic would pin its first request (here about 2 MiB) in memory for good.
 func TestRequestFramesNotRetained(t *testing.T) {
 	b := startBroker(t, Config{AutoCreateTopics: true, MessageMaxBytes: 4 << 20})
-	const topics = 24
+	const topics = 12
 	batch := producerBatch(-1, -1, -1, 256<<10) // 256 Ki one-byte records: about 2 MiB
 	heap := func() uint64 {
 		runtime.GC()
