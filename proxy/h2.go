@@ -78,7 +78,7 @@ func (c *replayConn) Read(p []byte) (int, error) {
 // newH2Server returns the net/http server for HTTP/2 connections.
 func (s *Server) newH2Server() *http.Server {
 	hs := &http.Server{
-		Handler:           h2Handler{s},
+		Handler:           h2Handler{s, []string{string(s.via)}},
 		ReadHeaderTimeout: s.cfg.HeaderTimeout,
 		IdleTimeout:       s.cfg.IdleTimeout,
 		MaxHeaderBytes:    s.cfg.MaxHeaderBytes,
@@ -97,10 +97,24 @@ type h2Request struct {
 	remote []byte
 	fw     *bufio.Writer
 	flw    flushWriter // fw's destination
+	// arena holds the bytes of the request's head (method, host, path, target, fields),
+	// copied in one buffer reused from request to request, so that the head costs no
+	// allocation per field. scratch gathers the response's field values.
+	arena, scratch []byte
+}
+
+// keep appends s to the arena a and returns a and the copy.
+func keep(a []byte, s string) ([]byte, []byte) {
+	n := len(a)
+	a = append(a, s...)
+	return a, a[n:len(a):len(a)]
 }
 
 // h2Handler proxies one HTTP/2 request.
-type h2Handler struct{ s *Server }
+type h2Handler struct {
+	s   *Server
+	via []string // the Via value the proxy adds, shared by every response (read only)
+}
 
 func (h h2Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s := h.s
@@ -124,21 +138,33 @@ func (h h2Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.req.reset()
 	c.resp.reset()
 	req := &c.req
-	req.method = []byte(r.Method)
+	a := hr.arena[:0]
+	a, req.method = keep(a, r.Method)
 	req.minor = 1
-	req.host = []byte(r.Host)
+	a, req.host = keep(a, r.Host)
 	req.contentLength = r.ContentLength
 	if r.ContentLength < 0 {
 		req.chunked = true
 	}
 	for name, vs := range r.Header {
+		var nb, vb []byte
+		a, nb = keep(a, name)
 		for _, v := range vs {
-			req.fields = append(req.fields, field{[]byte(name), []byte(v)})
+			a, vb = keep(a, v)
+			req.fields = append(req.fields, field{nb, vb})
 			if name == "Via" {
-				req.via = append(req.via, []byte(v))
+				req.via = append(req.via, vb)
 			}
 		}
 	}
+	var path, target []byte
+	a, path = keep(a, r.URL.Path)
+	if r.RequestURI != "" {
+		a, target = keep(a, r.RequestURI) // the :path the client sent, as the fast path sends its target
+	} else {
+		a, target = keep(a, r.URL.RequestURI())
+	}
+	hr.arena = a
 	fail := func(se *statusError) {
 		s.stats.countStatus(se.code)
 		if se.code == 503 {
@@ -160,8 +186,7 @@ func (h h2Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fail(errBodyTooLarge)
 		return
 	}
-	target := []byte(r.URL.RequestURI())
-	rt := s.match(hostname(req.host), []byte(r.URL.Path), req)
+	rt := s.match(hostname(req.host), path, req)
 	if rt == nil {
 		fail(errNoRoute)
 		return
@@ -277,21 +302,20 @@ func (h h2Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer u.inflight.Add(-1)
 	resp := &c.resp
 	hdr := w.Header()
-	for i := range resp.fields {
-		f := &resp.fields[i]
-		if !resp.hopByHop(f.name) && !rt.respRules.drops(f.name) {
-			hdr.Add(string(f.name), string(f.value))
-		}
-	}
+	h.copyFields(hdr, hr, resp, rt)
 	for _, f := range rt.respRules.set {
 		hdr.Set(string(f.name), string(f.value))
 	}
-	hdr.Add("Via", string(s.via))
+	if vs := hdr["Via"]; vs != nil {
+		hdr["Via"] = append(vs, h.via[0])
+	} else {
+		hdr["Via"] = h.via
+	}
 	if p.cfg.StickyCookie != "" && !u.backup && string(p.stickyValue(req)) != u.stickyID {
 		hdr.Add("Set-Cookie", p.cfg.StickyCookie+"="+u.stickyID+"; Path=/; HttpOnly")
 	}
 	if resp.contentLength >= 0 && !resp.chunked {
-		hdr.Set("Content-Length", strconv.FormatInt(resp.contentLength, 10))
+		hdr["Content-Length"] = []string{strconv.FormatInt(resp.contentLength, 10)}
 	}
 	mode := bodyUntilClose
 	switch {
@@ -346,6 +370,50 @@ func (h h2Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		u.succeeded()
 	}
 	u.put(uc)
+}
+
+// copyFields puts the end-to-end fields of the upstream's response head into hdr. The
+// values are one string, sliced, and the value lists one array, so that a head of any
+// size costs two allocations besides the map's, and common names none.
+func (h h2Handler) copyFields(hdr http.Header, hr *h2Request, resp *head, rt *route) {
+	sb, n := hr.scratch[:0], 0
+	for i := range resp.fields {
+		if f := &resp.fields[i]; !resp.hopByHop(f.name) && !rt.respRules.drops(f.name) {
+			sb = append(sb, f.value...)
+			n++
+		}
+	}
+	hr.scratch = sb
+	all := string(sb)
+	vals := make([]string, 0, n)
+	for i := range resp.fields {
+		f := &resp.fields[i]
+		if resp.hopByHop(f.name) || rt.respRules.drops(f.name) {
+			continue
+		}
+		v := all[:len(f.value)]
+		all = all[len(f.value):]
+		k := canonicalName(f.name)
+		if vs := hdr[k]; vs != nil {
+			hdr[k] = append(vs, v)
+			continue
+		}
+		vals = append(vals, v)
+		hdr[k] = vals[len(vals)-1 : len(vals) : len(vals)]
+	}
+}
+
+// canonicalName returns the canonical form of a field name (as http.Header keys it),
+// without allocating for the names most responses carry in that form.
+func canonicalName(name []byte) string {
+	for _, k := range [...]string{"Content-Type", "Date", "Server", "Cache-Control", "Etag",
+		"Last-Modified", "Vary", "Content-Encoding", "Set-Cookie", "Expires", "Location",
+		"Accept-Ranges", "Age", "Access-Control-Allow-Origin", "X-Content-Type-Options", "Via"} {
+		if string(name) == k {
+			return k
+		}
+	}
+	return http.CanonicalHeaderKey(string(name))
 }
 
 // copyBody streams an HTTP/2 request body upstream, with chunked framing when its length

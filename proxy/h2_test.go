@@ -171,3 +171,50 @@ func TestH2StreamsEvents(t *testing.T) {
 		}
 	}
 }
+
+// TestH2Fields checks the fields the HTTP/2 listener passes both ways: repeated fields in
+// order, a Via chain extended, names in any case, route rules, the raw target.
+func TestH2Fields(t *testing.T) {
+	checkLeaks(t)
+	up := backend(t, func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h["Set-Cookie"] = []string{"a=1", "b=2"}
+		h["Via"] = []string{"1.0 inner"}
+		h["x-odd-Case"] = []string{"v"}
+		h.Set("Server", "secret")
+		h.Set("Content-Type", "text/x-test")
+		fmt.Fprintf(w, "%s %q %q", r.RequestURI, r.Header.Values("X-Req"), r.Header.Get("Via"))
+	})
+	cfg := onePool(up)
+	cfg.Routes = []Route{{Pool: "app", ResponseHeaders: HeaderRules{Set: map[string]string{"X-Frame-Options": "DENY"}, Remove: []string{"Server"}}}}
+	_, addr := start(t, cfg)
+	req, _ := http.NewRequest("GET", "http://"+addr+"/p/a%2Fb?q=1&r=%20", nil)
+	req.Header["X-Req"] = []string{"one", "two"}
+	resp, err := h2cClient(t).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if want := `/p/a%2Fb?q=1&r=%20 ["one" "two"] "1.1 gantry-`; !strings.HasPrefix(string(b), want) {
+		t.Errorf("backend saw %q; want prefix %q", b, want)
+	}
+	h := resp.Header
+	via := h.Values("Via")
+	for _, c := range []struct {
+		name string
+		ok   bool
+	}{
+		{"Set-Cookie in order", strings.Join(h.Values("Set-Cookie"), ";") == "a=1;b=2"},
+		{"Via chain", len(via) == 2 && via[0] == "1.0 inner" && strings.HasPrefix(via[1], "1.1 gantry-")},
+		{"odd-case name", h.Get("X-Odd-Case") == "v"},
+		{"removed Server", h.Get("Server") == ""},
+		{"set X-Frame-Options", h.Get("X-Frame-Options") == "DENY"},
+		{"Content-Type", h.Get("Content-Type") == "text/x-test"},
+		{"Content-Length", resp.ContentLength == int64(len(b))},
+	} {
+		if !c.ok {
+			t.Errorf("%s: header %v", c.name, h)
+		}
+	}
+}
