@@ -102,7 +102,7 @@ func TestDict(t *testing.T) {
 		k := fmt.Sprintf("key:%d", rng.IntN(8000))
 		var op int
 		switch {
-		case step > 40000:
+		case step > 16000:
 			op = 9
 		case step > 20000:
 			op = rng.IntN(10)
@@ -220,5 +220,48 @@ func TestAccounting(t *testing.T) {
 	}
 	if sh.used != 0 {
 		t.Fatalf("used %d after removing every key", sh.used)
+	}
+}
+
+// The list deque against a plain slice: pushes and pops at both ends, in phases
+// that grow it at the front, use it as a queue and drain it.
+func TestListDeque(t *testing.T) {
+	l := &list{}
+	var ref [][]byte
+	rng := rand.New(rand.NewPCG(3, 4))
+	for step := range 20000 {
+		v := []byte(fmt.Sprint(step))
+		op := rng.IntN(4)
+		switch {
+		case step < 6000:
+			op = []int{0, 0, 0, 1, 2}[rng.IntN(5)]
+		case step > 16000:
+			op = 2 + rng.IntN(2)
+		}
+		switch {
+		case op == 0:
+			l.pushFront(v)
+			ref = append([][]byte{v}, ref...)
+		case op == 1:
+			l.pushBack(v)
+			ref = append(ref, v)
+		case len(ref) == 0:
+		case op == 2:
+			if got := l.popBack(); !bytes.Equal(got, ref[len(ref)-1]) {
+				t.Fatalf("step %d: popBack %q, want %q", step, got, ref[len(ref)-1])
+			}
+			ref = ref[:len(ref)-1]
+		default:
+			if got := l.popFront(); !bytes.Equal(got, ref[0]) {
+				t.Fatalf("step %d: popFront %q, want %q", step, got, ref[0])
+			}
+			ref = ref[1:]
+		}
+		if l.len() != len(ref) || (len(ref) > 0 && (!bytes.Equal(l.at(0), ref[0]) || !bytes.Equal(l.at(l.len()-1), ref[len(ref)-1]))) {
+			t.Fatalf("step %d: list of %d, want %d", step, l.len(), len(ref))
+		}
+		if cap(l.items) > 4*len(ref)+256 {
+			t.Fatalf("step %d: %d slots for %d elements", step, cap(l.items), len(ref))
+		}
 	}
 }

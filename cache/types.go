@@ -22,12 +22,25 @@ func (l *list) pushBack(v []byte) {
 	l.bytes += int64(len(v))
 }
 
+// pushFront makes room at the front, when there is none, for as many elements
+// as the list holds: within the slice when its spare capacity at the back allows
+// (a queue fed at the front and drained at the back), else in a slice twice as
+// long. Either way a push costs O(1) amortised, and a list grown by LPUSH alone
+// allocates about two slots per element pushed.
 func (l *list) pushFront(v []byte) {
 	if l.head == 0 {
-		n := l.len()
-		grown := make([][]byte, n+n/2+8, 2*(n+n/2+8))
-		copy(grown[n/2+8:], l.items)
-		l.items, l.head = grown[:n/2+8+n], n/2+8
+		n := len(l.items)
+		room := n + 8
+		if cap(l.items)-n >= 2*room {
+			l.items = l.items[:room+n]
+			copy(l.items[room:], l.items[:n])
+			clear(l.items[:room])
+		} else {
+			grown := make([][]byte, room+n, room+n+n/4+8)
+			copy(grown[room:], l.items)
+			l.items = grown
+		}
+		l.head = room
 	}
 	l.head--
 	l.items[l.head] = v
@@ -39,7 +52,9 @@ func (l *list) popFront() []byte {
 	l.items[l.head] = nil
 	l.head++
 	l.bytes -= int64(len(v))
-	if l.head > 64 && l.head > len(l.items)/2 {
+	// Give back the dead front once it is three times what lives: not sooner,
+	// or the room pushFront just made would be taken away again.
+	if l.head > 64 && l.head > 3*l.len() {
 		l.items = append(l.items[:0:0], l.items[l.head:]...)
 		l.head = 0
 	}
@@ -51,6 +66,10 @@ func (l *list) popBack() []byte {
 	l.items[len(l.items)-1] = nil
 	l.items = l.items[:len(l.items)-1]
 	l.bytes -= int64(len(v))
+	if n := l.len(); cap(l.items) > 64 && 4*n < cap(l.items) {
+		l.items = append(make([][]byte, 0, 2*n), l.items[l.head:]...)
+		l.head = 0
+	}
 	return v
 }
 
