@@ -8,12 +8,17 @@
 # Environment: N1 (requests per test at -P 1, default 200000), N16 (at -P 16, default
 # 1000000), TESTS (default set,get,incr,lpush,rpop,sadd,hset,zadd,mset),
 # PROFILE=1 to take a 10 s CPU profile of gantry under -P 16 SET/GET load (written to
-# $OUT/cpu.pprof with a top-20 summary), OUT (default a temporary directory).
+# $OUT/cpu.pprof with a top-20 summary), OUT (default a temporary directory),
+# MEMKEYS (default 1000000; 0 skips the memory row): after the throughput rows, both
+# servers are flushed and loaded with MEMKEYS keys of 16-byte values (`key:%012d`,
+# through redis-cli --pipe); the row compares gantry's RSS, and its Go heap in use
+# after a forced GC, with redis-server's used_memory (and RSS).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 N1=${N1:-200000}
 N16=${N16:-1000000}
+MEMKEYS=${MEMKEYS:-1000000}
 TESTS=${TESTS:-set,get,incr,lpush,rpop,sadd,hset,zadd,mset}
 OUT=${OUT:-$(mktemp -d)}
 LIMIT=180 # seconds any one redis-benchmark run may take
@@ -92,6 +97,29 @@ for P in 1 16; do
 	done
 done
 
+mem=""
+if [ "$MEMKEYS" -gt 0 ]; then
+	echo
+	echo "== memory: $MEMKEYS keys of 16-byte values"
+	awk -v n="$MEMKEYS" 'BEGIN { for (i = 0; i < n; i++) { k = sprintf("key:%012d", i); printf "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$16\r\nvvvvvvvvvvvvvvvv\r\n", length(k), k } }' >"$OUT/load.resp"
+	rss() { echo $(($(awk '/^VmRSS/ {print $2}' "/proc/$1/status") * 1024)); }
+	for port in "$RPORT" "$GPORT"; do
+		redis-cli -p "$port" FLUSHALL >/dev/null
+		timeout "$LIMIT" redis-cli -p "$port" --pipe <"$OUT/load.resp" >/dev/null
+	done
+	used=$(redis-cli -p "$RPORT" INFO memory | tr -d '\r' | awk -F: '$1 == "used_memory" {print $2}')
+	# The heap profile with gc=1 forces a collection first; then the Go collector's
+	# heap-in-use gauge is what the live keys hold.
+	curl -s -o /dev/null "http://127.0.0.1:$APORT/debug/pprof/heap?gc=1"
+	heap=$(curl -s "http://127.0.0.1:$APORT/metrics" | awk '$1 == "go_memstats_heap_inuse_bytes" {printf "%d", $2}')
+	grss=$(rss "${pids[1]}")
+	printf '%-24s %14s %14s\n' "" redis gantry
+	printf '%-24s %14s %14s\n' keys "$(redis-cli -p "$RPORT" DBSIZE)" "$(redis-cli -p "$GPORT" DBSIZE)"
+	printf '%-24s %14s %14s\n' "used_memory / heap" "$used" "$heap"
+	printf '%-24s %14s %14s\n' RSS "$(rss "${pids[0]}")" "$grss"
+	mem="$used|$heap|$grss"
+fi
+
 echo
 for r in "${rows[@]}"; do
 	IFS='|' read -r row rr rp gr gp <<<"$r"
@@ -101,3 +129,9 @@ for r in "${rows[@]}"; do
 	IFS='|' read -r row rr rp gr gp <<<"$r"
 	awk -v row="$row" -v rp="$rp" -v gp="$gp" 'BEGIN { printf "ratio %s p99 vs redis = %.2f\n", row, (gp > 0 ? rp / gp : 0) }'
 done
+if [ -n "$mem" ]; then
+	IFS='|' read -r used heap grss <<<"$mem"
+	# X > 1: gantry uses less. The target is gantry <= 1.2x redis, that is X >= 0.83.
+	awk -v u="$used" -v g="$grss" 'BEGIN { printf "ratio MEMORY rss vs redis used_memory = %.2f\n", (g > 0 ? u / g : 0) }'
+	awk -v u="$used" -v g="$heap" 'BEGIN { printf "ratio MEMORY heap vs redis used_memory = %.2f\n", (g > 0 ? u / g : 0) }'
+fi
