@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"errors"
 	"fmt"
@@ -80,6 +81,7 @@ type staticDir struct {
 	cfg   StaticConfig
 	strip string // the route's strip_prefix
 	gzips sync.Pool
+	cache gzipCache
 }
 
 func newStaticDir(sc StaticConfig, strip string) (*staticDir, error) {
@@ -101,6 +103,7 @@ type staticReply struct {
 	f      *os.File // nil: no file body (msg is sent when set)
 	off, n int64
 	gzip   bool
+	mem    []byte // a body from memory (a cached gzip); f is then nil
 	msg    string
 }
 
@@ -205,7 +208,7 @@ func (sd *staticDir) open(name string) (*os.File, fs.FileInfo, error) {
 // answer applies the conditional and range fields to an open file.
 func (sd *staticDir) answer(method, name string, f *os.File, fi fs.FileInfo, get func(string) string) staticReply {
 	size, mod := fi.Size(), fi.ModTime().UTC().Truncate(time.Second)
-	ctype, compressible := contentType(name, f)
+	ctype, compressible := contentType(name)
 	gz := compressible && !sd.cfg.NoGzip && size >= gzipMin && acceptsGzip(get("Accept-Encoding")) && get("Range") == ""
 	etag := `"` + strconv.FormatInt(size, 16) + "-" + strconv.FormatInt(fi.ModTime().UnixNano(), 16)
 	r := staticReply{status: 200, f: f, n: size, gzip: gz, fields: make([][2]string, 0, 10)}
@@ -262,6 +265,9 @@ func (sd *staticDir) answer(method, name string, f *os.File, fi fs.FileInfo, get
 	}
 	rng := get("Range")
 	if rng == "" || method != "GET" {
+		if r.gzip && method == "GET" {
+			return sd.fromCache(r, name+etag)
+		}
 		return r
 	}
 	if ir := get("If-Range"); ir != "" {
@@ -392,14 +398,13 @@ func acceptsGzip(ae string) bool {
 	return false
 }
 
-// contentType names a file's media type by its extension, or by its first bytes when the
-// extension says nothing, and whether gzip pays for it.
-func contentType(name string, f *os.File) (ctype string, compressible bool) {
+// contentType names a file's media type by its extension, application/octet-stream when
+// the extension names none (as nginx does: guessing from the bytes could serve uploaded
+// content as HTML), and says whether gzip pays for it.
+func contentType(name string) (ctype string, compressible bool) {
 	ctype = mime.TypeByExtension(filepath.Ext(name))
 	if ctype == "" {
-		var buf [512]byte
-		n, _ := f.ReadAt(buf[:], 0)
-		ctype = http.DetectContentType(buf[:n])
+		return "application/octet-stream", false
 	}
 	base, _, _ := strings.Cut(ctype, ";")
 	switch {
@@ -427,8 +432,10 @@ func (sd *staticDir) writeBody(w io.Writer, r *staticReply) error {
 		}
 		return zw.Close()
 	}
-	if _, err := r.f.Seek(r.off, io.SeekStart); err != nil {
-		return err
+	if r.off > 0 { // a file just opened is at offset 0
+		if _, err := r.f.Seek(r.off, io.SeekStart); err != nil {
+			return err
+		}
 	}
 	// A LimitedReader of an *os.File lets the TCP connection send it with sendfile.
 	n, err := io.Copy(w, &io.LimitedReader{R: r.f, N: r.n})
@@ -472,6 +479,10 @@ func (c *conn) serveStatic(r *route, target []byte, n int) bool {
 	}
 	r.respRules.writeSet(w)
 	switch {
+	case rep.mem != nil:
+		w.WriteString("Content-Length: ")
+		w.Write(strconv.AppendInt(w.AvailableBuffer(), int64(len(rep.mem)), 10))
+		w.WriteString("\r\n")
 	case rep.f != nil && rep.gzip:
 		w.WriteString("Content-Encoding: gzip\r\n")
 		if h.minor == 1 && !bodyless {
@@ -495,6 +506,8 @@ func (c *conn) serveStatic(r *route, target []byte, n int) bool {
 	c.br.Discard(n)
 	switch {
 	case bodyless:
+	case rep.mem != nil:
+		w.Write(rep.mem)
 	case rep.f == nil:
 		w.WriteString(rep.msg)
 		w.WriteByte('\n')
@@ -557,6 +570,8 @@ func (r *route) serveStaticHTTP(w http.ResponseWriter, req *http.Request, s *Ser
 		hd.Set(string(f.name), string(f.value))
 	}
 	switch {
+	case rep.mem != nil:
+		hd.Set("Content-Length", strconv.Itoa(len(rep.mem)))
 	case rep.f != nil && rep.gzip:
 		hd.Set("Content-Encoding", "gzip")
 	case rep.f != nil:
@@ -568,6 +583,10 @@ func (r *route) serveStaticHTTP(w http.ResponseWriter, req *http.Request, s *Ser
 	s.stats.countStatus(rep.status)
 	w.WriteHeader(rep.status)
 	if req.Method == "HEAD" || rep.status == 304 {
+		return
+	}
+	if rep.mem != nil {
+		w.Write(rep.mem)
 		return
 	}
 	if rep.f == nil {
@@ -582,4 +601,66 @@ func queryOf(r *http.Request) string {
 		return ""
 	}
 	return "?" + r.URL.RawQuery
+}
+
+// Gzipped answers of files up to gzipCacheFile bytes are kept in memory, up to
+// gzipCacheBytes per static route, keyed by the file's name and validator: Go's deflate
+// costs more CPU than the copy it saves on the wire, so a text file is compressed once
+// per version rather than once per request. The cache forgets arbitrary entries when full.
+const (
+	gzipCacheFile  = 256 << 10
+	gzipCacheBytes = 16 << 20
+)
+
+type gzipCache struct {
+	mu    sync.Mutex
+	m     map[string][]byte // guarded by mu
+	bytes int               // total of the values; guarded by mu
+}
+
+func (c *gzipCache) get(key string) []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[key]
+}
+
+func (c *gzipCache) put(key string, b []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = make(map[string][]byte)
+	}
+	for k, v := range c.m { // map order is random: arbitrary entries go
+		if c.bytes+len(b) <= gzipCacheBytes {
+			break
+		}
+		delete(c.m, k)
+		c.bytes -= len(v)
+	}
+	if old, ok := c.m[key]; ok {
+		c.bytes -= len(old)
+	}
+	c.m[key] = b
+	c.bytes += len(b)
+}
+
+// fromCache turns a reply to be gzipped as it is sent into one from the cache, compressing
+// the file into it first if needed. Large files stay as they were.
+func (sd *staticDir) fromCache(r staticReply, key string) staticReply {
+	if r.n > gzipCacheFile {
+		return r
+	}
+	b := sd.cache.get(key)
+	if b == nil {
+		var buf bytes.Buffer
+		if err := sd.writeBody(&buf, &r); err != nil {
+			return r // the file's offset moved: no longer usable; the caller's close handles it
+		}
+		b = buf.Bytes()
+		sd.cache.put(key, b)
+	}
+	r.f.Close()
+	r.f, r.gzip, r.mem = nil, false, b
+	r.add("Content-Encoding", "gzip")
+	return r
 }

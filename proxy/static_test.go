@@ -175,7 +175,7 @@ func TestStaticFiles(t *testing.T) {
 		{name: "index", path: "/", status: 200, body: string(files["index.html"]),
 			want: map[string]string{"Content-Type": "text/html; charset=utf-8", "Accept-Ranges": "bytes", "X-Content-Type-Options": "nosniff"}},
 		{name: "file", path: "/index.html", status: 200, body: string(files["index.html"])},
-		{name: "binary by sniffing", path: "/data.bin", status: 200, body: data,
+		{name: "unknown extension", path: "/data.bin", status: 200, body: data,
 			want: map[string]string{"Content-Type": "application/octet-stream", "Content-Length": size, "Vary": "", "Last-Modified": lastMod}},
 		{name: "javascript", path: "/app.js", status: 200, body: js,
 			want: map[string]string{"Content-Type": "text/javascript; charset=utf-8", "Vary": "Accept-Encoding", "Content-Encoding": ""}},
@@ -231,7 +231,7 @@ func TestStaticFiles(t *testing.T) {
 
 		// gzip.
 		{name: "gzip", path: "/app.js", hdr: map[string]string{"Accept-Encoding": "br, gzip"}, status: 200, gunzipd: js,
-			want: map[string]string{"Content-Encoding": "gzip", "Vary": "Accept-Encoding", "ETag": jsGzTag, "Content-Length": "", "Accept-Ranges": ""}},
+			want: map[string]string{"Content-Encoding": "gzip", "Vary": "Accept-Encoding", "ETag": jsGzTag, "Accept-Ranges": ""}},
 		{name: "gzip refused by q=0", path: "/app.js", hdr: map[string]string{"Accept-Encoding": "gzip;q=0"}, status: 200, body: js,
 			want: map[string]string{"Content-Encoding": ""}},
 		{name: "gzip etag conditional", path: "/app.js", hdr: map[string]string{"Accept-Encoding": "gzip", "If-None-Match": jsGzTag}, status: 304},
@@ -467,6 +467,33 @@ func TestStaticPrecompressed(t *testing.T) {
 		{name: "identity", path: "/app.js", status: 200, body: string(js), want: map[string]string{"Content-Encoding": ""}},
 		{name: "range is identity", path: "/app.js", hdr: map[string]string{"Accept-Encoding": "gzip", "Range": "bytes=0-3"}, status: 206, body: string(js[:4])},
 		{name: "stale .gz ignored", path: "/sub/page.txt", hdr: map[string]string{"Accept-Encoding": "gzip"}, status: 200,
-			gunzipd: strings.Repeat("page ", 100), want: map[string]string{"Content-Encoding": "gzip", "Content-Length": ""}},
+			gunzipd: strings.Repeat("page ", 100), want: map[string]string{"Content-Encoding": "gzip"}},
+	})
+}
+
+// TestStaticGzipCache: a text file is compressed once per version: a changed file is
+// compressed again, and a file too large for the cache is streamed.
+func TestStaticGzipCache(t *testing.T) {
+	checkLeaks(t)
+	dir := t.TempDir()
+	css := filepath.Join(dir, "a.css")
+	v1 := strings.Repeat("body { color: red; }\n", 50)
+	os.WriteFile(css, []byte(v1), 0o644)
+	big := strings.Repeat("p { margin: 0; }\n", (gzipCacheFile/17)+100)
+	os.WriteFile(filepath.Join(dir, "big.css"), []byte(big), 0o644)
+	_, addr := start(t, Config{Routes: []Route{{Static: &StaticConfig{Dir: dir}}}})
+	gz := map[string]string{"Accept-Encoding": "gzip"}
+	runStaticCases(t, addr, []staticCase{
+		{name: "first", path: "/a.css", hdr: gz, status: 200, gunzipd: v1, want: map[string]string{"Content-Encoding": "gzip"}},
+		{name: "cached", path: "/a.css", hdr: gz, status: 200, gunzipd: v1},
+		{name: "large: streamed", path: "/big.css", hdr: gz, status: 200, gunzipd: big,
+			want: map[string]string{"Content-Encoding": "gzip", "Content-Length": ""}},
+	})
+	v2 := strings.Repeat("body { color: blue; }\n", 60)
+	os.WriteFile(css, []byte(v2), 0o644)
+	later := time.Now().Add(time.Minute)
+	os.Chtimes(css, later, later)
+	runStaticCases(t, addr, []staticCase{
+		{name: "changed", path: "/a.css", hdr: gz, status: 200, gunzipd: v2},
 	})
 }
