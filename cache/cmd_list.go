@@ -78,17 +78,17 @@ func cmdPop(c *client, args [][]byte) {
 		}
 		return
 	}
-	if count < 0 {
-		c.w.Bulk(c.pop(args[1], l, left))
-		c.touched(args[1], e)
-		return
+	n := 1
+	if count >= 0 {
+		n = int(min(count, int64(l.len())))
+		c.w.Array(n)
 	}
-	n := int(min(count, int64(l.len())))
-	c.w.Array(n)
 	for range n {
 		c.w.Bulk(c.pop(args[1], l, left))
 	}
-	c.touched(args[1], e)
+	if l.len() > 0 { // an emptied list was deleted, its memory already given back
+		c.touched(args[1], e)
+	}
 }
 
 func cmdLLen(c *client, args [][]byte) {
@@ -647,4 +647,134 @@ func (c *client) unblock(w *waiter) {
 		}
 		sh.mu.Unlock()
 	}
+}
+
+// cmdLPos is LPOS key element [RANK rank] [COUNT num-matches] [MAXLEN len].
+func cmdLPos(c *client, args [][]byte) {
+	rank, count, maxLen := int64(1), int64(-1), int64(0)
+	for i := 3; i < len(args); i++ {
+		opt, more := string(args[i]), i+1 < len(args)
+		var ok bool
+		switch {
+		case eqFold(opt, "rank") && more:
+			i++
+			if rank, ok = parseInt(args[i]); !ok {
+				c.w.Error(errNotInt)
+				return
+			}
+			if rank == 0 {
+				c.w.Error("ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list")
+				return
+			}
+		case eqFold(opt, "count") && more:
+			i++
+			if count, ok = c.atLeast(args[i], 0, "COUNT can't be negative"); !ok {
+				return
+			}
+		case eqFold(opt, "maxlen") && more:
+			i++
+			if maxLen, ok = c.atLeast(args[i], 0, "MAXLEN can't be negative"); !ok {
+				return
+			}
+		default:
+			c.w.Error(errSyntax)
+			return
+		}
+	}
+	fromTail := rank < 0
+	if fromTail {
+		rank = -rank // the least int64 stays negative, as in Redis: its first match answers
+	}
+	l, _, wrong := c.listOf(args[1], false)
+	if wrong {
+		return
+	}
+	var found []int64
+	if l != nil {
+		n := l.len()
+		matches := int64(0)
+		for k := 0; k < n && (maxLen == 0 || int64(k) < maxLen); k++ {
+			i := k
+			if fromTail {
+				i = n - 1 - k
+			}
+			if string(l.at(i)) != string(args[2]) {
+				continue
+			}
+			if matches++; matches >= rank {
+				found = append(found, int64(i))
+				if count < 0 || (count > 0 && int64(len(found)) >= count) {
+					break // the first match, or COUNT of them (0: all)
+				}
+			}
+		}
+	}
+	if count < 0 {
+		if len(found) == 0 {
+			c.w.Null()
+		} else {
+			c.w.Int(found[0])
+		}
+		return
+	}
+	c.w.Array(len(found))
+	for _, i := range found {
+		c.w.Int(i)
+	}
+}
+
+// cmdLMPop is LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]: it pops from
+// the first non-empty list.
+func cmdLMPop(c *client, args [][]byte) {
+	keys, rest, ok := c.numKeys(args[1], args[2:], errSyntax)
+	if !ok {
+		return
+	}
+	if len(rest) == 0 {
+		c.w.Error(errSyntax)
+		return
+	}
+	var left bool
+	switch {
+	case eqFold(string(rest[0]), "left"):
+		left = true
+	case eqFold(string(rest[0]), "right"):
+	default:
+		c.w.Error(errSyntax)
+		return
+	}
+	count := int64(-1)
+	for i := 1; i < len(rest); i++ {
+		if count == -1 && eqFold(string(rest[i]), "count") && i+1 < len(rest) {
+			i++
+			if count, ok = c.atLeast(rest[i], 1, "count should be greater than 0"); !ok {
+				return
+			}
+			continue
+		}
+		c.w.Error(errSyntax)
+		return
+	}
+	count = max(count, 1)
+	for _, k := range keys {
+		l, e, wrong := c.listOf(k, false)
+		if wrong {
+			return
+		}
+		if l == nil {
+			continue
+		}
+		n := int(min(count, int64(l.len())))
+		c.w.Array(2)
+		c.w.Bulk(k)
+		c.w.Array(n)
+		for range n {
+			c.w.Bulk(c.pop(k, l, left))
+		}
+		if l.len() > 0 {
+			c.touched(k, e)
+		}
+		return
+	}
+	c.w.NullArray()
 }

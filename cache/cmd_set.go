@@ -2,6 +2,7 @@ package cache
 
 import (
 	"math/rand/v2"
+	"slices"
 	"sort"
 )
 
@@ -269,4 +270,83 @@ func cmdSetAlgebra(c *client, args [][]byte) {
 		c.put(args[1], &entry{kind: kSet, obj: out})
 	}
 	c.w.Int(int64(len(out.m)))
+}
+
+// cmdSMove moves member from one set to another, with Redis's order of checks: a
+// missing source answers 0 before any type is checked.
+func cmdSMove(c *client, args [][]byte) {
+	src, srcE, wrong := c.setOf(args[1], false)
+	if wrong || src == nil {
+		if !wrong {
+			c.w.Int(0)
+		}
+		return
+	}
+	if e := c.get(args[2]); e != nil && e.kind != kSet {
+		c.w.Error(errWrongType)
+		return
+	}
+	if string(args[1]) == string(args[2]) {
+		c.w.Int(int64(boolInt(src.has(args[3]))))
+		return
+	}
+	if !src.rem(args[3]) {
+		c.w.Int(0)
+		return
+	}
+	if len(src.m) == 0 {
+		c.del(args[1])
+	} else {
+		c.touched(args[1], srcE)
+	}
+	dst, dstE, _ := c.setOf(args[2], true)
+	if dst.add(args[3]) {
+		c.touched(args[2], dstE)
+	}
+	c.w.Int(1)
+}
+
+// cmdSInterCard is SINTERCARD numkeys key [key ...] [LIMIT limit].
+func cmdSInterCard(c *client, args [][]byte) {
+	keys, rest, ok := c.numKeys(args[1], args[2:], "ERR Number of keys can't be greater than number of args")
+	if !ok {
+		return
+	}
+	limit := int64(0)
+	for i := 0; i < len(rest); i++ {
+		if eqFold(string(rest[i]), "limit") && i+1 < len(rest) {
+			i++
+			if limit, ok = c.atLeast(rest[i], 0, "LIMIT can't be negative"); !ok {
+				return
+			}
+			continue
+		}
+		c.w.Error(errSyntax)
+		return
+	}
+	sets := make([]*set, len(keys))
+	empty := false
+	for i, k := range keys {
+		s, _, wrong := c.setOf(k, false)
+		if wrong {
+			return
+		}
+		sets[i], empty = s, empty || s == nil
+	}
+	n := int64(0)
+	if !empty {
+		slices.SortFunc(sets, func(a, b *set) int { return len(a.m) - len(b.m) })
+	next:
+		for _, m := range sets[0].members() {
+			for _, s := range sets[1:] {
+				if !s.has([]byte(m)) {
+					continue next
+				}
+			}
+			if n++; n == limit {
+				break
+			}
+		}
+	}
+	c.w.Int(n)
 }

@@ -2,6 +2,7 @@ package cache
 
 import (
 	"math"
+	"strings"
 )
 
 func (c *client) zsetOf(key []byte, create bool) (z *zset, e *entry, wrong bool) {
@@ -269,17 +270,45 @@ func cmdZRange(c *client, args [][]byte) {
 	case "zrevrangebylex":
 		o.byLex, o.rev = true, true
 	}
-	generic := eqFold(string(args[0]), "zrange")
-	for i := 4; i < len(args); i++ {
+	nodes, ok := c.zrangeNodes(args[1:], &o, eqFold(string(args[0]), "zrange"), false)
+	if ok {
+		c.writeScored(nodes, o.withScores)
+	}
+}
+
+// cmdZRangeStore is ZRANGESTORE dst src min max [BYSCORE|BYLEX] [REV] [LIMIT offset count].
+func cmdZRangeStore(c *client, args [][]byte) {
+	nodes, ok := c.zrangeNodes(args[2:], &zrange{}, true, true)
+	if !ok {
+		return
+	}
+	out := newZset()
+	for _, x := range nodes {
+		out.add([]byte(x.member), x.score)
+	}
+	c.del(args[1]) // replaced, or removed when the range is empty
+	if out.len() > 0 {
+		c.put(args[1], &entry{kind: kZSet, obj: out})
+	}
+	c.w.Int(int64(out.len()))
+}
+
+// zrangeNodes parses key min max [options] of a ZRANGE variant (o says which;
+// generic for ZRANGE and ZRANGESTORE, which take BYSCORE, BYLEX and REV; store
+// for ZRANGESTORE, which refuses WITHSCORES) and returns the nodes in range, in
+// Redis's order of checks: options, their conflicts, the bounds, then the key.
+// ok false means the error is written.
+func (c *client) zrangeNodes(args [][]byte, o *zrange, generic, store bool) (nodes []*zskipNode, ok bool) {
+	for i := 3; i < len(args); i++ {
 		switch opt := string(args[i]); {
-		case eqFold(opt, "withscores"):
+		case !store && eqFold(opt, "withscores"):
 			o.withScores = true
 		case eqFold(opt, "limit") && i+2 < len(args) && (o.byScore || o.byLex || generic):
 			off, ok1 := parseInt(args[i+1])
 			cnt, ok2 := parseInt(args[i+2])
 			if !ok1 || !ok2 {
 				c.w.Error(errNotInt)
-				return
+				return nil, false
 			}
 			o.limit, o.offset, o.count = true, off, cnt
 			i += 2
@@ -291,82 +320,134 @@ func cmdZRange(c *client, args [][]byte) {
 			o.rev = true
 		default:
 			c.w.Error(errSyntax)
-			return
+			return nil, false
 		}
 	}
 	if o.byScore && o.byLex {
 		c.w.Error(errSyntax)
-		return
+		return nil, false
 	}
 	if o.limit && !o.byScore && !o.byLex {
 		c.w.Error("ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX")
-		return
+		return nil, false
 	}
 	if o.withScores && o.byLex {
 		c.w.Error("ERR syntax error, WITHSCORES not supported in combination with BYLEX")
-		return
+		return nil, false
 	}
-	var nodes []*zskipNode
-	if o.byLex {
-		lo, hi := args[2], args[3]
-		if o.rev {
-			lo, hi = hi, lo
-		}
+	lo, hi := args[1], args[2]
+	if o.rev && (o.byScore || o.byLex) {
+		lo, hi = hi, lo
+	}
+	var pick func(z *zset) []*zskipNode
+	switch {
+	case o.byLex:
 		min, ok1 := parseLexBound(lo)
 		max, ok2 := parseLexBound(hi)
 		if !ok1 || !ok2 {
 			c.w.Error("ERR min or max not valid string range item")
-			return
+			return nil, false
 		}
-		z, _, wrong := c.zsetOf(args[1], false)
-		if wrong {
-			return
-		}
-		if z != nil {
-			nodes = z.lexRange(min, max, o)
-		}
-	} else if o.byScore {
-		lo, hi := args[2], args[3]
-		if o.rev {
-			lo, hi = hi, lo
-		}
+		pick = func(z *zset) []*zskipNode { return z.lexRange(min, max, *o) }
+	case o.byScore:
 		min, minEx, ok1 := scoreBound(lo)
 		max, maxEx, ok2 := scoreBound(hi)
 		if !ok1 || !ok2 {
 			c.w.Error("ERR min or max is not a float")
+			return nil, false
+		}
+		pick = func(z *zset) []*zskipNode { return z.scoreRange(min, minEx, max, maxEx, *o) }
+	default:
+		start, ok1 := parseInt(lo)
+		stop, ok2 := parseInt(hi)
+		if !ok1 || !ok2 {
+			c.w.Error(errNotInt)
+			return nil, false
+		}
+		pick = func(z *zset) []*zskipNode { return z.rankRange(start, stop, o.rev) }
+	}
+	z, _, wrong := c.zsetOf(args[0], false)
+	if wrong {
+		return nil, false
+	}
+	if z == nil {
+		return nil, true
+	}
+	return pick(z), true
+}
+
+// rankRange returns the nodes from rank start to stop (negative from the end),
+// from the highest score for rev.
+func (z *zset) rankRange(start, stop int64, rev bool) []*zskipNode {
+	i, j, ok := rangeIndexes(start, stop, z.len())
+	if !ok {
+		return nil
+	}
+	nodes := make([]*zskipNode, 0, j-i+1)
+	for r := i; r <= j; r++ {
+		rank := r
+		if rev {
+			rank = z.len() - 1 - r
+		}
+		nodes = append(nodes, z.byRank(rank))
+	}
+	return nodes
+}
+
+// cmdZRemRange is ZREMRANGEBYSCORE, ZREMRANGEBYRANK and ZREMRANGEBYLEX: the range
+// is parsed before the key is looked at, as in Redis.
+func cmdZRemRange(c *client, args [][]byte) {
+	var pick func(z *zset) []*zskipNode
+	switch lowerString(args[0]) {
+	case "zremrangebyscore":
+		min, minEx, ok1 := scoreBound(args[2])
+		max, maxEx, ok2 := scoreBound(args[3])
+		if !ok1 || !ok2 {
+			c.w.Error("ERR min or max is not a float")
 			return
 		}
-		z, _, wrong := c.zsetOf(args[1], false)
-		if wrong {
+		pick = func(z *zset) []*zskipNode { return z.scoreRange(min, minEx, max, maxEx, zrange{}) }
+	case "zremrangebylex":
+		min, ok1 := parseLexBound(args[2])
+		max, ok2 := parseLexBound(args[3])
+		if !ok1 || !ok2 {
+			c.w.Error("ERR min or max not valid string range item")
 			return
 		}
-		if z != nil {
-			nodes = z.scoreRange(min, minEx, max, maxEx, o)
-		}
-	} else {
+		pick = func(z *zset) []*zskipNode { return z.lexRange(min, max, zrange{}) }
+	default:
 		start, ok1 := parseInt(args[2])
 		stop, ok2 := parseInt(args[3])
 		if !ok1 || !ok2 {
 			c.w.Error(errNotInt)
 			return
 		}
-		z, _, wrong := c.zsetOf(args[1], false)
-		if wrong {
-			return
-		}
-		if z != nil {
-			if i, j, ok := rangeIndexes(start, stop, z.len()); ok {
-				for r := i; r <= j; r++ {
-					rank := r
-					if o.rev {
-						rank = z.len() - 1 - r
-					}
-					nodes = append(nodes, z.byRank(rank))
-				}
-			}
+		pick = func(z *zset) []*zskipNode { return z.rankRange(start, stop, false) }
+	}
+	z, e, wrong := c.zsetOf(args[1], false)
+	if wrong {
+		return
+	}
+	if z == nil {
+		c.w.Int(0)
+		return
+	}
+	nodes := pick(z)
+	members := make([]string, len(nodes))
+	for i, x := range nodes {
+		members[i] = x.member
+	}
+	for _, m := range members {
+		z.rem([]byte(m))
+	}
+	if len(members) > 0 {
+		if z.len() == 0 {
+			c.del(args[1])
+		} else {
+			c.touched(args[1], e)
 		}
 	}
-	c.writeScored(nodes, o.withScores)
+	c.w.Int(int64(len(members)))
 }
 
 // lexBound is a ZRANGEBYLEX bound: [member, (member, - or +.
@@ -411,33 +492,71 @@ func (b lexBound) below(m string) bool {
 }
 
 // lexRange returns the members between min and max, in order (reversed for REV),
-// after LIMIT. Like Redis it assumes the members share one score, so that member
-// order is list order; it walks the list, which is O(n).
+// after LIMIT. Lex ranges assume members that share one score; when they do not,
+// the answer is Redis's for its compact encoding (listpack): the walk starts at the
+// first member past min (from the end for REV: the last before max) and goes on
+// while members stay before max (after min). It walks the list, which is O(n).
 func (z *zset) lexRange(min, max lexBound, o zrange) []*zskipNode {
-	var out []*zskipNode
 	skip, count := o.offset, o.count
 	if !o.limit {
 		skip, count = 0, -1
 	}
-	if skip < 0 {
+	if skip < 0 || z.len() == 0 || lexEmpty(min, max) {
 		return nil
 	}
-	x, next := z.head.level[0].next, func(n *zskipNode) *zskipNode { return n.level[0].next }
-	if o.rev {
-		x, next = z.tail, func(n *zskipNode) *zskipNode { return n.back }
+	first, last := z.head.level[0].next, z.tail
+	if !min.above(last.member) || !max.below(first.member) {
+		return nil // Redis's quick check of the ends
 	}
-	for ; x != nil && count != 0; x = next(x) {
-		if !min.above(x.member) || !max.below(x.member) {
-			continue
-		}
-		if skip > 0 {
-			skip--
-			continue
-		}
+	// start, step and inRange describe the walk's direction.
+	x, step := first, func(n *zskipNode) *zskipNode { return n.level[0].next }
+	begins, inRange := min.above, max.below
+	if o.rev {
+		x, step = last, func(n *zskipNode) *zskipNode { return n.back }
+		begins, inRange = max.below, min.above
+	}
+	for x != nil && !begins(x.member) {
+		x = step(x)
+	}
+	if x == nil || !inRange(x.member) {
+		return nil
+	}
+	for ; x != nil && skip > 0; skip-- {
+		x = step(x)
+	}
+	var out []*zskipNode
+	for ; x != nil && count != 0 && inRange(x.member); x = step(x) {
 		out = append(out, x)
 		count--
 	}
 	return out
+}
+
+// lexEmpty reports whether no member can be between min and max, as Redis
+// decides it before looking at the members ("-" and "+" count as exclusive).
+func lexEmpty(min, max lexBound) bool {
+	rank := func(b lexBound) int { // -1 for "-", 1 for "+", 0 for a string
+		switch {
+		case b.inf && b.neg:
+			return -1
+		case b.inf:
+			return 1
+		}
+		return 0
+	}
+	rmin, rmax := rank(min), rank(max)
+	var cmp int
+	switch {
+	case rmin != 0 && rmin == rmax:
+		return true // "-" "-" or "+" "+"
+	case rmin == -1 || rmax == 1:
+		cmp = -1
+	case rmin == 1 || rmax == -1:
+		cmp = 1
+	default:
+		cmp = strings.Compare(min.s, max.s)
+	}
+	return cmp > 0 || (cmp == 0 && (min.ex || max.ex))
 }
 
 func cmdZLexCount(c *client, args [][]byte) {

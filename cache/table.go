@@ -148,6 +148,8 @@ func commandTable() (map[string]*command, []*command) {
 		{"ltrim", 4, "write", 1, 1, 1, cmdLTrim},
 		{"linsert", 5, "write denyoom", 1, 1, 1, cmdLInsert},
 		{"lmove", 5, "write denyoom", 1, 2, 1, cmdLMove},
+		{"lpos", -3, "readonly", 1, 1, 1, cmdLPos},
+		{"lmpop", -4, "write all", 0, 0, 0, cmdLMPop}, // movablekeys in Redis: gantry locks every shard
 		{"rpoplpush", 3, "write denyoom", 1, 2, 1, cmdLMove},
 		{"blpop", -3, "write blocking", 1, -2, 1, cmdBPop},
 		{"brpop", -3, "write blocking", 1, -2, 1, cmdBPop},
@@ -184,6 +186,8 @@ func commandTable() (map[string]*command, []*command) {
 		{"sunionstore", -3, "write denyoom", 1, -1, 1, cmdSetAlgebra},
 		{"sdiffstore", -3, "write denyoom", 1, -1, 1, cmdSetAlgebra},
 		{"sscan", -3, "readonly", 1, 1, 1, cmdSScan},
+		{"smove", 4, "write fast", 1, 2, 1, cmdSMove},
+		{"sintercard", -3, "readonly all", 0, 0, 0, cmdSInterCard}, // movablekeys, as lmpop
 		// sorted sets
 		{"zadd", -4, "write denyoom fast", 1, 1, 1, cmdZAdd},
 		{"zrem", -3, "write fast", 1, 1, 1, cmdZRem},
@@ -204,6 +208,10 @@ func commandTable() (map[string]*command, []*command) {
 		{"zpopmin", -2, "write fast", 1, 1, 1, cmdZPop},
 		{"zpopmax", -2, "write fast", 1, 1, 1, cmdZPop},
 		{"zscan", -3, "readonly", 1, 1, 1, cmdZScan},
+		{"zrangestore", -5, "write denyoom", 1, 2, 1, cmdZRangeStore},
+		{"zremrangebyscore", 4, "write", 1, 1, 1, cmdZRemRange},
+		{"zremrangebyrank", 4, "write", 1, 1, 1, cmdZRemRange},
+		{"zremrangebylex", 4, "write", 1, 1, 1, cmdZRemRange},
 	}
 	containers := map[string][]spec{
 		"client": {
