@@ -118,7 +118,9 @@ func TestDifferential(t *testing.T) {
 		func() []string { return []string{"ZREVRANGEBYLEX", key(), "+", "[m" + member(), "LIMIT", idx(), idx()} },
 		func() []string { return []string{"ZLEXCOUNT", key(), "-", "(m" + member()} },
 		func() []string { return []string{"ZRANGESTORE", key(), key(), idx(), idx()} },
-		func() []string { return []string{"ZRANGESTORE", key(), key(), "+inf", val(), "BYSCORE", "REV", "LIMIT", "0", idx()} },
+		func() []string {
+			return []string{"ZRANGESTORE", key(), key(), "+inf", val(), "BYSCORE", "REV", "LIMIT", "0", idx()}
+		},
 		func() []string { return []string{"SMOVE", key(), key(), member()} },
 		func() []string { return []string{"SINTERCARD", "2", key(), key(), "LIMIT", member()} },
 		func() []string { return []string{"LPOS", key(), val(), "RANK", idx()} },
