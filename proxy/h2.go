@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // HTTP/2 (over TLS with ALPN "h2", or cleartext with prior knowledge) is served by
@@ -220,6 +221,15 @@ func (h h2Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var uc *upConn
 	var u *upstream
 	fresh := false // retrying the same host on a new connection after a stale keep-alive one
+
+	// The route's total timeout bounds the exchange up to the response head.
+	ctx, deadline := context.Background(), time.Time{}
+	if rt.timeout > 0 {
+		deadline = time.Now().Add(rt.timeout)
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, deadline)
+		defer cancel()
+	}
 	for attempt := 0; ; attempt++ {
 		if r.Context().Err() != nil {
 			return // the client is gone: nothing to answer, and no host to blame
@@ -228,6 +238,9 @@ func (h h2Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			attempt--
 		} else if attempt > 0 && (attempt > p.cfg.Retries || !p.takeRetryToken()) {
 			fail(lastErr)
+			return
+		} else if attempt > 0 && !p.waitRetry(attempt, deadline) {
+			fail(errUpTimeout) // the route's timeout would pass before the retry
 			return
 		}
 		var key []byte
@@ -252,13 +265,14 @@ func (h h2Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		u.requests.Add(1)
 		u.inflight.Add(1)
 		var err error
-		if uc, err = u.get(context.Background()); err != nil {
+		if uc, err = u.get(ctx); err != nil {
 			u.inflight.Add(-1)
 			u.failed()
 			lastErr = upstreamError(err)
 			continue
 		}
 		uc.conn.timeout = rt.upstreamTimeout(p)
+		uc.conn.setLimit(deadline)
 		c.writeRequestHead(uc.bw, req.host, target, false, u)
 		if hasBody {
 			err = copyBody(uc.bw, r.Body, req.chunked, s.cfg.MaxBodyBytes)
@@ -299,6 +313,7 @@ func (h h2Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	uc.conn.setLimit(time.Time{}) // the route's timeout ends with the head: the body streams
 	defer u.inflight.Add(-1)
 	resp := &c.resp
 	hdr := w.Header()

@@ -165,12 +165,19 @@ func (c *conn) roundTripH2(ctx context.Context, rt *route, req *http.Request, k 
 	safe := k.safe
 	var triedP, triedB uint64
 	var lastErr *statusError
+	var deadline time.Time // the route's total timeout, up to the response head
+	if rt.timeout > 0 {
+		deadline = time.Now().Add(rt.timeout)
+	}
 	for attempt := 0; ; attempt++ {
 		if ctx.Err() != nil {
 			return nil, nil
 		}
 		if attempt > 0 && (attempt > p.cfg.Retries || !p.takeRetryToken()) {
 			return nil, lastErr
+		}
+		if attempt > 0 && !p.waitRetry(attempt, deadline) {
+			return nil, errUpTimeout // the route's timeout would pass before the retry
 		}
 		u := p.pick(&c.view, &triedP, &triedB, k.key, k.sticky)
 		if u == nil {
@@ -196,8 +203,19 @@ func (c *conn) roundTripH2(ctx context.Context, rt *route, req *http.Request, k 
 				x.cancel()
 			})
 		}
+		var headTimer *time.Timer
+		if !deadline.IsZero() {
+			headTimer = time.AfterFunc(time.Until(deadline), func() {
+				x.timedOut.Store(true)
+				x.cancel()
+			})
+		}
 		req.URL.Host = u.addr
 		resp, err := u.h2.RoundTrip(req.WithContext(xctx))
+		if headTimer != nil && !headTimer.Stop() && err == nil {
+			resp.Body.Close() // the route's timeout passed as the head arrived
+			err = context.DeadlineExceeded
+		}
 		if err == nil {
 			x.resp = resp
 			return x, nil

@@ -304,3 +304,39 @@ func TestUpstreamH2HealthCheck(t *testing.T) {
 		t.Error("the h2 host was marked unhealthy")
 	}
 }
+
+// TestRouteTimeoutOverHTTP2 checks a route's total timeout on the paths the HTTP/2
+// listener and h2 pools take: a host that never answers gets 504 at the timeout, though
+// its read timeout is far longer.
+func TestRouteTimeoutOverHTTP2(t *testing.T) {
+	checkLeaks(t)
+	release := make(chan struct{})
+	hold := func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}
+	h1 := backend(t, hold)
+	h2, _ := h2Backend(t, nil, hold)
+	defer close(release)
+	for _, tt := range []struct {
+		name string
+		cfg  Config
+		c    *http.Client
+	}{
+		{"h2 client, HTTP/1.1 pool", onePool(h1), h2cClient(t)},
+		{"h2 client, h2 pool", h2Pool(PoolConfig{}, h2), h2cClient(t)},
+		{"HTTP/1.1 client, h2 pool", h2Pool(PoolConfig{}, h2), client(t)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.cfg.Routes = []Route{{Pool: "app", Timeout: 150 * time.Millisecond}}
+			_, addr := start(t, tt.cfg)
+			began := time.Now()
+			code, body, _ := get(t, tt.c, "http://"+addr+"/")
+			if took := time.Since(began); code != 504 || body != "upstream timed out\n" || took > time.Second {
+				t.Errorf("%d %q after %v; want 504 after about 150ms", code, body, took)
+			}
+		})
+	}
+}
