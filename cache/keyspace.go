@@ -192,7 +192,7 @@ func (e *entry) strInline() bool {
 }
 
 // memBytes is what e really costs: its allocation, a value kept apart, and its
-// share of the table (a 9-byte slot at about two thirds full).
+// share of the table.
 func (e *entry) memBytes() int64 {
 	n := e.allocSize() + slotShare
 	switch v := e.obj.(type) {
@@ -206,8 +206,10 @@ func (e *entry) memBytes() int64 {
 	return n
 }
 
-// slotShare is a key's share of its dict: 9 bytes a slot, 53% to 80% full.
-const slotShare = 14
+// slotShare is a key's share of its dict: 9 bytes a slot in buckets that are
+// 35% to 80% full as they fill and split (all in step, the hash being uniform),
+// 18 bytes on average; 1M keys measured 26 at a low point.
+const slotShare = 18
 
 func roundUp(n int64) int64 { return (n + 7) &^ 7 }
 
