@@ -183,4 +183,3 @@ func ExampleCA_Sign() {
 	fmt.Println(leaf.Cert.DNSNames, leaf.Cert.IPAddresses, err)
 	// Output: [localhost] [127.0.0.1] <nil>
 }
-
