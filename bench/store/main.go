@@ -31,6 +31,7 @@ func main() {
 	loadLimit := flag.Duration("load-limit", 60*time.Second, "longest a bulk load may run (a cut-short load reports the keys it wrote)")
 	cache := flag.Int("store-cache", 1<<30, "gantry's buffer pool in bytes (bbolt and SQLite read through the OS page cache, unbounded)")
 	engines := flag.String("engines", "gantry,bbolt,sqlite", "engines to run")
+	rounds := flag.Int("rounds", 3, "the timed workloads on the loaded databases run in this many rounds, the engines taking turns")
 	flag.Parse()
 	if *dir == "" {
 		d, err := os.MkdirTemp("", "store-bench")
@@ -56,18 +57,17 @@ func main() {
 			return openSQLite(filepath.Join(*dir, "sqlite-"+name+".db"), *writers)
 		},
 	}
-	var results []workload.Result
+	var chosen []func(string) (workload.Engine, error)
 	for _, name := range []string{"gantry", "bbolt", "sqlite"} {
-		if !slices.Contains(splitComma(*engines), name) {
-			continue
+		if slices.Contains(splitComma(*engines), name) {
+			chosen = append(chosen, opens[name])
 		}
-		r, err := workload.Run(cfg, opens[name], os.Stdout)
-		if err != nil {
-			log.Fatalf("%s: %v", name, err)
-		}
-		results = append(results, r...)
-		fmt.Println()
 	}
+	results, err := workload.Compare(cfg, chosen, *rounds, os.Stdout)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println()
 	for _, anchor := range []string{"bbolt", "sqlite"} {
 		ratios := workload.Ratios(results, "gantry", anchor)
 		for _, w := range workload.SortedNames(ratios) {

@@ -93,34 +93,101 @@ var Workloads = []string{
 // Run runs every workload on engine e, opened empty by open for each load, and writes a
 // line per result to log. open gets a name to tell the databases apart.
 func Run(cfg Config, open func(name string) (Engine, error), log io.Writer) ([]Result, error) {
+	return Compare(cfg, []func(string) (Engine, error){open}, 1, log)
+}
+
+// Compare runs every workload on each engine. The loads run engine after engine. The
+// timed workloads on the loaded databases (reads, scans, concurrent commits) run in
+// rounds, each engine in turn for cfg.Duration/rounds per workload, and their counts add
+// up: on a machine whose load comes and goes (a shared one), every engine then meets about
+// the same share of good and bad moments, where one engine after the other can make a
+// ratio of 0.5 or 2 out of nothing.
+func Compare(cfg Config, opens []func(name string) (Engine, error), rounds int, log io.Writer) ([]Result, error) {
 	var out []Result
 	add := func(r Result) {
 		out = append(out, r)
 		fmt.Fprintf(log, "%-20s %-8s %12.0f ops/s  (%d ops in %v)\n", r.Workload, r.Engine, r.Rate(), r.Ops, r.Elapsed.Round(time.Millisecond))
 	}
+	var loaded []*state
+	defer func() {
+		for _, st := range loaded {
+			st.e.Close()
+		}
+	}()
+	for _, open := range opens {
+		st, err := writes(cfg, open, add)
+		if err != nil {
+			return out, err
+		}
+		loaded = append(loaded, st)
+	}
+	rounds = max(1, rounds)
+	slice := cfg.Duration / time.Duration(rounds)
+	sums := map[[2]string]*Result{}
+	var order [][2]string
+	for round := range rounds {
+		for i := range loaded {
+			st := loaded[(i+round)%len(loaded)] // who goes first changes each round
+			rs, err := st.timedRows(cfg, slice)
+			if err != nil {
+				return out, err
+			}
+			for _, r := range rs {
+				k := [2]string{r.Workload, r.Engine}
+				if sums[k] == nil {
+					sums[k] = &Result{Workload: r.Workload, Engine: r.Engine}
+					order = append(order, k)
+				}
+				sums[k].Ops += r.Ops
+				sums[k].Elapsed += r.Elapsed
+			}
+		}
+	}
+	for _, name := range Workloads {
+		for _, k := range order {
+			if k[0] == name {
+				add(*sums[k])
+			}
+		}
+	}
+	return out, nil
+}
+
+// state is one engine's database after the loads, for the timed workloads.
+type state struct {
+	e    Engine
+	keys int           // keys loaded in order: the reads pick among them
+	next atomic.Uint64 // next key number the committers write
+	rng  *rand.Rand
+	rngs []*rand.Rand
+}
+
+// writes runs the insert and load workloads on fresh databases and returns the
+// sequentially loaded one, open.
+func writes(cfg Config, open func(name string) (Engine, error), add func(Result)) (*state, error) {
 	// Single-write transactions: fsync-bound, timed.
 	for _, seq := range []bool{true, false} {
 		e, err := open(fmt.Sprintf("single-%v", seq))
 		if err != nil {
-			return out, err
+			return nil, err
 		}
 		r, err := timed(cfg.Duration, 1, func(_ int, i uint64) error {
 			return e.Update([]KV{{Key(i, seq), Value(i)}})
 		})
 		e.Close()
 		if err != nil {
-			return out, err
+			return nil, err
 		}
 		r.Workload, r.Engine = pick(seq, "insert-seq-1", "insert-rand-1"), e.Name()
 		add(r)
 	}
 	// Bulk loads of cfg.Keys in transactions of 1000; the sequential one stays for reads.
 	var loaded Engine
-	origKeys := cfg.Keys
+	keys := cfg.Keys
 	for _, seq := range []bool{false, true} {
 		e, err := open(fmt.Sprintf("bulk-%v", seq))
 		if err != nil {
-			return out, err
+			return nil, err
 		}
 		start := time.Now()
 		done := 0
@@ -131,38 +198,48 @@ func Run(cfg Config, open func(name string) (Engine, error), log io.Writer) ([]R
 			}
 			if err := e.Update(batch); err != nil {
 				e.Close()
-				return out, err
+				return nil, err
 			}
 			done += len(batch)
 		}
 		add(Result{pick(seq, "insert-seq-1000", "insert-rand-1000"), e.Name(), done, time.Since(start)})
 		if seq {
 			loaded = e
-			cfg.Keys = done
+			keys = done
 		} else {
 			e.Close()
 		}
 	}
-	defer loaded.Close()
 	// Sorted input through the engine's bulk path, when it has one.
-	if e, err := open("load"); err != nil {
-		return out, err
-	} else if ld, ok := e.(Loader); ok {
-		n := origKeys
+	e, err := open("load")
+	if err != nil {
+		loaded.Close()
+		return nil, err
+	}
+	if ld, ok := e.(Loader); ok {
 		start := time.Now()
-		err := ld.Load(n, func(i int) KV { return KV{Key(uint64(i), true), Value(uint64(i))} })
-		r := Result{"load-sorted", e.Name(), n, time.Since(start)}
-		e.Close()
+		err := ld.Load(cfg.Keys, func(i int) KV { return KV{Key(uint64(i), true), Value(uint64(i))} })
+		r := Result{"load-sorted", e.Name(), cfg.Keys, time.Since(start)}
 		if err != nil {
-			return out, err
+			e.Close()
+			loaded.Close()
+			return nil, err
 		}
 		add(r)
-	} else {
-		e.Close()
 	}
-	rng := rand.New(rand.NewPCG(1, 2))
-	r, err := timed(cfg.Duration, 1, func(_ int, _ uint64) error {
-		i := rng.Uint64N(uint64(cfg.Keys))
+	e.Close()
+	st := &state{e: loaded, keys: keys, rng: rand.New(rand.NewPCG(1, 2)),
+		rngs: []*rand.Rand{rand.New(rand.NewPCG(3, 4)), rand.New(rand.NewPCG(5, 6))}}
+	st.next.Store(uint64(keys))
+	return st, nil
+}
+
+// timedRows runs the timed workloads on the loaded database for d each.
+func (st *state) timedRows(cfg Config, d time.Duration) ([]Result, error) {
+	loaded := st.e
+	var out []Result
+	r, err := timed(d, 1, func(_ int, _ uint64) error {
+		i := st.rng.Uint64N(uint64(st.keys))
 		v, err := loaded.Get(Key(i, true))
 		if err == nil && len(v) != 100 {
 			err = fmt.Errorf("%s: get of key %d returned %d bytes", loaded.Name(), i, len(v))
@@ -170,12 +247,12 @@ func Run(cfg Config, open func(name string) (Engine, error), log io.Writer) ([]R
 		return err
 	})
 	if err != nil {
-		return out, err
+		return nil, err
 	}
 	r.Workload, r.Engine = "get", loaded.Name()
-	add(r)
-	r, err = timed(cfg.Duration, 1, func(_ int, _ uint64) error {
-		i := rng.Uint64N(uint64(max(1, cfg.Keys-100)))
+	out = append(out, r)
+	r, err = timed(d, 1, func(_ int, _ uint64) error {
+		i := st.rng.Uint64N(uint64(max(1, st.keys-100)))
 		n, err := loaded.Scan(Key(i, true), 100)
 		if err == nil && n != 100 {
 			err = fmt.Errorf("%s: scan from key %d returned %d entries", loaded.Name(), i, n)
@@ -183,22 +260,20 @@ func Run(cfg Config, open func(name string) (Engine, error), log io.Writer) ([]R
 		return err
 	})
 	if err != nil {
-		return out, err
+		return nil, err
 	}
 	r.Workload, r.Engine = "scan-100", loaded.Name()
-	add(r)
+	out = append(out, r)
 	// Concurrent committers of one small durable transaction each.
-	next := atomic.Uint64{}
-	next.Store(uint64(cfg.Keys))
-	r, err = timed(cfg.Duration, cfg.Writers, func(_ int, _ uint64) error {
-		i := next.Add(1)
+	r, err = timed(d, cfg.Writers, func(_ int, _ uint64) error {
+		i := st.next.Add(1)
 		return loaded.Update([]KV{{Key(i, false), Value(i)}})
 	})
 	if err != nil {
-		return out, err
+		return nil, err
 	}
 	r.Workload, r.Engine = "commit-concurrent", loaded.Name()
-	add(r)
+	out = append(out, r)
 	// Two readers scanning while one writer commits: the readers' scans/s are the row.
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -210,16 +285,15 @@ func Run(cfg Config, open func(name string) (Engine, error), log io.Writer) ([]R
 				return
 			default:
 			}
-			i := next.Add(1)
+			i := st.next.Add(1)
 			if err := loaded.Update([]KV{{Key(i, false), Value(i)}}); err != nil {
 				werr = err
 				return
 			}
 		}
 	})
-	rngs := []*rand.Rand{rand.New(rand.NewPCG(3, 4)), rand.New(rand.NewPCG(5, 6))}
-	r, err = timed(cfg.Duration, 2, func(w int, _ uint64) error {
-		i := rngs[w].Uint64N(uint64(max(1, cfg.Keys-100)))
+	r, err = timed(d, 2, func(w int, _ uint64) error {
+		i := st.rngs[w].Uint64N(uint64(max(1, st.keys-100)))
 		n, err := loaded.Scan(Key(i, true), 100)
 		if err == nil && n != 100 {
 			err = fmt.Errorf("%s: scan from key %d returned %d entries", loaded.Name(), i, n)
@@ -232,11 +306,10 @@ func Run(cfg Config, open func(name string) (Engine, error), log io.Writer) ([]R
 		err = werr
 	}
 	if err != nil {
-		return out, err
+		return nil, err
 	}
 	r.Workload, r.Engine = "scan-while-writing", loaded.Name()
-	add(r)
-	return out, nil
+	return append(out, r), nil
 }
 
 func pick(seq bool, a, b string) string {
