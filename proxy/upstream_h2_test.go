@@ -340,3 +340,38 @@ func TestRouteTimeoutOverHTTP2(t *testing.T) {
 		})
 	}
 }
+
+// TestUpstreamH2BodyLimit checks that a request body over max_body_bytes, streamed to an
+// h2 pool, is answered 413 and counted as the client's fault, not the host's.
+func TestUpstreamH2BodyLimit(t *testing.T) {
+	checkLeaks(t)
+	addr, _ := h2Backend(t, nil, func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+	})
+	cfg := h2Pool(PoolConfig{}, addr)
+	cfg.MaxBodyBytes = 1 << 10
+	s, paddr := start(t, cfg)
+	big := strings.Repeat("x", 64<<10)
+	// HTTP/1.1, chunked (no length to refuse up front). The client may see the connection
+	// close while it still sends instead of the answer; an answer must be 413.
+	resp, err := client(t).Post("http://"+paddr+"/", "text/plain", io.MultiReader(strings.NewReader(big)))
+	if err == nil {
+		resp.Body.Close()
+		if resp.StatusCode != 413 {
+			t.Errorf("HTTP/1.1 chunked body over the limit: %d; want 413", resp.StatusCode)
+		}
+	}
+	// HTTP/2 without content-length.
+	resp, err = h2cClient(t).Post("http://"+paddr+"/", "text/plain", io.MultiReader(strings.NewReader(big)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 413 {
+		t.Errorf("HTTP/2 body over the limit: %d; want 413", resp.StatusCode)
+	}
+	if n := s.table.Load().pools[0].all[0].failures.Load(); n != 0 {
+		t.Errorf("%d failures counted against the host for the clients' bodies", n)
+	}
+}
