@@ -2,7 +2,9 @@
 // store, bbolt and SQLite (WAL mode, synchronous=FULL), each with fsync per commit, in one
 // run, and prints ops/s per engine and the lines `ratio ROW vs ANCHOR = X.XX` (X > 1: gantry
 // is faster). It first measures the disk's fsync latency, the floor under every durable
-// commit. Usage: go run ./bench/store [-keys N] [-duration D] [-dir DIR].
+// commit. The timed workloads on the loaded databases run in rounds (-rounds), the engines
+// taking turns, so that a shared machine's changing load weighs on all of them alike.
+// Usage: go run ./bench/store [-keys N] [-duration D] [-rounds R] [-dir DIR].
 package main
 
 import (
