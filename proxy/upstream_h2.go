@@ -109,6 +109,11 @@ func (x *h2Exchange) finish() {
 	x.resp.Body.Close()
 	x.cancel()
 	x.u.inflight.Add(-1)
+	if x.u.pool.retired.Load() {
+		// A reload replaced the pool while this request ran: its connections go when
+		// idle, as HTTP/1.1 ones do when they come back.
+		x.u.h2.CloseIdleConnections()
+	}
 }
 
 // h2Request builds the upstream request from the head in c.req, rewritten as for an

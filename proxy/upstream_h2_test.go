@@ -375,3 +375,63 @@ func TestUpstreamH2BodyLimit(t *testing.T) {
 		t.Errorf("%d failures counted against the host for the clients' bodies", n)
 	}
 }
+
+// TestUpstreamH2Reload checks that a request in flight on an h2 pool finishes across a
+// reload, and that the replaced pool's connection closes after it rather than idling on.
+func TestUpstreamH2Reload(t *testing.T) {
+	checkLeaks(t)
+	entered, release := make(chan struct{}, 1), make(chan struct{})
+	var open atomic.Int64 // the backend's open connections
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/hold" {
+			entered <- struct{}{}
+			<-release
+		}
+		io.WriteString(w, r.URL.Path)
+	}))
+	srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		switch st {
+		case http.StateNew:
+			open.Add(1)
+		case http.StateClosed, http.StateHijacked:
+			open.Add(-1)
+		}
+	}
+	srv.Config.Protocols = new(http.Protocols)
+	srv.Config.Protocols.SetUnencryptedHTTP2(true)
+	srv.Start()
+	t.Cleanup(srv.Close)
+	addr := srv.Listener.Addr().String()
+
+	s, paddr := start(t, h2Pool(PoolConfig{}, addr))
+	c := h2cClient(t)
+	done := make(chan string, 1)
+	go func() {
+		resp, err := c.Get("http://" + paddr + "/hold")
+		if err != nil {
+			done <- err.Error()
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		done <- string(b)
+	}()
+	<-entered
+	if err := s.Reload(h2Pool(PoolConfig{Policy: "least_conn"}, addr)); err != nil {
+		t.Fatal(err)
+	}
+	if code, body, _ := get(t, c, "http://"+paddr+"/after"); code != 200 || body != "/after" {
+		t.Errorf("after the reload: %d %q", code, body)
+	}
+	close(release)
+	if got := <-done; got != "/hold" {
+		t.Errorf("the request in flight across the reload got %q", got)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for open.Load() != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the backend has %d connections open; want 1 (the old pool's should close)", open.Load())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
