@@ -1,6 +1,8 @@
 package proxy
 
 import (
+	"bufio"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -26,7 +28,7 @@ import (
 // testCA is a certificate authority for the tests: it issues server and client
 // certificates and writes them as PEM files.
 type testCA struct {
-	t    *testing.T
+	t    testing.TB
 	dir  string
 	key  *ecdsa.PrivateKey
 	cert *x509.Certificate
@@ -34,7 +36,7 @@ type testCA struct {
 	file string // the CA certificate, PEM
 }
 
-func newTestCA(t *testing.T) *testCA {
+func newTestCA(t testing.TB) *testCA {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -306,3 +308,77 @@ func TestUpstreamTLSConfigErrors(t *testing.T) {
 // discardLog silences a test server's log of refused handshakes, which the tests cause on
 // purpose.
 func discardLog() *log.Logger { return log.New(io.Discard, "", 0) }
+
+// BenchmarkProxyRoundTripTLS is BenchmarkProxyRoundTrip with a TLS upstream: the same fast
+// path, the pooled connection a tls.Conn.
+func BenchmarkProxyRoundTripTLS(b *testing.B) {
+	ca := newTestCA(b)
+	pair, _ := ca.issue("127.0.0.1", false)
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{pair}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { ln.Close() })
+	resp := []byte("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\nHello, World!")
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReaderSize(c, 4096)
+				for {
+					n, _, err := readHead(br, nil)
+					if err != nil {
+						return
+					}
+					br.Discard(n)
+					if _, err := c.Write(resp); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	s, err := New(tlsPool(ln.Addr().String(), &UpstreamTLS{CAFile: ca.file}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	pl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	go s.Serve(context.Background(), pl)
+	b.Cleanup(func() { s.Shutdown(context.Background()) })
+	c, err := net.Dial("tcp", pl.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	req := []byte("GET /small HTTP/1.1\r\nHost: bench\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n")
+	br := bufio.NewReader(c)
+	var h head
+	h.reset()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := c.Write(req); err != nil {
+			b.Fatal(err)
+		}
+		n, _, err := readHead(br, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		raw, _ := br.Peek(n)
+		h.reset()
+		if err := h.parseResponse(raw); err != nil || h.status != 200 {
+			b.Fatalf("status %d, %v", h.status, err)
+		}
+		cl := h.contentLength
+		br.Discard(n)
+		if _, err := br.Discard(int(cl)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
