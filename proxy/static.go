@@ -120,8 +120,8 @@ func staticError(code int, msg string) staticReply {
 	return staticReply{status: code, msg: msg}
 }
 
-// prepare decides the answer to a request for rawPath (the request target without the
-// query). get returns a request header field's value ("" when absent).
+// prepare decides the answer to a request for target (origin form, query included). get returns the value of the request header field it is given the lower-case
+// name of ("" when absent).
 func (sd *staticDir) prepare(method, target string, get func(string) string) staticReply {
 	if method != "GET" && method != "HEAD" {
 		r := staticError(405, "method not allowed")
@@ -209,7 +209,7 @@ func (sd *staticDir) open(name string) (*os.File, fs.FileInfo, error) {
 func (sd *staticDir) answer(method, name string, f *os.File, fi fs.FileInfo, get func(string) string) staticReply {
 	size, mod := fi.Size(), fi.ModTime().UTC().Truncate(time.Second)
 	ctype, compressible := contentType(name)
-	gz := compressible && !sd.cfg.NoGzip && size >= gzipMin && acceptsGzip(get("Accept-Encoding")) && get("Range") == ""
+	gz := compressible && !sd.cfg.NoGzip && size >= gzipMin && acceptsGzip(get("accept-encoding")) && get("range") == ""
 	etag := `"` + strconv.FormatInt(size, 16) + "-" + strconv.FormatInt(fi.ModTime().UnixNano(), 16)
 	r := staticReply{status: 200, f: f, n: size, gzip: gz, fields: make([][2]string, 0, 10)}
 	if gz && sd.cfg.Precompressed {
@@ -245,32 +245,32 @@ func (sd *staticDir) answer(method, name string, f *os.File, fi fs.FileInfo, get
 	r.add("X-Content-Type-Options", "nosniff")
 
 	// RFC 9110 section 13.2.2: the preconditions, in order.
-	if im := get("If-Match"); im != "" {
+	if im := get("if-match"); im != "" {
 		if !etagMatch(im, etag, false) {
 			return sd.precondition(r, 412)
 		}
-	} else if ius := get("If-Unmodified-Since"); ius != "" {
+	} else if ius := get("if-unmodified-since"); ius != "" {
 		if t, err := http.ParseTime(ius); err == nil && mod.After(t) {
 			return sd.precondition(r, 412)
 		}
 	}
-	if inm := get("If-None-Match"); inm != "" {
+	if inm := get("if-none-match"); inm != "" {
 		if etagMatch(inm, etag, true) {
 			return sd.precondition(r, 304)
 		}
-	} else if ims := get("If-Modified-Since"); ims != "" {
+	} else if ims := get("if-modified-since"); ims != "" {
 		if t, err := http.ParseTime(ims); err == nil && !mod.After(t) {
 			return sd.precondition(r, 304)
 		}
 	}
-	rng := get("Range")
+	rng := get("range")
 	if rng == "" || method != "GET" {
 		if r.gzip && method == "GET" {
 			return sd.fromCache(r, name+etag)
 		}
 		return r
 	}
-	if ir := get("If-Range"); ir != "" {
+	if ir := get("if-range"); ir != "" {
 		if strings.HasPrefix(ir, `"`) || strings.HasPrefix(ir, `W/`) {
 			if ir != etag { // strong comparison
 				return r
@@ -450,7 +450,7 @@ func (sd *staticDir) writeBody(w io.Writer, r *staticReply) error {
 func (c *conn) serveStatic(r *route, target []byte, n int) bool {
 	h, w, s := &c.req, c.bw, c.srv
 	method := string(h.method)
-	rep := r.static.prepare(method, string(target), func(name string) string { return string(h.get(strings.ToLower(name))) })
+	rep := r.static.prepare(method, string(target), func(name string) string { return string(h.get(name)) })
 	defer rep.close()
 	// A request body is not read: the connection ends after the answer.
 	keep := !h.close && !h.chunked && h.contentLength <= 0 && !s.closing.Load()

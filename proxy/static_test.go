@@ -351,7 +351,7 @@ func FuzzStaticPath(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, target, rng string) {
 		r := sd.prepare("GET", target, func(name string) string {
-			if name == "Range" {
+			if name == "range" {
 				return rng
 			}
 			return ""
