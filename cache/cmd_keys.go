@@ -301,8 +301,8 @@ func cmdRandomKey(c *client, args [][]byte) {
 	start := rand.IntN(nShards)
 	for i := range nShards {
 		sh := &c.s.ks.shards[(start+i)%nShards]
-		for k := range sh.dbs[c.db].all() {
-			if c.get([]byte(k)) != nil {
+		for e := range sh.dbs[c.db].from(rand.Uint64()) {
+			if k := e.key(); c.get([]byte(k)) != nil {
 				c.w.BulkString(k)
 				return
 			}

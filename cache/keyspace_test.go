@@ -265,3 +265,24 @@ func TestListDeque(t *testing.T) {
 		}
 	}
 }
+
+// RANDOMKEY samples the tables from a random place: over 1000 keys, 300 calls see
+// far more than one key per shard (what a walk from each table's start would give).
+func TestRandomKeySpread(t *testing.T) {
+	_, addr := startServer(t, Config{})
+	r := dialRaw(t, addr)
+	args := []string{"MSET"}
+	for i := range 1000 {
+		args = append(args, fmt.Sprint("k", i), "v")
+	}
+	if got := r.do(args...); got != "+OK\r\n" {
+		t.Fatalf("MSET: %q", got)
+	}
+	seen := map[string]bool{}
+	for range 300 {
+		seen[r.do("RANDOMKEY")] = true
+	}
+	if len(seen) < 150 {
+		t.Fatalf("300 RANDOMKEY calls gave %d distinct keys of 1000", len(seen))
+	}
+}
