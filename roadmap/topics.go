@@ -19,7 +19,7 @@ func topics() []Topic {
 			Summary: "A middleman for traffic: forward (CONNECT) on behalf of clients, reverse in front of servers.",
 			Home:    "proxy", Experiment: "forward-vs-reverse",
 			Status: Partial,
-			Note:   "proxy/ reverse proxy and CONNECT forward proxy with an allow list; absolute-URI forwarding and the forward-vs-reverse experiment are not built",
+			Note:   "proxy/ reverse proxy and forward proxy (absolute-URI requests and CONNECT) behind one allow list; the forward-vs-reverse experiment is not built",
 		},
 		{
 			ID: "load-balancer", Title: "Load Balancer", Section: Necessary,
@@ -67,14 +67,14 @@ func topics() []Topic {
 			Summary: "HTTP's steps: connection reuse, then multiplexed streams, then QUIC against head-of-line blocking.",
 			Home:    "proxy", Experiment: "head-of-line",
 			Status: Partial,
-			Note:   "proxy/ speaks HTTP/1.0, 1.1, h2 over TLS and h2c; HTTP/3 and HTTP/2 to upstreams are not built",
+			Note:   "proxy/ speaks HTTP/1.0, 1.1, h2 over TLS and h2c, to clients and to upstreams (gRPC passes with its trailers); HTTP/3 is not built",
 		},
 		{
 			ID: "web-servers", Title: "Web Servers", Section: Beginner,
 			Summary: "Accepting connections and serving requests and files; thread per connection against an event loop.",
 			Home:    "proxy", Experiment: "server-models",
 			Status: Partial,
-			Note:   "proxy/ serves and proxies HTTP; static file serving is not built",
+			Note:   "proxy/ serves static files (ranges, validators, gzip) and proxies HTTP; the server-models experiment is not built",
 		},
 		{
 			ID: "encryption", Title: "Symmetrical & Assymetrical Encryption", Section: Beginner,
@@ -87,7 +87,7 @@ func topics() []Topic {
 			Summary: "Encrypted, authenticated connections: SNI, ALPN, TLS 1.3 and session resumption.",
 			Home:    "proxy", Experiment: "tls-handshake",
 			Status: Partial,
-			Note:   "proxy/ terminates TLS 1.2/1.3 with SNI and ALPN; gantry cert and upstream mTLS are not built",
+			Note:   "proxy/ terminates TLS 1.2/1.3 with SNI and ALPN, speaks TLS and mTLS to upstreams; gantry cert makes a local CA; the handshake experiment is not built",
 		},
 		{
 			ID: "nat", Title: "Network Adderess Translation", Section: Beginner,
@@ -100,7 +100,7 @@ func topics() []Topic {
 			Summary: "Whom the middleman works for: the clients behind it, or the servers it fronts.",
 			Home:    "proxy",
 			Status:  Partial,
-			Note:    "both modes exist in proxy/ (reverse, CONNECT forward); no experiment yet",
+			Note:    "both modes exist in proxy/ (reverse; forward by absolute URI and CONNECT); no experiment yet",
 		},
 		{
 			ID: "acid", Title: "Relational Database ACID Transaction", Section: Beginner,
