@@ -14,11 +14,11 @@ const maxMetadata = 4096
 // Commit handles OffsetCommit. Members of a live group must name their generation; a
 // commit with generation -1 and no member id comes from a consumer outside any group
 // and is allowed while the group has no members. The offsets are synced to disk
-// before the answer.
+// before the answer, without holding the coordinator's lock: other requests go on
+// meanwhile, and commits that arrive during an fsync share the next one.
 func (c *Coordinator) Commit(r *kmsg.OffsetCommitRequest) *kmsg.OffsetCommitResponse {
 	resp := r.ResponseKind().(*kmsg.OffsetCommitResponse)
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	code := int16(0)
 	g := c.groups[r.Group]
 	switch {
@@ -59,17 +59,24 @@ func (c *Coordinator) Commit(r *kmsg.OffsetCommitRequest) *kmsg.OffsetCommitResp
 		}
 		resp.Topics = append(resp.Topics, ot)
 	}
+	var batch uint64
 	if len(es) > 0 {
-		if err := c.offsets.write(es); err != nil {
-			c.lg.Error("group: offsets log write", "err", err)
-			for i := range resp.Topics {
-				for j := range resp.Topics[i].Partitions {
+		batch = c.offsets.add(es)
+		if g == nil && r.Group != "" {
+			c.group(r.Group, true) // a group that only commits is still listed
+		}
+	}
+	c.mu.Unlock()
+	if batch == 0 {
+		return resp
+	}
+	if err := c.offsets.wait(batch); err != nil {
+		for i := range resp.Topics {
+			for j := range resp.Topics[i].Partitions {
+				if resp.Topics[i].Partitions[j].ErrorCode == 0 {
 					resp.Topics[i].Partitions[j].ErrorCode = kerr.CoordinatorNotAvailable.Code
 				}
 			}
-		}
-		if g == nil && r.Group != "" {
-			c.group(r.Group, true) // a group that only commits is still listed
 		}
 	}
 	return resp
@@ -223,10 +230,13 @@ func contains(list []string, s string) bool {
 }
 
 // Delete handles DeleteGroups: only a group without members can go, with its offsets.
+// As for Commit, the deletion is synced to the offsets log before the answer, without
+// the coordinator's lock.
 func (c *Coordinator) Delete(r *kmsg.DeleteGroupsRequest) *kmsg.DeleteGroupsResponse {
 	resp := r.ResponseKind().(*kmsg.DeleteGroupsResponse)
+	var batch uint64
+	var deleted []int // indexes into resp.Groups
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	for _, id := range r.Groups {
 		code := int16(0)
 		g, hasOffsets := c.groups[id], c.offsets.m[id] != nil
@@ -238,14 +248,20 @@ func (c *Coordinator) Delete(r *kmsg.DeleteGroupsRequest) *kmsg.DeleteGroupsResp
 		case g != nil && len(g.members) > 0:
 			code = kerr.NonEmptyGroup.Code
 		default:
-			if err := c.offsets.write([]entry{{Group: id, Delete: true}}); err != nil {
-				code = kerr.CoordinatorNotAvailable.Code
-				break
-			}
+			batch = c.offsets.add([]entry{{Group: id, Delete: true}})
 			delete(c.groups, id)
+			deleted = append(deleted, len(resp.Groups))
 			c.lg.Info("group: deleted", "group", id)
 		}
 		resp.Groups = append(resp.Groups, kmsg.DeleteGroupsResponseGroup{Group: id, ErrorCode: code})
+	}
+	c.mu.Unlock()
+	// A failure is sticky (see flush), so waiting for the last batch covers the
+	// earlier ones.
+	if batch != 0 && c.offsets.wait(batch) != nil {
+		for _, i := range deleted {
+			resp.Groups[i].ErrorCode = kerr.CoordinatorNotAvailable.Code
+		}
 	}
 	return resp
 }

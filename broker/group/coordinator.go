@@ -86,19 +86,21 @@ func Open(cfg Config) (*Coordinator, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	offs, err := openOffsets(cfg.Dir, cfg.Logger)
+	c := &Coordinator{cfg: cfg, lg: cfg.Logger, groups: map[string]*group{}}
+	offs, err := openOffsets(cfg.Dir, &c.mu, cfg.Logger)
 	if err != nil {
 		return nil, err
 	}
-	return &Coordinator{cfg: cfg, lg: cfg.Logger, groups: map[string]*group{}, offsets: offs}, nil
+	c.offsets = offs
+	return c, nil
 }
 
 // Close answers every waiting JoinGroup and SyncGroup with an error, stops the timers
-// and closes the offsets log.
+// and closes the offsets log once the commits it holds are written.
 func (c *Coordinator) Close() error {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.closed {
+		c.mu.Unlock()
 		return nil
 	}
 	c.closed = true
@@ -123,6 +125,9 @@ func (c *Coordinator) Close() error {
 			}
 		}
 	}
+	c.mu.Unlock()
+	// Commits added before closed was set are still written and answered; the
+	// syncer needs c.mu to apply them, so it is not held here.
 	return c.offsets.close()
 }
 

@@ -20,5 +20,7 @@
 // Committed offsets are appended to an offsets log (one line per commit, with a CRC)
 // and synced before OffsetCommit is answered; on Open the log is replayed, a torn last
 // line ignored, and the log rewritten compactly when it has grown well past what it
-// holds.
+// holds. The fsync runs outside the coordinator's lock, so one group's commit never
+// holds up another group's requests, and commits that arrive during an fsync share the
+// next one (see offsetStore).
 package group

@@ -3,28 +3,29 @@ package group
 import (
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 )
 
 func TestOffsetsLogReplayIgnoresTornTail(t *testing.T) {
 	dir := t.TempDir()
-	s, err := openOffsets(dir, discard())
+	s, err := openOffsets(dir, new(sync.Mutex), discard())
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := int64(0); i < 5; i++ {
-		if err := s.write([]entry{{Group: "g", Topic: "t", Partition: 0, Offset: Offset{Offset: i}}}); err != nil {
+		if err := writeNow(s, []entry{{Group: "g", Topic: "t", Partition: 0, Offset: Offset{Offset: i}}}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	s.write([]entry{{Group: "gone", Topic: "t", Offset: Offset{Offset: 9}}, {Group: "gone", Delete: true}})
+	writeNow(s, []entry{{Group: "gone", Topic: "t", Offset: Offset{Offset: 9}}, {Group: "gone", Delete: true}})
 	s.close()
 	// A crash in the middle of the next line.
 	f, _ := os.OpenFile(filepath.Join(dir, "offsets.log"), os.O_WRONLY|os.O_APPEND, 0)
 	f.Write([]byte(`1234abcd {"g":"g","t":"t","o":`))
 	f.Close()
 
-	s, err = openOffsets(dir, discard())
+	s, err = openOffsets(dir, new(sync.Mutex), discard())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,4 +51,12 @@ func countLines(p []byte) int {
 		}
 	}
 	return n
+}
+
+// writeNow adds entries as a commit does and waits for them.
+func writeNow(s *offsetStore, es []entry) error {
+	s.mmu.Lock()
+	id := s.add(es)
+	s.mmu.Unlock()
+	return s.wait(id)
 }
