@@ -463,20 +463,20 @@ func (w *writer) appendCommit() (snapshot, error) {
 	sort.Slice(pgnos, func(i, j int) bool { return pgnos[i] < pgnos[j] })
 	next := db.wal.Next()
 	frames := make([]wal.Frame, 0, len(pgnos)+1)
-	buf := make([]byte, (len(pgnos)+1)*db.pageSize)
 	for i, p := range pgnos {
 		n := w.dirty[p]
 		n.LSN = next + uint64(i)
-		b := buf[i*db.pageSize : (i+1)*db.pageSize]
+		// A buffer per page, not one for the commit: the page is cached below, and one
+		// long-lived page must not keep a whole commit's buffer alive.
+		b := make([]byte, db.pageSize)
 		if err := n.Encode(b); err != nil {
 			return snapshot{}, err
 		}
-		n.Raw = b
 		frames = append(frames, wal.Frame{Pgno: p, LSN: n.LSN, Page: b})
 	}
 	lsn := next + uint64(len(pgnos))
 	w.meta.LSN = lsn
-	mb := buf[len(pgnos)*db.pageSize:]
+	mb := make([]byte, db.pageSize)
 	w.meta.Encode(mb)
 	frames = append(frames, wal.Frame{Pgno: 0, Flags: wal.FlagCommit, LSN: lsn, Page: mb})
 	if _, err := db.wal.Append(frames); err != nil {
@@ -492,10 +492,17 @@ func (w *writer) appendCommit() (snapshot, error) {
 	db.idxMu.Unlock()
 	// Write-through: the committed nodes are immutable from here on, and the next reader
 	// or committer of these pages would otherwise read them back from the log.
-	for _, p := range pgnos {
-		if n := w.dirty[p]; n.Type != page.TypeFree {
-			db.pool.put(pageKey{p, n.LSN}, n, true) // the newest: commits are serialised
+	// The cached copy is decoded from the page image, so that its keys and values live in
+	// the page buffer, not in the transaction's write set scattered over the heap.
+	for i, p := range pgnos {
+		if w.dirty[p].Type == page.TypeFree {
+			continue
 		}
+		n, err := page.Decode(frames[i].Page, p)
+		if err != nil {
+			continue // cannot happen (just encoded); a reader would meet the error itself
+		}
+		db.pool.put(pageKey{p, n.LSN}, n, true) // the newest: commits are serialised
 	}
 	s := snapshot{lsn: lsn, meta: w.meta}
 	db.latest = s
