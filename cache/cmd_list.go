@@ -395,16 +395,20 @@ type waiter struct {
 	left    bool   // pop from the head
 	dest    []byte // BLMOVE: where the element goes
 	toLeft  bool
+	zset    bool    // BZPOPMIN (left) or BZPOPMAX: waits for a sorted set
+	score   float64 // BZPOP*: the popped member's score, set before got is sent
 	claimed atomic.Bool
 	got     chan [2][]byte // key and element
 }
 
 func parseTimeout(b []byte) (time.Duration, string) {
 	f, ok := parseFloat(b)
-	if !ok || math.IsInf(f, 0) {
+	if !ok || math.IsNaN(f) {
 		return 0, "ERR timeout is not a float or out of range"
 	}
-	if f < 0 {
+	// Redis 7.0 converts the milliseconds to a long long, and a value past its
+	// range (inf, 1e300) comes out negative: it answers so.
+	if f < 0 || f*1000 >= math.MaxInt64 {
 		return 0, "ERR timeout is negative"
 	}
 	if f > float64(math.MaxInt64/int64(time.Second)) {
@@ -487,8 +491,9 @@ func (c *client) block(w *waiter, timeout time.Duration) {
 	c.blocked, c.blockTimeout = w, timeout
 }
 
-// serveBlocked hands elements of the list at key to the clients blocked on it,
-// first come first served. The key's shard is locked.
+// serveBlocked hands elements of the list or sorted set at key to the clients
+// blocked on it for that type, first come first served. The key's shard is
+// locked.
 func (c *client) serveBlocked(key []byte, e *entry) {
 	sh := c.shard(key)
 	m := sh.bw[c.db]
@@ -496,26 +501,51 @@ func (c *client) serveBlocked(key []byte, e *entry) {
 		return
 	}
 	queue := m[string(key)]
-	l := e.obj.(*list)
-	for len(queue) > 0 && l.len() > 0 {
-		w := queue[0]
-		queue = queue[1:]
-		if !w.claimed.CompareAndSwap(false, true) {
+	kept := queue[:0:0]
+	size := func() int {
+		if e.kind == kZSet {
+			return e.obj.(*zset).len()
+		}
+		return e.obj.(*list).len()
+	}
+	for i, w := range queue {
+		if size() == 0 {
+			kept = append(kept, queue[i:]...)
+			break
+		}
+		if w.zset != (e.kind == kZSet) {
+			kept = append(kept, w) // waits for the other type
 			continue
 		}
-		v := c.pop(key, l, w.left)
-		if c.s.aof != nil {
-			c.aofExtra = append(c.aofExtra, [][]byte{[]byte(map[bool]string{true: "LPOP", false: "RPOP"}[w.left]), append([]byte(nil), key...)})
+		if !w.claimed.CompareAndSwap(false, true) {
+			continue // timed out or gone
+		}
+		var v []byte
+		if e.kind == kZSet {
+			x := c.zpopOne(key, e.obj.(*zset), !w.left)
+			v, w.score = []byte(x.member), x.score
+			c.logExtra(map[bool]string{true: "ZPOPMIN", false: "ZPOPMAX"}[w.left], key)
+		} else {
+			v = c.pop(key, e.obj.(*list), w.left)
+			c.logExtra(map[bool]string{true: "LPOP", false: "RPOP"}[w.left], key)
 		}
 		w.got <- [2][]byte{append([]byte(nil), key...), v}
 	}
-	if len(queue) == 0 {
+	if len(kept) == 0 {
 		delete(m, string(key))
 	} else {
-		m[string(key)] = queue
+		m[string(key)] = kept
 	}
-	if l.len() > 0 {
+	if size() > 0 {
 		c.touched(key, e)
+	}
+}
+
+// logExtra adds a record to log after the running command: the pop of an
+// element handed to a blocked client.
+func (c *client) logExtra(name string, key []byte) {
+	if c.s.aof != nil {
+		c.aofExtra = append(c.aofExtra, [][]byte{[]byte(name), append([]byte(nil), key...)})
 	}
 }
 
@@ -580,6 +610,13 @@ func (c *client) waitBlocked() {
 		c.logPush(w.dest, got[1], w.toLeft)
 		sh.mu.Unlock()
 		c.w.Bulk(got[1])
+		return
+	}
+	if w.zset {
+		c.w.Array(3)
+		c.w.Bulk(got[0])
+		c.w.Bulk(got[1])
+		c.w.Double(w.score)
 		return
 	}
 	c.w.Array(2)

@@ -101,6 +101,9 @@ pairs:
 	c.dropIfEmpty(args[1], z.len())
 	if z.len() > 0 {
 		c.touched(args[1], e)
+		if added > 0 {
+			c.serveZWaiters(args[1])
+		}
 	}
 	switch {
 	case incr && aborted:
@@ -187,7 +190,8 @@ func cmdZIncrBy(c *client, args [][]byte) {
 	}
 	z.add(args[3], score)
 	c.touched(args[1], e)
-	c.w.Double(score)
+	c.w.Double(score) // before serving a waiter, which may pop this member
+	c.serveZWaiters(args[1])
 }
 
 func cmdZCard(c *client, args [][]byte) {
@@ -287,10 +291,12 @@ func cmdZRangeStore(c *client, args [][]byte) {
 		out.add([]byte(x.member), x.score)
 	}
 	c.del(args[1]) // replaced, or removed when the range is empty
-	if out.len() > 0 {
+	n := out.len()
+	if n > 0 {
 		c.put(args[1], &entry{kind: kZSet, obj: out})
+		c.serveZWaiters(args[1])
 	}
-	c.w.Int(int64(out.len()))
+	c.w.Int(int64(n))
 }
 
 // zrangeNodes parses key min max [options] of a ZRANGE variant (o says which;
@@ -656,16 +662,9 @@ func cmdZPop(c *client, args [][]byte) {
 	var nodes []*zskipNode
 	if z != nil {
 		for range min(count, int64(z.len())) {
-			x := z.head.level[0].next
-			if max {
-				x = z.tail
-			}
-			nodes = append(nodes, &zskipNode{member: x.member, score: x.score})
-			z.rem([]byte(x.member))
+			nodes = append(nodes, c.zpopOne(args[1], z, max))
 		}
-		if z.len() == 0 {
-			c.del(args[1])
-		} else {
+		if z.len() > 0 {
 			c.touched(args[1], e)
 		}
 	}
@@ -678,4 +677,63 @@ func cmdZPop(c *client, args [][]byte) {
 		return
 	}
 	c.writeScored(nodes, true)
+}
+
+// zpopOne removes and returns the member with the lowest score (the highest for
+// max), deleting key when the set empties; z is not empty.
+func (c *client) zpopOne(key []byte, z *zset, max bool) *zskipNode {
+	x := z.head.level[0].next
+	if max {
+		x = z.tail
+	}
+	out := &zskipNode{member: x.member, score: x.score}
+	z.rem([]byte(x.member))
+	if z.len() == 0 {
+		c.del(key)
+	}
+	return out
+}
+
+// cmdBZPop is BZPOPMIN and BZPOPMAX: the first non-empty sorted set of the keys
+// gives its lowest (highest) member; with none the client waits, without a lock,
+// until a ZADD serves it or the timeout passes.
+func cmdBZPop(c *client, args [][]byte) {
+	max := eqFold(string(args[0]), "bzpopmax")
+	timeout, msg := parseTimeout(args[len(args)-1])
+	if msg != "" {
+		c.w.Error(msg)
+		return
+	}
+	keys := args[1 : len(args)-1]
+	for _, k := range keys {
+		z, e, wrong := c.zsetOf(k, false)
+		if wrong {
+			return
+		}
+		if z != nil {
+			c.logInstead([]byte(map[bool]string{false: "ZPOPMIN", true: "ZPOPMAX"}[max]), k)
+			x := c.zpopOne(k, z, max)
+			if z.len() > 0 {
+				c.touched(k, e)
+			}
+			c.w.Array(3)
+			c.w.Bulk(k)
+			c.w.BulkString(x.member)
+			c.w.Double(x.score)
+			return
+		}
+	}
+	if c.inExec {
+		c.w.NullArray()
+		return
+	}
+	c.block(&waiter{keys: copyArgs(keys), left: !max, zset: true}, timeout)
+}
+
+// serveZWaiters serves the clients blocked in BZPOP* on key after a write that
+// may have created or grown its sorted set.
+func (c *client) serveZWaiters(key []byte) {
+	if e := c.shard(key).dbs[c.db].get(key); e != nil && e.kind == kZSet {
+		c.serveBlocked(key, e)
+	}
 }

@@ -121,6 +121,8 @@ func TestDifferential(t *testing.T) {
 		func() []string {
 			return []string{"ZRANGESTORE", key(), key(), "+inf", val(), "BYSCORE", "REV", "LIMIT", "0", idx()}
 		},
+		func() []string { return []string{"BZPOPMIN", key(), key(), "0.001"} },
+		func() []string { return []string{"BZPOPMAX", key(), "0.001"} },
 		func() []string { return []string{"SMOVE", key(), key(), member()} },
 		func() []string { return []string{"SINTERCARD", "2", key(), key(), "LIMIT", member()} },
 		func() []string { return []string{"LPOS", key(), val(), "RANK", idx()} },

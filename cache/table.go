@@ -212,6 +212,8 @@ func commandTable() (map[string]*command, []*command) {
 		{"zremrangebyscore", 4, "write", 1, 1, 1, cmdZRemRange},
 		{"zremrangebyrank", 4, "write", 1, 1, 1, cmdZRemRange},
 		{"zremrangebylex", 4, "write", 1, 1, 1, cmdZRemRange},
+		{"bzpopmin", -3, "write blocking fast", 1, -2, 1, cmdBZPop},
+		{"bzpopmax", -3, "write blocking fast", 1, -2, 1, cmdBZPop},
 	}
 	containers := map[string][]spec{
 		"client": {
