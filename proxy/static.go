@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -26,7 +27,9 @@ import (
 // (206, or 416 when it cannot be satisfied); gzip for text types when the client accepts
 // it. Files are opened through an os.Root, so neither ".." nor a symbolic link can reach
 // outside the directory; dot files are never served; a directory without its index file
-// is 404 (there is no listing).
+// is 404 (there is no listing). Files up to 64 KiB are kept in memory and checked again
+// at most once a second (fileCache); larger ones are opened per request and sent with
+// sendfile on plain TCP.
 
 // StaticConfig serves a route's requests from files in a directory instead of a pool.
 type StaticConfig struct {
@@ -82,6 +85,7 @@ type staticDir struct {
 	strip string // the route's strip_prefix
 	gzips sync.Pool
 	cache gzipCache
+	files fileCache
 }
 
 func newStaticDir(sc StaticConfig, strip string) (*staticDir, error) {
@@ -103,7 +107,7 @@ type staticReply struct {
 	f      *os.File // nil: no file body (msg is sent when set)
 	off, n int64
 	gzip   bool
-	mem    []byte // a body from memory (a cached gzip); f is then nil
+	mem    []byte // a body from memory (a cached file or gzip); f is then nil
 	msg    string
 }
 
@@ -157,6 +161,11 @@ func (sd *staticDir) prepare(method, target string, get func(string) string) sta
 	if name == "" {
 		name = "."
 	}
+	if !strings.HasSuffix(p, "/") {
+		if cf := sd.files.get(name, time.Now()); cf != nil {
+			return sd.answer(method, name, nil, cf, get)
+		}
+	}
 	f, fi, err := sd.open(name)
 	if err != nil {
 		return staticError(404, "not found")
@@ -188,7 +197,11 @@ func (sd *staticDir) prepare(method, target string, get func(string) string) sta
 		}
 		name = path.Join(name, sd.cfg.Index)
 	}
-	return sd.answer(method, name, f, fi, get)
+	if cf := sd.files.fill(name, f, fi, time.Now()); cf != nil {
+		f.Close()
+		return sd.answer(method, name, nil, cf, get)
+	}
+	return sd.answer(method, name, f, newFileMeta(name, fi), get)
 }
 
 // open opens a regular file or a directory under the root; anything else is not found.
@@ -205,18 +218,21 @@ func (sd *staticDir) open(name string) (*os.File, fs.FileInfo, error) {
 	return f, fi, nil
 }
 
-// answer applies the conditional and range fields to an open file.
-func (sd *staticDir) answer(method, name string, f *os.File, fi fs.FileInfo, get func(string) string) staticReply {
-	size, mod := fi.Size(), fi.ModTime().UTC().Truncate(time.Second)
-	ctype, compressible := contentType(name)
+// answer applies the conditional and range fields to a file: open (f) or held in memory
+// by the file cache (f nil, m.body).
+func (sd *staticDir) answer(method, name string, f *os.File, m *fileMeta, get func(string) string) staticReply {
+	size, mod := m.size, m.mod
+	ctype, compressible := m.ctype, m.compressible
 	gz := compressible && !sd.cfg.NoGzip && size >= gzipMin && acceptsGzip(get("accept-encoding")) && get("range") == ""
-	etag := `"` + strconv.FormatInt(size, 16) + "-" + strconv.FormatInt(fi.ModTime().UnixNano(), 16)
-	r := staticReply{status: 200, f: f, n: size, gzip: gz, fields: make([][2]string, 0, 10)}
+	etag := m.etag
+	r := staticReply{status: 200, f: f, mem: m.body, n: size, gzip: gz, fields: make([][2]string, 0, 10)}
 	if gz && sd.cfg.Precompressed {
 		if zf, zfi, err := sd.open(name + ".gz"); err == nil {
-			if zfi.Mode().IsRegular() && !zfi.ModTime().Before(fi.ModTime()) {
-				f.Close()
-				r.f, r.n, r.gzip = zf, zfi.Size(), false
+			if zfi.Mode().IsRegular() && zfi.ModTime().UnixNano() >= m.modNano {
+				if f != nil {
+					f.Close()
+				}
+				r.f, r.mem, r.n, r.gzip = zf, nil, zfi.Size(), false
 				etag = `"` + strconv.FormatInt(zfi.Size(), 16) + "-" + strconv.FormatInt(zfi.ModTime().UnixNano(), 16) + `-gzs"`
 				r.add("Content-Encoding", "gzip")
 			} else {
@@ -224,14 +240,11 @@ func (sd *staticDir) answer(method, name string, f *os.File, fi fs.FileInfo, get
 			}
 		}
 	}
-	switch {
-	case r.gzip:
-		etag += `-gz"` // another representation: another strong validator
-	case !strings.HasSuffix(etag, `"`):
-		etag += `"`
+	if r.gzip {
+		etag = etag[:len(etag)-1] + `-gz"` // another representation: another strong validator
 	}
 	r.add("Content-Type", ctype)
-	r.add("Last-Modified", mod.Format(http.TimeFormat))
+	r.add("Last-Modified", m.lastMod)
 	r.add("ETag", etag)
 	if compressible && !sd.cfg.NoGzip {
 		r.add("Vary", "Accept-Encoding")
@@ -265,7 +278,7 @@ func (sd *staticDir) answer(method, name string, f *os.File, fi fs.FileInfo, get
 	}
 	rng := get("range")
 	if rng == "" || method != "GET" {
-		if r.gzip && method == "GET" {
+		if r.gzip && (method == "GET" || r.mem != nil) {
 			return sd.fromCache(r, name+etag)
 		}
 		return r
@@ -284,12 +297,15 @@ func (sd *staticDir) answer(method, name string, f *os.File, fi fs.FileInfo, get
 	case !ok:
 		return r // unparsable or several ranges: the whole file (RFC 9110 section 14.2)
 	case n == 0:
-		r.f.Close()
+		r.close()
 		e := staticError(416, "range not satisfiable")
 		e.add("Content-Range", "bytes */"+strconv.FormatInt(size, 10))
 		return e
 	}
 	r.status, r.off, r.n = 206, start, n
+	if r.mem != nil {
+		r.mem, r.off = r.mem[start:start+n], 0
+	}
 	r.add("Content-Range", fmt.Sprintf("bytes %d-%d/%d", start, start+n-1, size))
 	return r
 }
@@ -297,8 +313,8 @@ func (sd *staticDir) answer(method, name string, f *os.File, fi fs.FileInfo, get
 // precondition turns a reply into a 304 or 412 without a body; a 304 keeps the
 // validators and the fields a 200 would have had (RFC 9110 section 15.4.5).
 func (sd *staticDir) precondition(r staticReply, code int) staticReply {
-	r.f.Close()
-	r.f, r.status = nil, code
+	r.close()
+	r.f, r.mem, r.status = nil, nil, code
 	if code == 412 {
 		return staticReply{status: 412, msg: "precondition failed"}
 	}
@@ -427,7 +443,11 @@ func (sd *staticDir) writeBody(w io.Writer, r *staticReply) error {
 			zw.Reset(w)
 		}
 		defer sd.gzips.Put(zw)
-		if _, err := io.Copy(zw, r.f); err != nil {
+		var src io.Reader = r.f
+		if r.f == nil {
+			src = bytes.NewReader(r.mem)
+		}
+		if _, err := io.Copy(zw, src); err != nil {
 			return err
 		}
 		return zw.Close()
@@ -659,8 +679,105 @@ func (sd *staticDir) fromCache(r staticReply, key string) staticReply {
 		b = buf.Bytes()
 		sd.cache.put(key, b)
 	}
-	r.f.Close()
+	r.close()
 	r.f, r.gzip, r.mem = nil, false, b
 	r.add("Content-Encoding", "gzip")
 	return r
+}
+
+// Small files are kept in memory, as nginx's open_file_cache keeps descriptors, but with
+// their bytes: a request for one costs no open, stat, read or close, and its head fields
+// are formatted once. An entry is trusted for fileCacheValid after the last check; the
+// next request after that opens and stats the file again, which renews the entry when
+// size and modification time are unchanged and reads the file anew when not. A changed
+// or deleted file is therefore seen within fileCacheValid (nginx's open_file_cache_valid
+// is 60 s by default).
+const (
+	fileCacheFile  = 64 << 10 // larger files are opened per request and sent with sendfile
+	fileCacheBytes = 16 << 20 // per static route
+	fileCacheValid = time.Second
+	fileCacheEntry = 512 // bytes an entry costs besides its body, so empty files count too
+)
+
+// fileMeta is what a reply needs to know of a file; a cached one holds the body too.
+type fileMeta struct {
+	size, modNano int64
+	mod           time.Time // to the second, UTC: the resolution of Last-Modified
+	lastMod       string
+	etag          string // from size and modification time
+	ctype         string
+	compressible  bool
+	body          []byte       // the whole file (cached entries only)
+	checked       atomic.Int64 // UnixNano of the last open and stat that found it unchanged
+}
+
+func newFileMeta(name string, fi fs.FileInfo) *fileMeta {
+	m := &fileMeta{size: fi.Size(), modNano: fi.ModTime().UnixNano(), mod: fi.ModTime().UTC().Truncate(time.Second)}
+	m.lastMod = m.mod.Format(http.TimeFormat)
+	m.etag = `"` + strconv.FormatInt(m.size, 16) + "-" + strconv.FormatInt(m.modNano, 16) + `"`
+	m.ctype, m.compressible = contentType(name)
+	return m
+}
+
+type fileCache struct {
+	mu    sync.Mutex
+	m     map[string]*fileMeta // guarded by mu
+	bytes int                  // guarded by mu
+}
+
+// get returns the entry for name if it was checked within fileCacheValid, else nil.
+func (c *fileCache) get(name string, now time.Time) *fileMeta {
+	c.mu.Lock()
+	m := c.m[name]
+	c.mu.Unlock()
+	if m == nil || now.UnixNano()-m.checked.Load() > int64(fileCacheValid) {
+		return nil
+	}
+	return m
+}
+
+// fill returns the entry for the file f, just opened and stat'ed as fi, reading the file
+// into a new entry when there is none or it is stale. It returns nil for a file too large
+// to keep, one that changed while it was read, or a read error; f's offset never moves.
+func (c *fileCache) fill(name string, f *os.File, fi fs.FileInfo, now time.Time) *fileMeta {
+	if !fi.Mode().IsRegular() || fi.Size() > fileCacheFile {
+		return nil
+	}
+	c.mu.Lock()
+	old := c.m[name]
+	c.mu.Unlock()
+	if old != nil && old.size == fi.Size() && old.modNano == fi.ModTime().UnixNano() {
+		old.checked.Store(now.UnixNano())
+		return old
+	}
+	m := newFileMeta(name, fi)
+	m.body = make([]byte, m.size)
+	if _, err := f.ReadAt(m.body, 0); err != nil && !(err == io.EOF && m.size == 0) {
+		return nil
+	}
+	// A writer may have changed the file while it was read: keep only a settled copy.
+	if fi2, err := f.Stat(); err != nil || fi2.Size() != m.size || fi2.ModTime().UnixNano() != m.modNano {
+		return nil
+	}
+	m.checked.Store(now.UnixNano())
+	cost := len(m.body) + fileCacheEntry
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = make(map[string]*fileMeta)
+	}
+	if old := c.m[name]; old != nil {
+		delete(c.m, name)
+		c.bytes -= len(old.body) + fileCacheEntry
+	}
+	for k, v := range c.m { // map order is random: arbitrary entries go
+		if c.bytes+cost <= fileCacheBytes {
+			break
+		}
+		delete(c.m, k)
+		c.bytes -= len(v.body) + fileCacheEntry
+	}
+	c.m[name] = m
+	c.bytes += cost
+	return m
 }

@@ -358,8 +358,8 @@ func FuzzStaticPath(f *testing.F) {
 		})
 		defer r.close()
 		if r.status == 200 || r.status == 206 {
-			if r.f == nil || r.off < 0 || r.n < 0 || r.off+r.n > 1 {
-				t.Fatalf("%q %q: status %d with file %v, %d+%d", target, rng, r.status, r.f != nil, r.off, r.n)
+			if r.f == nil && r.mem == nil || r.off < 0 || r.n < 0 || r.off+r.n > 1 || len(r.mem) > 1 {
+				t.Fatalf("%q %q: status %d with file %v, memory %q, %d+%d", target, rng, r.status, r.f != nil, r.mem, r.off, r.n)
 			}
 		}
 	})
@@ -493,7 +493,111 @@ func TestStaticGzipCache(t *testing.T) {
 	os.WriteFile(css, []byte(v2), 0o644)
 	later := time.Now().Add(time.Minute)
 	os.Chtimes(css, later, later)
+	// The file cache notices the change within fileCacheValid.
+	waitBody(t, addr, "/a.css", gz, func(b []byte) bool { return gunzip(b) == v2 })
+}
+
+// waitBody polls path until ok accepts the body of a 200 answer, or fails the test after
+// a deadline well past fileCacheValid.
+func waitBody(t *testing.T, addr, path string, hdr map[string]string, ok func([]byte) bool) {
+	t.Helper()
+	tr := &http.Transport{DisableCompression: true}
+	defer tr.CloseIdleConnections()
+	var last string
+	for deadline := time.Now().Add(5 * fileCacheValid); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		req, _ := http.NewRequest("GET", "http://"+addr+path, nil)
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		resp, err := (&http.Client{Transport: tr, Timeout: 5 * time.Second}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err == nil && ok(b) && resp.StatusCode < 300 || (resp.StatusCode >= 300 && ok(nil)) {
+			return
+		}
+		last = resp.Status + " " + strconv.Quote(string(b[:min(len(b), 64)]))
+	}
+	t.Fatalf("%s: still %s after %v", path, last, 5*fileCacheValid)
+}
+
+func gunzip(b []byte) string {
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		return ""
+	}
+	plain, _ := io.ReadAll(zr)
+	return string(plain)
+}
+
+// TestStaticFileCache: a small file is answered from memory (ranges, gzip and HEAD too),
+// and a change, a new file of the same name, or a removal is seen within fileCacheValid.
+func TestStaticFileCache(t *testing.T) {
+	checkLeaks(t)
+	dir := t.TempDir()
+	txt := filepath.Join(dir, "a.txt")
+	v1 := strings.Repeat("first version\n", 40)
+	os.WriteFile(txt, []byte(v1), 0o644)
+	s, addr := start(t, Config{Routes: []Route{{Static: &StaticConfig{Dir: dir}}}})
+	gz := map[string]string{"Accept-Encoding": "gzip"}
 	runStaticCases(t, addr, []staticCase{
-		{name: "changed", path: "/a.css", hdr: gz, status: 200, gunzipd: v2},
+		{name: "first", path: "/a.txt", status: 200, body: v1, want: map[string]string{"Content-Length": strconv.Itoa(len(v1))}},
+		{name: "cached", path: "/a.txt", status: 200, body: v1},
+		{name: "range", path: "/a.txt", hdr: map[string]string{"Range": "bytes=6-12"}, status: 206, body: v1[6:13],
+			want: map[string]string{"Content-Range": "bytes 6-12/" + strconv.Itoa(len(v1)), "Content-Length": "7"}},
+		{name: "suffix range", path: "/a.txt", hdr: map[string]string{"Range": "bytes=-3"}, status: 206, body: v1[len(v1)-3:]},
+		{name: "416", path: "/a.txt", hdr: map[string]string{"Range": "bytes=9999-"}, status: 416},
+		{name: "gzip", path: "/a.txt", hdr: gz, status: 200, gunzipd: v1, want: map[string]string{"Content-Encoding": "gzip"}},
+		{name: "file as directory", path: "/a.txt/", status: 404},
 	})
+	etag, _ := etagOf(t, addr, "/a.txt", "")
+	runStaticCases(t, addr, []staticCase{
+		{name: "304", path: "/a.txt", hdr: map[string]string{"If-None-Match": etag}, status: 304, noBody: true,
+			want: map[string]string{"ETag": etag, "Content-Length": ""}},
+	})
+	// HEAD of a gzipped answer gives the length of the gzipped body a GET sends.
+	zlen := func(method string) string {
+		req, _ := http.NewRequest(method, "http://"+addr+"/a.txt", nil)
+		req.Header.Set("Accept-Encoding", "gzip")
+		tr := &http.Transport{DisableCompression: true}
+		defer tr.CloseIdleConnections()
+		resp, err := (&http.Client{Transport: tr}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.Header.Get("Content-Length")
+	}
+	if h, g := zlen("HEAD"), zlen("GET"); h == "" || h != g {
+		t.Errorf("gzipped Content-Length: HEAD %q, GET %q", h, g)
+	}
+
+	// Same size, new contents and time: the new file, with a new ETag.
+	v2 := strings.Repeat("secnd version\n", 40)
+	os.WriteFile(txt, []byte(v2), 0o644)
+	later := time.Now().Add(time.Minute)
+	os.Chtimes(txt, later, later)
+	waitBody(t, addr, "/a.txt", nil, func(b []byte) bool { return string(b) == v2 })
+	if e2, _ := etagOf(t, addr, "/a.txt", ""); e2 == etag {
+		t.Errorf("ETag %s unchanged after the file changed", e2)
+	}
+	// Replaced by another file (a new inode, as an atomic deploy does).
+	v3 := "third\n"
+	os.WriteFile(txt+".new", []byte(v3), 0o644)
+	os.Rename(txt+".new", txt)
+	waitBody(t, addr, "/a.txt", nil, func(b []byte) bool { return string(b) == v3 })
+	// Removed: 404 within fileCacheValid.
+	os.Remove(txt)
+	waitBody(t, addr, "/a.txt", nil, func(b []byte) bool { return b == nil })
+
+	// The cache keeps to its byte budget.
+	sd := s.table.Load().routes[0].static
+	sd.files.mu.Lock()
+	n, total := len(sd.files.m), sd.files.bytes
+	sd.files.mu.Unlock()
+	if total > fileCacheBytes || n > 1 {
+		t.Errorf("file cache: %d entries, %d bytes", n, total)
+	}
 }
