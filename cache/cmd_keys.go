@@ -351,16 +351,10 @@ func cmdCopy(c *client, args [][]byte) {
 			replace = true
 		case eqFold(opt, "db") && i+1 < len(args):
 			i++
-			n, ok := parseInt(args[i])
-			if !ok {
-				c.w.Error(errNotInt)
+			var ok bool
+			if db, ok = c.dbIndex(args[i]); !ok {
 				return
 			}
-			if n < 0 || n >= int64(c.s.dbs) {
-				c.w.Error("ERR DB index is out of range")
-				return
-			}
-			db = int(n)
 		default:
 			c.w.Error(errSyntax)
 			return
@@ -392,13 +386,8 @@ func cmdCopy(c *client, args [][]byte) {
 }
 
 func cmdMove(c *client, args [][]byte) {
-	n, ok := parseInt(args[2])
+	n, ok := c.dbIndex(args[2])
 	if !ok {
-		c.w.Error(errNotInt)
-		return
-	}
-	if n < 0 || n >= int64(c.s.dbs) {
-		c.w.Error("ERR DB index is out of range")
 		return
 	}
 	if int(n) == c.db {

@@ -56,12 +56,10 @@ func cmdPop(c *client, args [][]byte) {
 	left := toLower(args[0][0]) == 'l'
 	count := int64(-1)
 	if len(args) == 3 {
-		n, ok := parseInt(args[2])
-		if !ok || n < 0 {
-			c.w.Error("ERR value is out of range, must be positive")
+		var ok bool
+		if count, ok = c.popCount(args[2]); !ok {
 			return
 		}
-		count = n
 	} else if len(args) > 3 {
 		c.w.Error("ERR wrong number of arguments for '" + lowerString(args[0]) + "' command")
 		return
@@ -120,10 +118,8 @@ func rangeIndexes(start, stop int64, n int) (int, int, bool) {
 }
 
 func cmdLRange(c *client, args [][]byte) {
-	start, ok1 := parseInt(args[2])
-	stop, ok2 := parseInt(args[3])
-	if !ok1 || !ok2 {
-		c.w.Error(errNotInt)
+	start, stop, ok := c.intPair(args[2], args[3])
+	if !ok {
 		return
 	}
 	l, _, wrong := c.listOf(args[1], false)
@@ -250,10 +246,8 @@ func cmdLRem(c *client, args [][]byte) {
 }
 
 func cmdLTrim(c *client, args [][]byte) {
-	start, ok1 := parseInt(args[2])
-	stop, ok2 := parseInt(args[3])
-	if !ok1 || !ok2 {
-		c.w.Error(errNotInt)
+	start, stop, ok := c.intPair(args[2], args[3])
+	if !ok {
 		return
 	}
 	l, e, wrong := c.listOf(args[1], false)
@@ -420,12 +414,10 @@ func parseTimeout(b []byte) (time.Duration, string) {
 // cmdBPop is BLPOP and BRPOP.
 func cmdBPop(c *client, args [][]byte) {
 	left := toLower(args[0][1]) == 'l'
-	timeout, msg := parseTimeout(args[len(args)-1])
-	if msg != "" {
-		c.w.Error(msg)
+	keys, timeout, ok := c.blockingArgs(args)
+	if !ok {
 		return
 	}
-	keys := args[1 : len(args)-1]
 	for _, k := range keys {
 		l, e, wrong := c.listOf(k, false)
 		if wrong {

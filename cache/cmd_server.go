@@ -156,13 +156,8 @@ func validClientName(b []byte) bool {
 }
 
 func cmdSelect(c *client, args [][]byte) {
-	n, ok := parseInt(args[1])
+	n, ok := c.dbIndex(args[1])
 	if !ok {
-		c.w.Error(errNotInt)
-		return
-	}
-	if n < 0 || n >= int64(c.s.dbs) {
-		c.w.Error("ERR DB index is out of range")
 		return
 	}
 	c.db = int(n)

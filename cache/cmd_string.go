@@ -413,10 +413,8 @@ func cmdStrlen(c *client, args [][]byte) {
 }
 
 func cmdGetRange(c *client, args [][]byte) {
-	start, ok1 := parseInt(args[2])
-	end, ok2 := parseInt(args[3])
-	if !ok1 || !ok2 {
-		c.w.Error(errNotInt)
+	start, end, ok := c.intPair(args[2], args[3])
+	if !ok {
 		return
 	}
 	e, wrong := c.getKind(args[1], kString)

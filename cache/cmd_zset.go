@@ -364,10 +364,8 @@ func (c *client) zrangeNodes(args [][]byte, o *zrange, generic, store bool) (nod
 		}
 		pick = func(z *zset) []*zskipNode { return z.scoreRange(min, minEx, max, maxEx, *o) }
 	default:
-		start, ok1 := parseInt(lo)
-		stop, ok2 := parseInt(hi)
-		if !ok1 || !ok2 {
-			c.w.Error(errNotInt)
+		start, stop, ok := c.intPair(lo, hi)
+		if !ok {
 			return nil, false
 		}
 		pick = func(z *zset) []*zskipNode { return z.rankRange(start, stop, o.rev) }
@@ -422,10 +420,8 @@ func cmdZRemRange(c *client, args [][]byte) {
 		}
 		pick = func(z *zset) []*zskipNode { return z.lexRange(min, max, zrange{}) }
 	default:
-		start, ok1 := parseInt(args[2])
-		stop, ok2 := parseInt(args[3])
-		if !ok1 || !ok2 {
-			c.w.Error(errNotInt)
+		start, stop, ok := c.intPair(args[2], args[3])
+		if !ok {
 			return
 		}
 		pick = func(z *zset) []*zskipNode { return z.rankRange(start, stop, false) }
@@ -648,12 +644,10 @@ func cmdZPop(c *client, args [][]byte) {
 		return
 	}
 	if withCount {
-		n, ok := parseInt(args[2])
-		if !ok || n < 0 {
-			c.w.Error("ERR value is out of range, must be positive")
+		var ok bool
+		if count, ok = c.popCount(args[2]); !ok {
 			return
 		}
-		count = n
 	}
 	z, e, wrong := c.zsetOf(args[1], false)
 	if wrong {
@@ -699,12 +693,10 @@ func (c *client) zpopOne(key []byte, z *zset, max bool) *zskipNode {
 // until a ZADD serves it or the timeout passes.
 func cmdBZPop(c *client, args [][]byte) {
 	max := eqFold(string(args[0]), "bzpopmax")
-	timeout, msg := parseTimeout(args[len(args)-1])
-	if msg != "" {
-		c.w.Error(msg)
+	keys, timeout, ok := c.blockingArgs(args)
+	if !ok {
 		return
 	}
-	keys := args[1 : len(args)-1]
 	for _, k := range keys {
 		z, e, wrong := c.zsetOf(k, false)
 		if wrong {
