@@ -277,8 +277,9 @@ func ParseConfig(data []byte) (Config, error) {
 	return parseConfig(data, "")
 }
 
-// parseConfig decodes and validates a YAML configuration; relative static directories
-// are taken relative to base (the configuration file's directory).
+// parseConfig decodes and validates a YAML configuration; relative paths in it (static
+// directories, certificates, keys, CA files) are taken relative to base (the
+// configuration file's directory).
 func parseConfig(data []byte, base string) (Config, error) {
 	var cfg Config
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -289,15 +290,41 @@ func parseConfig(data []byte, base string) (Config, error) {
 		}
 		return Config{}, explainYAML(err)
 	}
-	for _, r := range cfg.Routes {
-		if r.Static != nil && r.Static.Dir != "" && base != "" && !filepath.IsAbs(r.Static.Dir) {
-			r.Static.Dir = filepath.Join(base, r.Static.Dir)
-		}
-	}
+	cfg.resolvePaths(base)
 	if err := cfg.Validate(); err != nil {
 		return Config{}, err
 	}
 	return cfg, nil
+}
+
+// resolvePaths makes every relative file or directory name in the configuration relative
+// to base rather than to the working directory, so that a configuration means the same
+// wherever gantry is started from (and on reload). base "" leaves them as they are.
+func (cfg *Config) resolvePaths(base string) {
+	if base == "" {
+		return
+	}
+	rel := func(p *string) {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(base, *p)
+		}
+	}
+	for i := range cfg.TLS {
+		rel(&cfg.TLS[i].CertFile)
+		rel(&cfg.TLS[i].KeyFile)
+	}
+	for i := range cfg.Pools {
+		if t := cfg.Pools[i].TLS; t != nil {
+			rel(&t.CAFile)
+			rel(&t.CertFile)
+			rel(&t.KeyFile)
+		}
+	}
+	for _, r := range cfg.Routes {
+		if r.Static != nil {
+			rel(&r.Static.Dir)
+		}
+	}
 }
 
 // explainYAML adds the allowed field names to yaml's "field x not found in type T".

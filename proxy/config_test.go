@@ -1,10 +1,13 @@
 package proxy
 
 import (
+	"crypto/tls"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestConfigErrors(t *testing.T) {
@@ -130,5 +133,66 @@ func TestConnectAllowValidation(t *testing.T) {
 	}
 	if _, err := ParseConfig([]byte("connect_allow: ['*.example.com:443', 'h:*']\n" + pool)); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestConfigPathsRelativeToFile: every relative path in a configuration file (listener
+// certificate and key, a pool's CA file and client certificate, a static directory) is
+// taken from the file's directory, whatever the working directory; absolute paths stay.
+func TestConfigPathsRelativeToFile(t *testing.T) {
+	checkLeaks(t)
+	ca := newTestCA(t) // writes ca.pem into ca.dir, next to the configuration below
+	ca.issue("127.0.0.1", false)
+	ca.issue("gantry-proxy", true)
+	up, _ := tlsBackend(t, ca, ca.pool, whoami)
+	if err := os.MkdirAll(filepath.Join(ca.dir, "site"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(ca.dir, "site", "a.txt"), []byte("from site/\n"), 0o644)
+	conf := filepath.Join(ca.dir, "proxy.yaml")
+	os.WriteFile(conf, []byte(`
+tls:
+  - {cert_file: 127.0.0.1.crt, key_file: ./127.0.0.1.key}
+pools:
+  - name: app
+    hosts: [{addr: "https://`+up+`"}]
+    tls: {ca_file: ca.pem, cert_file: gantry-proxy.client.crt, key_file: gantry-proxy.client.key}
+routes:
+  - {path_prefix: /files/, strip_prefix: /files, static: {dir: site}}
+  - {pool: app}
+`), 0o644)
+	t.Chdir(t.TempDir()) // none of the names resolve from here
+
+	cfg, err := LoadConfig(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{cfg.TLS[0].CertFile, cfg.TLS[0].KeyFile, cfg.Pools[0].TLS.CAFile,
+		cfg.Pools[0].TLS.CertFile, cfg.Pools[0].TLS.KeyFile, cfg.Routes[0].Static.Dir} {
+		if filepath.Dir(p) != ca.dir {
+			t.Errorf("%s: not in the configuration's directory %s", p, ca.dir)
+		}
+	}
+	_, addr := start(t, cfg)
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.pool}}
+	defer tr.CloseIdleConnections()
+	c := &http.Client{Transport: tr, Timeout: 5 * time.Second}
+	for path, want := range map[string]string{
+		"/m":           "/m https HTTP/1.1 gantry-proxy", // the client certificate reached the backend
+		"/files/a.txt": "from site/\n",
+	} {
+		if code, body, _ := get(t, c, "https://"+addr+path); code != 200 || body != want {
+			t.Errorf("%s: %d %q, want 200 %q", path, code, body, want)
+		}
+	}
+
+	// An absolute path is kept as written.
+	other := filepath.Join(t.TempDir(), "other.yaml")
+	os.WriteFile(other, []byte("pools: [{name: a, hosts: [{addr: 'https://127.0.0.1:1'}], tls: {ca_file: '"+ca.file+"'}}]\n"), 0o644)
+	if cfg, err = LoadConfig(other); err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Pools[0].TLS.CAFile; got != ca.file {
+		t.Errorf("absolute ca_file became %q, want %q", got, ca.file)
 	}
 }
