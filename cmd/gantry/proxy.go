@@ -26,7 +26,7 @@ func runProxy(ctx context.Context, s stdio, args []string) error {
 	fs := newFlags(s, "proxy", "proxy [--config FILE] [--addr ADDR] [--to URL]... [--admin ADDR]",
 		"Proxy runs the HTTP/1.1 reverse proxy and load balancer. With --config it reads a YAML\n"+
 			"configuration (see docs/proxy.md and examples/proxy/); without, --to names the upstream\n"+
-			"hosts of one pool that takes every request.")
+			"hosts (http:// or https://) of one pool that takes every request.")
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
 	adminAddr := fs.String("admin", "127.0.0.1:9080", `admin listener address (metrics, health, pprof); "" for none`)
 	config := fs.String("config", "", "YAML configuration file")
@@ -34,7 +34,9 @@ func runProxy(ctx context.Context, s stdio, args []string) error {
 	drain := fs.Duration("drain", 10*time.Second, "how long shutdown waits for requests in flight")
 	watch := fs.Duration("watch", 2*time.Second, "how often to check --config for changes and reload (0: only on SIGHUP)")
 	var to stringList
-	fs.Var(&to, "to", "upstream host (http://host:port or host:port); repeat for several")
+	fs.Var(&to, "to", "upstream host: http://host:port or host:port (plain HTTP), or https://host:port\n"+
+		"(TLS, verified against the system's roots; a config file sets ca_file and client certificates);\n"+
+		"repeat for several, all plain or all https")
 	if err := fs.parse(args); err != nil {
 		return err
 	}

@@ -29,12 +29,17 @@ func TestProxyCommandLine(t *testing.T) {
 		{[]string{"proxy", "--to", "127.0.0.1:1", "--policy", "random"}, 2, `policy: "random" is unknown`},
 		{[]string{"proxy", "--to", "127.0.0.1:1", "--config", bad}, 2, "exclude each other"},
 		{[]string{"proxy", "--config", bad}, 1, "bad.yaml: line 4: field polcy is unknown; allowed: name, policy"},
+		{[]string{"proxy", "--to", "https://127.0.0.1:1", "--to", "http://127.0.0.1:2"}, 2, "plain HTTP in a pool that uses TLS"},
 		{[]string{"proxy", "-h"}, 0, ""},
 	} {
 		code, _, stderr := gantry(t, tt.args...)
 		if code != tt.code || !strings.Contains(stderr, tt.stderr) {
 			t.Errorf("%v: exit %d, stderr %q; want %d and %q", tt.args, code, stderr, tt.code, tt.stderr)
 		}
+	}
+	// The help says that --to takes https:// upstreams too.
+	if _, stdout, stderr := gantry(t, "proxy", "-h"); !strings.Contains(stdout+stderr, "https://host:port") {
+		t.Errorf("proxy -h does not mention https:// upstreams:\n%s%s", stdout, stderr)
 	}
 }
 
