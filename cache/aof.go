@@ -53,7 +53,7 @@ import (
 const aofName = "appendonly.aof"
 
 type aof struct {
-	mode string // always, everysec, no
+	mode atomic.Value // string: always, everysec, no (CONFIG SET appendfsync changes it)
 	log  *slog.Logger
 
 	mu     sync.Mutex // guards buf, db, end, fileStart, base, err, closed and rwBuf
@@ -121,10 +121,14 @@ func openAOF(dir, mode string, log *slog.Logger, load func(args [][]byte)) (*aof
 		return nil, err
 	}
 	log.Info("appendonly file loaded", "file", path, "commands", cmds, "bytes", good)
-	a := &aof{mode: mode, log: log, f: f, db: -1, end: good, written: good, stop: make(chan struct{}), done: make(chan struct{}),
+	a := &aof{log: log, f: f, db: -1, end: good, written: good, stop: make(chan struct{}), done: make(chan struct{}),
 		path: path, base: good, rewriteReq: make(chan struct{}, 1)}
+	a.mode.Store(mode)
 	return a, nil
 }
+
+// fsyncMode is the appendfsync mode.
+func (a *aof) fsyncMode() string { return a.mode.Load().(string) }
 
 // countingReader counts the bytes read from r.
 type countingReader struct {
@@ -235,7 +239,7 @@ func (a *aof) sync(upTo int64) error {
 		a.mu.Unlock()
 		return err
 	}
-	return a.writeLocked(a.mode == "always")
+	return a.writeLocked(a.fsyncMode() == "always")
 }
 
 // writeLocked writes the buffer and optionally fsyncs; syncMu is held.
@@ -285,7 +289,7 @@ func (a *aof) everySecond() {
 			err := a.writeLocked(false)
 			f := a.f
 			a.syncMu.Unlock()
-			if err == nil && a.mode == "everysec" {
+			if err == nil && a.fsyncMode() == "everysec" {
 				// Outside syncMu: clients go on writing meanwhile, and an
 				// fsync may take long while a rewrite fills the disk.
 				a.fsync(f)
@@ -464,7 +468,7 @@ func (a *aof) close() error {
 	close(a.stop) // a rewrite under way stops too
 	<-a.done
 	a.syncMu.Lock()
-	err := a.writeLocked(a.mode != "no")
+	err := a.writeLocked(a.fsyncMode() != "no")
 	a.syncMu.Unlock()
 	if cerr := a.f.Close(); err == nil {
 		err = cerr

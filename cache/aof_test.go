@@ -285,3 +285,25 @@ func TestSaveAndShutdown(t *testing.T) {
 		t.Fatalf("SAVE without appendonly = %q", got)
 	}
 }
+
+// CONFIG SET appendfsync changes the running log's mode; writes made in each
+// mode are there after a restart.
+func TestAOFConfigSetFsync(t *testing.T) {
+	dir := t.TempDir()
+	srv, addr := aofServer(t, dir, "no")
+	r := dialRaw(t, addr)
+	for i, mode := range []string{"always", "everysec", "no"} {
+		if got := r.do("CONFIG", "SET", "appendfsync", mode); got != "+OK\r\n" {
+			t.Fatalf("CONFIG SET appendfsync %s = %q", mode, got)
+		}
+		if got := srv.aof.fsyncMode(); got != mode {
+			t.Fatalf("the log's mode is %q after CONFIG SET %s", got, mode)
+		}
+		r.do("SET", "k"+strconv.Itoa(i), mode)
+	}
+	shutdown(t, srv)
+	_, addr2 := aofServer(t, dir, "no")
+	if got := dialRaw(t, addr2).do("MGET", "k0", "k1", "k2"); got != "*3\r\n$6\r\nalways\r\n$8\r\neverysec\r\n$2\r\nno\r\n" {
+		t.Fatalf("after a restart: %q", got)
+	}
+}

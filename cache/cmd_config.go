@@ -12,6 +12,9 @@ import (
 type param struct {
 	get func(cfg *Config) string
 	set func(cfg *Config, v string) bool // nil: read-only
+	// bad ends CONFIG SET's error when set refuses a value; Redis's text for
+	// numbers when empty.
+	bad string
 }
 
 var params = map[string]param{
@@ -24,6 +27,7 @@ var params = map[string]param{
 			}
 			return ok
 		},
+		bad: "argument must be a memory value",
 	},
 	"maxmemory-policy": {
 		get: func(cfg *Config) string { return cfg.MaxMemoryPolicy },
@@ -35,6 +39,7 @@ var params = map[string]param{
 			cfg.MaxMemoryPolicy = v
 			return true
 		},
+		bad: "argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction",
 	},
 	"requirepass": {
 		get: func(cfg *Config) string { return cfg.RequirePass },
@@ -69,9 +74,20 @@ var params = map[string]param{
 		}
 		return "no"
 	}},
-	"appendfsync": {get: func(cfg *Config) string { return cfg.AppendFsync }},
-	"dir":         {get: func(cfg *Config) string { return cfg.Dir }},
-	"save":        {get: func(cfg *Config) string { return "" }},
+	"appendfsync": {
+		get: func(cfg *Config) string { return cfg.AppendFsync },
+		set: func(cfg *Config, v string) bool {
+			switch v = strings.ToLower(v); v {
+			case "always", "everysec", "no":
+				cfg.AppendFsync = v
+				return true
+			}
+			return false
+		},
+		bad: "argument(s) must be one of the following: everysec, always, no",
+	},
+	"dir":  {get: func(cfg *Config) string { return cfg.Dir }},
+	"save": {get: func(cfg *Config) string { return "" }},
 }
 
 // parseMemory parses a redis.conf memory size: 100, 1k, 1kb, 1m, 1mb, 1g, 1gb.
@@ -131,13 +147,20 @@ func cmdConfigSet(c *client, args [][]byte) {
 		}
 		if !p.set(&cfg, string(args[i+1])) {
 			c.s.cfgMu.Unlock()
-			c.w.Error("ERR CONFIG SET failed (possibly related to argument '" + name + "') - argument couldn't be parsed into an integer")
+			bad := p.bad
+			if bad == "" {
+				bad = "argument couldn't be parsed into an integer"
+			}
+			c.w.Error("ERR CONFIG SET failed (possibly related to argument '" + name + "') - " + bad)
 			return
 		}
 	}
 	c.s.cfg = cfg
 	c.s.maxMemory.Store(cfg.MaxMemory)
 	c.s.timeout.Store(int64(cfg.Timeout))
+	if c.s.aof != nil {
+		c.s.aof.mode.Store(cfg.AppendFsync)
+	}
 	c.s.cfgMu.Unlock()
 	c.s.lfu.Store(strings.HasSuffix(cfg.MaxMemoryPolicy, "lfu"))
 	c.w.OK()

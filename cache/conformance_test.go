@@ -48,6 +48,12 @@ CONFIG GET
 CONFIG GET maxmemory
 CONFIG GET maxmemory-policy
 CONFIG SET nosuch 1
+CONFIG SET appendfsync bogus
+CONFIG SET appendfsync ALWAYS
+CONFIG GET appendfsync
+CONFIG SET appendfsync everysec
+CONFIG SET maxmemory-policy bogus
+CONFIG SET maxmemory bogus
 OBJECT
 OBJECT ENCODING nokey
 DBSIZE
