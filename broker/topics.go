@@ -95,12 +95,18 @@ type topic struct {
 }
 
 // topics is the broker's set of topics.
+//
+// Every produce, fetch and metadata request looks topics up under mu, so no file is
+// created or fsynced under it: create, grow, alter and remove are serialized by
+// adminMu, do their disk work holding only that, and take mu just to install the
+// result. Holding adminMu, they may read m and each topic's meta and parts without mu.
 type topics struct {
-	dir  string
-	cfg  *Config
-	mu   sync.RWMutex // protects m and each topic's meta and parts
-	m    map[string]*topic
-	onUp func(*partition) // called for each partition opened, to hook metrics
+	dir     string
+	cfg     *Config
+	adminMu sync.Mutex   // serializes create, grow, alter, remove and close; taken before mu
+	mu      sync.RWMutex // protects m and each topic's meta and parts
+	m       map[string]*topic
+	onUp    func(*partition) // called for each partition opened, to hook metrics
 }
 
 func openTopics(cfg *Config) (*topics, error) {
@@ -201,14 +207,15 @@ func (ts *topics) create(name string, n int32, configs map[string]string, valida
 	if err := checkConfigs(configs); err != nil {
 		return nil, err
 	}
-	ts.mu.Lock()
-	defer ts.mu.Unlock()
+	ts.adminMu.Lock()
+	defer ts.adminMu.Unlock()
 	if _, ok := ts.m[name]; ok {
 		return nil, fmt.Errorf("%w: %s", errTopicExists, name)
 	}
 	if validateOnly {
 		return &topic{name: name, meta: topicMeta{Partitions: n, Configs: configs}}, nil
 	}
+	// t is not in m until it is whole and durable, so nobody else sees it meanwhile.
 	t := &topic{name: name, dir: filepath.Join(ts.dir, name), meta: topicMeta{Partitions: n, Configs: configs}}
 	rand.Read(t.meta.ID[:])
 	if err := os.MkdirAll(t.dir, 0o755); err != nil {
@@ -225,14 +232,16 @@ func (ts *topics) create(name string, n int32, configs map[string]string, valida
 		return nil, err
 	}
 	syncDirOf(ts.dir)
+	ts.mu.Lock()
 	ts.m[name] = t
+	ts.mu.Unlock()
 	return t, nil
 }
 
 // grow raises a topic's partition count to n (CreatePartitions).
 func (ts *topics) grow(name string, n int32, validateOnly bool) error {
-	ts.mu.Lock()
-	defer ts.mu.Unlock()
+	ts.adminMu.Lock()
+	defer ts.adminMu.Unlock()
 	t, ok := ts.m[name]
 	if !ok {
 		return fmt.Errorf("%w: %s", errUnknownTopic, name)
@@ -243,15 +252,23 @@ func (ts *topics) grow(name string, n int32, validateOnly bool) error {
 	if validateOnly {
 		return nil
 	}
-	if err := ts.openPartitions(t, n); err != nil {
+	// The new partitions are opened on a copy, and shown only once topic.json says
+	// they exist.
+	grown := &topic{name: t.name, dir: t.dir, meta: t.meta, parts: slices.Clone(t.parts)}
+	grown.meta.Partitions = n
+	err := ts.openPartitions(grown, n)
+	if err == nil {
+		err = writeJSON(filepath.Join(t.dir, "topic.json"), grown.meta)
+	}
+	if err != nil {
+		for _, p := range grown.parts[len(t.parts):] {
+			p.log.Close()
+		}
 		return err
 	}
-	meta := t.meta
-	meta.Partitions = n
-	if err := writeJSON(filepath.Join(t.dir, "topic.json"), meta); err != nil {
-		return err
-	}
-	t.meta = meta
+	ts.mu.Lock()
+	t.meta, t.parts = grown.meta, grown.parts
+	ts.mu.Unlock()
 	return nil
 }
 
@@ -261,8 +278,8 @@ func (ts *topics) alter(name string, configs map[string]string, validateOnly boo
 	if err := checkConfigs(configs); err != nil {
 		return err
 	}
-	ts.mu.Lock()
-	defer ts.mu.Unlock()
+	ts.adminMu.Lock()
+	defer ts.adminMu.Unlock()
 	t, ok := ts.m[name]
 	if !ok {
 		return fmt.Errorf("%w: %s", errUnknownTopic, name)
@@ -275,7 +292,9 @@ func (ts *topics) alter(name string, configs map[string]string, validateOnly boo
 	if err := writeJSON(filepath.Join(t.dir, "topic.json"), meta); err != nil {
 		return err
 	}
+	ts.mu.Lock()
 	t.meta = meta
+	ts.mu.Unlock()
 	lc := ts.logConfig(configs)
 	for _, p := range t.parts {
 		p.configure(configs)
@@ -286,6 +305,10 @@ func (ts *topics) alter(name string, configs map[string]string, validateOnly boo
 
 // remove deletes a topic and its data.
 func (ts *topics) remove(name string) error {
+	// adminMu is held to the end, so that a topic created again with this name is not
+	// created in the directory being removed.
+	ts.adminMu.Lock()
+	defer ts.adminMu.Unlock()
 	ts.mu.Lock()
 	t, ok := ts.m[name]
 	delete(ts.m, name)
@@ -354,6 +377,8 @@ func (ts *topics) all() []*partition {
 }
 
 func (ts *topics) close() error {
+	ts.adminMu.Lock()
+	defer ts.adminMu.Unlock()
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
 	var first error
