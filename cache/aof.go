@@ -89,6 +89,7 @@ type aof struct {
 	rewrite    func(stop <-chan struct{}) error // set by the server: writes the keyspace anew
 	rewrites   atomic.Int64                     // rewrites done
 	rewriting  atomic.Bool                      // a rewrite goroutine runs
+	lastFinish atomic.Int64                     // how long the last rewrite's final step held syncMu (ns)
 	rewriteWG  sync.WaitGroup                   // the rewrite goroutine
 	saved      func()                           // set by the server: a rewrite counts as a save (LASTSAVE)
 }
@@ -338,7 +339,8 @@ func (a *aof) startRewrite() {
 		a.mu.Lock()
 		size := a.base
 		a.mu.Unlock()
-		a.log.Info("appendonly file rewritten", "bytes", size, "took", time.Since(start).String())
+		a.log.Info("appendonly file rewritten", "bytes", size, "took", time.Since(start).String(),
+			"final_hold", time.Duration(a.lastFinish.Load()).String())
 	}()
 }
 
@@ -386,6 +388,8 @@ func (a *aof) takeRewriteBuf() []byte {
 // held, so only the replies waiting for a write or an fsync wait.
 func (a *aof) finishRewrite(f *os.File, tmp string, size int64) error {
 	a.syncMu.Lock()
+	held := time.Now()
+	defer func() { a.lastFinish.Store(int64(time.Since(held))) }()
 	a.mu.Lock()
 	if err := a.err; err != nil {
 		a.mu.Unlock()
