@@ -9,39 +9,17 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
 
-// freeAddr returns a loopback address that was free a moment ago.
-func brokerFreeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// gantryIn runs a command line with stdin and returns its exit code and output.
-func gantryIn(t *testing.T, stdin string, args ...string) (int, string, string) {
-	t.Helper()
-	var out, errw bytes.Buffer
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	code := run(ctx, stdio{strings.NewReader(stdin), &out, &errw}, args)
-	return code, out.String(), errw.String()
-}
-
 // TestBrokerAndClientTools runs `gantry broker` and drives it with the people's
 // tools: topic, produce, consume and group.
 func TestBrokerAndClientTools(t *testing.T) {
-	addr, adminAddr := brokerFreeAddr(t), brokerFreeAddr(t)
+	addr, adminAddr := freeAddr(t), freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
-	logs := &brokerLog{}
+	logs := &syncBuffer{}
 	go func() {
 		done <- run(ctx, stdio{strings.NewReader(""), io.Discard, logs},
 			[]string{"broker", "--addr", addr, "--admin", adminAddr, "--dir", t.TempDir()})
@@ -139,18 +117,6 @@ func TestBrokerAndClientTools(t *testing.T) {
 	}
 }
 
-// brokerLog collects the broker's log lines from its goroutines.
-type brokerLog struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *brokerLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
 func TestBrokerConfigFile(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name, body string) string {
@@ -175,7 +141,7 @@ func TestBrokerConfigFile(t *testing.T) {
 		}
 	}
 	// A good file starts the broker where it says; a flag overrides the file.
-	addr := brokerFreeAddr(t)
+	addr := freeAddr(t)
 	cfg := write("good.yaml", fmt.Sprintf("addr: 127.0.0.1:1\nadmin: \"\"\ndir: %s/data\nauto_create_topics: true\npartitions: 3\n", dir))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)

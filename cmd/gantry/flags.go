@@ -103,3 +103,9 @@ func (fs *flagSet) noArgs() error {
 	}
 	return nil
 }
+
+// stringList is a flag that may be given several times.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(s string) error { *l = append(*l, s); return nil }

@@ -3,8 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"net"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 // gantry runs one command line in-process and returns its exit code and output.
@@ -13,6 +16,45 @@ func gantry(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	var out, errw bytes.Buffer
 	code = run(context.Background(), stdio{strings.NewReader(""), &out, &errw}, args)
 	return code, out.String(), errw.String()
+}
+
+// gantryIn runs a command line with stdin and returns its exit code and output.
+func gantryIn(t *testing.T, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errw bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	code := run(ctx, stdio{strings.NewReader(stdin), &out, &errw}, args)
+	return code, out.String(), errw.String()
+}
+
+// freeAddr returns a loopback address that was free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// syncBuffer is a bytes.Buffer safe for the logger and the test to share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
 
 func TestCommandLine(t *testing.T) {

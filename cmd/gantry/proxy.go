@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -15,12 +14,6 @@ import (
 	"gantry/internal/admin"
 	"gantry/proxy"
 )
-
-// stringList is a flag that may be given several times.
-type stringList []string
-
-func (l *stringList) String() string     { return strings.Join(*l, ",") }
-func (l *stringList) Set(s string) error { *l = append(*l, s); return nil }
 
 func runProxy(ctx context.Context, s stdio, args []string) error {
 	fs := newFlags(s, "proxy", "proxy [--config FILE] [--addr ADDR] [--to URL]... [--admin ADDR]",
