@@ -7,6 +7,9 @@ import (
 	"testing"
 )
 
+// benchResponse is what the benchmarks' backends answer: 13 bytes of body.
+var benchResponse = []byte("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\nHello, World!")
+
 // rawBackend is a minimal HTTP/1.1 server for benchmarks: it answers every request head
 // with a fixed 13-byte response, so that the benchmark's allocations are the proxy's.
 func rawBackend(b *testing.B) string {
@@ -14,8 +17,13 @@ func rawBackend(b *testing.B) string {
 	if err != nil {
 		b.Fatal(err)
 	}
+	serveRaw(b, ln)
+	return ln.Addr().String()
+}
+
+// serveRaw answers every request head on ln with benchResponse until the benchmark ends.
+func serveRaw(b *testing.B, ln net.Listener) {
 	b.Cleanup(func() { ln.Close() })
-	resp := []byte("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\nHello, World!")
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -31,20 +39,19 @@ func rawBackend(b *testing.B) string {
 						return
 					}
 					br.Discard(n)
-					if _, err := c.Write(resp); err != nil {
+					if _, err := c.Write(benchResponse); err != nil {
 						return
 					}
 				}
 			}()
 		}
 	}()
-	return ln.Addr().String()
 }
 
-// BenchmarkProxyRoundTrip measures one keep-alive GET through the proxy: parse, route,
-// pick, forward on a pooled upstream connection, and copy the answer back.
-func BenchmarkProxyRoundTrip(b *testing.B) {
-	s, err := New(onePool(rawBackend(b)))
+// serveBench starts a proxy with cfg on a loopback port, stopped when the benchmark ends,
+// and returns its address.
+func serveBench(b *testing.B, cfg Config) string {
+	s, err := New(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -54,12 +61,18 @@ func BenchmarkProxyRoundTrip(b *testing.B) {
 	}
 	go s.Serve(context.Background(), ln)
 	b.Cleanup(func() { s.Shutdown(context.Background()) })
-	c, err := net.Dial("tcp", ln.Addr().String())
+	return ln.Addr().String()
+}
+
+// benchGets sends keep-alive GETs for target to the proxy at addr, one per iteration,
+// reading each answer's head and body and failing on any status but 200.
+func benchGets(b *testing.B, addr, target string) {
+	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer c.Close()
-	req := []byte("GET /small HTTP/1.1\r\nHost: bench\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n")
+	req := []byte("GET " + target + " HTTP/1.1\r\nHost: bench\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n")
 	br := bufio.NewReader(c)
 	var h head
 	h.reset()
@@ -83,4 +96,10 @@ func BenchmarkProxyRoundTrip(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkProxyRoundTrip measures one keep-alive GET through the proxy: parse, route,
+// pick, forward on a pooled upstream connection, and copy the answer back.
+func BenchmarkProxyRoundTrip(b *testing.B) {
+	benchGets(b, serveBench(b, onePool(rawBackend(b))), "/small")
 }

@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"bytes"
-	"context"
 	"net"
 	"testing"
 
@@ -14,17 +13,7 @@ import (
 // listener to an HTTP/1.1 backend. The client is a bare frame writer and reader, so that
 // the allocations reported are the proxy's (net/http's HTTP/2 server included).
 func BenchmarkH2RoundTrip(b *testing.B) {
-	s, err := New(onePool(rawBackend(b)))
-	if err != nil {
-		b.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	go s.Serve(context.Background(), ln)
-	b.Cleanup(func() { s.Shutdown(context.Background()) })
-	c, err := net.Dial("tcp", ln.Addr().String())
+	c, err := net.Dial("tcp", serveBench(b, onePool(rawBackend(b))))
 	if err != nil {
 		b.Fatal(err)
 	}

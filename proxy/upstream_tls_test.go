@@ -1,8 +1,6 @@
 package proxy
 
 import (
-	"bufio"
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -318,67 +316,6 @@ func BenchmarkProxyRoundTripTLS(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { ln.Close() })
-	resp := []byte("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\nHello, World!")
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReaderSize(c, 4096)
-				for {
-					n, _, err := readHead(br, nil)
-					if err != nil {
-						return
-					}
-					br.Discard(n)
-					if _, err := c.Write(resp); err != nil {
-						return
-					}
-				}
-			}()
-		}
-	}()
-	s, err := New(tlsPool(ln.Addr().String(), &UpstreamTLS{CAFile: ca.file}))
-	if err != nil {
-		b.Fatal(err)
-	}
-	pl, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	go s.Serve(context.Background(), pl)
-	b.Cleanup(func() { s.Shutdown(context.Background()) })
-	c, err := net.Dial("tcp", pl.Addr().String())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
-	req := []byte("GET /small HTTP/1.1\r\nHost: bench\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n")
-	br := bufio.NewReader(c)
-	var h head
-	h.reset()
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := c.Write(req); err != nil {
-			b.Fatal(err)
-		}
-		n, _, err := readHead(br, nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		raw, _ := br.Peek(n)
-		h.reset()
-		if err := h.parseResponse(raw); err != nil || h.status != 200 {
-			b.Fatalf("status %d, %v", h.status, err)
-		}
-		cl := h.contentLength
-		br.Discard(n)
-		if _, err := br.Discard(int(cl)); err != nil {
-			b.Fatal(err)
-		}
-	}
+	serveRaw(b, ln)
+	benchGets(b, serveBench(b, tlsPool(ln.Addr().String(), &UpstreamTLS{CAFile: ca.file})), "/small")
 }
