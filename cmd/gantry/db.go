@@ -60,17 +60,8 @@ func runDBFile(s stdio, sub string, args []string) error {
 	if sub == "dump" {
 		fs.StringVar(&bucket, "bucket", "", "dump only this bucket")
 	}
-	if err := fs.parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() == 0 {
-		return fs.fail(errors.New("missing database FILE"))
-	}
-	path := fs.Arg(0)
-	if err := fs.parse(fs.Args()[1:]); err != nil {
-		return err
-	}
-	if err := fs.noArgs(); err != nil {
+	path, err := parseFileArg(fs, args)
+	if err != nil {
 		return err
 	}
 	if _, err := os.Stat(path); err != nil {
@@ -195,17 +186,8 @@ func runDBLoad(s stdio, args []string) error {
 	fs := newFlags(s, "db load", "db load FILE --bucket B < dump-lines",
 		"Load reads lines as db dump prints them (\"bucket\"<TAB>\"key\"<TAB>\"value\", Go-quoted), all of\nbucket B and in increasing key order, and bulk-loads them into FILE in one durable commit.")
 	bucket := fs.String("bucket", "", "the bucket to load (required)")
-	if err := fs.parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() == 0 {
-		return fs.fail(errors.New("missing database FILE"))
-	}
-	path := fs.Arg(0)
-	if err := fs.parse(fs.Args()[1:]); err != nil {
-		return err
-	}
-	if err := fs.noArgs(); err != nil {
+	path, err := parseFileArg(fs, args)
+	if err != nil {
 		return err
 	}
 	if *bucket == "" {
@@ -248,4 +230,20 @@ func runDBLoad(s stdio, args []string) error {
 	}
 	fmt.Fprintf(s.out, "loaded %d keys into %q\n", n, *bucket)
 	return nil
+}
+
+// parseFileArg parses a db subcommand's flags, which may come before or after its one
+// FILE argument, and returns FILE.
+func parseFileArg(fs *flagSet, args []string) (string, error) {
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case len(pos) == 0:
+		return "", fs.fail(errors.New("missing database FILE"))
+	case len(pos) > 1:
+		return "", fs.fail(fmt.Errorf("unexpected argument %q", pos[1]))
+	}
+	return pos[0], nil
 }

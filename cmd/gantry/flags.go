@@ -104,6 +104,22 @@ func (fs *flagSet) noArgs() error {
 	return nil
 }
 
+// parseInterleaved parses args whose flags may come before, between or after the
+// positional arguments, and returns the positional ones.
+func parseInterleaved(fs *flagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
 // stringList is a flag that may be given several times.
 type stringList []string
 

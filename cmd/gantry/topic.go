@@ -37,22 +37,6 @@ type configList []string
 func (l *configList) String() string     { return strings.Join(*l, ",") }
 func (l *configList) Set(v string) error { *l = append(*l, v); return nil }
 
-// parseInterleaved parses args whose flags may come before, between or after the
-// positional arguments, and returns the positional ones.
-func parseInterleaved(fs *flagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.parse(args); err != nil {
-			return nil, err
-		}
-		if fs.NArg() == 0 {
-			return pos, nil
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
-	}
-}
-
 func runTopic(ctx context.Context, s stdio, args []string) error {
 	fs := newFlags(s, "topic", "topic create|list|describe|alter|delete [NAME] [flags]", topicDoc)
 	brokers := brokersFlag(fs)
