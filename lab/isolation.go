@@ -344,23 +344,14 @@ func lostUpdate(db *store.DB, bucket []byte, m isoMode) (outcome, error) {
 	t2 := s.begin(m, true)
 	v1, l1 := s.lockOrGet(t1, m, "n")
 	v2, l2 := s.lockOrGet(t2, m, "n")
-	var e1, e2 error
 	if l1 == nil {
 		s.put(t1, "n", inc(v1))
 	}
 	if l2 == nil {
 		s.put(t2, "n", inc(v2))
 	}
-	if l1 == nil {
-		e1 = s.commit(t1)
-	} else if t1 != nil {
-		t1.Rollback()
-	}
-	if l2 == nil {
-		e2 = s.commit(t2)
-	} else if t2 != nil {
-		t2.Rollback()
-	}
+	e1 := s.finish(t1, l1)
+	e2 := s.finish(t2, l2)
 	final := s.latest("n")
 	both := l1 == nil && l2 == nil && e1 == nil && e2 == nil
 	read := func(v string, l error) string {
@@ -410,26 +401,29 @@ func writeSkew(db *store.DB, bucket []byte, m isoMode) (outcome, error) {
 	}
 	n1, l1 := onCall(t1)
 	n2, l2 := onCall(t2)
-	var e1, e2 error
 	if l1 == nil && n1 >= 2 {
 		s.put(t1, "alice", "off")
 	}
 	if l2 == nil && n2 >= 2 {
 		s.put(t2, "bob", "off")
 	}
-	if l1 == nil {
-		e1 = s.commit(t1)
-	} else if t1 != nil {
-		t1.Rollback()
-	}
-	if l2 == nil {
-		e2 = s.commit(t2)
-	} else if t2 != nil {
-		t2.Rollback()
-	}
+	e1 := s.finish(t1, l1)
+	e2 := s.finish(t2, l2)
 	a, b := s.latest("alice"), s.latest("bob")
 	return outcome{happened: a == "off" && b == "off", seen: fmt.Sprintf("each saw %d on call; after both: alice %s, bob %s", n1, a, b),
 		refusal: refusal("T1's Lock", l1, "T2's Lock", l2, "T1's commit", e1, "T2's commit", e2)}, s.err
+}
+
+// finish commits tx, or rolls it back when taking its lock failed (lockErr), so that a
+// transaction refused a lock ends without writing.
+func (s *steps) finish(tx *store.Tx, lockErr error) error {
+	if lockErr == nil {
+		return s.commit(tx)
+	}
+	if tx != nil {
+		tx.Rollback()
+	}
+	return nil
 }
 
 // latest reads key's committed value in a new transaction.
