@@ -8,11 +8,13 @@
 #
 #   bench/static/run.sh                        # 3 rounds of 10 s per row: about 2 minutes
 #   ROUNDS=1 DURATION=3s bench/static/run.sh   # a quick look
+#   SIZES=1m bench/static/run.sh               # only the rows named (of: 4k 1m css)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DURATION=${DURATION:-10s}
 CONNS=${CONNS:-64}
 ROUNDS=${ROUNDS:-3}
+SIZES=${SIZES:-4k 1m css}
 
 need=()
 command -v wrk >/dev/null || need+=(wrk)
@@ -96,7 +98,7 @@ median() { sort -g <<<"$(awk -v c="$1" '{print $c}' "$tmp/$(tr / _ <<<"$2")")" |
 echo "== wrk -t2 -c$CONNS -d$DURATION --latency, $ROUNDS rounds interleaved; $(nproc) CPUs; load $(cut -d' ' -f1-3 /proc/loadavg)"
 rows=()
 for round in $(seq "$ROUNDS"); do
-	for size in 4k 1m css; do
+	for size in $SIZES; do
 		for server in gantry nginx; do
 			case $server in gantry) a=$GANTRY ;; nginx) a=$NGINX ;; esac
 			case $size in
@@ -115,7 +117,7 @@ for row in "${rows[@]}"; do
 	printf '%-14s %10s req/s  p50 %7s ms  p99 %7s ms\n' "$row" "$(median 1 "$row")" "$(median 2 "$row")" "$(median 3 "$row")"
 done
 echo
-for size in 4k 1m css; do
+for size in $SIZES; do
 	awk -v g="$(median 1 gantry/$size)" -v a="$(median 1 nginx/$size)" -v row="$size" \
 		'BEGIN{ printf "ratio static-%s req/s vs nginx = %.2f\n", row, g/a }'
 	awk -v g="$(median 3 gantry/$size)" -v a="$(median 3 nginx/$size)" -v row="$size" \
