@@ -155,6 +155,9 @@ func cmdConfigSet(c *client, args [][]byte) {
 			return
 		}
 	}
+	if cfg.MaxMemory != c.s.cfg.MaxMemory {
+		c.s.applyMemoryLimit(cfg.MaxMemory)
+	}
 	c.s.cfg = cfg
 	c.s.maxMemory.Store(cfg.MaxMemory)
 	c.s.timeout.Store(int64(cfg.Timeout))

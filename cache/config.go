@@ -29,6 +29,16 @@ type Config struct {
 	// MaxMemoryPolicy is what happens at MaxMemory: "noeviction" (the default:
 	// writes fail with an OOM error) or one of the eviction policies.
 	MaxMemoryPolicy string
+	// GoMemoryLimit, with MaxMemory set, gives the Go runtime a soft memory limit
+	// derived from it (see memoryLimit: MaxMemory*1.25 + 32 MB), kept in step with
+	// CONFIG SET maxmemory and removed at maxmemory 0 and at Shutdown, so that the
+	// process's memory stays near MaxMemory rather than growing to about twice the
+	// keys between collections. The limit is process-wide
+	// (runtime/debug.SetMemoryLimit), so it is an option: a program that runs one
+	// server turns it on (gantry cache does); one that runs several servers in a
+	// process, as the tests do, leaves it off or the servers would overwrite each
+	// other's limit.
+	GoMemoryLimit bool
 
 	// AppendOnly turns on the append-only file, Dir/appendonly.aof, replayed at
 	// start. AppendFsync is "always" (fsync before a write is acknowledged),

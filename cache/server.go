@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -55,6 +56,11 @@ type Server struct {
 	maxMemory atomic.Int64
 	timeout   atomic.Int64
 
+	// baseMemoryLimit is the runtime's memory limit before New (math.MaxInt64
+	// unless GOMEMLIMIT is set), restored at maxmemory 0 and at Shutdown when
+	// cfg.GoMemoryLimit is on.
+	baseMemoryLimit int64
+
 	// latency is a histogram of command run times (lock wait included, network
 	// excluded), one observer per command id, fed by one command in sampleEvery.
 	latencyVec *prometheus.HistogramVec
@@ -98,6 +104,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.maxMemory.Store(cfg.MaxMemory)
 	s.timeout.Store(int64(cfg.Timeout))
+	s.baseMemoryLimit = debug.SetMemoryLimit(-1)
 	s.retired = newCounters(len(s.cmdList))
 	s.lfu.Store(strings.HasSuffix(cfg.MaxMemoryPolicy, "lfu"))
 	if cfg.AppendOnly {
@@ -115,6 +122,9 @@ func New(cfg Config) (*Server, error) {
 		a.saved = func() { s.lastSave.Store(time.Now().Unix()) }
 		go a.everySecond()
 	}
+	s.cfgMu.Lock()
+	s.applyMemoryLimit(cfg.MaxMemory)
+	s.cfgMu.Unlock()
 	s.wg.Add(1)
 	go s.expireLoop()
 	return s, nil
@@ -228,6 +238,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			c.kill()
 		}
 		s.mu.Unlock()
+		s.cfgMu.Lock()
+		s.applyMemoryLimit(0)
+		s.cfg.GoMemoryLimit = false // a CONFIG SET racing Shutdown leaves it alone
+		s.cfgMu.Unlock()
 	})
 	waited := make(chan struct{})
 	go func() { s.wg.Wait(); close(waited) }()

@@ -79,6 +79,9 @@ func runCache(ctx context.Context, s stdio, args []string) error {
 		return fs.fail(err)
 	}
 	cfg.Dir = *dir
+	// The process runs one server: let it give the Go runtime a memory limit
+	// derived from maxmemory (see cache.Config.GoMemoryLimit).
+	cfg.GoMemoryLimit = true
 	log := fs.logger(s.err)
 	cfg.Logger = log
 	srv, err := cache.New(cfg)

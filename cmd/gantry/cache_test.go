@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -45,6 +46,7 @@ func TestCacheCommandLine(t *testing.T) {
 // gantry cache runs with a config file, answers RESP, serves metrics on its admin
 // listener, and stops cleanly on cancel.
 func TestCacheServes(t *testing.T) {
+	baseLimit := debug.SetMemoryLimit(-1)
 	addr, adminAddr := freeAddr(t), freeAddr(t)
 	conf := filepath.Join(t.TempDir(), "cache.conf")
 	dataDir := t.TempDir()
@@ -101,6 +103,11 @@ func TestCacheServes(t *testing.T) {
 	if got := send("DBSIZE"); got != ":1\r\n" {
 		t.Fatalf("DBSIZE = %q", got)
 	}
+	// gantry cache gives the runtime a memory limit of maxmemory*1.25 + 32 MB,
+	// and gives back the process's own limit when it stops.
+	if got, want := debug.SetMemoryLimit(-1), int64(2<<20+2<<20/4+32<<20); got != want {
+		t.Errorf("runtime memory limit with --maxmemory 2mb = %d, want %d", got, want)
+	}
 	resp, err := http.Get("http://" + adminAddr + "/metrics")
 	if err != nil {
 		t.Fatal(err)
@@ -120,6 +127,9 @@ func TestCacheServes(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("gantry cache did not stop")
+	}
+	if got := debug.SetMemoryLimit(-1); got != baseLimit {
+		t.Errorf("runtime memory limit after gantry cache stopped = %d, want the process's %d", got, baseLimit)
 	}
 	if data, _ := os.ReadFile(filepath.Join(dataDir, "appendonly.aof")); !strings.Contains(string(data), "$3\r\nSET\r\n$1\r\nk\r\n") {
 		t.Fatalf("appendonly.aof in --dir from the config file lacks the SET: %q", data)
