@@ -547,15 +547,8 @@ func (c *conn) serveStatic(r *route, target []byte, n int) bool {
 		// A body that fits goes out with the head in one write; a larger one is sent after
 		// the head is flushed, so that the copy goes from the file to the socket directly
 		// (sendfile on plain TCP).
-		if rep.n > int64(w.Available()) {
-			// Corked, the head waits for the file's first bytes instead of going out as a
-			// packet of its own (the connection has TCP_NODELAY).
-			if cork(c.nc, true) {
-				defer cork(c.nc, false)
-			}
-			if w.Flush() != nil {
-				return false
-			}
+		if rep.n > int64(w.Available()) && w.Flush() != nil {
+			return false
 		}
 		if err := r.static.writeBody(w, &rep); err != nil {
 			s.log.Debug("proxy: static file", "file", string(target), "err", err)
