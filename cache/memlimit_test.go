@@ -143,8 +143,9 @@ func runMemChurn(t *testing.T, limit bool) memPeak {
 	// key space of twice what fits: overwrites of live keys, evictions of others,
 	// and one DEL in eight. They write RESP themselves, batches of 100 commands, so
 	// that the race detector's cost stays on the server's side.
-	const writers, batch = 4, 100
+	const writers = 4
 	keys := 2 * memChurnMax / 1000
+	start := time.Now()
 	var wg sync.WaitGroup
 	errs := make(chan error, writers)
 	for w := range writers {
@@ -164,6 +165,7 @@ func runMemChurn(t *testing.T, limit bool) memPeak {
 			t.Fatalf("load: %v", err)
 		}
 	}
+	t.Logf("load (limit %v) took %v", limit, time.Since(start).Round(time.Millisecond))
 	if used, err := rdb.Info(ctx, "memory").Result(); err == nil {
 		for line := range strings.Lines(used) {
 			if strings.HasPrefix(line, "used_memory:") {
