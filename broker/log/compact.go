@@ -23,7 +23,12 @@ func (l *Log) Compact(now time.Time, deleteRetention time.Duration) (int, error)
 		l.mu.RUnlock()
 		return 0, ErrClosed
 	}
-	sealed := append([]*segment(nil), l.segs[:len(l.segs)-1]...)
+	var sealed []*segment
+	for _, s := range l.segs[:len(l.segs)-1] {
+		if s != l.rolled { // its roll's fsync is in flight: rewrite it another time
+			sealed = append(sealed, s)
+		}
+	}
 	start := l.segs[0].base
 	l.mu.RUnlock()
 	if len(sealed) == 0 {
@@ -145,6 +150,27 @@ func (l *Log) compactSegment(s *segment, fn func(Batch, []byte) ([]byte, int, er
 	if err := tmp.Sync(); err != nil {
 		return 0, err
 	}
+	// The old indexes go first, and durably so, before the lock is taken: a crash
+	// between here and the new ones leaves a segment without indexes, which Open
+	// rebuilds, never one with indexes of the old layout. Nothing else writes a sealed
+	// segment's indexes (compactMu is held), and if the segment goes meanwhile they
+	// were removed anyway.
+	for _, ext := range []string{".index", ".timeindex"} {
+		if err := os.Remove(segName(l.dir, s.base, ext)); err != nil && !os.IsNotExist(err) {
+			return 0, err
+		}
+	}
+	syncDir(l.dir)
+	n, err := l.replaceSegment(s, tmpName, removed, size)
+	if err == nil && n > 0 {
+		syncDir(l.dir) // makes the rename durable; the log is whole either way
+	}
+	return n, err
+}
+
+// replaceSegment renames the compacted file over s and puts it in s's place, unless s
+// was deleted meanwhile. It holds mu, but does no fsync.
+func (l *Log) replaceSegment(s *segment, tmpName string, removed int, size int64) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
@@ -159,18 +185,9 @@ func (l *Log) compactSegment(s *segment, fn func(Batch, []byte) ([]byte, int, er
 	if idx < 0 || idx == len(l.segs)-1 {
 		return 0, nil // deleted by retention meanwhile, or (impossible) became active
 	}
-	// The old indexes go first: a crash between here and the new ones leaves a segment
-	// without indexes, which Open rebuilds, never one with indexes of the old layout.
-	for _, ext := range []string{".index", ".timeindex"} {
-		if err := os.Remove(segName(l.dir, s.base, ext)); err != nil && !os.IsNotExist(err) {
-			return 0, err
-		}
-	}
-	syncDir(l.dir)
 	if err := os.Rename(tmpName, segName(l.dir, s.base, ".log")); err != nil {
 		return 0, err
 	}
-	syncDir(l.dir)
 	ns, err := openSegment(l.dir, s.base)
 	if err != nil {
 		return 0, err

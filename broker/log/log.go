@@ -75,17 +75,24 @@ type Log struct {
 	cfg Config
 	lg  *slog.Logger
 
-	// mu protects segs, next, unflushed and closed. Appends hold it for writing; reads
-	// hold it only to find their segment and its size, then read the file without it.
+	// mu protects segs, next, unflushed, rolled and closed. Appends hold it for writing;
+	// reads hold it only to find their segment and its size, then read the file without it.
 	mu        sync.RWMutex
 	segs      []*segment
 	next      int64 // offset the next record gets: the log end offset
 	unflushed int64 // records appended since the last sync began
 	closed    bool
+	// rolled is the segment sealed by the last roll while its fsync (and the fsync of
+	// the directory that names the new active segment) has not yet succeeded. At most
+	// one segment is ever in this state, so Open need only scan the last two segments.
+	// Retention and compaction leave it alone; every Sync covers it.
+	rolled *segment
 
 	syncMu    sync.Mutex   // one fsync at a time; waiters share the next one
 	compactMu sync.Mutex   // one compaction at a time
 	flushed   atomic.Int64 // every offset below this is on disk
+
+	syncFile func(*os.File) error // (*os.File).Sync; tests hold or fail it
 }
 
 // Open opens or creates the log in dir, recovering its tail.
@@ -94,7 +101,7 @@ func Open(dir string, cfg Config) (*Log, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	l := &Log{dir: dir, cfg: cfg, lg: cfg.Logger.With("dir", dir)}
+	l := &Log{dir: dir, cfg: cfg, lg: cfg.Logger.With("dir", dir), syncFile: (*os.File).Sync}
 	bases, err := segmentBases(dir)
 	if err != nil {
 		return nil, err
@@ -106,10 +113,13 @@ func Open(dir string, cfg Config) (*Log, error) {
 			return nil, err
 		}
 		l.segs = append(l.segs, s)
-		last := i == len(bases)-1
-		if last {
+		switch i {
+		case len(bases) - 1:
 			err = l.recover(s)
-		} else {
+		case len(bases) - 2:
+			// It may have rolled just before a crash, before its fsync finished.
+			err = l.recoverRolled(s)
+		default:
 			err = l.loadIndexes(s)
 		}
 		if err != nil {
@@ -179,6 +189,34 @@ func (l *Log) recover(s *segment) error {
 		}
 	}
 	return nil
+}
+
+// recoverRolled checks the segment before the active one batch by batch, as recover
+// does the active one, and writes its indexes anew. A roll fsyncs the sealed segment
+// after the new one has begun, so a crash can leave this one torn; its index files
+// (written at roll, never synced) are not trusted. Records lost from its tail were
+// never acknowledged with acks=all (their Sync covers this segment), and the
+// segments after it are kept: readers skip the gap, as they skip compaction's.
+func (l *Log) recoverRolled(s *segment) error {
+	fi, err := s.f.Stat()
+	if err != nil {
+		return err
+	}
+	good, err := l.scan(s, fi.Size())
+	if err != nil {
+		return err
+	}
+	if good < fi.Size() {
+		l.lg.Warn("log: truncating torn or corrupt tail of the last rolled segment", "segment", s.base,
+			"valid_bytes", good, "file_bytes", fi.Size(), "dropped_bytes", fi.Size()-good)
+		if err := s.f.Truncate(good); err != nil {
+			return fmt.Errorf("truncate %s: %w", s.f.Name(), err)
+		}
+		if err := s.f.Sync(); err != nil {
+			return err
+		}
+	}
+	return s.writeIndexes(l.dir)
 }
 
 // scan reads the batches of s up to limit, rebuilding its in-memory indexes, and
@@ -267,21 +305,26 @@ func (l *Log) AppendParsed(p []byte, batches []Batch) (first, last int64, err er
 	if len(batches) == 0 {
 		return 0, 0, fmt.Errorf("%w: no batches", ErrCorrupt)
 	}
-	first, last, sync, err := l.append(p, batches)
+	first, last, sync, rolled, err := l.append(p, batches)
+	if rolled {
+		l.syncRolled()
+	}
 	if err == nil && sync {
 		err = l.Sync()
 	}
 	return first, last, err
 }
 
-func (l *Log) append(p []byte, batches []Batch) (first, last int64, sync bool, err error) {
+// append writes p under the lock; rolled reports that it sealed a segment, whose
+// fsync the caller then runs without the lock (syncRolled).
+func (l *Log) append(p []byte, batches []Batch) (first, last int64, sync, rolled bool, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
-		return 0, 0, false, ErrClosed
+		return 0, 0, false, false, ErrClosed
 	}
-	if err := l.maybeRoll(int64(len(p))); err != nil {
-		return 0, 0, false, err
+	if rolled, err = l.maybeRoll(int64(len(p))); err != nil {
+		return 0, 0, false, rolled, err
 	}
 	s := l.segs[len(l.segs)-1]
 	if s.size == 0 {
@@ -299,7 +342,7 @@ func (l *Log) append(p []byte, batches []Batch) (first, last int64, sync bool, e
 	if _, err := s.f.WriteAt(p, s.size); err != nil {
 		// Take back whatever part of p reached the file, so the log stays whole.
 		s.f.Truncate(s.size)
-		return 0, 0, false, fmt.Errorf("append to %s: %w", s.f.Name(), err)
+		return 0, 0, false, rolled, fmt.Errorf("append to %s: %w", s.f.Name(), err)
 	}
 	pos = s.size
 	for i := range batches {
@@ -310,29 +353,36 @@ func (l *Log) append(p []byte, batches []Batch) (first, last int64, sync bool, e
 	l.next = off
 	l.unflushed += off - first
 	sync = l.cfg.FlushMessages > 0 && l.unflushed >= l.cfg.FlushMessages
-	return first, off - 1, sync, nil
+	return first, off - 1, sync, rolled, nil
 }
 
 // maybeRoll starts a new segment when adding n bytes would overfill the active one or
-// when it is too old. Called with mu held.
-func (l *Log) maybeRoll(n int64) error {
+// when it is too old, and reports whether it did. Called with mu held.
+func (l *Log) maybeRoll(n int64) (bool, error) {
 	s := l.segs[len(l.segs)-1]
 	if s.size == 0 {
-		return nil
+		return false, nil
 	}
 	if s.size+n <= l.cfg.SegmentBytes && time.Since(s.created) < l.cfg.SegmentAge {
-		return nil
+		return false, nil
 	}
-	return l.roll()
+	return true, l.roll()
 }
 
-// roll seals the active segment (synced, with its indexes on disk) and creates the
-// next one. Syncing here keeps the rule that only the last segment can be torn.
+// roll seals the active segment (its indexes written) and creates the next one. The
+// sealed segment is not synced here, under mu, but by syncRolled or the next Sync
+// once mu is released: appends and reads go on meanwhile.
 func (l *Log) roll() error {
-	s := l.segs[len(l.segs)-1]
-	if err := l.fsync(s.f); err != nil {
-		return fmt.Errorf("sync %s: %w", s.f.Name(), err)
+	if l.rolled != nil {
+		// The previous roll's fsync has not succeeded yet (only a segment filled
+		// within one fsync, or a failed fsync, gets here). Finish it first, so that
+		// no more than one sealed segment is ever unsynced: Open relies on that.
+		if err := l.syncRolledFiles(l.rolled); err != nil {
+			return err
+		}
+		l.rolled = nil
 	}
+	s := l.segs[len(l.segs)-1]
 	if err := s.writeIndexes(l.dir); err != nil {
 		return err
 	}
@@ -340,9 +390,46 @@ func (l *Log) roll() error {
 	if err != nil {
 		return err
 	}
-	syncDir(l.dir)
 	l.segs = append(l.segs, n)
+	l.rolled = s
 	l.lg.Debug("log: rolled segment", "base", n.base)
+	return nil
+}
+
+// syncRolled fsyncs the segment sealed by the last roll and the directory, without mu.
+// A failure leaves it to the next Sync, whose caller hears of it.
+func (l *Log) syncRolled() {
+	l.syncMu.Lock()
+	defer l.syncMu.Unlock()
+	l.mu.RLock()
+	s := l.rolled
+	l.mu.RUnlock()
+	if s == nil {
+		return // a Sync got there first
+	}
+	if err := l.syncRolledFiles(s); err != nil {
+		l.lg.Error("log: sync of rolled segment failed; the next sync retries it", "segment", s.base, "err", err)
+		return
+	}
+	l.mu.Lock()
+	if l.rolled == s {
+		l.rolled = nil
+	}
+	l.mu.Unlock()
+}
+
+// syncRolledFiles fsyncs a sealed segment, then the directory (which names the segment
+// after it). The segment cannot be retired meanwhile except by Remove or Close.
+func (l *Log) syncRolledFiles(s *segment) error {
+	if !s.acquire() {
+		return ErrClosed
+	}
+	err := l.fsync(s.f)
+	s.release()
+	if err != nil {
+		return fmt.Errorf("sync %s: %w", s.f.Name(), err)
+	}
+	syncDir(l.dir)
 	return nil
 }
 
@@ -381,13 +468,39 @@ func (l *Log) SyncTo(end int64) error {
 		l.mu.Unlock()
 		return ErrClosed
 	}
-	f := l.segs[len(l.segs)-1].f
+	active, rolled := l.segs[len(l.segs)-1], l.rolled
 	upTo := l.next
 	l.unflushed = 0
 	l.mu.Unlock()
-	// Earlier segments were synced when they rolled; a roll after this point syncs f
-	// itself, so one fsync of f covers everything below upTo.
-	if err := l.fsync(f); err != nil {
+	// Segments before rolled were synced after they rolled; rolled (if its roll's sync
+	// has not succeeded) is synced here first, then active. A roll after this point
+	// leaves active for the next sync to cover, which waits for this one, so these
+	// fsyncs cover everything below upTo.
+	if rolled != nil {
+		if err := l.syncRolledFiles(rolled); err != nil {
+			return fmt.Errorf("sync: %w", err)
+		}
+		l.mu.Lock()
+		if l.rolled == rolled {
+			l.rolled = nil
+		}
+		l.mu.Unlock()
+	}
+	if !active.acquire() {
+		// Retired since: the log closed (Close synced it), or the segment rolled, was
+		// synced and then deleted by retention.
+		l.mu.RLock()
+		closed := l.closed
+		l.mu.RUnlock()
+		if closed {
+			return ErrClosed
+		}
+		l.flushed.Store(upTo)
+		return nil
+	}
+	err := l.fsync(active.f)
+	active.release()
+	if err != nil {
 		return fmt.Errorf("sync: %w", err)
 	}
 	l.flushed.Store(upTo)
@@ -397,10 +510,10 @@ func (l *Log) SyncTo(end int64) error {
 // fsync syncs f, telling the observer how long it took.
 func (l *Log) fsync(f *os.File) error {
 	if l.cfg.OnSync == nil {
-		return f.Sync()
+		return l.syncFile(f)
 	}
 	start := time.Now()
-	err := f.Sync()
+	err := l.syncFile(f)
 	l.cfg.OnSync(time.Since(start))
 	return err
 }
@@ -597,6 +710,9 @@ func (l *Log) Retain(now time.Time) (int, error) {
 	n := 0
 	for len(l.segs) > 1 {
 		s := l.segs[0]
+		if s == l.rolled {
+			break // its fsync is in flight or failed: keep it until a sync succeeds
+		}
 		byAge := l.cfg.RetentionAge > 0 && s.newest() < now.Add(-l.cfg.RetentionAge).UnixMilli()
 		bySize := l.cfg.RetentionBytes > 0 && total-s.size >= l.cfg.RetentionBytes
 		if !byAge && !bySize {
@@ -623,8 +739,15 @@ func (l *Log) Close() error {
 		return nil
 	}
 	l.closed = true
+	var err error
+	if l.rolled != nil {
+		err = l.syncRolledFiles(l.rolled)
+		l.rolled = nil
+	}
 	s := l.segs[len(l.segs)-1]
-	err := s.f.Sync()
+	if err == nil {
+		err = l.syncFile(s.f)
+	}
 	if err == nil {
 		err = s.writeIndexes(l.dir)
 	}
