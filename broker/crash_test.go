@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -86,7 +88,11 @@ func TestAcksAllSurvivesSIGKILL(t *testing.T) {
 	}
 	dir := t.TempDir()
 	child, addr := startChild(t, dir)
-	createTopic(t, addr, "durable", 2, nil)
+	// Small segments: the stream rolls several times, so acknowledgements cover records
+	// of segments whose roll fsync ran outside the log lock, and the restart recovers
+	// the last rolled segment as well as the active one.
+	seg := "4096"
+	createTopic(t, addr, "durable", 2, map[string]*string{"segment.bytes": &seg})
 
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.ProducerLinger(time.Millisecond), kgo.RecordRetries(2), kgo.RecordDeliveryTimeout(5*time.Second))
@@ -148,5 +154,15 @@ func TestAcksAllSurvivesSIGKILL(t *testing.T) {
 	if missing > 0 {
 		t.Fatalf("%d of %d acknowledged records lost after SIGKILL", missing, n)
 	}
-	t.Logf("%d acknowledged records, all present after SIGKILL and restart (%d read)", n, len(got))
+	segs := 0
+	filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(path, ".log") && len(d.Name()) == len("00000000000000000000.log") {
+			segs++
+		}
+		return nil
+	})
+	if segs < 6 {
+		t.Fatalf("%d segment files for 2 partitions: the stream rolled too few segments", segs)
+	}
+	t.Logf("%d acknowledged records, all present after SIGKILL and restart (%d read, %d segments)", n, len(got), segs)
 }
