@@ -21,11 +21,15 @@
 //	baseSequence int32 | recordCount int32 | records...
 //
 // Only the last segment is written. When it grows past SegmentBytes or gets older than
-// SegmentAge, it is synced, its indexes are written, and a new one begins. The indexes
-// of the active segment live in memory and reach disk when the segment rolls or the log
-// is closed; on Open the active segment is scanned batch by batch (length, magic and
-// CRC), a torn or corrupt tail is truncated with a log line, and its indexes are rebuilt.
-// The indexes of older segments are checked and rebuilt from their segment when damaged.
+// SegmentAge, its indexes are written and a new one begins; the old one (and the
+// directory) is fsynced after the log's lock is released, by the append that rolled or
+// by the next Sync, whichever comes first, so reads and appends do not wait for it. At
+// most one rolled segment is unsynced at a time; every Sync covers it. The indexes of
+// the active segment live in memory and reach disk when the segment rolls or the log is
+// closed; on Open the active segment and the one before it are scanned batch by batch
+// (length, magic and CRC), a torn or corrupt tail is truncated with a log line, and
+// their indexes are rebuilt. The indexes of older segments are checked and rebuilt from
+// their segment when damaged.
 //
 // Durability is the caller's choice: Append writes to the file (the page cache), Sync
 // makes everything appended so far durable. Concurrent Syncs share one fsync (group
