@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -195,5 +196,38 @@ func TestRecoverTornRolledSegment(t *testing.T) {
 	}
 	if first, _, err := l.Append(makeBatch(1, 5000, 10)); err != nil || first != 24 {
 		t.Fatalf("append after recovery: %d %v", first, err)
+	}
+}
+
+// TestCompactionLeavesUnsyncedRolledSegment fails the fsync of a rolled segment and
+// checks that compaction does not rewrite it until a Sync has fsynced it.
+func TestCompactionLeavesUnsyncedRolledSegment(t *testing.T) {
+	l := openTest(t, t.TempDir(), Config{SegmentBytes: 200})
+	if _, _, err := l.Append(keyedBatch(1000, kv{"k", "old"}, kv{"k", "older"})); err != nil {
+		t.Fatal(err)
+	}
+	fail := true
+	l.syncFile = func(f *os.File) error { // only this goroutine syncs until Sync below
+		if fail && filepath.Base(f.Name()) == "00000000000000000000.log" {
+			fail = false
+			return errors.New("injected fsync failure")
+		}
+		return f.Sync()
+	}
+	// A batch too big for the segment's room: it rolls, and the fsync fails.
+	if _, _, err := l.Append(keyedBatch(2000, kv{"k", "new"}, kv{"x", strings.Repeat("v", 150)})); err != nil {
+		t.Fatal(err)
+	}
+	if l.Segments() != 2 || fail {
+		t.Fatalf("%d segments, failed fsync %v: want a roll whose fsync failed", l.Segments(), !fail)
+	}
+	if n, err := l.Compact(time.Now(), time.Hour); err != nil || n != 0 {
+		t.Fatalf("compaction removed %d (%v) records while the rolled segment is unsynced", n, err)
+	}
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := l.Compact(time.Now(), time.Hour); err != nil || n != 2 {
+		t.Fatalf("compaction after Sync removed %d (%v) records, want 2", n, err)
 	}
 }
