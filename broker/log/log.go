@@ -402,10 +402,10 @@ func (l *Log) syncRolled() {
 	l.syncMu.Lock()
 	defer l.syncMu.Unlock()
 	l.mu.RLock()
-	s := l.rolled
+	s, closed := l.rolled, l.closed
 	l.mu.RUnlock()
-	if s == nil {
-		return // a Sync got there first
+	if s == nil || closed {
+		return // a Sync or Close got there first, or Remove
 	}
 	if err := l.syncRolledFiles(s); err != nil {
 		l.lg.Error("log: sync of rolled segment failed; the next sync retries it", "segment", s.base, "err", err)
