@@ -25,11 +25,11 @@ func (tx *Tx) Bucket(name []byte) (*Bucket, error) {
 		return nil, ErrTxDone
 	}
 	if tx.iso != ReadCommitted && (!tx.writable || tx.perBkt[catalogBucket] == 0) {
-		if id, ok := tx.db.cachedBucket(name, tx.snap.lsn); ok {
+		if e, ok := tx.db.cachedBucket(name, tx.snap.lsn); ok {
 			if tx.writable {
 				tx.deps[string(treeKey(catalogBucket, name))] = true
 			}
-			return &Bucket{tx: tx, id: id, name: string(name)}, nil
+			return tx.newBucket(e.id, e.name), nil
 		}
 	}
 	ck := treeKey(catalogBucket, name)
@@ -50,7 +50,18 @@ func (tx *Tx) Bucket(name []byte) (*Bucket, error) {
 	if tx.iso != ReadCommitted && (!tx.writable || tx.perBkt[catalogBucket] == 0) {
 		tx.db.cacheBucket(name, id, tx.snap.lsn)
 	}
-	return &Bucket{tx: tx, id: id, name: string(name)}, nil
+	return tx.newBucket(id, string(name)), nil
+}
+
+// newBucket returns a Bucket of tx. The first one of a transaction is the Bucket kept
+// inside the Tx, so that the usual read (one View, one bucket) allocates it with the Tx.
+func (tx *Tx) newBucket(id uint32, name string) *Bucket {
+	if !tx.bktUsed {
+		tx.bktUsed = true
+		tx.bkt = Bucket{tx: tx, id: id, name: name}
+		return &tx.bkt
+	}
+	return &Bucket{tx: tx, id: id, name: name}
 }
 
 // CreateBucket creates the bucket called name; ErrBucketExists if there is one.
@@ -126,7 +137,15 @@ func (b *Bucket) Get(key []byte) ([]byte, error) {
 	if b.tx.dropSet[b.id] {
 		return nil, fmt.Errorf("%w: %q was deleted", ErrBucketMissing, b.name)
 	}
-	v, ok, err := b.tx.get(treeKey(b.id, key))
+	// The tree key on the stack: get and the tree walk keep no reference to it.
+	var buf [64]byte
+	tk := buf[:0]
+	if 4+len(key) > len(buf) {
+		tk = make([]byte, 0, 4+len(key))
+	}
+	tk = binary.BigEndian.AppendUint32(tk, b.id)
+	tk = append(tk, key...)
+	v, ok, err := b.tx.get(tk)
 	if !ok {
 		return nil, err
 	}

@@ -99,6 +99,14 @@ type Cursor struct {
 	cur []byte // current tree key, nil when off either end
 	val []byte
 	err error
+	// bounds holds lo and hi, and seekKey is Seek's tree key, reused by every Seek, so
+	// that a cursor costs one allocation.
+	bounds  [8]byte
+	seekKey []byte
+	seekBuf [32]byte
+	// rd is the tree cursor's reader, kept here so that handing it to the tree cursor as
+	// an interface does not allocate.
+	rd snapReader
 	// onTree says cur is the tree cursor's current key, so Next and Prev can step the
 	// leaf instead of seeking.
 	onTree bool
@@ -106,9 +114,14 @@ type Cursor struct {
 
 // Cursor returns a cursor over the bucket.
 func (b *Bucket) Cursor() *Cursor {
-	c := &Cursor{b: b, lo: treeKey(b.id, nil), hi: treeKey(b.id+1, nil)}
+	c := &Cursor{b: b}
+	c.seekKey = c.seekBuf[:0]
+	binary.BigEndian.PutUint32(c.bounds[:4], b.id)
+	binary.BigEndian.PutUint32(c.bounds[4:], b.id+1)
+	c.lo, c.hi = c.bounds[:4:4], c.bounds[4:8:8]
 	r, root, err := b.tx.reader()
-	c.tc = treeCursor{r: r, root: root}
+	c.rd = r
+	c.tc = treeCursor{r: &c.rd, root: root}
 	c.err = err
 	if b.tx.dropSet[b.id] {
 		c.err = fmt.Errorf("%w: %q was deleted", ErrBucketMissing, b.name)
@@ -131,7 +144,9 @@ func (c *Cursor) Last() ([]byte, []byte) { return c.move(func() error { return c
 
 // Seek moves to the first key >= key.
 func (c *Cursor) Seek(key []byte) ([]byte, []byte) {
-	return c.move(func() error { return c.seekGE(treeKey(c.b.id, key)) })
+	// seekGE keeps no reference to its key past the call, so the buffer can be reused.
+	c.seekKey = append(binary.BigEndian.AppendUint32(c.seekKey[:0], c.b.id), key...)
+	return c.move(func() error { return c.seekGE(c.seekKey) })
 }
 
 // Next moves to the following key; nil at the end.

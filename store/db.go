@@ -631,16 +631,23 @@ var latestMark = uint64(math.MaxUint64)
 // catalogCache maps bucket names to ids for snapshots at or after lsn. It is immutable.
 type catalogCache struct {
 	lsn uint64
-	ids map[string]uint32
+	ids map[string]cachedID
 }
 
-func (db *DB) cachedBucket(name []byte, snap uint64) (uint32, bool) {
+// cachedID is a bucket's identifier and its name, kept as a string so that a Bucket
+// found here needs no copy of the name.
+type cachedID struct {
+	id   uint32
+	name string
+}
+
+func (db *DB) cachedBucket(name []byte, snap uint64) (cachedID, bool) {
 	c := db.cat.Load()
 	if snap < c.lsn {
-		return 0, false
+		return cachedID{}, false
 	}
-	id, ok := c.ids[string(name)]
-	return id, ok
+	e, ok := c.ids[string(name)]
+	return e, ok
 }
 
 func (db *DB) cacheBucket(name []byte, id uint32, snap uint64) {
@@ -650,13 +657,13 @@ func (db *DB) cacheBucket(name []byte, id uint32, snap uint64) {
 	if snap < c.lsn {
 		return
 	}
-	ids := make(map[string]uint32, len(c.ids)+1)
+	ids := make(map[string]cachedID, len(c.ids)+1)
 	if len(c.ids) < 4096 {
 		for k, v := range c.ids {
 			ids[k] = v
 		}
 	}
-	ids[string(name)] = id
+	ids[string(name)] = cachedID{id, string(name)}
 	db.cat.Store(&catalogCache{lsn: c.lsn, ids: ids})
 }
 

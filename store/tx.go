@@ -84,6 +84,10 @@ type Tx struct {
 	newBkt    uint32 // highest bucket id created
 	usedLocks bool   // Lock was called: the lock table has entries to release
 	wsBytes   int    // bytes of keys and values in writes
+
+	bkt     Bucket // the first Bucket the transaction returns (newBucket)
+	bktUsed bool
+	getRd   snapReader // get's reader, here so that passing it as an interface does not allocate
 }
 
 type entry struct {
@@ -253,7 +257,8 @@ func (tx *Tx) get(k []byte) ([]byte, bool, error) {
 	if tx.reads != nil {
 		tx.reads[string(k)] = true
 	}
-	return treeGet(r, root, k)
+	tx.getRd = r
+	return treeGet(&tx.getRd, root, k)
 }
 
 func (tx *Tx) checkWrite(bucket uint32, k []byte, vlen int) error {
