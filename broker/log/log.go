@@ -170,25 +170,7 @@ func segmentBases(dir string) ([]int64, error) {
 // recover scans the active segment batch by batch, truncates it after the last whole
 // batch whose CRC matches, and rebuilds its indexes.
 func (l *Log) recover(s *segment) error {
-	fi, err := s.f.Stat()
-	if err != nil {
-		return err
-	}
-	good, err := l.scan(s, fi.Size())
-	if err != nil {
-		return err
-	}
-	if good < fi.Size() {
-		l.lg.Warn("log: truncating torn or corrupt tail", "segment", s.base,
-			"valid_bytes", good, "file_bytes", fi.Size(), "dropped_bytes", fi.Size()-good)
-		if err := s.f.Truncate(good); err != nil {
-			return fmt.Errorf("truncate %s: %w", s.f.Name(), err)
-		}
-		if err := s.f.Sync(); err != nil {
-			return err
-		}
-	}
-	return nil
+	return l.truncateTornTail(s, "torn or corrupt tail")
 }
 
 // recoverRolled checks the segment before the active one batch by batch, as recover
@@ -198,6 +180,15 @@ func (l *Log) recover(s *segment) error {
 // never acknowledged with acks=all (their Sync covers this segment), and the
 // segments after it are kept: readers skip the gap, as they skip compaction's.
 func (l *Log) recoverRolled(s *segment) error {
+	if err := l.truncateTornTail(s, "torn or corrupt tail of the last rolled segment"); err != nil {
+		return err
+	}
+	return s.writeIndexes(l.dir)
+}
+
+// truncateTornTail cuts s after its last whole batch whose CRC matches, logging what it
+// drops as what, and syncs the cut.
+func (l *Log) truncateTornTail(s *segment, what string) error {
 	fi, err := s.f.Stat()
 	if err != nil {
 		return err
@@ -206,17 +197,15 @@ func (l *Log) recoverRolled(s *segment) error {
 	if err != nil {
 		return err
 	}
-	if good < fi.Size() {
-		l.lg.Warn("log: truncating torn or corrupt tail of the last rolled segment", "segment", s.base,
-			"valid_bytes", good, "file_bytes", fi.Size(), "dropped_bytes", fi.Size()-good)
-		if err := s.f.Truncate(good); err != nil {
-			return fmt.Errorf("truncate %s: %w", s.f.Name(), err)
-		}
-		if err := s.f.Sync(); err != nil {
-			return err
-		}
+	if good == fi.Size() {
+		return nil
 	}
-	return s.writeIndexes(l.dir)
+	l.lg.Warn("log: truncating "+what, "segment", s.base,
+		"valid_bytes", good, "file_bytes", fi.Size(), "dropped_bytes", fi.Size()-good)
+	if err := s.f.Truncate(good); err != nil {
+		return fmt.Errorf("truncate %s: %w", s.f.Name(), err)
+	}
+	return s.f.Sync()
 }
 
 // scan reads the batches of s up to limit, rebuilding its in-memory indexes, and
