@@ -96,29 +96,37 @@ func TestAOFTornTail(t *testing.T) {
 	}
 }
 
+// startAOFChild re-executes the test binary as TestAOFChild: a server with appendfsync
+// always in a fresh directory, on a loopback address, that the caller can SIGKILL.
+func startAOFChild(t *testing.T) (dir, addr string, child *exec.Cmd) {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir = t.TempDir()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr = ln.Addr().String()
+	ln.Close()
+	child = exec.Command(exe, "-test.run=^TestAOFChild$")
+	child.Env = append(os.Environ(), "GANTRY_AOF_CHILD="+dir, "GANTRY_AOF_ADDR="+addr)
+	child.Stderr = os.Stderr
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return dir, addr, child
+}
+
 // With appendfsync always, no write that was answered is lost when the process is
 // killed with SIGKILL in the middle of writes.
 func TestAOFCrash(t *testing.T) {
 	if os.Getenv("GANTRY_AOF_CHILD") != "" {
 		return // the child's work is in TestMain's helper below
 	}
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	child := exec.Command(exe, "-test.run=^TestAOFChild$")
-	child.Env = append(os.Environ(), "GANTRY_AOF_CHILD="+dir, "GANTRY_AOF_ADDR="+addr)
-	child.Stderr = os.Stderr
-	if err := child.Start(); err != nil {
-		t.Fatal(err)
-	}
+	dir, addr, child := startAOFChild(t)
 	defer child.Process.Kill()
 	rdb := redis.NewClient(&redis.Options{Addr: addr, DisableIdentity: true, MaxRetries: -1})
 	defer rdb.Close()

@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -159,23 +157,7 @@ func waitForLong(t testing.TB, what string, d time.Duration, cond func() bool) {
 // is applied twice: counters (INCR) and lists (RPUSH) are exact after a restart.
 func TestAOFRewriteCrash(t *testing.T) {
 	n := rewriteKeys(t, 50_000)
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	child := exec.Command(exe, "-test.run=^TestAOFChild$")
-	child.Env = append(os.Environ(), "GANTRY_AOF_CHILD="+dir, "GANTRY_AOF_ADDR="+addr)
-	child.Stderr = os.Stderr
-	if err := child.Start(); err != nil {
-		t.Fatal(err)
-	}
+	dir, addr, child := startAOFChild(t)
 	defer child.Process.Kill()
 	ctx := context.Background()
 	rdb := redis.NewClient(&redis.Options{Addr: addr, DisableIdentity: true, MaxRetries: -1})
