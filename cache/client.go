@@ -31,8 +31,9 @@ type client struct {
 	now        int64 // Unix ms when the current batch of commands was read
 	staleNow   bool  // the client went back to the socket since now was read
 	lower      [32]byte
-	locked     []int // shards locked by the running command, ascending
-	inExec     bool  // running the commands of EXEC: locks are already held
+	cmd        *command // the running command: functions that serve several names read it
+	locked     []int    // shards locked by the running command, ascending
+	inExec     bool     // running the commands of EXEC: locks are already held
 
 	multi    []queued // commands queued since MULTI; nil when not in MULTI
 	inMulti  bool

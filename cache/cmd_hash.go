@@ -145,7 +145,7 @@ func cmdHGetAll(c *client, args [][]byte) {
 	if wrong {
 		return
 	}
-	name := lowerString(args[0])
+	name := c.cmd.name
 	if h == nil {
 		if name == "hgetall" {
 			c.w.Map(0)

@@ -36,7 +36,7 @@ const (
 
 // cmdExpire is EXPIRE, PEXPIRE, EXPIREAT and PEXPIREAT.
 func cmdExpire(c *client, args [][]byte) {
-	name := lowerString(args[0])
+	name := c.cmd.name
 	seconds := name == "expire" || name == "expireat"
 	relative := name == "expire" || name == "pexpire"
 	flags := 0
@@ -117,7 +117,7 @@ func cmdTTL(c *client, args [][]byte) {
 		c.w.Int(-1)
 		return
 	}
-	switch lowerString(args[0]) {
+	switch c.cmd.name {
 	case "ttl":
 		c.w.Int((e.exp - c.now + 500) / 1000)
 	case "pttl":

@@ -12,7 +12,7 @@ func (c *client) listOf(key []byte, create bool) (l *list, e *entry, wrong bool)
 
 // cmdPush is LPUSH, RPUSH, LPUSHX and RPUSHX.
 func cmdPush(c *client, args [][]byte) {
-	name := lowerString(args[0])
+	name := c.cmd.name
 	left := name[0] == 'l'
 	exists := name[len(name)-1] == 'x'
 	l, e, wrong := c.listOf(args[1], !exists)

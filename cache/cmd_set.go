@@ -245,7 +245,7 @@ func (c *client) setAlgebra(op string, keys [][]byte) (*set, bool) {
 }
 
 func cmdSetAlgebra(c *client, args [][]byte) {
-	name := lowerString(args[0])
+	name := c.cmd.name
 	store := len(name) > 5 && name[len(name)-5:] == "store"
 	op := name[1:]
 	keys := args[1:]

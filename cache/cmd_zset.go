@@ -262,7 +262,7 @@ type zrange struct {
 // ZREVRANGEBYLEX.
 func cmdZRange(c *client, args [][]byte) {
 	var o zrange
-	switch lowerString(args[0]) {
+	switch c.cmd.name {
 	case "zrevrange":
 		o.rev = true
 	case "zrangebyscore":
@@ -402,7 +402,7 @@ func (z *zset) rankRange(start, stop int64, rev bool) []*zskipNode {
 // is parsed before the key is looked at, as in Redis.
 func cmdZRemRange(c *client, args [][]byte) {
 	var pick func(z *zset) []*zskipNode
-	switch lowerString(args[0]) {
+	switch c.cmd.name {
 	case "zremrangebyscore":
 		min, minEx, ok1 := scoreBound(args[2])
 		max, maxEx, ok2 := scoreBound(args[3])

@@ -236,6 +236,7 @@ func (c *client) call(cmd *command, args [][]byte) {
 	if c.sample%sampleEvery == 0 {
 		start = time.Now()
 	}
+	c.cmd = cmd
 	cmd.fn(c, args)
 	if !start.IsZero() {
 		c.s.latency[cmd.id].Observe(time.Since(start).Seconds())
