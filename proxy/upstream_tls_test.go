@@ -317,5 +317,5 @@ func BenchmarkProxyRoundTripTLS(b *testing.B) {
 		b.Fatal(err)
 	}
 	serveRaw(b, ln)
-	benchGets(b, serveBench(b, tlsPool(ln.Addr().String(), &UpstreamTLS{CAFile: ca.file})), "/small")
+	benchGets(b, serveBench(b, tlsPool(ln.Addr().String(), &UpstreamTLS{CAFile: ca.file})), "/small", 13)
 }
