@@ -156,11 +156,19 @@ func TestH2StreamsEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	for i := 0; i < 2; i++ {
+	expectEvents(t, resp.Body, next, 2)
+}
+
+// expectEvents lets the backend write n server-sent events ("data: I"), one per send on
+// next, and fails unless each arrives through body within five seconds of being sent:
+// an event the proxy holds back is a test failure, not a wait.
+func expectEvents(t *testing.T, body io.Reader, next chan<- struct{}, n int) {
+	t.Helper()
+	for i := 0; i < n; i++ {
 		next <- struct{}{}
 		buf := make([]byte, 64)
 		got := make(chan string, 1)
-		go func() { n, _ := io.ReadAtLeast(resp.Body, buf, 9); got <- string(buf[:n]) }()
+		go func() { n, _ := io.ReadAtLeast(body, buf, 9); got <- string(buf[:n]) }()
 		select {
 		case s := <-got:
 			if s != fmt.Sprintf("data: %d\n\n", i) {

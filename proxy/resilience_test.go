@@ -407,16 +407,7 @@ func TestBreakerAndShedding(t *testing.T) {
 			tt.set(&cfg)
 			_, addr := start(t, cfg)
 			c := client(t)
-			first := make(chan int, 1)
-			go func() {
-				resp, err := c.Get("http://" + addr + "/slow")
-				if err != nil {
-					first <- 0
-					return
-				}
-				resp.Body.Close()
-				first <- resp.StatusCode
-			}()
+			first := statusLater(c, "http://"+addr+"/slow")
 			<-entered
 			begin := time.Now()
 			code, body, hdr := get(t, c, "http://"+addr+"/second")
@@ -565,4 +556,21 @@ func TestRouteReadTimeout(t *testing.T) {
 	if code, body, _ := get(t, c, "http://"+addr+"/fast"); code != 200 || body != "done" {
 		t.Errorf("other route: %d %q", code, body)
 	}
+}
+
+// statusLater sends a GET for url on its own goroutine and delivers the answer's status
+// code, or 0 when the request failed, so that a test can hold a request in flight while
+// it sends others.
+func statusLater(c *http.Client, url string) <-chan int {
+	first := make(chan int, 1)
+	go func() {
+		resp, err := c.Get(url)
+		if err != nil {
+			first <- 0
+			return
+		}
+		resp.Body.Close()
+		first <- resp.StatusCode
+	}()
+	return first
 }

@@ -186,20 +186,7 @@ func TestUpstreamH2StreamsEvents(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for i := 0; i < 2; i++ {
-			next <- struct{}{}
-			buf := make([]byte, 64)
-			got := make(chan string, 1)
-			go func() { n, _ := io.ReadAtLeast(resp.Body, buf, 9); got <- string(buf[:n]) }()
-			select {
-			case s := <-got:
-				if s != fmt.Sprintf("data: %d\n\n", i) {
-					t.Fatalf("event %d: %q", i, s)
-				}
-			case <-time.After(5 * time.Second):
-				t.Fatalf("event %d was held back", i)
-			}
-		}
+		expectEvents(t, resp.Body, next, 2)
 		resp.Body.Close()
 	}
 }
@@ -261,16 +248,7 @@ func TestUpstreamH2Breaker(t *testing.T) {
 	})
 	_, paddr := start(t, h2Pool(PoolConfig{MaxRequestsPerHost: 1}, addr))
 	c := h2cClient(t)
-	first := make(chan int, 1)
-	go func() {
-		resp, err := c.Get("http://" + paddr + "/")
-		if err != nil {
-			first <- 0
-			return
-		}
-		resp.Body.Close()
-		first <- resp.StatusCode
-	}()
+	first := statusLater(c, "http://"+paddr+"/")
 	<-entered
 	code, body, _ := get(t, c, "http://"+paddr+"/")
 	if code != 503 || body != "upstream hosts at capacity\n" {
