@@ -94,24 +94,28 @@ func copyUntilEOF(dst *bufio.Writer, src *bufio.Reader, chunk bool) error {
 		if err != nil {
 			return err
 		}
-		if chunk {
-			if err := writeChunkHeader(dst, len(p)); err != nil {
-				return err
-			}
-		}
-		if err := write(dst, p); err != nil {
+		if err := writeData(dst, p, chunk); err != nil {
 			return err
 		}
 		src.Discard(len(p))
-		if chunk {
-			if err := write(dst, crlf); err != nil {
-				return err
-			}
-		}
 	}
 }
 
 var crlf = []byte("\r\n")
+
+// writeData writes p to dst, framed as one chunk when chunked.
+func writeData(dst *bufio.Writer, p []byte, chunked bool) error {
+	if !chunked {
+		return write(dst, p)
+	}
+	if err := writeChunkHeader(dst, len(p)); err != nil {
+		return err
+	}
+	if err := write(dst, p); err != nil {
+		return err
+	}
+	return write(dst, crlf)
+}
 
 func writeChunkHeader(dst *bufio.Writer, n int) error {
 	b := strconv.AppendUint(dst.AvailableBuffer(), uint64(n), 16)

@@ -426,13 +426,7 @@ func (c *conn) proxy(n int) bool {
 		u = p.pick(&c.view, &triedP, &triedB, key, p.stickyValue(h))
 		if u == nil {
 			if lastErr == nil {
-				if p.full() {
-					p.breakerOpen.Add(1)
-					lastErr = errAtCapacity
-				} else {
-					p.noHost.Add(1)
-					lastErr = errNoUpstream
-				}
+				lastErr = p.noPick()
 			}
 			c.fail(lastErr)
 			return false

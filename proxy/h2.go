@@ -251,13 +251,7 @@ func (h h2Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			fresh = false
 		} else if u = p.pick(&c.view, &triedP, &triedB, key, p.stickyValue(req)); u == nil {
 			if lastErr == nil {
-				if p.full() {
-					p.breakerOpen.Add(1)
-					lastErr = errAtCapacity
-				} else {
-					p.noHost.Add(1)
-					lastErr = errNoUpstream
-				}
+				lastErr = p.noPick()
 			}
 			fail(lastErr)
 			return
@@ -443,18 +437,8 @@ func copyBody(dst *bufio.Writer, body interface{ Read([]byte) (int, error) }, ch
 			if limit >= 0 && total > limit {
 				return errBodyTooLarge
 			}
-			if chunked {
-				if werr := writeChunkHeader(dst, n); werr != nil {
-					return werr
-				}
-			}
-			if werr := write(dst, buf[:n]); werr != nil {
+			if werr := writeData(dst, buf[:n], chunked); werr != nil {
 				return werr
-			}
-			if chunked {
-				if werr := write(dst, crlf); werr != nil {
-					return werr
-				}
 			}
 		}
 		if err != nil {

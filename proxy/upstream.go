@@ -353,6 +353,17 @@ func (p *pool) pick(v *pickView, triedP, triedB *uint64, key, sticky []byte) *up
 	return nil
 }
 
+// noPick counts and names why pick found no host, for a request with no earlier error
+// to report instead: every usable host at its request limit (the breaker), or none usable.
+func (p *pool) noPick() *statusError {
+	if p.full() {
+		p.breakerOpen.Add(1)
+		return errAtCapacity
+	}
+	p.noHost.Add(1)
+	return errNoUpstream
+}
+
 // hashKey says what a hashing pool hashes: the client IP, a header or a cookie.
 type hashKey struct {
 	kind int // hashClientIP, hashHeader, hashCookie

@@ -187,13 +187,7 @@ func (c *conn) roundTripH2(ctx context.Context, rt *route, req *http.Request, k 
 		u := p.pick(&c.view, &triedP, &triedB, k.key, k.sticky)
 		if u == nil {
 			if lastErr == nil {
-				if p.full() {
-					p.breakerOpen.Add(1)
-					lastErr = errAtCapacity
-				} else {
-					p.noHost.Add(1)
-					lastErr = errNoUpstream
-				}
+				lastErr = p.noPick()
 			}
 			return nil, lastErr
 		}
@@ -445,18 +439,8 @@ func copyH2Body(w *bufio.Writer, x *h2Exchange, chunked bool, left int64) error 
 	for {
 		n, err := x.Read(buf)
 		if n > 0 {
-			if chunked {
-				if werr := writeChunkHeader(w, n); werr != nil {
-					return werr
-				}
-			}
-			if werr := write(w, buf[:n]); werr != nil {
+			if werr := writeData(w, buf[:n], chunked); werr != nil {
 				return werr
-			}
-			if chunked {
-				if werr := write(w, crlf); werr != nil {
-					return werr
-				}
 			}
 			if left >= 0 {
 				left -= int64(n)
