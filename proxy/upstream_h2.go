@@ -357,17 +357,9 @@ func (c *conn) proxyH2(rt *route, host, target []byte, n int) bool {
 	w.WriteByte(' ')
 	w.WriteString(http.StatusText(st))
 	w.WriteString("\r\n")
-	for k, vs := range resp.Header {
-		if hopByHopName(k) || k == "Content-Length" || rt.respRules.drops([]byte(k)) {
-			continue
-		}
-		for _, v := range vs {
-			w.WriteString(k)
-			w.WriteString(": ")
-			w.WriteString(v)
-			w.WriteString("\r\n")
-		}
-	}
+	writeFields(w, resp.Header, func(k string) bool {
+		return k == "Content-Length" || rt.respRules.drops([]byte(k))
+	})
 	rt.respRules.writeSet(w)
 	w.WriteString("Via: ")
 	w.Write(s.via)
@@ -460,11 +452,11 @@ func copyH2Body(w *bufio.Writer, x *h2Exchange, chunked bool, left int64) error 
 	}
 }
 
-// writeTrailers ends a chunked body with the trailer fields of an h2 response.
-func writeTrailers(w *bufio.Writer, trailer http.Header) error {
-	w.WriteString("0\r\n")
-	for k, vs := range trailer {
-		if hopByHopName(k) {
+// writeFields writes the fields of h as HTTP/1.1 header lines, leaving out hop-by-hop
+// fields and those that drop (when not nil) reports.
+func writeFields(w *bufio.Writer, h http.Header, drop func(name string) bool) {
+	for k, vs := range h {
+		if hopByHopName(k) || drop != nil && drop(k) {
 			continue
 		}
 		for _, v := range vs {
@@ -474,6 +466,12 @@ func writeTrailers(w *bufio.Writer, trailer http.Header) error {
 			w.WriteString("\r\n")
 		}
 	}
+}
+
+// writeTrailers ends a chunked body with the trailer fields of an h2 response.
+func writeTrailers(w *bufio.Writer, trailer http.Header) error {
+	w.WriteString("0\r\n")
+	writeFields(w, trailer, nil)
 	w.WriteString("\r\n")
 	if err := w.Flush(); err != nil {
 		return &writeError{err}
