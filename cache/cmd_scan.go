@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"cmp"
 	"slices"
 	"strconv"
 
@@ -99,15 +100,7 @@ func (cs collScan) page(items []scanItem) ([]scanItem, uint64) {
 			out = append(out, it)
 		}
 	}
-	slices.SortFunc(out, func(a, b scanItem) int {
-		switch {
-		case a.h < b.h:
-			return -1
-		case a.h > b.h:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, func(a, b scanItem) int { return cmp.Compare(a.h, b.h) })
 	n := max(cs.count, len(items)/16)
 	if n >= len(out) {
 		return out, 0
@@ -121,6 +114,17 @@ func (cs collScan) page(items []scanItem) ([]scanItem, uint64) {
 		return out, 0
 	}
 	return out[:n], out[n].h
+}
+
+// pick takes this call's page of items when the collection is paged (small encodings
+// answer whole, cursor 0, as in Redis), drops those MATCH refuses, and returns them with
+// the next cursor.
+func (cs collScan) pick(items []scanItem, paged bool) ([]scanItem, uint64) {
+	next := uint64(0)
+	if paged {
+		items, next = cs.page(items)
+	}
+	return slices.DeleteFunc(items, func(it scanItem) bool { return !cs.match(it.name) }), next
 }
 
 // match reports whether name passes the MATCH pattern.
@@ -146,11 +150,7 @@ func cmdHScan(c *client, args [][]byte) {
 	h.each(func(f string, v []byte) {
 		items = append(items, scanItem{h: elemHash(f), name: f, val: v})
 	})
-	next := uint64(0)
-	if h.big {
-		items, next = cs.page(items)
-	}
-	items = slices.DeleteFunc(items, func(it scanItem) bool { return !cs.match(it.name) })
+	items, next := cs.pick(items, h.big)
 	c.scanReply(next, 2*len(items), func() {
 		for _, it := range items {
 			c.w.BulkString(it.name)
@@ -168,11 +168,7 @@ func cmdSScan(c *client, args [][]byte) {
 	for _, m := range s.members() { // in numeric order for an intset
 		items = append(items, scanItem{h: elemHash(m), name: m})
 	}
-	next := uint64(0)
-	if !s.isInt {
-		items, next = cs.page(items)
-	}
-	items = slices.DeleteFunc(items, func(it scanItem) bool { return !cs.match(it.name) })
+	items, next := cs.pick(items, !s.isInt)
 	c.scanReply(next, len(items), func() {
 		for _, it := range items {
 			c.w.BulkString(it.name)
@@ -189,11 +185,7 @@ func cmdZScan(c *client, args [][]byte) {
 	for x := z.head.level[0].next; x != nil; x = x.level[0].next {
 		items = append(items, scanItem{h: elemHash(x.member), name: x.member, sc: x.score})
 	}
-	next := uint64(0)
-	if z.encoding() != "listpack" {
-		items, next = cs.page(items)
-	}
-	items = slices.DeleteFunc(items, func(it scanItem) bool { return !cs.match(it.name) })
+	items, next := cs.pick(items, z.encoding() != "listpack")
 	c.scanReply(next, 2*len(items), func() {
 		var b [32]byte
 		for _, it := range items {
