@@ -84,7 +84,7 @@ type staticDir struct {
 	cfg   StaticConfig
 	strip string // the route's strip_prefix
 	gzips sync.Pool
-	cache gzipCache
+	cache memCache[[]byte] // gzipped bodies by file and validator
 	files fileCache
 }
 
@@ -632,36 +632,48 @@ const (
 	gzipCacheBytes = 16 << 20
 )
 
-type gzipCache struct {
+// memCache is a map of cached bodies whose costs add up to at most limit bytes; a value
+// that would pass the limit makes arbitrary entries go (map order is random). Both static
+// caches use it: they are small, read far more than written, and hold nothing that must
+// stay.
+type memCache[V any] struct {
 	mu    sync.Mutex
-	m     map[string][]byte // guarded by mu
-	bytes int               // total of the values; guarded by mu
+	m     map[string]costed[V] // guarded by mu
+	bytes int                  // the entries' costs; guarded by mu
 }
 
-func (c *gzipCache) get(key string) []byte {
+type costed[V any] struct {
+	v    V
+	cost int
+}
+
+func (c *memCache[V]) get(key string) (V, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.m[key]
+	e, ok := c.m[key]
+	return e.v, ok
 }
 
-func (c *gzipCache) put(key string, b []byte) {
+// put stores v under key at the given cost, making room within limit.
+func (c *memCache[V]) put(key string, v V, cost, limit int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m == nil {
-		c.m = make(map[string][]byte)
+		c.m = make(map[string]costed[V])
 	}
-	for k, v := range c.m { // map order is random: arbitrary entries go
-		if c.bytes+len(b) <= gzipCacheBytes {
+	if old, ok := c.m[key]; ok {
+		delete(c.m, key)
+		c.bytes -= old.cost
+	}
+	for k, e := range c.m {
+		if c.bytes+cost <= limit {
 			break
 		}
 		delete(c.m, k)
-		c.bytes -= len(v)
+		c.bytes -= e.cost
 	}
-	if old, ok := c.m[key]; ok {
-		c.bytes -= len(old)
-	}
-	c.m[key] = b
-	c.bytes += len(b)
+	c.m[key] = costed[V]{v, cost}
+	c.bytes += cost
 }
 
 // fromCache turns a reply to be gzipped as it is sent into one from the cache, compressing
@@ -670,14 +682,14 @@ func (sd *staticDir) fromCache(r staticReply, key string) staticReply {
 	if r.n > gzipCacheFile {
 		return r
 	}
-	b := sd.cache.get(key)
-	if b == nil {
+	b, ok := sd.cache.get(key)
+	if !ok {
 		var buf bytes.Buffer
 		if err := sd.writeBody(&buf, &r); err != nil {
 			return r // the file's offset moved: no longer usable; the caller's close handles it
 		}
 		b = buf.Bytes()
-		sd.cache.put(key, b)
+		sd.cache.put(key, b, len(b), gzipCacheBytes)
 	}
 	r.close()
 	r.f, r.gzip, r.mem = nil, false, b
@@ -719,17 +731,11 @@ func newFileMeta(name string, fi fs.FileInfo) *fileMeta {
 	return m
 }
 
-type fileCache struct {
-	mu    sync.Mutex
-	m     map[string]*fileMeta // guarded by mu
-	bytes int                  // guarded by mu
-}
+type fileCache struct{ memCache[*fileMeta] }
 
 // get returns the entry for name if it was checked within fileCacheValid, else nil.
 func (c *fileCache) get(name string, now time.Time) *fileMeta {
-	c.mu.Lock()
-	m := c.m[name]
-	c.mu.Unlock()
+	m, _ := c.memCache.get(name)
 	if m == nil || now.UnixNano()-m.checked.Load() > int64(fileCacheValid) {
 		return nil
 	}
@@ -743,9 +749,7 @@ func (c *fileCache) fill(name string, f *os.File, fi fs.FileInfo, now time.Time)
 	if !fi.Mode().IsRegular() || fi.Size() > fileCacheFile {
 		return nil
 	}
-	c.mu.Lock()
-	old := c.m[name]
-	c.mu.Unlock()
+	old, _ := c.memCache.get(name)
 	if old != nil && old.size == fi.Size() && old.modNano == fi.ModTime().UnixNano() {
 		old.checked.Store(now.UnixNano())
 		return old
@@ -760,24 +764,6 @@ func (c *fileCache) fill(name string, f *os.File, fi fs.FileInfo, now time.Time)
 		return nil
 	}
 	m.checked.Store(now.UnixNano())
-	cost := len(m.body) + fileCacheEntry
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil {
-		c.m = make(map[string]*fileMeta)
-	}
-	if old := c.m[name]; old != nil {
-		delete(c.m, name)
-		c.bytes -= len(old.body) + fileCacheEntry
-	}
-	for k, v := range c.m { // map order is random: arbitrary entries go
-		if c.bytes+cost <= fileCacheBytes {
-			break
-		}
-		delete(c.m, k)
-		c.bytes -= len(v.body) + fileCacheEntry
-	}
-	c.m[name] = m
-	c.bytes += cost
+	c.put(name, m, len(m.body)+fileCacheEntry, fileCacheBytes)
 	return m
 }
