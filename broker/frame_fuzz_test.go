@@ -21,6 +21,29 @@ func frameOf(req kmsg.Request, corr int32) []byte {
 	return req.AppendTo(b)
 }
 
+// exchange sends req on c as one frame with correlation id corr and decodes the
+// broker's answer to it.
+func exchange(t *testing.T, c net.Conn, req kmsg.Request, corr int32) kmsg.Response {
+	t.Helper()
+	frame := frameOf(req, corr)
+	if _, err := c.Write(append(binary.BigEndian.AppendUint32(nil, uint32(len(frame))), frame...)); err != nil {
+		t.Fatal(err)
+	}
+	answer, err := readFrame(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp := req.ResponseKind()
+	skip := 8 // the size and the correlation id
+	if resp.IsFlexible() && req.Key() != int16(kmsg.ApiVersions) {
+		skip++ // the response header's empty tag buffer
+	}
+	if err := resp.ReadFrom(answer[skip:]); err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
 // FuzzRequestFrame feeds frames to the request parser and handlers of a real broker:
 // whatever comes in, the broker answers or refuses, and never panics.
 func FuzzRequestFrame(f *testing.F) {

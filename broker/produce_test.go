@@ -2,8 +2,6 @@ package broker
 
 import (
 	"context"
-	"encoding/binary"
-	"io"
 	"testing"
 	"time"
 
@@ -69,22 +67,7 @@ func TestProduceAcks(t *testing.T) {
 	rt.Partitions = append(rt.Partitions, rp)
 	req.Topics = append(req.Topics, rt)
 	c := rawConn(t, b.addr)
-	frame := frameOf(req, 7)
-	if _, err := c.Write(append(binary.BigEndian.AppendUint32(nil, uint32(len(frame))), frame...)); err != nil {
-		t.Fatal(err)
-	}
-	var size [4]byte
-	if _, err := io.ReadFull(c, size[:]); err != nil {
-		t.Fatal(err)
-	}
-	body := make([]byte, binary.BigEndian.Uint32(size[:]))
-	if _, err := io.ReadFull(c, body); err != nil {
-		t.Fatal(err)
-	}
-	resp := req.ResponseKind().(*kmsg.ProduceResponse)
-	if err := resp.ReadFrom(body[4:]); err != nil {
-		t.Fatal(err)
-	}
+	resp := exchange(t, c, req, 7).(*kmsg.ProduceResponse)
 	if code := resp.Topics[0].Partitions[0].ErrorCode; code != kerr.InvalidRequiredAcks.Code {
 		t.Fatalf("acks=2: error %d, want INVALID_REQUIRED_ACKS", code)
 	}

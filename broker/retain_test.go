@@ -1,9 +1,7 @@
 package broker
 
 import (
-	"encoding/binary"
 	"fmt"
-	"io"
 	"runtime"
 	"testing"
 
@@ -35,21 +33,9 @@ func TestRequestFramesNotRetained(t *testing.T) {
 		rp.Records = batch
 		rt.Partitions = append(rt.Partitions, rp)
 		req.Topics = append(req.Topics, rt)
-		frame := frameOf(req, int32(i))
-		if _, err := c.Write(append(binary.BigEndian.AppendUint32(nil, uint32(len(frame))), frame...)); err != nil {
-			t.Fatal(err)
-		}
-		var size [4]byte
-		if _, err := io.ReadFull(c, size[:]); err != nil {
-			t.Fatal(err)
-		}
-		body := make([]byte, binary.BigEndian.Uint32(size[:]))
-		if _, err := io.ReadFull(c, body); err != nil {
-			t.Fatal(err)
-		}
-		resp := req.ResponseKind().(*kmsg.ProduceResponse)
-		if err := resp.ReadFrom(body[4:]); err != nil || resp.Topics[0].Partitions[0].ErrorCode != 0 {
-			t.Fatalf("produce to %s: %v %+v", rt.Topic, err, resp)
+		resp := exchange(t, c, req, int32(i)).(*kmsg.ProduceResponse)
+		if resp.Topics[0].Partitions[0].ErrorCode != 0 {
+			t.Fatalf("produce to %s: %+v", rt.Topic, resp)
 		}
 	}
 	if n := len(b.topics.all()); n != topics {
