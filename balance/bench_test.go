@@ -3,6 +3,8 @@ package balance
 import (
 	"fmt"
 	"testing"
+
+	"gantry/internal/cputime"
 )
 
 // BenchmarkGet times one lookup of each algorithm over 10 and 100 nodes, keys of the
@@ -25,7 +27,7 @@ func BenchmarkGet(b *testing.B) {
 		for _, h := range hs {
 			b.Run(fmt.Sprintf("%s/nodes=%d", h.name, n), func(b *testing.B) {
 				b.ReportAllocs()
-				defer reportCPU(b)()
+				defer cputime.Report(b)()
 				for i := 0; b.Loop(); i++ {
 					_ = h.h.Get(ks[i&(len(ks)-1)])
 				}

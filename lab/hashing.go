@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"gantry/balance"
+	"gantry/internal/cputime"
 	"gantry/lab/chart"
 )
 
@@ -191,7 +192,7 @@ func timeLookups(ctx context.Context, h balance.Hash, keys []string, d time.Dura
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	best, sum, lookups := math.Inf(1), 0, 0
-	cpu0, cpuOK := threadCPU()
+	cpu0, cpuOK := cputime.Thread()
 	for range lookupRounds {
 		n, start := 0, time.Now()
 		for time.Since(start) < d/lookupRounds && ctx.Err() == nil {
@@ -203,7 +204,7 @@ func timeLookups(ctx context.Context, h balance.Hash, keys []string, d time.Dura
 		}
 		best = math.Min(best, float64(time.Since(start).Nanoseconds())/float64(n))
 	}
-	cpu1, cpuOK1 := threadCPU()
+	cpu1, cpuOK1 := cputime.Thread()
 	if sum == 0 {
 		return lookupCost{}
 	}

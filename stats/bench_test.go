@@ -4,6 +4,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"gantry/internal/cputime"
 	"time"
 )
 
@@ -22,7 +24,7 @@ func BenchmarkRecord(b *testing.B) {
 	h := NewHistogram()
 	s := samples(1 << 12)
 	b.ReportAllocs()
-	defer reportCPU(b)()
+	defer cputime.Report(b)()
 	for i := 0; b.Loop(); i++ {
 		h.Record(s[i&(len(s)-1)])
 	}
@@ -32,7 +34,7 @@ func BenchmarkRecordParallel(b *testing.B) {
 	h := NewHistogram()
 	s := samples(1 << 12)
 	b.ReportAllocs()
-	defer reportCPU(b)()
+	defer cputime.Report(b)()
 	b.RunParallel(func(pb *testing.PB) {
 		for i := 0; pb.Next(); i++ {
 			h.Record(s[i&(len(s)-1)])
@@ -57,7 +59,7 @@ func BenchmarkSnapshot(b *testing.B) {
 func BenchmarkRecordParallelOneBucket(b *testing.B) {
 	h := NewHistogram()
 	b.ReportAllocs()
-	defer reportCPU(b)()
+	defer cputime.Report(b)()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			h.Record(200 * time.Microsecond)
