@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math/rand/v2"
 	"mime"
 	"net/http"
 	"net/url"
@@ -23,9 +24,9 @@ import (
 
 // This file serves a route's files from a directory (RFC 9110): GET and HEAD; validators
 // (ETag from size and modification time, Last-Modified) with If-None-Match,
-// If-Modified-Since, If-Match, If-Unmodified-Since and If-Range; a single byte range
-// (206, or 416 when it cannot be satisfied); gzip for text types when the client accepts
-// it. Files are opened through an os.Root, so neither ".." nor a symbolic link can reach
+// If-Modified-Since, If-Match, If-Unmodified-Since and If-Range; byte ranges (206: one
+// range as it is, several as multipart/byteranges; 416 when none can be satisfied);
+// gzip for text types when the client accepts it. Files are opened through an os.Root, so neither ".." nor a symbolic link can reach
 // outside the directory; dot files are never served; a directory without its index file
 // is 404 (there is no listing). Files up to 64 KiB are kept in memory and checked again
 // at most once a second (fileCache); larger ones are opened per request and sent with
@@ -109,6 +110,16 @@ type staticReply struct {
 	gzip   bool
 	mem    []byte // a body from memory (a cached file or gzip); f is then nil
 	msg    string
+	// parts, for a multipart/byteranges answer: the ranges of f (or mem) with the head
+	// written before each, then tail; n is the whole body's length.
+	parts []rangePart
+	tail  string
+}
+
+// rangePart is one part of a multipart/byteranges body.
+type rangePart struct {
+	byteRange
+	head string
 }
 
 func (r *staticReply) add(name, value string) { r.fields = append(r.fields, [2]string{name, value}) }
@@ -292,21 +303,50 @@ func (sd *staticDir) answer(method, name string, f *os.File, m *fileMeta, get fu
 			return r
 		}
 	}
-	start, n, ok := parseRange(rng, size)
+	rs, ok := parseRanges(rng, size)
 	switch {
 	case !ok:
-		return r // unparsable or several ranges: the whole file (RFC 9110 section 14.2)
-	case n == 0:
+		return r // a field the server may ignore: the whole file (RFC 9110 section 14.2)
+	case len(rs) == 0:
 		r.close()
 		e := staticError(416, "range not satisfiable")
 		e.add("Content-Range", "bytes */"+strconv.FormatInt(size, 10))
 		return e
+	case len(rs) > 1:
+		return multipartRanges(r, rs, ctype, size)
 	}
+	start, n := rs[0].off, rs[0].n
 	r.status, r.off, r.n = 206, start, n
 	if r.mem != nil {
 		r.mem, r.off = r.mem[start:start+n], 0
 	}
 	r.add("Content-Range", fmt.Sprintf("bytes %d-%d/%d", start, start+n-1, size))
+	return r
+}
+
+// multipartRanges turns r into a 206 multipart/byteranges answer (RFC 9110 section
+// 14.6) with one part per range, in the order asked, as nginx sends them. Every part
+// head is made here, so the whole length is known and sent as Content-Length.
+func multipartRanges(r staticReply, rs []byteRange, ctype string, size int64) staticReply {
+	boundary := strconv.FormatUint(rand.Uint64(), 16) + strconv.FormatUint(rand.Uint64(), 16)
+	for i := range r.fields {
+		if r.fields[i][0] == "Content-Type" {
+			r.fields[i][1] = "multipart/byteranges; boundary=" + boundary
+		}
+	}
+	r.status, r.parts, r.n = 206, make([]rangePart, len(rs)), 0
+	for i, br := range rs {
+		lead := "\r\n"
+		if i == 0 {
+			lead = ""
+		}
+		head := fmt.Sprintf("%s--%s\r\nContent-Type: %s\r\nContent-Range: bytes %d-%d/%d\r\n\r\n",
+			lead, boundary, ctype, br.off, br.off+br.n-1, size)
+		r.parts[i] = rangePart{byteRange: br, head: head}
+		r.n += int64(len(head)) + br.n
+	}
+	r.tail = "\r\n--" + boundary + "--\r\n"
+	r.n += int64(len(r.tail))
 	return r
 }
 
@@ -328,15 +368,52 @@ func (sd *staticDir) precondition(r staticReply, code int) staticReply {
 	return r
 }
 
-// parseRange parses a single byte range against a file of size bytes. ok is false for
-// a field the server may ignore (bad syntax, several ranges); n == 0 with ok means the
-// range cannot be satisfied.
-func parseRange(s string, size int64) (start, n int64, ok bool) {
+// byteRange is one satisfiable range of a file: n bytes from off.
+type byteRange struct{ off, n int64 }
+
+// maxRanges is the most ranges one request may ask for; a Range field with more is
+// ignored (the whole file is sent), as are ranges that add up to more than the file: a
+// client must not make the server send a file many times over (RFC 9110 section 14.2).
+const maxRanges = 16
+
+// parseRanges parses a Range field against a file of size bytes and returns its
+// satisfiable ranges in the order asked. ok is false for a field the server may ignore
+// (bad syntax, another unit, too many ranges, ranges adding up to more than the file);
+// no ranges with ok means none can be satisfied (416).
+func parseRanges(s string, size int64) (rs []byteRange, ok bool) {
 	spec, found := strings.CutPrefix(s, "bytes=")
-	if !found || strings.Contains(spec, ",") {
-		return 0, 0, false
+	if !found {
+		return nil, false
 	}
-	a, b, found := strings.Cut(strings.TrimSpace(spec), "-")
+	count, total := 0, int64(0)
+	for part := range strings.SplitSeq(spec, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue // an empty list element (RFC 9110 section 5.6.1)
+		}
+		if count++; count > maxRanges {
+			return nil, false
+		}
+		start, n, ok := parseRange(part, size)
+		if !ok {
+			return nil, false
+		}
+		if n == 0 {
+			continue
+		}
+		if total += n; total > size {
+			return nil, false
+		}
+		rs = append(rs, byteRange{start, n})
+	}
+	return rs, count > 0
+}
+
+// parseRange parses one range spec (first-last, first- or -suffix) against a file of
+// size bytes. ok is false for bad syntax; n == 0 with ok means the range cannot be
+// satisfied.
+func parseRange(spec string, size int64) (start, n int64, ok bool) {
+	a, b, found := strings.Cut(spec, "-")
 	if !found {
 		return 0, 0, false
 	}
@@ -433,8 +510,11 @@ func contentType(name string) (ctype string, compressible bool) {
 	return ctype, compressible
 }
 
-// writeBody sends the reply's body to w: the file's range, or all of it gzipped.
+// writeBody sends the reply's body to w: the file's range or ranges, or all of it gzipped.
 func (sd *staticDir) writeBody(w io.Writer, r *staticReply) error {
+	if r.parts != nil {
+		return r.writeParts(w)
+	}
 	if r.gzip {
 		zw, _ := sd.gzips.Get().(*gzip.Writer)
 		if zw == nil {
@@ -462,6 +542,31 @@ func (sd *staticDir) writeBody(w io.Writer, r *staticReply) error {
 	if err == nil && n < r.n {
 		err = io.ErrUnexpectedEOF // the file shrank under us
 	}
+	return err
+}
+
+// writeParts writes a multipart/byteranges body: each part's head and its bytes, from
+// memory or from the file, then the closing boundary.
+func (r *staticReply) writeParts(w io.Writer) error {
+	for _, p := range r.parts {
+		if _, err := io.WriteString(w, p.head); err != nil {
+			return err
+		}
+		if r.f == nil {
+			if _, err := w.Write(r.mem[p.off : p.off+p.n]); err != nil {
+				return err
+			}
+			continue
+		}
+		n, err := io.Copy(w, io.NewSectionReader(r.f, p.off, p.n))
+		if err == nil && n < p.n {
+			err = io.ErrUnexpectedEOF // the file shrank under us
+		}
+		if err != nil {
+			return err
+		}
+	}
+	_, err := io.WriteString(w, r.tail)
 	return err
 }
 
@@ -499,6 +604,10 @@ func (c *conn) serveStatic(r *route, target []byte, n int) bool {
 	}
 	r.respRules.writeSet(w)
 	switch {
+	case rep.parts != nil:
+		w.WriteString("Content-Length: ")
+		w.Write(strconv.AppendInt(w.AvailableBuffer(), rep.n, 10))
+		w.WriteString("\r\n")
 	case rep.mem != nil:
 		w.WriteString("Content-Length: ")
 		w.Write(strconv.AppendInt(w.AvailableBuffer(), int64(len(rep.mem)), 10))
@@ -526,6 +635,11 @@ func (c *conn) serveStatic(r *route, target []byte, n int) bool {
 	c.br.Discard(n)
 	switch {
 	case bodyless:
+	case rep.parts != nil:
+		if err := rep.writeParts(w); err != nil {
+			s.log.Debug("proxy: static file", "file", string(target), "err", err)
+			return false
+		}
 	case rep.mem != nil:
 		w.Write(rep.mem)
 	case rep.f == nil:
@@ -590,6 +704,8 @@ func (r *route) serveStaticHTTP(w http.ResponseWriter, req *http.Request, s *Ser
 		hd.Set(string(f.name), string(f.value))
 	}
 	switch {
+	case rep.parts != nil:
+		hd.Set("Content-Length", strconv.FormatInt(rep.n, 10))
 	case rep.mem != nil:
 		hd.Set("Content-Length", strconv.Itoa(len(rep.mem)))
 	case rep.f != nil && rep.gzip:
@@ -603,6 +719,10 @@ func (r *route) serveStaticHTTP(w http.ResponseWriter, req *http.Request, s *Ser
 	s.stats.countStatus(rep.status)
 	w.WriteHeader(rep.status)
 	if req.Method == "HEAD" || rep.status == 304 {
+		return
+	}
+	if rep.parts != nil {
+		rep.writeParts(w)
 		return
 	}
 	if rep.mem != nil {
