@@ -126,7 +126,7 @@ func writeChunkHeader(dst *bufio.Writer, n int) error {
 // chunkedCopy describes how copyChunked re-encodes a chunked body.
 type chunkedCopy struct {
 	rechunk  bool  // write chunked framing (else write the bare data: an HTTP/1.0 client)
-	trailers bool  // forward the trailer fields (responses); else drop them (requests)
+	trailers bool  // forward the trailer fields that may be trailers; else drop them all
 	limit    int64 // most data bytes allowed; < 0 means no limit
 }
 
@@ -196,7 +196,7 @@ func (o chunkedCopy) copyTrailers(dst *bufio.Writer, src *bufio.Reader) error {
 		if !validField(line) {
 			return errBadChunk
 		}
-		if o.rechunk && o.trailers {
+		if o.rechunk && o.trailers && trailerAllowed(line[:bytes.IndexByte(line, ':')]) {
 			if err := write(dst, line); err != nil {
 				return err
 			}
@@ -291,4 +291,24 @@ func validField(line []byte) bool {
 		}
 	}
 	return true
+}
+
+// trailerAllowed reports whether a field may be forwarded in a trailer section. Fields
+// that frame, route, modify or authenticate a message, or say how to read its content,
+// must be in the head (RFC 9110 section 6.5.1): a next hop that merged them from a
+// trailer would act on something that passed no check here, so they are dropped.
+func trailerAllowed(name []byte) bool {
+	for _, n := range notTrailers {
+		if len(n) == len(name) && equalFold(name, n) {
+			return false
+		}
+	}
+	return true
+}
+
+var notTrailers = [...]string{
+	"authorization", "cache-control", "connection", "content-encoding", "content-length",
+	"content-range", "content-type", "expect", "host", "keep-alive", "max-forwards",
+	"pragma", "proxy-authenticate", "proxy-authorization", "proxy-connection", "range",
+	"set-cookie", "te", "trailer", "transfer-encoding", "upgrade", "www-authenticate",
 }

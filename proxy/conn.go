@@ -385,6 +385,14 @@ func (c *conn) proxy(n int) bool {
 	p := r.pool
 	p.depositRetryToken()
 	if p.cfg.Protocol == protoH2 {
+		// An HTTP/1.1 Upgrade (WebSocket) cannot be carried by an HTTP/2 request, and
+		// RFC 8441's extended CONNECT is not spoken to upstreams: refused plainly rather
+		// than sent as a plain request the host would answer with something else. An
+		// offer of h2c alone is ignored, as a server may: the request is served as is.
+		if h.wantsUpgrade() && !h.onlyH2CUpgrade() {
+			c.fail(errUpgradeH2)
+			return false
+		}
 		return c.proxyH2(r, host, target, n)
 	}
 
@@ -551,7 +559,7 @@ func upstreamError(err error) *statusError {
 func (c *conn) copyRequestBody(uc *upConn) error {
 	h := &c.req
 	if h.chunked {
-		_, err := chunkedCopy{rechunk: true, limit: c.srv.cfg.MaxBodyBytes}.copy(uc.bw, c.br)
+		_, err := chunkedCopy{rechunk: true, trailers: true, limit: c.srv.cfg.MaxBodyBytes}.copy(uc.bw, c.br)
 		if err == errBodyLimit {
 			return errBodyTooLarge
 		}

@@ -46,6 +46,7 @@ var (
 	errBadTarget       = &statusError{400, "invalid request target"}
 	errMethodForbidden = &statusError{405, "method not allowed"}
 	errForbidden       = &statusError{403, "destination not allowed"}
+	errUpgradeH2       = &statusError{501, "upgrade not supported: this route's pool speaks HTTP/2"}
 )
 
 // maxHeaders bounds the number of header fields in one head.
@@ -344,6 +345,18 @@ func (h *head) wantsUpgrade() bool {
 		}
 	}
 	return false
+}
+
+// onlyH2CUpgrade reports whether every protocol the Upgrade field offers is h2c: an
+// HTTP/1.1 client asking to go on in HTTP/2, which a server may ignore (RFC 9110
+// section 7.8) and answer in HTTP/1.1.
+func (h *head) onlyH2CUpgrade() bool {
+	for t := range bytes.SplitSeq(h.get("upgrade"), []byte(",")) {
+		if !equalFold(bytes.TrimSpace(t), "h2c") {
+			return false
+		}
+	}
+	return true
 }
 
 // get returns the value of the first field called name (lower case), or nil.

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -502,6 +504,9 @@ func TestResponseFramings(t *testing.T) {
 		{"trailers pass to HTTP/1.1",
 			"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\nX-Sum: 9\r\n\r\n", "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
 			[]string{"2\r\nhi\r\n0\r\nX-Sum: 9\r\n\r\n"}, ""},
+		{"trailers that belong in the head are dropped",
+			"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\nContent-Length: 7\r\nX-Sum: 9\r\nset-cookie: s=1\r\n\r\n", "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+			[]string{"2\r\nhi\r\n0\r\nX-Sum: 9\r\n\r\n"}, "Content-Length"},
 		{"HEAD has no body",
 			"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", "HEAD / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
 			[]string{"Content-Length: 5\r\n\r\n"}, "hello"},
@@ -534,3 +539,64 @@ func TestResponseFramings(t *testing.T) {
 		})
 	}
 }
+
+// TestRequestTrailers: the trailer fields of a chunked request body reach a net/http
+// backend through the proxy, sent by Go's client; fields that belong in the head
+// (framing, routing, authentication) are dropped from the trailer section; a malformed
+// trailer is 400 and the connection closed.
+func TestRequestTrailers(t *testing.T) {
+	checkLeaks(t)
+	up := backend(t, func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body) // trailers are read with the end of the body
+		keys := slices.Sorted(maps.Keys(r.Trailer))
+		for _, k := range keys {
+			fmt.Fprintf(w, "%s=%s;", k, r.Trailer.Get(k))
+		}
+		fmt.Fprintf(w, "body=%s", b)
+	})
+	_, addr := start(t, onePool(up))
+
+	req, _ := http.NewRequest("POST", "http://"+addr+"/", io.MultiReader(strings.NewReader("hello "), strings.NewReader("world")))
+	req.ContentLength = -1 // chunked
+	req.Trailer = http.Header{"X-Checksum": nil, "Grpc-Status": nil}
+	req.Body = &trailerBody{r: req.Body, done: func() {
+		req.Trailer.Set("X-Checksum", "abc123")
+		req.Trailer.Set("Grpc-Status", "0")
+	}}
+	resp, err := client(t).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(b) != "Grpc-Status=0;X-Checksum=abc123;body=hello world" {
+		t.Errorf("Go client's trailers: %d %q", resp.StatusCode, b)
+	}
+
+	got := rawExchange(t, addr, "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"+
+		"3\r\nabc\r\n0\r\nX-Sum: 1\r\nHost: evil\r\nContent-Length: 99\r\nTransfer-Encoding: chunked\r\nAuthorization: x\r\n\r\n")
+	if !strings.HasPrefix(got, "HTTP/1.1 200 ") || !strings.HasSuffix(got, "X-Sum=1;body=abc") {
+		t.Errorf("trailers that belong in the head: %q", got)
+	}
+	got = rawExchange(t, addr, "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nbad trailer\r\n\r\n")
+	if !strings.HasPrefix(got, "HTTP/1.1 400 ") {
+		t.Errorf("malformed trailer: %q", got)
+	}
+}
+
+// trailerBody calls done when its reader reaches EOF: Go's client sends req.Trailer's
+// values after the body, so a test sets them then, as a streaming sender would.
+type trailerBody struct {
+	r    io.ReadCloser
+	done func()
+}
+
+func (b *trailerBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err == io.EOF {
+		b.done()
+	}
+	return n, err
+}
+
+func (b *trailerBody) Close() error { return b.r.Close() }

@@ -574,3 +574,22 @@ func statusLater(c *http.Client, url string) <-chan int {
 	}()
 	return first
 }
+
+// TestUpgradeToH2PoolRefused: a WebSocket upgrade routed to an HTTP/2 pool is answered
+// 501 with a body that says why (an HTTP/2 request cannot carry an HTTP/1.1 Upgrade);
+// an offer of h2c alone is ignored and the request served in HTTP/1.1.
+func TestUpgradeToH2PoolRefused(t *testing.T) {
+	checkLeaks(t)
+	addr, _ := h2Backend(t, nil, echoH2)
+	_, paddr := start(t, h2Pool(PoolConfig{}, addr))
+	got := rawExchange(t, paddr, "GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"+
+		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+	if !strings.HasPrefix(got, "HTTP/1.1 501 ") || !strings.Contains(got, "upgrade not supported: this route's pool speaks HTTP/2") {
+		t.Errorf("WebSocket to an h2 pool: %q", got)
+	}
+	got = rawExchange(t, paddr, "GET /x HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"+
+		"HTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\nConnection: close\r\n\r\n")
+	if !strings.HasPrefix(got, "HTTP/1.1 200 ") || !strings.HasSuffix(got, `HTTP/2.0 GET /x "" xff=true via=true`) {
+		t.Errorf("h2c upgrade offer to an h2 pool: %q", got)
+	}
+}
