@@ -89,7 +89,7 @@ func (c *conn) readLoop() error {
 		if err := c.budget.Acquire(c.s.ctx, size); err != nil {
 			return nil
 		}
-		frame := make([]byte, n)
+		frame, pooled := c.frameBuf(br, int(n))
 		if _, err := io.ReadFull(br, frame); err != nil {
 			if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, net.ErrClosed) {
 				return nil
@@ -102,8 +102,31 @@ func (c *conn) readLoop() error {
 			return err
 		}
 		p.size = size
+		if pooled != nil {
+			// A Produce: its frame goes back to the pool once the request is answered.
+			done := p.done
+			p.done = func() {
+				if done != nil {
+					done()
+				}
+				c.s.readBufs.put(pooled)
+			}
+		}
 		c.pending <- p
 	}
+}
+
+// frameBuf returns the buffer to read a request frame of n bytes into. A Produce
+// frame comes from the server's pool (pooled is its handle): its records are written to
+// the log while the request is handled, and nothing of the frame is kept after it is
+// answered (strings are copied out: see parse). Other requests get a fresh buffer,
+// since the broker may keep their byte fields (a group member's metadata and
+// assignment).
+func (c *conn) frameBuf(br *bufio.Reader, n int) (frame []byte, pooled *[]byte) {
+	if k, err := br.Peek(2); err == nil && int16(binary.BigEndian.Uint16(k)) == kmsg.Produce.Int16() {
+		return c.s.readBufs.get(n)
+	}
+	return make([]byte, n), nil
 }
 
 // parse decodes one request frame and runs its handler.

@@ -23,7 +23,7 @@ func frameOf(req kmsg.Request, corr int32) []byte {
 
 // exchange sends req on c as one frame with correlation id corr and decodes the
 // broker's answer to it.
-func exchange(t *testing.T, c net.Conn, req kmsg.Request, corr int32) kmsg.Response {
+func exchange(t testing.TB, c net.Conn, req kmsg.Request, corr int32) kmsg.Response {
 	t.Helper()
 	frame := frameOf(req, corr)
 	if _, err := c.Write(append(binary.BigEndian.AppendUint32(nil, uint32(len(frame))), frame...)); err != nil {

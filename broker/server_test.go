@@ -44,7 +44,7 @@ type testBroker struct {
 }
 
 // startBroker runs a broker on a loopback port until the test ends.
-func startBroker(t *testing.T, cfg Config) *testBroker {
+func startBroker(t testing.TB, cfg Config) *testBroker {
 	t.Helper()
 	if cfg.Dir == "" {
 		cfg.Dir = t.TempDir()
@@ -313,7 +313,7 @@ func TestApiVersionsTruthful(t *testing.T) {
 }
 
 // rawRequest writes one frame on a fresh connection and returns the connection.
-func rawConn(t *testing.T, addr string) net.Conn {
+func rawConn(t testing.TB, addr string) net.Conn {
 	t.Helper()
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
