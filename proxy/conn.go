@@ -358,7 +358,7 @@ func (c *conn) proxy(n int) bool {
 		c.fail(errBodyTooLarge)
 		return false
 	}
-	if s.cfg.HTTPSRedirect && !c.https && !bytes.HasPrefix(path, []byte("/.well-known/acme-challenge/")) {
+	if s.redirectsToHTTPS(c.https, path) {
 		return c.redirect(&s.toHTTPS, host, target, n)
 	}
 	var r *route

@@ -518,6 +518,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return err
 }
 
+// redirectsToHTTPS reports whether a request for path that arrived with or without TLS
+// is answered with the redirect to HTTPS (https_redirect; ACME challenges are still
+// routed). Every listener path must ask it before routing, so that no protocol skips it.
+func (s *Server) redirectsToHTTPS(https bool, path []byte) bool {
+	return s.cfg.HTTPSRedirect && !https && !bytes.HasPrefix(path, []byte("/.well-known/acme-challenge/"))
+}
+
 // match returns the first route of the current table that takes a request, or nil.
 func (s *Server) match(host, path []byte, h *head) *route {
 	routes := s.table.Load().routes
