@@ -201,6 +201,9 @@ func (r *Reader) parse() (args [][]byte, ok bool, err error) {
 		if r.buf[r.r] != '*' {
 			return r.parseInline()
 		}
+		if args, ok := r.parseWhole(); ok {
+			return args, true, nil
+		}
 		line, next, found := r.line(r.r, countLineMax)
 		if !found {
 			if next < 0 {
@@ -262,6 +265,55 @@ func (r *Reader) parse() (args [][]byte, ok bool, err error) {
 	r.r = r.pos
 	r.multi = false
 	return r.args, true, nil
+}
+
+// parseWhole is the fast path of parse for the usual command: a multibulk command
+// that is already whole in the buffer, with every count line in canonical form
+// ("*3\r\n", "$16\r\n") and within the limits. It reads the counts as it goes
+// instead of searching for each line's end, and takes the arguments without the
+// spans that an incremental parse needs. Anything else (an incomplete command, an
+// unusual or bad count line) reports false having changed nothing, and the
+// general path, which has the same result on every input, takes the command.
+func (r *Reader) parseWhole() ([][]byte, bool) {
+	b := r.buf[r.r:r.w]
+	n, p, ok := canonicalCount(b, 1)
+	if !ok || n == 0 || n > r.lim.MaxMultibulk || (r.unauth && n > 10) {
+		return nil, false
+	}
+	args := r.args[:0]
+	for range n {
+		if p >= len(b) || b[p] != '$' {
+			return nil, false
+		}
+		size, next, ok := canonicalCount(b, p+1)
+		if !ok || size > r.lim.MaxBulk || (r.unauth && size > 16384) || next+size+2 > len(b) {
+			return nil, false
+		}
+		args = append(args, b[next:next+size:next+size])
+		p = next + size + 2 // Redis does not check the CRLF after a bulk
+	}
+	r.args = args
+	r.r += p
+	return args, true
+}
+
+// canonicalCount reads the decimal count at b[i:] up to its CRLF: digits without
+// a leading zero (or a lone 0), at most 9 of them. next is the index after the
+// CRLF; ok is false for anything else, which the general path then judges.
+func canonicalCount(b []byte, i int) (n, next int, ok bool) {
+	start := i
+	for end := min(len(b), i+10); i < end; i++ { // a tenth digit is already too many
+		c := b[i]
+		if c < '0' || c > '9' {
+			break
+		}
+		n = n*10 + int(c-'0')
+	}
+	digits := i - start
+	if digits == 0 || digits > 9 || (b[start] == '0' && digits > 1) || i+1 >= len(b) || b[i] != '\r' || b[i+1] != '\n' {
+		return 0, 0, false
+	}
+	return n, i + 2, true
 }
 
 // line finds the CRLF-terminated line starting at from. found is false when the

@@ -3,6 +3,7 @@ package resp
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -191,6 +192,43 @@ func FuzzReader(f *testing.F) {
 			}
 		}
 		t.Fatal("more commands than input bytes")
+	})
+}
+
+// FuzzReaderWhole checks parse's fast path for whole commands against its general
+// path: input read at once (whole commands take the fast path) must give the same
+// commands and the same error as input read one byte at a time (no command is ever
+// whole, so every one takes the general path), with and without the limits before
+// AUTH.
+func FuzzReaderWhole(f *testing.F) {
+	for _, s := range []string{
+		"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n", "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$0\r\n\r\n*1\r\n$4\r\nPING\r\n",
+		"*01\r\n$4\r\nPING\r\n", "*1\r\n$04\r\nPING\r\n", "*1\n$4\nPING\r\n", "*1\r\n$4\r\nPINGxy",
+		"*0\r\n*-1\r\n*1\r\n$-1\r\n", "*2\r\n$1\r\na\r\n+1\r\n", "*11\r\n", "*1\r\n$16385\r\n",
+		"*1\r\n$1234567890\r\n", "*1\r\n$3\r\nabc\r\nPING\r\n",
+	} {
+		f.Add([]byte(s), false)
+		f.Add([]byte(s), true)
+	}
+	f.Fuzz(func(t *testing.T, in []byte, unauth bool) {
+		lim := Limits{MaxBulk: 1 << 16, MaxMultibulk: 1 << 10, MaxInline: 1 << 12, MaxQuery: 1 << 18}
+		read := func(rd io.Reader) (cmds []string, err error) {
+			r := NewReader(rd, lim)
+			r.SetUnauthenticated(unauth)
+			for range len(in) + 1 {
+				args, err := r.ReadCommand()
+				if err != nil {
+					return cmds, err
+				}
+				cmds = append(cmds, fmt.Sprintf("%q", args))
+			}
+			return cmds, errors.New("more commands than input bytes")
+		}
+		whole, werr := read(bytes.NewReader(in))
+		bytewise, berr := read(iotest.OneByteReader(bytes.NewReader(in)))
+		if fmt.Sprint(whole) != fmt.Sprint(bytewise) || fmt.Sprint(werr) != fmt.Sprint(berr) {
+			t.Fatalf("read whole: %v, %v\nbyte by byte: %v, %v", whole, werr, bytewise, berr)
+		}
 	})
 }
 
