@@ -210,3 +210,39 @@ func TestTLSExampleServes(t *testing.T) {
 		t.Errorf("plain listener: %q", raw)
 	}
 }
+
+// TestTLSVersions: the TLS listener speaks TLS 1.2 and 1.3 and refuses older versions
+// (safe defaults: Go's cipher suites for 1.2, no renegotiation, no SSL 3 or TLS 1.0/1.1).
+func TestTLSVersions(t *testing.T) {
+	checkLeaks(t)
+	up := backend(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+	cert, authority := testCert(t)
+	cfg := onePool(up)
+	cfg.TLS = []CertConfig{cert}
+	_, addr := start(t, cfg)
+	for _, tc := range []struct {
+		name string
+		v    uint16
+		ok   bool
+	}{{"TLS 1.0", tls.VersionTLS10, false}, {"TLS 1.1", tls.VersionTLS11, false}, {"TLS 1.2", tls.VersionTLS12, true}, {"TLS 1.3", tls.VersionTLS13, true}} {
+		nc, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nc.SetDeadline(time.Now().Add(5 * time.Second))
+		conn := tls.Client(nc, &tls.Config{RootCAs: authority.Pool(), ServerName: "localhost",
+			MinVersion: tc.v, MaxVersion: tc.v, NextProtos: []string{"http/1.1"}})
+		err = conn.Handshake()
+		if (err == nil) != tc.ok {
+			t.Errorf("%s: handshake error %v", tc.name, err)
+		}
+		if err == nil {
+			io.WriteString(conn, "GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+			b, _ := io.ReadAll(conn)
+			if !strings.HasPrefix(string(b), "HTTP/1.1 200 ") || conn.ConnectionState().Version != tc.v {
+				t.Errorf("%s: answer %q", tc.name, b)
+			}
+		}
+		conn.Close()
+	}
+}

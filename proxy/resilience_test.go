@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"golang.org/x/net/websocket"
 )
 
 // deadAddr returns a loopback address nobody listens on.
@@ -591,5 +593,44 @@ func TestUpgradeToH2PoolRefused(t *testing.T) {
 		"HTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\nConnection: close\r\n\r\n")
 	if !strings.HasPrefix(got, "HTTP/1.1 200 ") || !strings.HasSuffix(got, `HTTP/2.0 GET /x "" xff=true via=true`) {
 		t.Errorf("h2c upgrade offer to an h2 pool: %q", got)
+	}
+}
+
+// TestWebSocketEcho: a real WebSocket client and server (x/net/websocket) through the
+// proxy: the handshake passes (Upgrade, Connection, Sec-WebSocket-* fields), the server's
+// first message arrives unasked, and the client's messages are echoed back, both ways
+// over the one tunnelled connection.
+func TestWebSocketEcho(t *testing.T) {
+	checkLeaks(t)
+	up := httptest.NewServer(websocket.Handler(func(ws *websocket.Conn) {
+		websocket.Message.Send(ws, "hello from the server")
+		var m string
+		for websocket.Message.Receive(ws, &m) == nil {
+			if websocket.Message.Send(ws, m) != nil {
+				return
+			}
+		}
+	}))
+	t.Cleanup(up.Close)
+	cfg := onePool(up.Listener.Addr().String())
+	cfg.Pools[0].Policy = "least_conn"
+	_, addr := start(t, cfg)
+	ws, err := websocket.Dial("ws://"+addr+"/ws", "", "http://"+addr+"/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	ws.SetDeadline(time.Now().Add(5 * time.Second))
+	var msg string
+	if err := websocket.Message.Receive(ws, &msg); err != nil || msg != "hello from the server" {
+		t.Fatalf("first message: %q, %v", msg, err)
+	}
+	for _, m := range []string{"one", strings.Repeat("x", 70000), "three"} {
+		if err := websocket.Message.Send(ws, m); err != nil {
+			t.Fatal(err)
+		}
+		if err := websocket.Message.Receive(ws, &msg); err != nil || msg != m {
+			t.Fatalf("echo of %d bytes: %d bytes, %v", len(m), len(msg), err)
+		}
 	}
 }
