@@ -95,7 +95,10 @@ func TestAcksAllSurvivesSIGKILL(t *testing.T) {
 	createTopic(t, addr, "durable", 2, map[string]*string{"segment.bytes": &seg})
 
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.RequiredAcks(kgo.AllISRAcks()),
-		kgo.ProducerLinger(time.Millisecond), kgo.RecordRetries(2), kgo.RecordDeliveryTimeout(5*time.Second))
+		kgo.ProducerLinger(time.Millisecond), kgo.RecordRetries(2), kgo.RecordDeliveryTimeout(5*time.Second),
+		// Batches of at most 1 KiB: however fast the machine, the acknowledged records
+		// span many appends, and so many rolls (a roll happens only between appends).
+		kgo.ProducerBatchMaxBytes(1024))
 	if err != nil {
 		t.Fatal(err)
 	}

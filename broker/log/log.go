@@ -92,8 +92,23 @@ type Log struct {
 	compactMu sync.Mutex   // one compaction at a time
 	flushed   atomic.Int64 // every offset below this is on disk
 
-	syncFile func(*os.File) error // (*os.File).Sync; tests hold or fail it
+	syncFile func(*os.File) error // datasync; tests hold or fail it
+
+	zeros []byte // a buffer of zeros for makeRoom, made on first use
 }
+
+// Appends smaller than growMin get room on disk ahead of them: growChunk bytes of zeros
+// at a time are written past the end of the active segment's data, and the appends
+// that follow overwrite them. An fdatasync of such a write changes no metadata (the
+// file's size and blocks are already on disk), so it needs no journal commit; on ext4
+// that made 4 KiB write+fdatasync p50 about twice as fast as an appending
+// write+fsync, with 4 files synced side by side as the broker does. Bigger appends
+// (a producer's batches of a MiB) gain little from it and would write the disk twice,
+// so they extend the file as before.
+const (
+	growMin   = 128 << 10
+	growChunk = 1 << 20
+)
 
 // Open opens or creates the log in dir, recovering its tail.
 func Open(dir string, cfg Config) (*Log, error) {
@@ -101,7 +116,7 @@ func Open(dir string, cfg Config) (*Log, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	l := &Log{dir: dir, cfg: cfg, lg: cfg.Logger.With("dir", dir), syncFile: (*os.File).Sync}
+	l := &Log{dir: dir, cfg: cfg, lg: cfg.Logger.With("dir", dir), syncFile: datasync}
 	bases, err := segmentBases(dir)
 	if err != nil {
 		return nil, err
@@ -168,9 +183,10 @@ func segmentBases(dir string) ([]int64, error) {
 }
 
 // recover scans the active segment batch by batch, truncates it after the last whole
-// batch whose CRC matches, and rebuilds its indexes.
+// batch whose CRC matches, and rebuilds its indexes. When nothing but zeros follows
+// that batch, they are the room makeRoom wrote ahead of the data, and are kept as such.
 func (l *Log) recover(s *segment) error {
-	return l.truncateTornTail(s, "torn or corrupt tail")
+	return l.truncateTornTail(s, "torn or corrupt tail", true)
 }
 
 // recoverRolled checks the segment before the active one batch by batch, as recover
@@ -180,15 +196,17 @@ func (l *Log) recover(s *segment) error {
 // never acknowledged with acks=all (their Sync covers this segment), and the
 // segments after it are kept: readers skip the gap, as they skip compaction's.
 func (l *Log) recoverRolled(s *segment) error {
-	if err := l.truncateTornTail(s, "torn or corrupt tail of the last rolled segment"); err != nil {
+	if err := l.truncateTornTail(s, "torn or corrupt tail of the last rolled segment", false); err != nil {
 		return err
 	}
 	return s.writeIndexes(l.dir)
 }
 
 // truncateTornTail cuts s after its last whole batch whose CRC matches, logging what it
-// drops as what, and syncs the cut.
-func (l *Log) truncateTornTail(s *segment, what string) error {
+// drops as what, and syncs the cut. With keepZeros, a tail of nothing but zeros is
+// kept as room for appends (a crash cannot leave zeros where a synced batch was: the
+// zeros were on disk before any batch was written over them).
+func (l *Log) truncateTornTail(s *segment, what string, keepZeros bool) error {
 	fi, err := s.f.Stat()
 	if err != nil {
 		return err
@@ -197,15 +215,46 @@ func (l *Log) truncateTornTail(s *segment, what string) error {
 	if err != nil {
 		return err
 	}
+	s.alloc = fi.Size()
 	if good == fi.Size() {
 		return nil
+	}
+	if keepZeros {
+		zero, err := allZeros(s.f, good, fi.Size())
+		if err != nil {
+			return err
+		}
+		if zero {
+			l.lg.Debug("log: keeping zeros after the last batch as room", "segment", s.base,
+				"valid_bytes", good, "file_bytes", fi.Size())
+			return nil
+		}
 	}
 	l.lg.Warn("log: truncating "+what, "segment", s.base,
 		"valid_bytes", good, "file_bytes", fi.Size(), "dropped_bytes", fi.Size()-good)
 	if err := s.f.Truncate(good); err != nil {
 		return fmt.Errorf("truncate %s: %w", s.f.Name(), err)
 	}
+	s.alloc = good
 	return s.f.Sync()
+}
+
+// allZeros reports whether f holds only zero bytes from off to end.
+func allZeros(f *os.File, off, end int64) (bool, error) {
+	buf := make([]byte, min(end-off, 64<<10))
+	for off < end {
+		n := min(int64(len(buf)), end-off)
+		if _, err := f.ReadAt(buf[:n], off); err != nil {
+			return false, fmt.Errorf("read %s: %w", f.Name(), err)
+		}
+		for _, c := range buf[:n] {
+			if c != 0 {
+				return false, nil
+			}
+		}
+		off += n
+	}
+	return true, nil
 }
 
 // scan reads the batches of s up to limit, rebuilding its in-memory indexes, and
@@ -254,6 +303,7 @@ func (l *Log) loadIndexes(s *segment) error {
 		return err
 	}
 	s.size = fi.Size()
+	s.alloc = s.size
 	if err := s.readIndexes(); err == nil {
 		return nil
 	} else {
@@ -271,7 +321,7 @@ func (l *Log) loadIndexes(s *segment) error {
 		if err := s.f.Truncate(good); err != nil {
 			return err
 		}
-		s.size = good
+		s.size, s.alloc = good, good
 	}
 	return s.writeIndexes(l.dir)
 }
@@ -328,9 +378,11 @@ func (l *Log) append(p []byte, batches []Batch) (first, last int64, sync, rolled
 		off += int64(b.LastOffsetDelta) + 1
 		pos += int64(b.Size())
 	}
+	l.makeRoom(s, int64(len(p)))
 	if _, err := s.f.WriteAt(p, s.size); err != nil {
 		// Take back whatever part of p reached the file, so the log stays whole.
 		s.f.Truncate(s.size)
+		s.alloc = s.size
 		return 0, 0, false, rolled, fmt.Errorf("append to %s: %w", s.f.Name(), err)
 	}
 	pos = s.size
@@ -339,10 +391,42 @@ func (l *Log) append(p []byte, batches []Batch) (first, last int64, sync, rolled
 		pos += int64(batches[i].Size())
 	}
 	s.size = pos
+	s.alloc = max(s.alloc, pos)
 	l.next = off
 	l.unflushed += off - first
 	sync = l.cfg.FlushMessages > 0 && l.unflushed >= l.cfg.FlushMessages
 	return first, off - 1, sync, rolled, nil
+}
+
+// makeRoom writes zeros past the data of the active segment s before an append of n
+// bytes that does not fit in the room already there, when n is below growMin: see
+// growMin. The zeros are handed to the disk at once, so that the next fsync does not
+// wait for them; that fsync still commits the file's new size and blocks, once per
+// growChunk. A failure leaves the file as it was, and the append extends it.
+// Called with mu held.
+func (l *Log) makeRoom(s *segment, n int64) {
+	if s.size+n <= s.alloc || n >= growMin {
+		return
+	}
+	from := max(s.alloc, s.size)
+	to := min(s.size+n+growChunk, max(l.cfg.SegmentBytes, s.size+n))
+	if to <= from {
+		return
+	}
+	if l.zeros == nil {
+		l.zeros = make([]byte, 256<<10)
+	}
+	for off := from; off < to; {
+		k := min(int64(len(l.zeros)), to-off)
+		if _, err := s.f.WriteAt(l.zeros[:k], off); err != nil {
+			l.lg.Warn("log: writing room ahead of the data failed; appending without it", "segment", s.base, "err", err)
+			s.f.Truncate(from)
+			return
+		}
+		off += k
+	}
+	startWriteback(s.f, from, to-from)
+	s.alloc = to
 }
 
 // maybeRoll starts a new segment when adding n bytes would overfill the active one or
@@ -372,6 +456,14 @@ func (l *Log) roll() error {
 		l.rolled = nil
 	}
 	s := l.segs[len(l.segs)-1]
+	if s.alloc > s.size {
+		// A sealed segment ends with its last batch: Open takes the size of all but
+		// the last two segments from the file.
+		if err := s.f.Truncate(s.size); err != nil {
+			return fmt.Errorf("truncate %s: %w", s.f.Name(), err)
+		}
+		s.alloc = s.size
+	}
 	if err := s.writeIndexes(l.dir); err != nil {
 		return err
 	}

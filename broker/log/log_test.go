@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"strings"
 	"testing"
 	"time"
 )
@@ -176,27 +177,52 @@ func TestRollAndReopen(t *testing.T) {
 // are not written, as after a kill -9.
 func crash(l *Log) { l.closeFiles() }
 
+// TestRecoveryTruncatesTornTail damages the tail of the active segment after a crash.
+// Small appends leave zeros ahead of the data (Log.makeRoom): recovery keeps them as
+// room when nothing else follows the last whole batch, and truncates them with
+// whatever follows when something does (a torn batch written into the room, a later
+// batch that reached the disk before an earlier one).
 func TestRecoveryTruncatesTornTail(t *testing.T) {
+	batch := makeBatch(3, 0, 50)
 	for _, tc := range []struct {
 		name   string
 		damage func(t *testing.T, path string, size int64)
+		kept   bool // the tail is room of zeros: kept, without a warning
 	}{
 		{"cut mid batch", func(t *testing.T, path string, size int64) {
 			os.Truncate(path, size-7)
-		}},
+		}, false},
 		{"cut mid header", func(t *testing.T, path string, size int64) {
 			os.Truncate(path, size-int64(len(makeBatch(3, 0, 50)))+20)
-		}},
+		}, false},
 		{"garbled last batch", func(t *testing.T, path string, size int64) {
 			f, _ := os.OpenFile(path, os.O_RDWR, 0)
 			f.WriteAt([]byte("garbage!"), size-30)
 			f.Close()
-		}},
+		}, false},
 		{"zeros appended", func(t *testing.T, path string, size int64) {
 			f, _ := os.OpenFile(path, os.O_RDWR|os.O_APPEND, 0)
 			f.Write(make([]byte, 4096))
 			f.Close()
-		}},
+		}, true},
+		{"room left as written", func(t *testing.T, path string, size int64) {
+			if fi, err := os.Stat(path); err != nil || fi.Size() <= size {
+				t.Fatalf("no room written ahead of %d bytes of data: %v %v", size, fi.Size(), err)
+			}
+		}, true},
+		{"torn batch in the room", func(t *testing.T, path string, size int64) {
+			f, _ := os.OpenFile(path, os.O_RDWR, 0)
+			f.WriteAt(batch[:len(batch)/2], size)
+			f.Close()
+		}, false},
+		{"a batch after zeros in the room", func(t *testing.T, path string, size int64) {
+			f, _ := os.OpenFile(path, os.O_RDWR, 0)
+			f.WriteAt(batch, size+4096)
+			f.Close()
+		}, false},
+		{"room cut mid page", func(t *testing.T, path string, size int64) {
+			os.Truncate(path, size+1000)
+		}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -217,9 +243,9 @@ func TestRecoveryTruncatesTornTail(t *testing.T) {
 			tc.damage(t, path, size)
 
 			l = openTest(t, dir, cfg)
-			want := int64(57) // the last batch of 3 is gone
-			if tc.name == "zeros appended" {
-				want = 60
+			want := int64(60) // the damage lies after the last batch
+			if strings.HasPrefix(tc.name, "cut mid") || strings.HasPrefix(tc.name, "garbled") {
+				want = 57 // the last batch of 3 is gone
 			}
 			if l.EndOffset() != want {
 				t.Fatalf("end offset %d after recovery, want %d", l.EndOffset(), want)
@@ -227,14 +253,24 @@ func TestRecoveryTruncatesTornTail(t *testing.T) {
 			if got := readAll(t, l, 0); len(got) != int(want/3) {
 				t.Fatalf("%d batches readable", len(got))
 			}
-			if fi, _ := os.Stat(path); fi.Size() != l.Size() {
+			fi, _ := os.Stat(path)
+			warned := bytes.Contains(logs.Bytes(), []byte("truncating torn or corrupt tail"))
+			switch {
+			case tc.kept && (fi.Size() <= l.Size() || warned):
+				t.Fatalf("file %d bytes, log %d, warned %v: the room of zeros was not kept quietly", fi.Size(), l.Size(), warned)
+			case !tc.kept && fi.Size() != l.Size():
 				t.Fatalf("file %d bytes, log %d: tail not truncated", fi.Size(), l.Size())
-			}
-			if !bytes.Contains(logs.Bytes(), []byte("truncating torn or corrupt tail")) {
+			case !tc.kept && !warned:
 				t.Errorf("no log line about the truncation: %q", logs.String())
 			}
 			if first, _, err := l.Append(makeBatch(1, 99, 5)); err != nil || first != want {
 				t.Fatalf("append after recovery at %d, %v; want %d", first, err, want)
+			}
+			// The append went over the room: another crash and recovery keep it.
+			crash(l)
+			l = openTest(t, dir, cfg)
+			if got := readAll(t, l, 0); l.EndOffset() != want+1 || len(got) != int(want/3)+1 {
+				t.Fatalf("after a second recovery: end %d, %d batches; want end %d", l.EndOffset(), len(got), want+1)
 			}
 		})
 	}

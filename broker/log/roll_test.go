@@ -231,3 +231,47 @@ func TestCompactionLeavesUnsyncedRolledSegment(t *testing.T) {
 		t.Fatalf("compaction after Sync removed %d (%v) records, want 2", n, err)
 	}
 }
+
+// TestRoomAheadOfSmallAppends: small appends write zeros ahead of the data, big ones do
+// not, and a segment sealed by a roll ends with its last batch (Open takes sealed
+// segments' sizes from their files).
+func TestRoomAheadOfSmallAppends(t *testing.T) {
+	dir := t.TempDir()
+	cfg := Config{SegmentBytes: 64 << 10}
+	l := openTest(t, dir, cfg)
+	for i := 0; i < 100; i++ { // 100 batches of 2 KiB: several rolls
+		if _, _, err := l.Append(makeBatch(2, int64(i), 1000)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if l.Segments() < 3 {
+		t.Fatalf("%d segments, want rolls", l.Segments())
+	}
+	bases, err := segmentBases(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, base := range bases {
+		p, err := os.ReadFile(segName(dir, base, ".log"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = SplitBatches(p)
+		if i < len(bases)-1 && err != nil {
+			t.Errorf("sealed segment %d: %v (room left after its last batch?)", base, err)
+		}
+		if i == len(bases)-1 && (err == nil || int64(len(p)) > cfg.SegmentBytes) {
+			t.Errorf("active segment %d: %d bytes, err %v; want zeros after the data, within the segment size", base, len(p), err)
+		}
+	}
+
+	// An append of growMin bytes or more extends the file by itself and no more.
+	big := t.TempDir()
+	l = openTest(t, big, Config{})
+	if _, _, err := l.Append(makeBatch(200, 1, 1000)); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(segName(big, 0, ".log")); err != nil || fi.Size() != l.Size() || l.Size() < growMin {
+		t.Fatalf("file %d bytes for %d of data (%v): want no room after a big append", fi.Size(), l.Size(), err)
+	}
+}

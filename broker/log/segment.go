@@ -35,6 +35,7 @@ type segment struct {
 	retired bool // f is closed; readers must look up their segment again
 
 	size       int64 // bytes of valid batches
+	alloc      int64 // the file's length when more than size: zeros written ahead (Log.makeRoom)
 	end        int64 // offset after the last batch
 	maxTs      int64 // largest batch max timestamp, -1 when empty
 	entries    []indexEntry
