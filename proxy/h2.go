@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
@@ -14,11 +13,12 @@ import (
 	"time"
 )
 
-// HTTP/2 (over TLS with ALPN "h2", or cleartext with prior knowledge) is served by
-// net/http, which hands each stream to h2Handler; the handler forwards it upstream over
-// the same HTTP/1.1 keep-alive pools as the fast path. Connections reach net/http through
-// connListener: the fast path reads the first bytes of every connection and passes on
-// those that start with the HTTP/2 preface.
+// HTTP/2 (over TLS with ALPN "h2", or cleartext with prior knowledge) is served by the
+// proxy's own HTTP/2 server (h2server.go), which hands each stream to h2Handler; the
+// handler forwards it upstream over the same HTTP/1.1 keep-alive pools as the fast path.
+// Connections reach the HTTP/2 server through connListener: the fast path reads the
+// first bytes of every connection and passes on those that start with the HTTP/2
+// preface, or that negotiated h2 by ALPN.
 
 // h2Preface is how every HTTP/2 connection starts (RFC 9113 section 3.4).
 const h2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
@@ -74,22 +74,6 @@ func (c *replayConn) Read(p []byte) (int, error) {
 		return n, nil
 	}
 	return c.Conn.Read(p)
-}
-
-// newH2Server returns the net/http server for HTTP/2 connections.
-func (s *Server) newH2Server() *http.Server {
-	hs := &http.Server{
-		Handler:           h2Handler{s, []string{string(s.via)}},
-		ReadHeaderTimeout: s.cfg.HeaderTimeout,
-		IdleTimeout:       s.cfg.IdleTimeout,
-		MaxHeaderBytes:    s.cfg.MaxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
-	}
-	hs.Protocols = new(http.Protocols)
-	hs.Protocols.SetHTTP2(true)
-	hs.Protocols.SetUnencryptedHTTP2(true)
-	hs.HTTP2 = &http.HTTP2Config{MaxConcurrentStreams: 250}
-	return hs
 }
 
 // h2Request is the state of one HTTP/2 request, pooled.
@@ -378,8 +362,30 @@ func (h h2Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	} else {
 		u.succeeded()
 	}
-	u.put(uc)
+	u.putBusy(uc)
 }
+
+// putBusy gives back an upstream connection that served an HTTP/2 stream. HTTP/2
+// clients run many streams at once (h2load's -c32 -m10: 320), and a host with more
+// requests in flight than MaxIdlePerHost would otherwise close what it cannot keep and
+// dial again for the next stream, over and over. So the idle list may grow to the
+// number of requests in flight on the host (this one included), up to the stream limit
+// of h2MaxIdle; the idle sweep closes what then stays unused for the pool's idle timeout.
+func (u *upstream) putBusy(uc *upConn) {
+	limit := max(u.pool.cfg.MaxIdlePerHost, min(int(u.inflight.Load()), h2MaxIdle))
+	uc.idleSince = time.Now()
+	u.mu.Lock()
+	if len(u.idle) < limit && !u.drained.Load() && !u.pool.retired.Load() {
+		u.idle = append(u.idle, uc)
+		u.mu.Unlock()
+		return
+	}
+	u.mu.Unlock()
+	uc.close()
+}
+
+// h2MaxIdle bounds the idle connections putBusy keeps to one host.
+const h2MaxIdle = 1024
 
 // copyFields puts the end-to-end fields of the upstream's response head into hdr. The
 // values are one string, sliced, and the value lists one array, so that a head of any
@@ -468,21 +474,6 @@ func (f *flushWriter) Write(p []byte) (int, error) {
 		err = f.rc.Flush()
 	}
 	return n, err
-}
-
-// serveH2 runs the HTTP/2 server until the proxy shuts down.
-func (s *Server) serveH2() {
-	defer s.wg.Done()
-	s.h2.Serve(s.h2ln)
-}
-
-// shutdownH2 sends GOAWAY on every HTTP/2 connection and waits for their streams.
-func (s *Server) shutdownH2(ctx context.Context) error {
-	err := s.h2.Shutdown(ctx)
-	if err != nil {
-		s.h2.Close()
-	}
-	return err
 }
 
 // forwardH2 proxies an HTTP/2 request to an h2 pool: the request body, the response body

@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"maps"
 	"net"
-	"net/http"
 	"reflect"
 	"slices"
 	"strconv"
@@ -56,7 +55,7 @@ type Server struct {
 	toHTTPS   route  // the redirect answered on plain listeners with HTTPSRedirect
 
 	tls     *tls.Config   // nil: plain listeners
-	h2      *http.Server  // serves HTTP/2 connections handed over by the fast path
+	h2      *h2Hub        // the HTTP/2 connections handed over by the fast path
 	h2ln    *connListener // how they are handed over
 	h2start sync.Once     // starts the HTTP/2 server on the first Serve
 }

@@ -1,0 +1,624 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
+)
+
+// h2Raw is a bare HTTP/2 client: it writes the frames a test gives it, and reads frames
+// back, so that tests can break the protocol on purpose.
+type h2Raw struct {
+	t     testing.TB
+	c     net.Conn
+	fr    *http2.Framer
+	block bytes.Buffer
+	enc   *hpack.Encoder
+	resps map[uint32]*rawResponse // the answers read so far, by stream
+}
+
+type rawResponse struct {
+	status int
+	body   []byte
+	done   bool
+}
+
+// dialH2 connects to addr, sends the preface and (unless settings is nil) a SETTINGS
+// frame with settings.
+func dialH2(t testing.TB, addr string, settings []http2.Setting) *h2Raw {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	h := &h2Raw{t: t, c: c, fr: http2.NewFramer(c, c), resps: make(map[uint32]*rawResponse)}
+	h.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+	h.enc = hpack.NewEncoder(&h.block)
+	if _, err := io.WriteString(c, h2Preface); err != nil {
+		t.Fatal(err)
+	}
+	if settings != nil {
+		h.fr.WriteSettings(settings...)
+	}
+	return h
+}
+
+// headers sends a header block of name, value pairs on stream id, split into HEADERS and
+// CONTINUATION frames of at most 16 KiB.
+func (h *h2Raw) headers(id uint32, end bool, kv ...string) {
+	h.block.Reset()
+	for i := 0; i+1 < len(kv); i += 2 {
+		h.enc.WriteField(hpack.HeaderField{Name: kv[i], Value: kv[i+1]})
+	}
+	b := h.block.Bytes()
+	n := min(len(b), 16384)
+	if err := h.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: b[:n], EndStream: end, EndHeaders: n == len(b)}); err != nil {
+		h.t.Fatal(err)
+	}
+	for b = b[n:]; len(b) > 0; b = b[n:] {
+		n = min(len(b), 16384)
+		h.fr.WriteContinuation(id, n == len(b), b[:n])
+	}
+}
+
+// get sends a GET for path on stream id.
+func (h *h2Raw) get(id uint32, path string) {
+	h.headers(id, true, ":method", "GET", ":scheme", "http", ":authority", "test", ":path", path)
+}
+
+// next reads frames, acknowledging the server's SETTINGS, until want reports true for
+// one, and returns it.
+func (h *h2Raw) next(want func(http2.Frame) bool) http2.Frame {
+	h.t.Helper()
+	for {
+		f, err := h.fr.ReadFrame()
+		if err != nil {
+			h.t.Fatalf("reading frames: %v", err)
+		}
+		if sf, ok := f.(*http2.SettingsFrame); ok && !sf.IsAck() {
+			h.fr.WriteSettingsAck()
+		}
+		h.note(f)
+		if want(f) {
+			return f
+		}
+	}
+}
+
+// goAway waits for the server's GOAWAY and returns its code.
+func (h *h2Raw) goAway() http2.ErrCode {
+	h.t.Helper()
+	f := h.next(func(f http2.Frame) bool { _, ok := f.(*http2.GoAwayFrame); return ok })
+	return f.(*http2.GoAwayFrame).ErrCode
+}
+
+// reset waits for a RST_STREAM on stream id and returns its code.
+func (h *h2Raw) reset(id uint32) http2.ErrCode {
+	h.t.Helper()
+	f := h.next(func(f http2.Frame) bool {
+		if _, ok := f.(*http2.GoAwayFrame); ok {
+			h.t.Fatalf("GOAWAY %v; want RST_STREAM on stream %d", f, id)
+		}
+		r, ok := f.(*http2.RSTStreamFrame)
+		return ok && r.StreamID == id
+	})
+	return f.(*http2.RSTStreamFrame).ErrCode
+}
+
+// note records the HEADERS and DATA of every stream, and gives the DATA's bytes back
+// to the windows.
+func (h *h2Raw) note(f http2.Frame) {
+	r := h.resps[f.Header().StreamID]
+	if r == nil {
+		r = &rawResponse{}
+		h.resps[f.Header().StreamID] = r
+	}
+	switch f := f.(type) {
+	case *http2.MetaHeadersFrame:
+		if s := f.PseudoValue("status"); s != "" {
+			r.status, _ = strconv.Atoi(s)
+		}
+		r.done = r.done || f.StreamEnded()
+	case *http2.DataFrame:
+		r.body = append(r.body, f.Data()...)
+		r.done = r.done || f.StreamEnded()
+	}
+}
+
+// response reads the answer on stream id: its status and body.
+func (h *h2Raw) response(id uint32) (int, string) {
+	h.t.Helper()
+	if r := h.resps[id]; r == nil || !r.done {
+		h.next(func(f http2.Frame) bool {
+			switch f := f.(type) {
+			case *http2.DataFrame:
+				if n := len(f.Data()); n > 0 {
+					h.fr.WriteWindowUpdate(0, uint32(n))
+					h.fr.WriteWindowUpdate(f.StreamID, uint32(n))
+				}
+			case *http2.RSTStreamFrame:
+				if f.StreamID == id {
+					h.t.Fatalf("stream %d reset: %v", id, f.ErrCode)
+				}
+			case *http2.GoAwayFrame:
+				h.t.Fatalf("GOAWAY %v while reading stream %d", f.ErrCode, id)
+			}
+			return f.Header().StreamID == id && h.resps[id].done
+		})
+	}
+	r := h.resps[id]
+	return r.status, string(r.body)
+}
+
+// sized answers with as many bytes as its ?n= asks for.
+func sized(w http.ResponseWriter, r *http.Request) {
+	n, _ := strconv.Atoi(r.URL.Query().Get("n"))
+	w.Header().Set("Content-Length", strconv.Itoa(n))
+	w.Write(bytes.Repeat([]byte("x"), n))
+}
+
+func TestH2ServerProtocolErrors(t *testing.T) {
+	checkLeaks(t)
+	_, addr := start(t, onePool(backend(t, sized)))
+	get := []string{":method", "GET", ":scheme", "http", ":authority", "test", ":path", "/?n=3"}
+	post := []string{":method", "POST", ":scheme", "http", ":authority", "test", ":path", "/"}
+	for _, tt := range []struct {
+		name     string
+		send     func(h *h2Raw)
+		goAway   http2.ErrCode // the connection's error, or
+		rst      http2.ErrCode // stream 1's
+		noPrefix bool          // no SETTINGS after the preface
+	}{
+		{name: "headers on an even stream", send: func(h *h2Raw) { h.headers(2, true, get...) }, goAway: http2.ErrCodeProtocol},
+		{name: "no :path", send: func(h *h2Raw) {
+			h.headers(1, true, ":method", "GET", ":scheme", "http", ":authority", "test")
+		}, rst: http2.ErrCodeProtocol},
+		{name: "unknown pseudo-field", send: func(h *h2Raw) { h.headers(1, true, append([]string{":protocol", "websocket"}, get...)...) }, rst: http2.ErrCodeProtocol},
+		{name: "connection field", send: func(h *h2Raw) { h.headers(1, true, append(get, "connection", "close")...) }, rst: http2.ErrCodeProtocol},
+		{name: "transfer-encoding", send: func(h *h2Raw) { h.headers(1, false, append(post, "transfer-encoding", "chunked")...) }, rst: http2.ErrCodeProtocol},
+		{name: "te other than trailers", send: func(h *h2Raw) { h.headers(1, true, append(get, "te", "gzip")...) }, rst: http2.ErrCodeProtocol},
+		{name: "upper-case name", send: func(h *h2Raw) { h.headers(1, true, append(get, "X-Up", "1")...) }, rst: http2.ErrCodeProtocol},
+		{name: "bad content-length", send: func(h *h2Raw) { h.headers(1, false, append(post, "content-length", "-1")...) }, rst: http2.ErrCodeProtocol},
+		{name: "body longer than content-length", send: func(h *h2Raw) {
+			h.headers(1, false, append(post, "content-length", "2")...)
+			h.fr.WriteData(1, true, []byte("abc"))
+		}, rst: http2.ErrCodeProtocol},
+		{name: "body shorter than content-length", send: func(h *h2Raw) {
+			h.headers(1, false, append(post, "content-length", "5")...)
+			h.fr.WriteData(1, true, []byte("abc"))
+		}, rst: http2.ErrCodeProtocol},
+		{name: "DATA on an idle stream", send: func(h *h2Raw) { h.fr.WriteData(5, true, []byte("x")) }, goAway: http2.ErrCodeProtocol},
+		{name: "RST_STREAM on an idle stream", send: func(h *h2Raw) { h.fr.WriteRSTStream(7, http2.ErrCodeCancel) }, goAway: http2.ErrCodeProtocol},
+		{name: "WINDOW_UPDATE on an idle stream", send: func(h *h2Raw) { h.fr.WriteWindowUpdate(9, 1) }, goAway: http2.ErrCodeProtocol},
+		{name: "frame larger than allowed", send: func(h *h2Raw) {
+			h.headers(1, false, post...)
+			h.fr.WriteData(1, true, make([]byte, 20000))
+		}, goAway: http2.ErrCodeFrameSize},
+		{name: "connection window overflow", send: func(h *h2Raw) { h.fr.WriteWindowUpdate(0, 1<<31-1) }, goAway: http2.ErrCodeFlowControl},
+		{name: "window size setting too large", send: func(h *h2Raw) {
+			h.fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 1 << 31})
+		}, goAway: http2.ErrCodeFlowControl},
+		{name: "PUSH_PROMISE from a client", send: func(h *h2Raw) {
+			h.headers(1, false, post...)
+			h.fr.WritePushPromise(http2.PushPromiseParam{StreamID: 1, PromiseID: 2, BlockFragment: []byte{0x82}, EndHeaders: true})
+		}, goAway: http2.ErrCodeProtocol},
+		{name: "PING on a stream", send: func(h *h2Raw) { h.fr.WriteRawFrame(http2.FramePing, 0, 1, make([]byte, 8)) }, goAway: http2.ErrCodeProtocol},
+		{name: "first frame not SETTINGS", noPrefix: true, send: func(h *h2Raw) { h.fr.WritePing(false, [8]byte{}) }, goAway: http2.ErrCodeProtocol},
+		{name: "DATA after END_STREAM", send: func(h *h2Raw) {
+			h.headers(1, false, append(post, "content-length", "1")...)
+			h.fr.WriteData(1, true, []byte("a"))
+			h.fr.WriteData(1, false, []byte("b"))
+		}, rst: http2.ErrCodeStreamClosed},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			settings := []http2.Setting{}
+			if tt.noPrefix {
+				settings = nil
+			}
+			h := dialH2(t, addr, settings)
+			tt.send(h)
+			if tt.goAway != 0 {
+				if got := h.goAway(); got != tt.goAway {
+					t.Fatalf("GOAWAY %v; want %v", got, tt.goAway)
+				}
+				// Then the connection closes.
+				for {
+					if _, err := h.fr.ReadFrame(); err != nil {
+						if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || strings.Contains(err.Error(), "reset") {
+							break
+						}
+						t.Fatalf("after GOAWAY: %v; want the connection closed", err)
+					}
+				}
+				return
+			}
+			if got := h.reset(1); got != tt.rst {
+				t.Fatalf("RST_STREAM %v; want %v", got, tt.rst)
+			}
+			// The connection goes on.
+			h.get(11, "/?n=2")
+			if st, body := h.response(11); st != 200 || body != "xx" {
+				t.Fatalf("next stream: %d %q", st, body)
+			}
+		})
+	}
+}
+
+func TestH2ServerLimits(t *testing.T) {
+	checkLeaks(t)
+	_, addr := start(t, onePool(backend(t, sized)))
+	h := dialH2(t, addr, []http2.Setting{})
+	// The server announces its limits.
+	f := h.next(func(f http2.Frame) bool { _, ok := f.(*http2.SettingsFrame); return ok }).(*http2.SettingsFrame)
+	if v, ok := f.Value(http2.SettingMaxConcurrentStreams); !ok || v != h2MaxStreams {
+		t.Errorf("SETTINGS_MAX_CONCURRENT_STREAMS %d %v; want %d", v, ok, h2MaxStreams)
+	}
+	if v, ok := f.Value(http2.SettingMaxHeaderListSize); !ok || v != 16<<10 {
+		t.Errorf("SETTINGS_MAX_HEADER_LIST_SIZE %d %v; want %d", v, ok, 16<<10)
+	}
+	// A header list over the limit is answered 431, and the connection goes on.
+	h.headers(1, true, ":method", "GET", ":scheme", "http", ":authority", "test", ":path", "/",
+		"x-big", strings.Repeat("b", 10<<10), "x-big2", strings.Repeat("c", 10<<10))
+	if st, _ := h.response(1); st != 431 {
+		t.Errorf("a 20 KiB header list: %d; want 431", st)
+	}
+	// PING is answered with the same data.
+	h.fr.WritePing(false, [8]byte{1, 2, 3, 4, 5, 6, 7, 8})
+	p := h.next(func(f http2.Frame) bool { _, ok := f.(*http2.PingFrame); return ok }).(*http2.PingFrame)
+	if !p.IsAck() || p.Data != [8]byte{1, 2, 3, 4, 5, 6, 7, 8} {
+		t.Errorf("PING answer %v", p)
+	}
+	h.get(3, "/?n=5")
+	if st, body := h.response(3); st != 200 || body != "xxxxx" {
+		t.Errorf("after the 431: %d %q", st, body)
+	}
+}
+
+// TestH2ServerFlowControl checks that the proxy sends no more than the client's stream
+// and connection windows allow, and goes on when they open.
+func TestH2ServerFlowControl(t *testing.T) {
+	checkLeaks(t)
+	_, addr := start(t, onePool(backend(t, sized)))
+	h := dialH2(t, addr, []http2.Setting{{ID: http2.SettingInitialWindowSize, Val: 100}})
+	// received reads DATA of stream id until want bytes came, and fails on more.
+	received := func(id uint32, want int, end bool) {
+		t.Helper()
+		got, ended := 0, false
+		h.next(func(f http2.Frame) bool {
+			if d, ok := f.(*http2.DataFrame); ok && d.StreamID == id {
+				got += len(d.Data())
+				ended = d.StreamEnded()
+				if got > want {
+					t.Fatalf("stream %d: %d bytes sent; the window allowed %d", id, got, want)
+				}
+				if ended && !end {
+					t.Fatalf("stream %d: END_STREAM after %d bytes", id, got)
+				}
+			}
+			return got == want && ended == end
+		})
+	}
+	h.get(1, "/?n=1000")
+	received(1, 100, false)
+	// Nothing more comes until the window opens.
+	h.c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	if f, err := h.fr.ReadFrame(); err == nil {
+		if d, ok := f.(*http2.DataFrame); ok {
+			t.Fatalf("DATA of %d bytes beyond the window", len(d.Data()))
+		}
+	}
+	h.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	h.fr.WriteWindowUpdate(1, 900)
+	received(1, 900, true)
+
+	// The connection's window (65535, less the 1000 bytes already sent) holds back a
+	// stream whose own window is wide.
+	h.fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 1 << 20})
+	h.get(3, "/?n=100000")
+	received(3, 65535-1000, false)
+	h.fr.WriteWindowUpdate(0, 100000)
+	received(3, 100000-(65535-1000), true)
+}
+
+// holdBackend answers once release is called; started reports each request as it
+// arrives.
+func holdBackend(t *testing.T) (addr string, started chan struct{}, release func()) {
+	started = make(chan struct{}, 1000)
+	gate := make(chan struct{})
+	var once sync.Once
+	release = func() { once.Do(func() { close(gate) }) }
+	t.Cleanup(release)
+	addr = backend(t, func(w http.ResponseWriter, r *http.Request) {
+		started <- struct{}{}
+		<-gate
+		io.WriteString(w, "done")
+	})
+	return addr, started, release
+}
+
+func TestH2ServerRefusesStreamsBeyondLimit(t *testing.T) {
+	checkLeaks(t)
+	up, started, release := holdBackend(t)
+	cfg := onePool(up)
+	cfg.Pools[0].MaxIdlePerHost = 1
+	_, addr := start(t, cfg)
+	h := dialH2(t, addr, []http2.Setting{})
+	for i := 0; i < h2MaxStreams; i++ {
+		h.get(uint32(2*i+1), "/hold")
+	}
+	for i := 0; i < h2MaxStreams; i++ {
+		select {
+		case <-started:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%d requests reached the backend; want %d", i, h2MaxStreams)
+		}
+	}
+	over := uint32(2*h2MaxStreams + 1)
+	h.get(over, "/hold")
+	if got := h.reset(over); got != http2.ErrCodeRefusedStream {
+		t.Fatalf("stream beyond the limit: %v; want REFUSED_STREAM", got)
+	}
+	release()
+	for i := 0; i < h2MaxStreams; i++ {
+		if st, body := h.response(uint32(2*i + 1)); st != 200 || body != "done" {
+			t.Fatalf("stream %d: %d %q", 2*i+1, st, body)
+		}
+	}
+}
+
+func TestH2ServerGracefulShutdown(t *testing.T) {
+	checkLeaks(t)
+	up, started, release := holdBackend(t)
+	s, err := New(onePool(up))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(context.Background(), ln) }()
+	h := dialH2(t, ln.Addr().String(), []http2.Setting{})
+	h.get(1, "/hold")
+	<-started
+	shut := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		shut <- s.Shutdown(ctx)
+	}()
+	// GOAWAY comes at once, naming stream 1 as the last one taken.
+	f := h.next(func(f http2.Frame) bool { _, ok := f.(*http2.GoAwayFrame); return ok }).(*http2.GoAwayFrame)
+	if f.ErrCode != http2.ErrCodeNo || f.LastStreamID != 1 {
+		t.Fatalf("GOAWAY %v last stream %d; want NO_ERROR and 1", f.ErrCode, f.LastStreamID)
+	}
+	// The stream in flight still gets its whole answer, then the connection closes.
+	release()
+	if st, body := h.response(1); st != 200 || body != "done" {
+		t.Fatalf("stream in flight: %d %q", st, body)
+	}
+	if err := <-shut; err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+	if err := <-served; err != nil {
+		t.Errorf("Serve: %v", err)
+	}
+	if _, err := h.fr.ReadFrame(); err == nil {
+		t.Error("the connection is still open after Shutdown")
+	}
+}
+
+func TestH2ServerIdleTimeout(t *testing.T) {
+	checkLeaks(t)
+	cfg := onePool(backend(t, sized))
+	cfg.IdleTimeout = 300 * time.Millisecond
+	_, addr := start(t, cfg)
+	h := dialH2(t, addr, []http2.Setting{})
+	h.get(1, "/?n=1")
+	h.response(1)
+	if got := h.goAway(); got != http2.ErrCodeNo {
+		t.Fatalf("idle connection: GOAWAY %v; want NO_ERROR", got)
+	}
+	if _, err := h.fr.ReadFrame(); err == nil {
+		t.Error("the idle connection is still open after GOAWAY")
+	}
+}
+
+// sum answers with the length and SHA-256 of the request body, or with ?n= bytes.
+func sum(w http.ResponseWriter, r *http.Request) {
+	if n := r.URL.Query().Get("n"); n != "" {
+		sized(w, r)
+		return
+	}
+	hs := sha256.New()
+	n, _ := io.Copy(hs, r.Body)
+	fmt.Fprintf(w, "%d %x", n, hs.Sum(nil))
+}
+
+// TestH2ServerConcurrentBodies sends many large bodies at once, and reads many large
+// answers, with the Go HTTP/2 client (h2c with prior knowledge, and TLS with ALPN):
+// both directions go through the flow-control windows many times over.
+func TestH2ServerConcurrentBodies(t *testing.T) {
+	checkLeaks(t)
+	dir := t.TempDir()
+	roots := x509.NewCertPool()
+	up := backend(t, sum)
+	_, plain := start(t, onePool(up))
+	cfg := onePool(up)
+	cfg.TLS = []CertConfig{writeCert(t, dir, "a.test", roots)}
+	_, secure := start(t, cfg)
+
+	h2c := &http.Transport{Protocols: new(http.Protocols)}
+	h2c.Protocols.SetUnencryptedHTTP2(true)
+	t.Cleanup(h2c.CloseIdleConnections)
+	overTLS := &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: roots, ServerName: "a.test"},
+		Protocols:       new(http.Protocols),
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, network, secure)
+		},
+	}
+	overTLS.Protocols.SetHTTP2(true)
+	t.Cleanup(overTLS.CloseIdleConnections)
+	for _, tt := range []struct {
+		name string
+		rt   http.RoundTripper
+		base string
+	}{{"h2c", h2c, "http://" + plain}, {"TLS", overTLS, "https://a.test"}} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &http.Client{Transport: tt.rt, Timeout: 20 * time.Second}
+			var wg sync.WaitGroup
+			errs := make(chan error, 40)
+			for i := 0; i < 20; i++ {
+				wg.Add(2)
+				go func() {
+					defer wg.Done()
+					body := bytes.Repeat([]byte{byte(i)}, 300<<10+i)
+					resp, err := c.Post(tt.base+"/sum", "application/octet-stream", bytes.NewReader(body))
+					if err != nil {
+						errs <- err
+						return
+					}
+					defer resp.Body.Close()
+					b, _ := io.ReadAll(resp.Body)
+					s := sha256.Sum256(body)
+					if want := fmt.Sprintf("%d %s", len(body), hex.EncodeToString(s[:])); resp.ProtoMajor != 2 || string(b) != want {
+						errs <- fmt.Errorf("POST %d: %s %q; want %q", i, resp.Proto, b, want)
+					}
+				}()
+				go func() {
+					defer wg.Done()
+					n := 500<<10 + i
+					resp, err := c.Get(tt.base + "/get?n=" + strconv.Itoa(n))
+					if err != nil {
+						errs <- err
+						return
+					}
+					defer resp.Body.Close()
+					b, err := io.ReadAll(resp.Body)
+					if err != nil || len(b) != n || resp.ContentLength != int64(n) {
+						errs <- fmt.Errorf("GET %d: %d bytes (%d announced) %v", n, len(b), resp.ContentLength, err)
+					}
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+// TestH2ServerClientReset: a client that resets a stream whose answer waits cancels it;
+// the connection serves the next one.
+func TestH2ServerClientReset(t *testing.T) {
+	checkLeaks(t)
+	up, started, release := holdBackend(t)
+	_, addr := start(t, onePool(up))
+	h := dialH2(t, addr, []http2.Setting{})
+	h.get(1, "/hold")
+	<-started
+	h.fr.WriteRSTStream(1, http2.ErrCodeCancel)
+	release()
+	h.get(3, "/hold")
+	if st, body := h.response(3); st != 200 || body != "done" {
+		t.Fatalf("after a reset: %d %q", st, body)
+	}
+}
+
+// FuzzH2ServerFrames feeds arbitrary bytes after the preface and SETTINGS to the HTTP/2
+// server: whatever comes, it must answer or close, never crash or hang.
+func FuzzH2ServerFrames(f *testing.F) {
+	var seed bytes.Buffer
+	fr := http2.NewFramer(&seed, nil)
+	var block bytes.Buffer
+	enc := hpack.NewEncoder(&block)
+	for _, kv := range [][2]string{{":method", "POST"}, {":scheme", "http"}, {":authority", "f"}, {":path", "/"}, {"content-length", "3"}} {
+		enc.WriteField(hpack.HeaderField{Name: kv[0], Value: kv[1]})
+	}
+	fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: block.Bytes(), EndHeaders: true})
+	fr.WriteData(1, true, []byte("abc"))
+	f.Add(append([]byte(nil), seed.Bytes()...))
+	seed.Reset()
+	fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: block.Bytes()[:3], EndStream: true})
+	fr.WriteContinuation(1, true, block.Bytes()[3:])
+	fr.WriteWindowUpdate(0, 1000)
+	fr.WritePing(false, [8]byte{})
+	fr.WriteRSTStream(1, http2.ErrCodeCancel)
+	f.Add(append([]byte(nil), seed.Bytes()...))
+	f.Add([]byte{0, 0, 8, 6, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8})
+
+	up, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { up.Close() })
+	go http.Serve(up, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		io.WriteString(w, "ok")
+	}))
+	cfg := onePool(up.Addr().String())
+	cfg.HeaderTimeout = time.Second
+	s, err := New(cfg)
+	if err != nil {
+		f.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { ln.Close() })
+	f.Fuzz(func(t *testing.T, frames []byte) {
+		client, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer client.Close()
+		server, err := ln.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := newH2Conn(s, server)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			c.serve()
+		}()
+		go func() {
+			io.WriteString(client, h2Preface)
+			http2.NewFramer(client, nil).WriteSettings()
+			client.Write(frames)
+			client.(*net.TCPConn).CloseWrite()
+		}()
+		client.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := io.Copy(io.Discard, client); err != nil && !strings.Contains(err.Error(), "reset") {
+			t.Fatalf("the server did not close the connection: %v", err)
+		}
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Fatal("the connection's goroutine did not end")
+		}
+	})
+}
