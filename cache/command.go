@@ -19,7 +19,8 @@ type command struct {
 	fn                func(c *client, args [][]byte)
 	subs              map[string]*command
 
-	id int // index into counters.calls
+	id    int  // index into counters.calls
+	plain bool // a command of its own: neither a container (CLIENT) nor a subcommand
 }
 
 type flag uint32
@@ -106,7 +107,11 @@ const (
 func (c *client) lookup(args [][]byte) *command {
 	name := args[0]
 	var cmd *command
-	if len(name) <= len(c.lower) {
+	if last := c.cmd; last != nil && last.plain && isName(name, last.name) {
+		// The commands of a pipeline are mostly alike: comparing with the last
+		// one's name costs less than lower-casing and hashing for the table.
+		cmd = last
+	} else if len(name) <= len(c.lower) {
 		n := copy(c.lower[:], name)
 		lowerASCII(c.lower[:n])
 		cmd = c.s.cmds[string(c.lower[:n])]
@@ -146,6 +151,22 @@ func trunc(s string, n int) string {
 		return s[:n]
 	}
 	return s
+}
+
+// isName reports whether b is name (lower case) in any case.
+func isName(b []byte, name string) bool {
+	if len(b) != len(name) {
+		return false
+	}
+	for i, ch := range b {
+		if 'A' <= ch && ch <= 'Z' {
+			ch += 'a' - 'A'
+		}
+		if ch != name[i] {
+			return false
+		}
+	}
+	return true
 }
 
 func lowerASCII(b []byte) {

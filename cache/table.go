@@ -252,7 +252,9 @@ func commandTable() (map[string]*command, []*command) {
 	}
 	cmds := make(map[string]*command)
 	for _, s := range top {
-		cmds[s.name] = build(s)
+		cmd := build(s)
+		cmd.plain = true
+		cmds[s.name] = cmd
 	}
 	for name, subs := range containers {
 		parent := &command{name: name, arity: -2, flags: fLoading | fStale, subs: map[string]*command{}}
