@@ -24,8 +24,7 @@ func cmdPush(c *client, args [][]byte) {
 		return
 	}
 	for _, v := range args[2:] {
-		v = append([]byte(nil), v...)
-		if left {
+		if left { // the list copies v
 			l.pushFront(v)
 		} else {
 			l.pushBack(v)
@@ -136,8 +135,11 @@ func cmdLRange(c *client, args [][]byte) {
 		return
 	}
 	c.w.Array(j - i + 1)
-	for ; i <= j; i++ {
-		c.w.Bulk(l.at(i))
+	for k, v := range l.each(i, false) {
+		if k > j {
+			break
+		}
+		c.w.Bulk(v)
 	}
 }
 
@@ -186,9 +188,7 @@ func cmdLSet(c *client, args [][]byte) {
 		c.w.Error("ERR index out of range")
 		return
 	}
-	s := l.slice()
-	l.bytes += int64(len(args[3]) - len(s[idx]))
-	s[idx] = append([]byte(nil), args[3]...)
+	l.set(int(idx), args[3])
 	c.touched(args[1], e)
 	c.w.OK()
 }
@@ -720,14 +720,16 @@ func cmdLPos(c *client, args [][]byte) {
 	}
 	var found []int64
 	if l != nil {
-		n := l.len()
-		matches := int64(0)
-		for k := 0; k < n && (maxLen == 0 || int64(k) < maxLen); k++ {
-			i := k
-			if fromTail {
-				i = n - 1 - k
+		start := 0
+		if fromTail {
+			start = l.len() - 1
+		}
+		matches, k := int64(0), int64(0)
+		for i, v := range l.each(start, fromTail) {
+			if k++; maxLen != 0 && k > maxLen {
+				break
 			}
-			if string(l.at(i)) != string(args[2]) {
+			if string(v) != string(args[2]) {
 				continue
 			}
 			if matches++; matches >= rank {

@@ -223,19 +223,27 @@ func TestAccounting(t *testing.T) {
 	}
 }
 
-// The list deque against a plain slice: pushes and pops at both ends, in phases
-// that grow it at the front, use it as a queue and drain it.
+// The chunked list against a plain slice: pushes and pops at both ends, in phases
+// that grow it at the front, use it as a stack and as a queue and drain it, with
+// LSET's set now and then; at, each (both ways) and the popped views are checked
+// as it goes, and its memory stays bounded by what it holds.
 func TestListDeque(t *testing.T) {
 	l := &list{}
 	var ref [][]byte
+	var popped [][2][]byte // views returned by pops, and what they must still read
 	rng := rand.New(rand.NewPCG(3, 4))
-	for step := range 20000 {
+	for step := range 30000 {
 		v := []byte(fmt.Sprint(step))
-		op := rng.IntN(4)
+		if step%97 == 0 {
+			v = bytes.Repeat(v, 2000) // longer than a chunk's buffer
+		}
+		op := rng.IntN(5)
 		switch {
 		case step < 6000:
 			op = []int{0, 0, 0, 1, 2}[rng.IntN(5)]
-		case step > 16000:
+		case step < 12000: // a stack on a base of elements
+			op = []int{1, 2}[rng.IntN(2)]
+		case step > 24000:
 			op = 2 + rng.IntN(2)
 		}
 		switch {
@@ -247,21 +255,78 @@ func TestListDeque(t *testing.T) {
 			ref = append(ref, v)
 		case len(ref) == 0:
 		case op == 2:
-			if got := l.popBack(); !bytes.Equal(got, ref[len(ref)-1]) {
+			got := l.popBack()
+			if !bytes.Equal(got, ref[len(ref)-1]) {
 				t.Fatalf("step %d: popBack %q, want %q", step, got, ref[len(ref)-1])
 			}
+			popped = append(popped, [2][]byte{got, ref[len(ref)-1]})
 			ref = ref[:len(ref)-1]
-		default:
-			if got := l.popFront(); !bytes.Equal(got, ref[0]) {
+		case op == 3:
+			got := l.popFront()
+			if !bytes.Equal(got, ref[0]) {
 				t.Fatalf("step %d: popFront %q, want %q", step, got, ref[0])
 			}
+			popped = append(popped, [2][]byte{got, ref[0]})
 			ref = ref[1:]
+		default:
+			i := rng.IntN(len(ref))
+			l.set(i, v)
+			ref[i] = v
 		}
-		if l.len() != len(ref) || (len(ref) > 0 && (!bytes.Equal(l.at(0), ref[0]) || !bytes.Equal(l.at(l.len()-1), ref[len(ref)-1]))) {
+		if l.len() != len(ref) {
 			t.Fatalf("step %d: list of %d, want %d", step, l.len(), len(ref))
 		}
-		if cap(l.items) > 4*len(ref)+256 {
-			t.Fatalf("step %d: %d slots for %d elements", step, cap(l.items), len(ref))
+		if len(ref) > 0 {
+			i := rng.IntN(len(ref))
+			if !bytes.Equal(l.at(i), ref[i]) {
+				t.Fatalf("step %d: at(%d) = %q, want %q", step, i, l.at(i), ref[i])
+			}
+		}
+		var bytesHeld int
+		for _, v := range ref {
+			bytesHeld += len(v)
+		}
+		if m := l.memSize(); m > 2*int64(bytesHeld)+160*int64(len(ref))+64<<10 {
+			t.Fatalf("step %d: %d bytes of memory for %d elements of %d bytes", step, m, len(ref), bytesHeld)
+		}
+		if step%500 == 0 || step > 29900 {
+			checkListOrder(t, l, ref)
+		}
+	}
+	for _, p := range popped {
+		if !bytes.Equal(p[0], p[1]) {
+			t.Fatalf("a popped element reads %q later, was %q", p[0], p[1])
+		}
+	}
+}
+
+// checkListOrder compares every element of l with ref, forwards and backwards
+// from every tenth index.
+func checkListOrder(t *testing.T, l *list, ref [][]byte) {
+	t.Helper()
+	if got := l.slice(); len(got) != len(ref) {
+		t.Fatalf("slice: %d elements, want %d", len(got), len(ref))
+	}
+	for from := 0; from < len(ref); from += 1 + len(ref)/10 {
+		want := from
+		for i, v := range l.each(from, false) {
+			if i != want || !bytes.Equal(v, ref[i]) {
+				t.Fatalf("each(%d): element %d = %q, want %d = %q", from, i, v, want, ref[want])
+			}
+			want++
+		}
+		if want != len(ref) {
+			t.Fatalf("each(%d) stopped at %d of %d", from, want, len(ref))
+		}
+		want = from
+		for i, v := range l.each(from, true) {
+			if i != want || !bytes.Equal(v, ref[i]) {
+				t.Fatalf("each(%d, rev): element %d = %q, want %d = %q", from, i, v, want, ref[want])
+			}
+			want--
+		}
+		if want != -1 {
+			t.Fatalf("each(%d, rev) stopped at %d", from, want)
 		}
 	}
 }

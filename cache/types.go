@@ -1,96 +1,322 @@
 package cache
 
 import (
+	"iter"
 	"math/rand/v2"
 	"sort"
 	"strconv"
 )
 
-// list is a deque of elements: pushes and pops at both ends are O(1) amortised.
+// list is a deque of elements kept in chunks, as Redis's quicklist keeps
+// listpacks: a chunk holds up to chunkElems elements whose bytes are packed in
+// one buffer without pointers. A long list then costs the collector one pointer
+// per chunk instead of one per element (a list of a million elements was a
+// slice of a million pointers that every collection rescanned and every growth
+// copied with write barriers), and a push copies its element into the chunk's
+// buffer instead of allocating it.
+//
+// A chunk's buffer is only ever appended to: the bytes of an element, once
+// written, never change, so a popped element (a view of the buffer) stays valid
+// after the list moves on.
 type list struct {
-	items [][]byte // elements are items[head:]
-	head  int
-	bytes int64
+	chunks []*chunk // chunks[head:] hold the elements, in order
+	head   int
+	n      int   // elements
+	bytes  int64 // the elements' bytes
+	mem    int64 // the chunks' memory (see chunk.cost)
 }
 
-func (l *list) len() int { return len(l.items) - l.head }
+// chunk holds some of a list's elements. Elements are appended to slots, and
+// the list's order is the slots' order, or the reverse for a chunk made by a
+// push at the front (rev), so that a chunk grows at one end whichever end of
+// the list it serves. Slots before lo were popped.
+type chunk struct {
+	data  []byte
+	slots []slot
+	lo    int
+	rev   bool
+}
 
-func (l *list) at(i int) []byte { return l.items[l.head+i] }
+type slot struct{ off, n uint32 }
+
+const (
+	chunkElems = 128
+	// chunkBytes is the buffer a chunk fills before the next one starts; a
+	// longer element gets a chunk of its own.
+	chunkBytes = 8 << 10
+)
+
+func (l *list) len() int { return l.n }
+
+func (ch *chunk) len() int { return len(ch.slots) - ch.lo }
+
+// at returns the chunk's i-th element in list order.
+func (ch *chunk) at(i int) []byte {
+	if ch.rev {
+		i = ch.len() - 1 - i
+	}
+	s := ch.slots[ch.lo+i]
+	return ch.data[s.off : s.off+s.n : s.off+s.n]
+}
+
+// cost is the memory a chunk holds.
+func (ch *chunk) cost() int64 { return int64(cap(ch.data)+8*cap(ch.slots)) + 64 }
+
+// room reports whether v can be appended to ch. A chunk whose buffer or slots
+// are mostly dead (pops at the end it grows at leave their bytes behind: a list
+// used as a stack) is packed anew to make the room.
+func (l *list) room(ch *chunk, v []byte) bool {
+	if len(ch.slots) < chunkElems && len(ch.data)+len(v) <= chunkBytes {
+		return true
+	}
+	if ch.len() > chunkElems/2 || ch.live()+len(v) > chunkBytes/2 {
+		return false
+	}
+	l.repack(ch, len(v))
+	return true
+}
+
+// repack moves ch's live elements to the start of a new buffer with room for
+// extra more bytes. The old buffer is left as it is, for the views of it that
+// popped elements may still be.
+func (l *list) repack(ch *chunk, extra int) {
+	before := ch.cost()
+	data := make([]byte, 0, ch.live()+extra)
+	live := ch.slots[ch.lo:]
+	for k, s := range live {
+		live[k] = slot{uint32(len(data)), s.n}
+		data = append(data, ch.data[s.off:s.off+s.n]...)
+	}
+	ch.slots = ch.slots[:copy(ch.slots, live)]
+	ch.data, ch.lo = data, 0
+	l.mem += ch.cost() - before
+}
+
+func (l *list) add(ch *chunk, v []byte) {
+	before := ch.cost()
+	off := len(ch.data)
+	ch.data = append(ch.data, v...)
+	ch.slots = append(ch.slots, slot{uint32(off), uint32(len(v))})
+	l.mem += ch.cost() - before
+	l.n++
+	l.bytes += int64(len(v))
+}
+
+// newChunk starts a chunk for v. Once the list has filled a chunk, a new one is
+// made at its full size at once rather than grown by doubling.
+func (l *list) newChunk(v []byte, rev bool) *chunk {
+	ch := &chunk{rev: rev}
+	if l.n >= chunkElems {
+		avg := int(l.bytes/int64(l.n)) + 1
+		ch.slots = make([]slot, 0, chunkElems)
+		ch.data = make([]byte, 0, max(len(v), min(chunkBytes, avg*chunkElems)))
+	}
+	l.mem += ch.cost()
+	return ch
+}
+
+func (l *list) first() *chunk { return l.chunks[l.head] }
+func (l *list) last() *chunk  { return l.chunks[len(l.chunks)-1] }
 
 func (l *list) pushBack(v []byte) {
-	l.items = append(l.items, v)
-	l.bytes += int64(len(v))
+	if l.n == 0 || l.last().rev || !l.room(l.last(), v) {
+		l.chunks = append(l.chunks, l.newChunk(v, false))
+	}
+	l.add(l.last(), v)
 }
 
-// pushFront makes room at the front, when there is none, for as many elements
-// as the list holds: within the slice when its spare capacity at the back allows
-// (a queue fed at the front and drained at the back), else in a slice twice as
-// long. Either way a push costs O(1) amortised, and a list grown by LPUSH alone
-// allocates about two slots per element pushed.
+// pushFront adds a chunk at the front, when it must, as the old deque added
+// elements: it makes room at the front for as many chunks as the list holds,
+// within the slice when its spare capacity at the back allows, else in a slice
+// twice as long.
 func (l *list) pushFront(v []byte) {
-	if l.head == 0 {
-		n := len(l.items)
-		room := n + 8
-		if cap(l.items)-n >= 2*room {
-			l.items = l.items[:room+n]
-			copy(l.items[room:], l.items[:n])
-			clear(l.items[:room])
-		} else {
-			grown := make([][]byte, room+n, room+n+n/4+8)
-			copy(grown[room:], l.items)
-			l.items = grown
+	if l.n == 0 || !l.first().rev || !l.room(l.first(), v) {
+		if l.head == 0 {
+			n := len(l.chunks)
+			room := n + 4
+			if cap(l.chunks)-n >= 2*room {
+				l.chunks = l.chunks[:room+n]
+				copy(l.chunks[room:], l.chunks[:n])
+				clear(l.chunks[:room])
+			} else {
+				grown := make([]*chunk, room+n, room+n+n/4+4)
+				copy(grown[room:], l.chunks)
+				l.chunks = grown
+			}
+			l.head = room
 		}
-		l.head = room
+		l.head--
+		l.chunks[l.head] = l.newChunk(v, true)
 	}
-	l.head--
-	l.items[l.head] = v
-	l.bytes += int64(len(v))
+	l.add(l.first(), v)
 }
 
 func (l *list) popFront() []byte {
-	v := l.items[l.head]
-	l.items[l.head] = nil
-	l.head++
+	ch := l.first()
+	var v []byte
+	if ch.rev {
+		v = ch.at(0)
+		ch.slots = ch.slots[:len(ch.slots)-1]
+	} else {
+		v = ch.at(0)
+		ch.lo++
+	}
+	l.n--
 	l.bytes -= int64(len(v))
-	// Give back the dead front once it is three times what lives: not sooner,
-	// or the room pushFront just made would be taken away again.
-	if l.head > 64 && l.head > 3*l.len() {
-		l.items = append(l.items[:0:0], l.items[l.head:]...)
-		l.head = 0
+	if ch.len() == 0 {
+		l.mem -= ch.cost()
+		l.chunks[l.head] = nil
+		l.head++
+		l.compact()
 	}
 	return v
 }
 
 func (l *list) popBack() []byte {
-	v := l.items[len(l.items)-1]
-	l.items[len(l.items)-1] = nil
-	l.items = l.items[:len(l.items)-1]
+	ch := l.last()
+	v := ch.at(ch.len() - 1)
+	if ch.rev {
+		ch.lo++
+	} else {
+		ch.slots = ch.slots[:len(ch.slots)-1]
+	}
+	l.n--
 	l.bytes -= int64(len(v))
-	if n := l.len(); cap(l.items) > 64 && 4*n < cap(l.items) {
-		l.items = append(make([][]byte, 0, 2*n), l.items[l.head:]...)
-		l.head = 0
+	if ch.len() == 0 {
+		l.mem -= ch.cost()
+		l.chunks[len(l.chunks)-1] = nil
+		l.chunks = l.chunks[:len(l.chunks)-1]
+		l.compact()
 	}
 	return v
 }
 
-// slice returns the elements as one slice; changing it changes the list.
-func (l *list) slice() [][]byte { return l.items[l.head:] }
-
-// replace sets the elements to items.
-func (l *list) replace(items [][]byte) {
-	l.items, l.head, l.bytes = items, 0, 0
-	for _, v := range items {
-		l.bytes += int64(len(v))
+// compact gives back the chunk slice's dead front once it is three times what
+// lives (not sooner, or the room pushFront just made would be taken away
+// again), and its spare back once it is three quarters empty.
+func (l *list) compact() {
+	live := len(l.chunks) - l.head
+	switch {
+	case live == 0:
+		l.chunks, l.head = nil, 0
+	case l.head > 16 && l.head > 3*live:
+		l.chunks = append(l.chunks[:0:0], l.chunks[l.head:]...)
+		l.head = 0
+	case cap(l.chunks) > 64 && 4*live < cap(l.chunks):
+		l.chunks = append(make([]*chunk, 0, 2*live), l.chunks[l.head:]...)
+		l.head = 0
 	}
 }
 
-func (l *list) memSize() int64 { return l.bytes + int64(cap(l.items))*24 }
+// at returns the i-th element, walking the chunks from the nearer end.
+func (l *list) at(i int) []byte {
+	ch, j := l.find(i)
+	return ch.at(j)
+}
+
+// find returns the chunk holding the i-th element, and its index there.
+func (l *list) find(i int) (*chunk, int) {
+	if i < l.n/2 {
+		for _, ch := range l.chunks[l.head:] {
+			if i < ch.len() {
+				return ch, i
+			}
+			i -= ch.len()
+		}
+	}
+	i = l.n - 1 - i // counted from the end
+	for k := len(l.chunks) - 1; ; k-- {
+		ch := l.chunks[k]
+		if i < ch.len() {
+			return ch, ch.len() - 1 - i
+		}
+		i -= ch.len()
+	}
+}
+
+// each yields the elements with their indexes from the i-th on, towards the end
+// of the list, or towards its start when rev is set. The list must not change
+// meanwhile.
+func (l *list) each(i int, rev bool) iter.Seq2[int, []byte] {
+	return func(yield func(int, []byte) bool) {
+		if i < 0 || i >= l.n {
+			return
+		}
+		step := 1
+		if rev {
+			step = -1
+		}
+		k, j := l.head, i // the chunk, and the index in it
+		for j >= l.chunks[k].len() {
+			j -= l.chunks[k].len()
+			k++
+		}
+		for k >= l.head && k < len(l.chunks) {
+			ch := l.chunks[k]
+			for ; j >= 0 && j < ch.len(); j += step {
+				if !yield(i, ch.at(j)) {
+					return
+				}
+				i += step
+			}
+			if k += step; rev && k >= l.head {
+				j = l.chunks[k].len() - 1
+			} else {
+				j = 0
+			}
+		}
+	}
+}
+
+// slice returns the elements as one slice of views of the list's buffers.
+func (l *list) slice() [][]byte {
+	out := make([][]byte, 0, l.n)
+	for _, v := range l.each(0, false) {
+		out = append(out, v)
+	}
+	return out
+}
+
+// set replaces the i-th element with a copy of v.
+func (l *list) set(i int, v []byte) {
+	ch, j := l.find(i)
+	if ch.rev {
+		j = ch.len() - 1 - j
+	}
+	if len(ch.data)+len(v) > max(chunkBytes, cap(ch.data)) {
+		l.repack(ch, len(v)) // or sets in place would grow the buffer without end
+	}
+	s := &ch.slots[ch.lo+j]
+	l.bytes += int64(len(v)) - int64(s.n)
+	before := ch.cost()
+	s.off, s.n = uint32(len(ch.data)), uint32(len(v))
+	ch.data = append(ch.data, v...)
+	l.mem += ch.cost() - before
+}
+
+// live is the bytes of the chunk's elements.
+func (ch *chunk) live() int {
+	n := 0
+	for _, s := range ch.slots[ch.lo:] {
+		n += int(s.n)
+	}
+	return n
+}
+
+// replace sets the elements to copies of items (which may be views of l).
+func (l *list) replace(items [][]byte) {
+	var fresh list
+	for _, v := range items {
+		fresh.pushBack(v)
+	}
+	*l = fresh
+}
+
+func (l *list) memSize() int64 { return l.mem + int64(cap(l.chunks))*8 }
 
 func (l *list) clone() any {
 	cp := &list{}
-	for _, v := range l.slice() {
-		cp.pushBack(append([]byte(nil), v...))
-	}
+	cp.replace(l.slice())
 	return cp
 }
 
