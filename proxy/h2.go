@@ -116,6 +116,12 @@ func (h h2Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer s.stats.inFlight.Add(-1)
+	start := time.Now()
+	defer func() {
+		if c.route != nil {
+			c.route.latency.observe(time.Since(start))
+		}
+	}()
 	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
 		c.remote = append(hr.remote[:0], host...)
 		hr.remote = c.remote
@@ -368,14 +374,13 @@ func (h h2Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // putBusy gives back an upstream connection that served an HTTP/2 stream. HTTP/2
 // clients run many streams at once (h2load's -c32 -m10: 320), and a host with more
 // requests in flight than MaxIdlePerHost would otherwise close what it cannot keep and
-// dial again for the next stream, over and over. So the idle list may grow to the
-// number of requests in flight on the host (this one included), up to the stream limit
-// of h2MaxIdle; the idle sweep closes what then stays unused for the pool's idle timeout.
+// dial again for the next burst of streams, over and over (a tenth of the CPU under
+// h2load). So the connections stay, up to h2MaxIdle per host: the idle sweep closes
+// those that then stay unused for the pool's idle timeout.
 func (u *upstream) putBusy(uc *upConn) {
-	limit := max(u.pool.cfg.MaxIdlePerHost, min(int(u.inflight.Load()), h2MaxIdle))
 	uc.idleSince = time.Now()
 	u.mu.Lock()
-	if len(u.idle) < limit && !u.drained.Load() && !u.pool.retired.Load() {
+	if len(u.idle) < max(u.pool.cfg.MaxIdlePerHost, h2MaxIdle) && !u.drained.Load() && !u.pool.retired.Load() {
 		u.idle = append(u.idle, uc)
 		u.mu.Unlock()
 		return
@@ -384,8 +389,9 @@ func (u *upstream) putBusy(uc *upConn) {
 	uc.close()
 }
 
-// h2MaxIdle bounds the idle connections putBusy keeps to one host.
-const h2MaxIdle = 1024
+// h2MaxIdle bounds the idle connections putBusy keeps to one host: more than the
+// streams of one HTTP/2 connection (h2MaxStreams).
+const h2MaxIdle = 256
 
 // copyFields puts the end-to-end fields of the upstream's response head into hdr. The
 // values are one string, sliced, and the value lists one array, so that a head of any

@@ -139,7 +139,9 @@ type h2Conn struct {
 	dead         bool // the connection is closed or broken: nothing more is written
 	idle         *time.Timer
 
-	handlers   sync.WaitGroup
+	handlers   sync.WaitGroup // the stream workers
+	work       chan *h2Stream // hands a new stream to an idle worker
+	quit       chan struct{}  // closed when the connection ends: idle workers exit
 	writerDone chan struct{}
 }
 
@@ -162,6 +164,8 @@ func newH2Conn(s *Server, nc net.Conn) *h2Conn {
 		recvWindow:   65535,
 		streams:      make(map[uint32]*h2Stream),
 		writerDone:   make(chan struct{}),
+		work:         make(chan *h2Stream),
+		quit:         make(chan struct{}),
 	}
 	c.wake.L, c.room.L = &c.mu, &c.mu
 	c.wfr = http2.NewFramer(h2Out{c}, nil)
@@ -222,6 +226,7 @@ func (c *h2Conn) serve() {
 	if c.idle != nil {
 		c.idle.Stop()
 	}
+	close(c.quit)
 	c.handlers.Wait()
 	s.log.Debug("proxy: HTTP/2 connection closed", "remote", string(c.remote), "err", err)
 }

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
 )
@@ -544,6 +545,37 @@ func TestH2ServerClientReset(t *testing.T) {
 	h.get(3, "/hold")
 	if st, body := h.response(3); st != 200 || body != "done" {
 		t.Fatalf("after a reset: %d %q", st, body)
+	}
+}
+
+// TestH2ServerMetrics: requests over HTTP/2 count in the route's latency histogram and
+// the status counters, as HTTP/1.1 ones do.
+func TestH2ServerMetrics(t *testing.T) {
+	checkLeaks(t)
+	s, addr := start(t, onePool(backend(t, sized)))
+	h := dialH2(t, addr, []http2.Setting{})
+	for i := uint32(1); i <= 5; i += 2 {
+		h.get(i, "/?n=1")
+		if st, _ := h.response(i); st != 200 {
+			t.Fatalf("stream %d: %d", i, st)
+		}
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(s.Collector())
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var count uint64
+	for _, f := range families {
+		if f.GetName() == "gantry_proxy_request_duration_seconds" {
+			for _, m := range f.GetMetric() {
+				count += m.GetHistogram().GetSampleCount()
+			}
+		}
+	}
+	if count != 3 {
+		t.Errorf("latency histogram: %d requests; want 3", count)
 	}
 }
 

@@ -114,9 +114,28 @@ func (c *h2Conn) onHeaders(f *http2.MetaHeadersFrame) error {
 	st.ctx, st.cancel = context.WithCancel(context.Background())
 	c.streams[id] = st
 	c.idle.Stop()
-	c.handlers.Add(1)
-	go c.runStream(st)
+	select {
+	case c.work <- st: // an idle worker takes it
+	default:
+		c.handlers.Add(1)
+		go c.worker(st)
+	}
 	return nil
+}
+
+// worker serves streams of the connection, one at a time, until the connection ends.
+// Workers stay for the next stream rather than exit: a new goroutine for each stream
+// would grow its stack again on every request (copying it several times).
+func (c *h2Conn) worker(st *h2Stream) {
+	defer c.handlers.Done()
+	for {
+		c.runStream(st)
+		select {
+		case st = <-c.work:
+		case <-c.quit:
+			return
+		}
+	}
 }
 
 // takeHead checks a request's header block (RFC 9113 section 8.3) and keeps what the
@@ -172,7 +191,6 @@ func (st *h2Stream) takeHead(f *http2.MetaHeadersFrame) http2.ErrCode {
 
 // runStream serves one stream and then closes it.
 func (c *h2Conn) runStream(st *h2Stream) {
-	defer c.handlers.Done()
 	defer c.endStream(st)
 	defer func() {
 		if v := recover(); v != nil {
