@@ -3,11 +3,16 @@ package main
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -155,5 +160,134 @@ func TestProxyCommandReloadsConfig(t *testing.T) {
 	cancel()
 	if code := <-done; code != 0 {
 		t.Errorf("exit code %d; stderr:\n%s", code, errw.String())
+	}
+}
+
+// TestProxyChild is not a test: TestProxySignals runs the test binary again with
+// GANTRY_PROXY_CHILD set, and this runs `gantry proxy` in that process as main does, so
+// signals can be sent to a proxy process and to nothing else.
+func TestProxyChild(t *testing.T) {
+	if os.Getenv("GANTRY_PROXY_CHILD") == "" {
+		t.Skip("run by TestProxySignals only")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, stdio{os.Stdin, os.Stdout, os.Stderr}, strings.Fields(os.Getenv("GANTRY_PROXY_CHILD")))
+	stop()
+	os.Exit(code)
+}
+
+// TestProxySignals: a `gantry proxy` process reloads its configuration file on SIGHUP
+// (with file watching off), and on SIGTERM finishes the request it has in flight,
+// then exits 0.
+func TestProxySignals(t *testing.T) {
+	release, arrived := make(chan struct{}), make(chan struct{}, 1)
+	var once sync.Once
+	named := func(name string) *httptest.Server {
+		return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/slow" {
+				arrived <- struct{}{}
+				<-release
+			}
+			io.WriteString(w, name)
+		}))
+	}
+	a, b := named("a"), named("b")
+	t.Cleanup(a.Close)
+	t.Cleanup(b.Close)
+	t.Cleanup(func() { once.Do(func() { close(release) }) }) // before the Closes: they wait for handlers
+	path := filepath.Join(t.TempDir(), "proxy.yaml")
+	pool := func(url string) []byte { return []byte("pools:\n  - name: p\n    hosts: [{addr: '" + url + "'}]\n") }
+	if err := os.WriteFile(path, pool(a.URL), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	addr := freeAddr(t)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestProxyChild$")
+	cmd.Env = append(os.Environ(), "GANTRY_PROXY_CHILD=proxy --addr "+addr+" --admin= --config "+path+" --watch 0 --drain 10s")
+	var errw syncBuffer
+	cmd.Stderr = &errw
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	var exitErr error
+	go func() { exitErr = cmd.Wait(); close(exited) }()
+	defer func() {
+		select {
+		case <-exited:
+		default:
+			cmd.Process.Kill()
+			<-exited
+		}
+	}()
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	c := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	body := func() string {
+		resp, err := c.Get("http://" + addr + "/")
+		if err != nil {
+			return ""
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	waitBody := func(want string, poke func()) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for body() != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("never got %q; stderr:\n%s", want, errw.String())
+			}
+			if poke != nil {
+				poke()
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitBody("a", nil)
+	if err := os.WriteFile(path, pool(b.URL), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitBody("b", func() { cmd.Process.Signal(syscall.SIGHUP) })
+
+	slow := make(chan string, 1)
+	go func() {
+		resp, err := c.Get("http://" + addr + "/slow")
+		if err != nil {
+			slow <- err.Error()
+			return
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		slow <- resp.Status + " " + string(b)
+	}()
+	select {
+	case <-arrived: // the slow request is in flight, held by the backend
+	case got := <-slow:
+		t.Fatalf("slow request: %q", got)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	// Draining: the listener closes while the request is still held.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		nc, err := net.DialTimeout("tcp", addr, time.Second)
+		if err != nil {
+			break
+		}
+		nc.Close()
+		if time.Now().After(deadline) {
+			t.Fatalf("still accepting after SIGTERM; stderr:\n%s", errw.String())
+		}
+	}
+	once.Do(func() { close(release) })
+	if got := <-slow; got != "200 OK b" {
+		t.Errorf("request in flight at SIGTERM: %q", got)
+	}
+	select {
+	case <-exited:
+		if exitErr != nil {
+			t.Errorf("exit: %v; stderr:\n%s", exitErr, errw.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatalf("no exit after SIGTERM; stderr:\n%s", errw.String())
 	}
 }
