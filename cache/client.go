@@ -107,20 +107,19 @@ func newClient(s *Server, conn net.Conn) *client {
 	return c
 }
 
-// serve reads and runs commands until the client leaves or is killed.
-func (c *client) serve() {
+// serve reads and runs commands until the client leaves or is killed. A command
+// already read (by an event loop that handed the client over) comes in first.
+func (c *client) serve(first [][]byte) {
 	defer c.cleanup()
 	for {
-		args, err := c.r.ReadCommand()
-		if err != nil {
-			var pe *resp.ProtocolError
-			if errors.As(err, &pe) {
-				c.w.Error("ERR " + pe.Msg)
-				c.flush()
-			} else if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !c.killed.Load() {
-				c.s.log.Debug("client read", "id", c.id, "addr", c.addr, "err", err)
+		args := first
+		first = nil
+		if args == nil {
+			var err error
+			if args, err = c.r.ReadCommand(); err != nil {
+				c.readFailed(err)
+				return
 			}
-			return
 		}
 		c.exec(args)
 		if c.closeAfter || c.killed.Load() {
@@ -132,6 +131,18 @@ func (c *client) serve() {
 				return
 			}
 		}
+	}
+}
+
+// readFailed answers a protocol error (the connection is closed next, as Redis
+// does) or logs why reading stopped.
+func (c *client) readFailed(err error) {
+	var pe *resp.ProtocolError
+	if errors.As(err, &pe) {
+		c.w.Error("ERR " + pe.Msg)
+		c.flush()
+	} else if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !c.killed.Load() {
+		c.s.log.Debug("client read", "id", c.id, "addr", c.addr, "err", err)
 	}
 }
 

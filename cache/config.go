@@ -59,6 +59,13 @@ type Config struct {
 	// back-pressure: their goroutine waits in write.)
 	OutputBufferLimit int
 
+	// GoroutinePerConn serves every connection with a goroutine of its own. By
+	// default, on Linux, ordinary connections are served by one epoll event loop
+	// per core instead (fewer system calls and goroutine switches per command);
+	// connections that wait (blocking commands, subscriptions, slow readers) and
+	// every connection while the append-only file is on get a goroutine anyway.
+	GoroutinePerConn bool
+
 	// Logger receives the server's log lines; nil discards them.
 	Logger *slog.Logger
 }

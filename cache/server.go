@@ -33,7 +33,7 @@ type Server struct {
 	lns     map[net.Listener]struct{}
 	closed  bool
 
-	wg          sync.WaitGroup // connection goroutines and the expiry loop
+	wg          sync.WaitGroup // connections, event loops and the expiry loop
 	done        chan struct{}  // closed by Shutdown
 	stopReq     chan struct{}  // closed by the SHUTDOWN command
 	stopReqOnce sync.Once
@@ -50,6 +50,12 @@ type Server struct {
 	blocked  atomic.Int64 // clients waiting in a blocking command
 	lfu      atomic.Bool  // the policy is an LFU one: count accesses
 	aof      *aof         // nil without appendonly
+
+	// The event loops (loop_linux.go), started with the first connection they
+	// serve; guarded by mu until then.
+	loops       []*loop
+	loopsFailed bool // they could not start: goroutines serve every connection
+	nextLoop    atomic.Uint32
 
 	// Copies of cfg.MaxMemory and cfg.Timeout read on every command or flush:
 	// an atomic load shares nothing, where RLock writes the lock's reader count.
@@ -187,10 +193,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 }
 
-// accept starts serving conn, or refuses it at maxclients.
+// accept starts serving conn, or refuses it at maxclients. An ordinary
+// connection goes to an event loop where there are loops (Linux), else to a
+// goroutine of its own.
 func (s *Server) accept(conn net.Conn) {
 	s.cfgMu.RLock()
-	maxClients := s.cfg.MaxClients
+	maxClients, goroutine := s.cfg.MaxClients, s.cfg.GoroutinePerConn
 	s.cfgMu.RUnlock()
 	s.mu.Lock()
 	if s.closed {
@@ -206,22 +214,36 @@ func (s *Server) accept(conn net.Conn) {
 		conn.Close()
 		return
 	}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		tc.SetNoDelay(true)
+	}
+	// With the append-only file on, replies wait for the log: a loop must not.
+	inLoop := false
+	if !goroutine && s.aof == nil && !s.loopsFailed && s.startLoops() {
+		conn, inLoop = adoptConn(conn)
+	}
 	c := newClient(s, conn)
 	s.clients[c.id] = c
 	s.wg.Add(1)
 	s.mu.Unlock()
 	s.conns.Add(1)
-	if tc, ok := conn.(*net.TCPConn); ok {
-		tc.SetNoDelay(true)
+	if inLoop {
+		s.serveLoop(c)
+		return
 	}
 	go func() {
-		defer s.wg.Done()
-		c.serve()
-		s.mu.Lock()
-		delete(s.clients, c.id)
-		c.stats.addTo(s.retired)
-		s.mu.Unlock()
+		defer s.finish(c)
+		c.serve(nil)
 	}()
+}
+
+// finish forgets a client whose connection is closed.
+func (s *Server) finish(c *client) {
+	s.mu.Lock()
+	delete(s.clients, c.id)
+	c.stats.addTo(s.retired)
+	s.mu.Unlock()
+	s.wg.Done()
 }
 
 // Shutdown stops accepting, closes every connection and waits for their
@@ -237,6 +259,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		for _, c := range s.clients {
 			c.kill()
 		}
+		s.wakeLoops()
 		s.mu.Unlock()
 		s.cfgMu.Lock()
 		s.applyMemoryLimit(0)

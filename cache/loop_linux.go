@@ -1,0 +1,535 @@
+package cache
+
+import (
+	"io"
+	"net"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// The event loop (Linux). Under redis-benchmark -P 1 a goroutine per connection
+// pays, per command, a netpoll wake-up, a read, the command, a write, then a read
+// that returns EAGAIN and a park; with 50 connections on 2 cores that is 50
+// goroutine switches a round, on the cores the clients need too. An event loop
+// takes every ready socket from one epoll_wait, reads each once, runs every
+// complete command read and writes the replies in one write: no EAGAIN read, no
+// park, no switch per command. There is one loop per core (GOMAXPROCS), each
+// owning the sockets of the connections given to it round-robin.
+//
+// A connection that must wait leaves its loop for good and is served by a
+// goroutine of its own, today's code path: a blocking command that is about to
+// run (BLPOP...), a subscription (publishers write to it from other goroutines),
+// a reply the socket does not take at once (EAGAIN on write), and any client
+// once the append-only file is on (a reply waits for the log's write or fsync).
+// The loop never blocks on anything but epoll_wait.
+
+// loopSweep is how often a loop looks for clients past their idle timeout.
+const loopSweep = 100 * time.Millisecond
+
+// loop is one event loop: an epoll instance and the connections it owns.
+type loop struct {
+	s      *Server
+	epfd   int
+	wake   [2]int // a pipe: a byte written to wake[1] interrupts epoll_wait
+	events []syscall.EpollEvent
+
+	mu       sync.Mutex // guards incoming and exited
+	incoming []*client  // connections given to the loop, not yet registered
+	exited   bool
+
+	// Only the loop's goroutine touches the fields below.
+	byFD      []*client // the loop's connections by file descriptor
+	n         int       // how many
+	lastSweep time.Time
+}
+
+// startLoops starts one event loop per core; s.mu is held. It returns false when
+// the loops cannot run (no file descriptors left), and connections are then served
+// by goroutines.
+func (s *Server) startLoops() bool {
+	if s.loops != nil {
+		return true
+	}
+	n := runtime.GOMAXPROCS(0)
+	loops := make([]*loop, 0, n)
+	for range n {
+		l, err := newLoop(s)
+		if err != nil {
+			s.log.Warn("cache: event loop unavailable, serving connections with goroutines", "err", err)
+			for _, l := range loops {
+				l.closeFDs()
+			}
+			s.loopsFailed = true
+			return false
+		}
+		loops = append(loops, l)
+	}
+	s.loops = loops
+	for _, l := range loops {
+		s.wg.Add(1)
+		go l.run()
+	}
+	return true
+}
+
+func newLoop(s *Server) (*loop, error) {
+	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, os.NewSyscallError("epoll_create1", err)
+	}
+	l := &loop{s: s, epfd: epfd, events: make([]syscall.EpollEvent, 128), lastSweep: time.Now()}
+	if err := syscall.Pipe2(l.wake[:], syscall.O_NONBLOCK|syscall.O_CLOEXEC); err != nil {
+		syscall.Close(epfd)
+		return nil, os.NewSyscallError("pipe2", err)
+	}
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(l.wake[0])}
+	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, l.wake[0], &ev); err != nil {
+		l.closeFDs()
+		return nil, os.NewSyscallError("epoll_ctl", err)
+	}
+	return l, nil
+}
+
+func (l *loop) closeFDs() {
+	syscall.Close(l.wake[0])
+	syscall.Close(l.wake[1])
+	syscall.Close(l.epfd)
+}
+
+// serveLoop gives c, whose connection is a socket in fd mode, to one of the loops.
+func (s *Server) serveLoop(c *client) {
+	l := s.loops[s.nextLoop.Add(1)%uint32(len(s.loops))]
+	l.mu.Lock()
+	if l.exited {
+		// Shutdown has already emptied the loop: c was killed with the rest.
+		l.mu.Unlock()
+		c.conn.(*sock).release()
+		s.finish(c)
+		return
+	}
+	l.incoming = append(l.incoming, c)
+	l.mu.Unlock()
+	l.poke()
+}
+
+// wakeLoops interrupts every loop's epoll_wait, at Shutdown.
+func (s *Server) wakeLoops() {
+	for _, l := range s.loops {
+		l.poke()
+	}
+}
+
+func (l *loop) poke() {
+	syscall.Write(l.wake[1], []byte{0}) // a full pipe already wakes the loop
+}
+
+// run is the loop: wait for ready sockets, serve each, repeat until Shutdown has
+// closed every connection.
+func (l *loop) run() {
+	defer l.s.wg.Done()
+	for {
+		// Poll first without blocking: under load something is usually ready, and
+		// a zero-timeout epoll_wait does not give up the processor.
+		n, err := syscall.EpollWait(l.epfd, l.events, 0)
+		if n == 0 && err == nil {
+			n, err = syscall.EpollWait(l.epfd, l.events, l.waitMillis())
+		}
+		if err != nil && err != syscall.EINTR {
+			l.s.log.Error("cache: epoll_wait failed", "err", err)
+			n = 0
+			time.Sleep(10 * time.Millisecond)
+		}
+		for i := range n {
+			ev := &l.events[i]
+			fd := int(ev.Fd)
+			if fd == l.wake[0] {
+				l.drainWake()
+				continue
+			}
+			if fd < len(l.byFD) && l.byFD[fd] != nil {
+				l.serve(l.byFD[fd])
+			}
+		}
+		if t := l.s.idleTimeout(); t > 0 && l.n > 0 {
+			l.sweep()
+		}
+		if l.done() {
+			return
+		}
+	}
+}
+
+// waitMillis is how long epoll_wait may block: for ever, unless an idle timeout
+// needs the sweep.
+func (l *loop) waitMillis() int {
+	if l.s.idleTimeout() > 0 && l.n > 0 {
+		return int(loopSweep / time.Millisecond)
+	}
+	return -1
+}
+
+// drainWake empties the wake pipe and registers the connections given meanwhile.
+func (l *loop) drainWake() {
+	var b [64]byte
+	for {
+		n, _ := syscall.Read(l.wake[0], b[:])
+		if n < len(b) {
+			break
+		}
+	}
+	l.mu.Lock()
+	in := l.incoming
+	l.incoming = nil
+	l.mu.Unlock()
+	for _, c := range in {
+		l.add(c)
+	}
+}
+
+func (l *loop) add(c *client) {
+	sk := c.conn.(*sock)
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(sk.fd)}
+	if err := syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_ADD, sk.fd, &ev); err != nil {
+		// Cannot happen for a fresh socket; serve it the other way.
+		l.s.log.Warn("cache: epoll_ctl add", "err", err)
+		l.handoff(c, nil, false)
+		return
+	}
+	for sk.fd >= len(l.byFD) {
+		l.byFD = append(l.byFD, make([]*client, len(l.byFD)+64)...)
+	}
+	l.byFD[sk.fd] = c
+	l.n++
+}
+
+// forget removes c's socket from the loop.
+func (l *loop) forget(sk *sock, registered bool) {
+	if registered {
+		syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_DEL, sk.fd, nil)
+		l.byFD[sk.fd] = nil
+		l.n--
+	}
+}
+
+// done reports whether the loop should end: Shutdown has begun and every
+// connection is gone. It marks the loop exited so that no connection is given to
+// it afterwards.
+func (l *loop) done() bool {
+	select {
+	case <-l.s.done:
+	default:
+		return false
+	}
+	if l.n > 0 {
+		return false
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.incoming) > 0 {
+		return false
+	}
+	l.exited = true
+	l.closeFDs()
+	return true
+}
+
+// serve reads from c's socket once and runs every complete command read; the
+// replies are written in one write when the buffer runs out (resp.Reader's
+// before-read hook, c.flush).
+func (l *loop) serve(c *client) {
+	sk := c.conn.(*sock)
+	sk.readable = true
+	for {
+		args, err := c.r.ReadCommand()
+		if err == errWouldBlock {
+			c.r.Fill() // forgets the error without reading: the next pass reads again
+			if sk.pending != nil {
+				l.handoff(c, nil, true)
+			}
+			return
+		}
+		if err != nil {
+			c.readFailed(err)
+			l.close(c)
+			return
+		}
+		if l.mustWait(c, args) {
+			l.handoff(c, args, true)
+			return
+		}
+		c.exec(args)
+		if c.closeAfter || c.killed.Load() {
+			c.flush()
+			l.close(c)
+			return
+		}
+		if c.w.Buffered() > 64<<10 {
+			if c.flush() != nil {
+				l.close(c)
+				return
+			}
+		}
+		if sk.pending != nil || c.aofEnd > 0 {
+			// The socket did not take a reply, or a reply must wait for the log.
+			l.handoff(c, nil, true)
+			return
+		}
+	}
+}
+
+// mustWait reports whether the command in args may wait (a blocking command, a
+// subscription), which a loop must not: such a client is handed to a goroutine.
+func (l *loop) mustWait(c *client, args [][]byte) bool {
+	name := args[0]
+	if len(name) > len(c.lower) {
+		return false
+	}
+	n := copy(c.lower[:], name)
+	lowerASCII(c.lower[:n])
+	cmd := c.s.cmds[string(c.lower[:n])]
+	if cmd == nil {
+		return false
+	}
+	return cmd.flags&fBlocking != 0 || cmd.flags&(fPubsub|fSubOK) == fPubsub|fSubOK
+}
+
+// handoff moves c from the loop to a goroutine of its own, which first writes what
+// the socket did not take, then runs first (a command already read), then goes on
+// as every goroutine-served client does.
+func (l *loop) handoff(c *client, first [][]byte, registered bool) {
+	sk := c.conn.(*sock)
+	l.forget(sk, registered)
+	if err := sk.toNet(); err != nil {
+		l.s.log.Warn("cache: cannot hand a connection to a goroutine", "id", c.id, "err", err)
+		c.cleanup()
+		sk.release()
+		l.s.finish(c)
+		return
+	}
+	go func() {
+		defer l.s.finish(c)
+		if p := sk.pending; p != nil {
+			sk.pending = nil
+			if _, err := sk.Write(p); err != nil {
+				c.cleanup()
+				return
+			}
+		}
+		c.serve(first)
+	}()
+}
+
+// close ends a client served by the loop.
+func (l *loop) close(c *client) {
+	sk := c.conn.(*sock)
+	l.forget(sk, true)
+	c.cleanup()
+	sk.release()
+	l.s.finish(c)
+}
+
+// sweep closes clients idle past the timeout, as a read deadline does for a
+// goroutine-served client.
+func (l *loop) sweep() {
+	now := time.Now()
+	if now.Sub(l.lastSweep) < loopSweep {
+		return
+	}
+	l.lastSweep = now
+	ns := now.UnixNano()
+	for _, c := range l.byFD {
+		if c == nil {
+			continue
+		}
+		if d := c.conn.(*sock).deadline.Load(); d != 0 && ns > d {
+			l.close(c)
+		}
+	}
+}
+
+// errWouldBlock is what a socket in fd mode returns when it has nothing more to
+// read in this pass; it looks like a timeout so that resp.Reader.Fill forgets it.
+var errWouldBlock error = wouldBlock{}
+
+type wouldBlock struct{}
+
+func (wouldBlock) Error() string   { return "cache: no more input in this pass" }
+func (wouldBlock) Timeout() bool   { return true }
+func (wouldBlock) Temporary() bool { return true }
+
+// sock is a client's connection. Served by a loop, it is a non-blocking socket
+// that the loop reads once per readiness and writes without waiting (fd mode);
+// handed to a goroutine, it wraps a netpoller-backed net.Conn (nc). Only the
+// goroutine that serves the client reads and writes it; Close may come from any
+// goroutine (CLIENT KILL, Shutdown).
+type sock struct {
+	mu sync.Mutex // guards fd and nc against a concurrent Close
+	fd int        // -1 once released or handed over
+	nc net.Conn
+
+	laddr, raddr net.Addr
+	readable     bool         // fd mode: one read is allowed in this pass
+	pending      []byte       // fd mode: what a write could not write at once
+	deadline     atomic.Int64 // fd mode: the idle deadline in Unix ns, 0 for none
+	closed       atomic.Bool  // Close was called
+}
+
+// adoptConn takes over conn's socket for a loop: it duplicates the descriptor
+// (the copy is unknown to Go's netpoller), closes conn and returns the socket in
+// fd mode. It returns conn and false when conn has no descriptor to take.
+func adoptConn(conn net.Conn) (net.Conn, bool) {
+	sc, ok := conn.(syscall.Conn)
+	if !ok {
+		return conn, false
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return conn, false
+	}
+	fd := -1
+	var derr error
+	syscall.ForkLock.RLock() // no child may inherit the copy between dup and CLOEXEC
+	err = raw.Control(func(f uintptr) {
+		fd, derr = syscall.Dup(int(f))
+		if derr == nil {
+			syscall.CloseOnExec(fd)
+		}
+	})
+	syscall.ForkLock.RUnlock()
+	if err != nil || derr != nil {
+		return conn, false
+	}
+	// The copy shares the original's open file description, O_NONBLOCK included.
+	sk := &sock{fd: fd, laddr: conn.LocalAddr(), raddr: conn.RemoteAddr()}
+	conn.Close()
+	return sk, true
+}
+
+func (sk *sock) Read(p []byte) (int, error) {
+	if sk.nc != nil {
+		return sk.nc.Read(p)
+	}
+	if !sk.readable {
+		return 0, errWouldBlock
+	}
+	sk.readable = false
+	for {
+		n, err := syscall.Read(sk.fd, p)
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err == syscall.EAGAIN:
+			return 0, errWouldBlock
+		case err != nil:
+			return 0, os.NewSyscallError("read", err)
+		case n == 0:
+			return 0, io.EOF
+		}
+		return n, nil
+	}
+}
+
+func (sk *sock) Write(p []byte) (int, error) {
+	if sk.nc != nil {
+		return sk.nc.Write(p)
+	}
+	if sk.pending != nil {
+		sk.pending = append(sk.pending, p...)
+		return len(p), nil
+	}
+	for n := 0; n < len(p); {
+		m, err := syscall.Write(sk.fd, p[n:])
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err == syscall.EAGAIN:
+			// The loop hands the client to a goroutine, which writes the rest.
+			sk.pending = append([]byte(nil), p[n:]...)
+			return len(p), nil
+		case err != nil:
+			return n, os.NewSyscallError("write", err)
+		}
+		n += m
+	}
+	return len(p), nil
+}
+
+// Close shuts the socket down; in fd mode the loop then reads EOF and releases
+// the descriptor itself, so a descriptor is never closed under the loop's feet.
+func (sk *sock) Close() error {
+	sk.closed.Store(true)
+	sk.mu.Lock()
+	defer sk.mu.Unlock()
+	if sk.nc != nil {
+		return sk.nc.Close()
+	}
+	if sk.fd >= 0 {
+		return syscall.Shutdown(sk.fd, syscall.SHUT_RDWR)
+	}
+	return nil
+}
+
+// release closes the descriptor of a socket in fd mode; the loop calls it.
+func (sk *sock) release() {
+	sk.mu.Lock()
+	defer sk.mu.Unlock()
+	if sk.fd >= 0 {
+		syscall.Close(sk.fd)
+		sk.fd = -1
+	}
+}
+
+// toNet turns the socket into a netpoller-backed net.Conn, for a goroutine.
+func (sk *sock) toNet() error {
+	f := os.NewFile(uintptr(sk.fd), "")
+	nc, err := net.FileConn(f) // a copy of the descriptor, in Go's netpoller
+	sk.mu.Lock()
+	defer sk.mu.Unlock()
+	f.Close()
+	sk.fd = -1
+	if err != nil {
+		return err
+	}
+	sk.nc = nc
+	if sk.closed.Load() {
+		nc.Close() // killed while it moved
+	}
+	if d := sk.deadline.Load(); d != 0 {
+		nc.SetReadDeadline(time.Unix(0, d))
+	}
+	return nil
+}
+
+func (sk *sock) LocalAddr() net.Addr  { return sk.laddr }
+func (sk *sock) RemoteAddr() net.Addr { return sk.raddr }
+
+func (sk *sock) SetDeadline(t time.Time) error {
+	if err := sk.SetReadDeadline(t); err != nil {
+		return err
+	}
+	return sk.SetWriteDeadline(t)
+}
+
+func (sk *sock) SetReadDeadline(t time.Time) error {
+	if sk.nc != nil {
+		return sk.nc.SetReadDeadline(t)
+	}
+	var d int64
+	if !t.IsZero() {
+		d = t.UnixNano()
+	}
+	sk.deadline.Store(d)
+	return nil
+}
+
+// SetWriteDeadline: in fd mode writes never wait, so there is nothing to bound.
+func (sk *sock) SetWriteDeadline(t time.Time) error {
+	if sk.nc != nil {
+		return sk.nc.SetWriteDeadline(t)
+	}
+	return nil
+}

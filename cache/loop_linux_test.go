@@ -1,0 +1,203 @@
+package cache
+
+import (
+	"context"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// connModes counts the server's clients served by an event loop and by
+// goroutines of their own.
+func connModes(srv *Server) (inLoop, goroutine int) {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	for _, c := range srv.clients {
+		sk, ok := c.conn.(*sock)
+		if !ok {
+			goroutine++
+			continue
+		}
+		sk.mu.Lock()
+		if sk.nc == nil {
+			inLoop++
+		} else {
+			goroutine++
+		}
+		sk.mu.Unlock()
+	}
+	return inLoop, goroutine
+}
+
+func waitModes(t *testing.T, srv *Server, inLoop, goroutine int) {
+	t.Helper()
+	waitFor(t, "clients in loop "+strconv.Itoa(inLoop)+" and goroutines "+strconv.Itoa(goroutine), func() bool {
+		l, g := connModes(srv)
+		return l == inLoop && g == goroutine
+	})
+}
+
+// A pipeline longer than the read buffer is served over several passes of the
+// loop, every reply in order, and the clients stay in the loop.
+func TestLoopServesPipelines(t *testing.T) {
+	srv, addr := startServer(t, Config{})
+	a, b := dialRaw(t, addr), dialRaw(t, addr)
+	const n = 5000
+	var req []byte
+	for i := range n {
+		req = append(req, encodeCommand([]string{"SET", "k" + strconv.Itoa(i), strconv.Itoa(i)})...)
+	}
+	for i := range n {
+		req = append(req, encodeCommand([]string{"GET", "k" + strconv.Itoa(i)})...)
+	}
+	a.c.SetDeadline(time.Now().Add(20 * time.Second))
+	go a.c.Write(req) // replies are read while the request is still being written
+	for i := range n {
+		if got := a.reply(); got != "+OK\r\n" {
+			t.Fatalf("SET %d: %q", i, got)
+		}
+	}
+	for i := range n {
+		v := strconv.Itoa(i)
+		if got, want := a.reply(), "$"+strconv.Itoa(len(v))+"\r\n"+v+"\r\n"; got != want {
+			t.Fatalf("GET %d = %q, want %q", i, got, want)
+		}
+	}
+	if got := b.do("DBSIZE"); got != ":5000\r\n" {
+		t.Fatalf("DBSIZE = %q", got)
+	}
+	waitModes(t, srv, 2, 0)
+}
+
+// A client that does not read its replies is handed from the loop to a
+// goroutine when the socket stops taking them; it gets every byte later.
+func TestLoopHandsSlowReaderToGoroutine(t *testing.T) {
+	srv, addr := startServer(t, Config{})
+	r := dialRaw(t, addr)
+	big := strings.Repeat("v", 1<<20)
+	if got := r.do("SET", "big", big); got != "+OK\r\n" {
+		t.Fatal(got)
+	}
+	waitModes(t, srv, 1, 0)
+	const gets = 32 // 32 MB of replies: more than loopback's socket buffers hold
+	var req []byte
+	for range gets {
+		req = append(req, encodeCommand([]string{"GET", "big"})...)
+	}
+	req = append(req, encodeCommand([]string{"PING"})...)
+	r.c.SetDeadline(time.Now().Add(30 * time.Second))
+	if _, err := r.c.Write(req); err != nil {
+		t.Fatal(err)
+	}
+	waitModes(t, srv, 0, 1)
+	want := "$" + strconv.Itoa(len(big)) + "\r\n" + big + "\r\n"
+	for i := range gets {
+		if got := r.reply(); got != want {
+			t.Fatalf("GET %d: %d bytes, want %d", i, len(got), len(want))
+		}
+	}
+	if got := r.reply(); got != "+PONG\r\n" {
+		t.Fatalf("PING after the big replies = %q", got)
+	}
+	if got := r.do("GET", "nokey"); got != "$-1\r\n" {
+		t.Fatalf("GET after the hand-over = %q", got)
+	}
+}
+
+// A blocking command leaves the loop for a goroutine before it runs, so the loop
+// goes on serving others while it waits; replies buffered before it keep their order.
+func TestLoopHandsBlockingPopToGoroutine(t *testing.T) {
+	srv, addr := startServer(t, Config{})
+	waiter, pusher := dialRaw(t, addr), dialRaw(t, addr)
+	waiter.c.SetDeadline(time.Now().Add(10 * time.Second))
+	waiter.c.Write(append(encodeCommand([]string{"PING"}), encodeCommand([]string{"BLPOP", "q", "0"})...))
+	if got := waiter.reply(); got != "+PONG\r\n" {
+		t.Fatalf("PING before BLPOP = %q", got)
+	}
+	waitModes(t, srv, 1, 1)
+	if got := pusher.do("RPUSH", "q", "x"); got != ":1\r\n" {
+		t.Fatalf("RPUSH = %q", got)
+	}
+	if got := waiter.reply(); got != "*2\r\n$1\r\nq\r\n$1\r\nx\r\n" {
+		t.Fatalf("BLPOP = %q", got)
+	}
+	if got := waiter.do("PING"); got != "+PONG\r\n" {
+		t.Fatalf("PING after BLPOP = %q", got)
+	}
+}
+
+// With GoroutinePerConn every connection has its own goroutine, and pipelines,
+// subscriptions, CLIENT KILL and the idle timeout work as in the loop.
+func TestGoroutinePerConn(t *testing.T) {
+	srv, addr := startServer(t, Config{GoroutinePerConn: true, Timeout: 300 * time.Millisecond})
+	a, sub := dialRaw(t, addr), dialRaw(t, addr)
+	a.c.SetDeadline(time.Now().Add(10 * time.Second))
+	a.c.Write(append(encodeCommand([]string{"SET", "k", "v"}), encodeCommand([]string{"GET", "k"})...))
+	if got := a.reply() + a.reply(); got != "+OK\r\n$1\r\nv\r\n" {
+		t.Fatalf("pipeline = %q", got)
+	}
+	if got := sub.do("SUBSCRIBE", "ch"); !strings.HasPrefix(got, "*3\r\n$9\r\nsubscribe\r\n") {
+		t.Fatalf("SUBSCRIBE = %q", got)
+	}
+	waitModes(t, srv, 0, 2)
+	if got := a.do("PUBLISH", "ch", "hi"); got != ":1\r\n" {
+		t.Fatalf("PUBLISH = %q", got)
+	}
+	if got := sub.reply(); got != "*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n" {
+		t.Fatalf("message = %q", got)
+	}
+	// a goes idle past the timeout and is closed.
+	a.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := a.br.ReadByte(); err != io.EOF {
+		t.Fatalf("idle client read: %v, want EOF", err)
+	}
+}
+
+// Shutdown closes the loops' connections and a handed-over one, and returns.
+func TestLoopShutdown(t *testing.T) {
+	srv, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(context.Background(), ln) }()
+	addr := ln.Addr().String()
+	var conns []*rawConn
+	for range 8 {
+		r := dialRaw(t, addr)
+		if got := r.do("PING"); got != "+PONG\r\n" {
+			t.Fatal(got)
+		}
+		conns = append(conns, r)
+	}
+	conns[0].c.Write(encodeCommand([]string{"BLPOP", "q", "0"}))
+	waitModes(t, srv, 7, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+	for i, r := range conns {
+		r.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if b, err := io.ReadAll(r.br); err != nil || (i > 0 && len(b) > 0) {
+			t.Fatalf("client %d after Shutdown: %q, %v", i, b, err)
+		}
+	}
+	if srv.loops != nil {
+		for _, l := range srv.loops {
+			if !l.exited {
+				t.Fatal("a loop did not exit")
+			}
+		}
+	}
+}
