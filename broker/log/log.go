@@ -93,8 +93,6 @@ type Log struct {
 	flushed   atomic.Int64 // every offset below this is on disk
 
 	syncFile func(*os.File) error // datasync; tests hold or fail it
-
-	zeros []byte // a buffer of zeros for makeRoom, made on first use
 }
 
 // Appends smaller than growMin get room on disk ahead of them: growChunk bytes of zeros
@@ -413,12 +411,10 @@ func (l *Log) makeRoom(s *segment, n int64) {
 	if to <= from {
 		return
 	}
-	if l.zeros == nil {
-		l.zeros = make([]byte, 256<<10)
-	}
+	zeros := make([]byte, min(to-from, 64<<10)) // not kept: a log may sit idle for long
 	for off := from; off < to; {
-		k := min(int64(len(l.zeros)), to-off)
-		if _, err := s.f.WriteAt(l.zeros[:k], off); err != nil {
+		k := min(int64(len(zeros)), to-off)
+		if _, err := s.f.WriteAt(zeros[:k], off); err != nil {
 			l.lg.Warn("log: writing room ahead of the data failed; appending without it", "segment", s.base, "err", err)
 			s.f.Truncate(from)
 			return
