@@ -634,3 +634,95 @@ func TestWebSocketEcho(t *testing.T) {
 		}
 	}
 }
+
+// TestEjectionGrows: a host ejected again after coming back is ejected for twice as long
+// each time in a row (eject_base, 2×, 4×...).
+func TestEjectionGrows(t *testing.T) {
+	checkLeaks(t)
+	bad := backend(t, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(500) })
+	good := backend(t, func(w http.ResponseWriter, r *http.Request) {})
+	cfg := onePool(bad, good)
+	cfg.Pools[0].Policy = "round_robin"
+	cfg.Pools[0].EjectAfter = 1
+	cfg.Pools[0].EjectBase = 100 * time.Millisecond
+	cfg.Pools[0].Retries = -1
+	s, addr := start(t, cfg)
+	u := s.table.Load().pools[0].all[0]
+	c := client(t)
+	for k := 0; k < 3; k++ {
+		deadline := time.Now().Add(5 * time.Second)
+		for !u.up(nowNano()) { // back from the last ejection
+			if time.Now().After(deadline) {
+				t.Fatal("the host never came back")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		before := nowNano()
+		for i := 0; i < 4 && u.up(nowNano()); i++ {
+			get(t, c, "http://"+addr+"/")
+		}
+		after := nowNano()
+		want := int64(cfg.Pools[0].EjectBase) << k
+		if until := u.ejectedUntil.Load(); until < before+want || until > after+want {
+			t.Errorf("ejection %d: for %v; want %v", k+1, time.Duration(until-before), time.Duration(want))
+		}
+	}
+}
+
+// TestUpstreamPoolLimits: requests in a row share one keep-alive connection;
+// concurrent requests open more, of which max_idle_per_host are kept when they end; the
+// kept ones close after idle_timeout.
+func TestUpstreamPoolLimits(t *testing.T) {
+	checkLeaks(t)
+	var conns, arrived atomic.Int32
+	gate := make(chan struct{})
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/held" {
+			if arrived.Add(1) == 6 {
+				close(gate)
+			}
+			<-gate
+		}
+	}))
+	srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	cfg := onePool(srv.Listener.Addr().String())
+	cfg.Pools[0].MaxIdlePerHost = 2
+	cfg.Pools[0].IdleTimeout = 300 * time.Millisecond
+	s, addr := start(t, cfg)
+	u := s.table.Load().pools[0].all[0]
+	c := client(t)
+	for i := 0; i < 5; i++ {
+		get(t, c, "http://"+addr+"/")
+	}
+	if n := conns.Load(); n != 1 {
+		t.Errorf("5 requests in a row opened %d upstream connections; want 1", n)
+	}
+	done := make(chan int, 6)
+	for i := 0; i < 6; i++ {
+		go func() { done <- <-statusLater(c, "http://"+addr+"/held") }()
+	}
+	for i := 0; i < 6; i++ {
+		if st := <-done; st != 200 {
+			t.Fatalf("held request: %d", st)
+		}
+	}
+	if n := conns.Load(); n != 6 {
+		t.Errorf("6 concurrent requests: %d upstream connections opened in all; want 6", n)
+	}
+	if n := u.open.Load(); n != 2 {
+		t.Errorf("after them %d connections open; want max_idle_per_host = 2", n)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for u.open.Load() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d idle connections still open after idle_timeout", u.open.Load())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
