@@ -579,6 +579,28 @@ func TestH2ServerMetrics(t *testing.T) {
 	}
 }
 
+// TestH2ServerExpectContinue: a client that waits for 100 Continue before its body gets
+// it when the proxy reads the body, not after its own timeout.
+func TestH2ServerExpectContinue(t *testing.T) {
+	checkLeaks(t)
+	_, addr := start(t, onePool(backend(t, sum)))
+	tr := &http.Transport{Protocols: new(http.Protocols), ExpectContinueTimeout: time.Minute}
+	tr.Protocols.SetUnencryptedHTTP2(true)
+	t.Cleanup(tr.CloseIdleConnections)
+	c := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	req, _ := http.NewRequest("POST", "http://"+addr+"/", strings.NewReader("hello"))
+	req.Header.Set("Expect", "100-continue")
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if s := sha256.Sum256([]byte("hello")); resp.ProtoMajor != 2 || string(b) != "5 "+hex.EncodeToString(s[:]) {
+		t.Errorf("got %s %q", resp.Proto, b)
+	}
+}
+
 // FuzzH2ServerFrames feeds arbitrary bytes after the preface and SETTINGS to the HTTP/2
 // server: whatever comes, it must answer or close, never crash or hang.
 func FuzzH2ServerFrames(f *testing.F) {

@@ -32,6 +32,7 @@ type h2Stream struct {
 	contentLength                   int64               // -1: not given
 	tooLarge                        bool                // the header list passed the limit
 	noBody                          bool                // the HEADERS ended the stream
+	expect100                       bool                // the client waits for 100 Continue
 
 	// Guarded by c.mu.
 	sendWindow  int64 // what the client lets us send on this stream
@@ -175,6 +176,8 @@ func (st *h2Stream) takeHead(f *http2.MetaHeadersFrame) http2.ErrCode {
 			if hf.Value != "trailers" {
 				return http2.ErrCodeProtocol
 			}
+		case "expect":
+			st.expect100 = strings.EqualFold(hf.Value, "100-continue")
 		case "content-length":
 			n, err := strconv.ParseUint(hf.Value, 10, 63)
 			if err != nil || st.contentLength >= 0 && int64(n) != st.contentLength {
@@ -233,14 +236,20 @@ func (st *h2Stream) request() *http.Request {
 		}
 	}
 	hdr := make(http.Header, len(st.fields))
+	vals := make([]string, 0, len(st.fields)) // one array for the values of every field
 	for _, hf := range st.fields {
 		k := http.CanonicalHeaderKey(hf.Name)
-		if k == "Cookie" && len(hdr[k]) > 0 {
+		vs := hdr[k]
+		switch {
+		case vs == nil:
+			vals = append(vals, hf.Value)
+			hdr[k] = vals[len(vals)-1 : len(vals) : len(vals)]
+		case k == "Cookie":
 			// Cookie crumbs join into one field again (RFC 9113 section 8.2.3).
-			hdr[k][0] += "; " + hf.Value
-			continue
+			vs[0] += "; " + hf.Value
+		default:
+			hdr[k] = append(vs, hf.Value)
 		}
-		hdr[k] = append(hdr[k], hf.Value)
 	}
 	host := st.authority
 	if host == "" {
@@ -316,6 +325,18 @@ type h2Body struct{ st *h2Stream }
 
 func (b h2Body) Read(p []byte) (int, error) {
 	st, c := b.st, b.st.c
+	if st.expect100 {
+		// The handler reads the body: the client may send it now (RFC 9110 section
+		// 10.1.1), unless the final answer went first.
+		st.expect100 = false
+		c.mu.Lock()
+		if !st.reset && !c.dead && !st.sentHead {
+			c.block.Reset()
+			c.enc.WriteField(hpack.HeaderField{Name: ":status", Value: "100"})
+			c.writeBlockLocked(st.id, false)
+		}
+		c.mu.Unlock()
+	}
 	var timer *time.Timer
 	defer func() {
 		if timer != nil {
