@@ -38,6 +38,65 @@ func valueBatch(n, size int) []byte {
 	return b
 }
 
+// BenchmarkProducePipelined sends acks=all Produce requests as franz-go does to a broker
+// that speaks Produce v4 or later: 4 partitions with a batch of 1 MiB each, 5 requests
+// in flight; the log is on the disk under the test's temporary directory. An op is one
+// request answered; it measures the disk (and whatever else uses it) as much as the
+// broker, so compare runs taken together.
+func BenchmarkProducePipelined(b *testing.B) {
+	br := startBroker(b, Config{})
+	if _, err := br.topics.create("bench", 4, nil, false); err != nil {
+		b.Fatal(err)
+	}
+	c := rawConn(b, br.addr)
+	batch := valueBatch(1000, 1024)
+	req := kmsg.NewPtrProduceRequest()
+	req.SetVersion(9)
+	req.Acks, req.TimeoutMillis = -1, 5000
+	rt := kmsg.NewProduceRequestTopic()
+	rt.Topic = "bench"
+	for i := range int32(4) {
+		rp := kmsg.NewProduceRequestTopicPartition()
+		rp.Partition, rp.Records = i, batch
+		rt.Partitions = append(rt.Partitions, rp)
+	}
+	req.Topics = append(req.Topics, rt)
+	frame := frameOf(req, 1)
+	frame = append(binary.BigEndian.AppendUint32(nil, uint32(len(frame))), frame...)
+	const inFlight = 5
+	for range inFlight - 1 {
+		if _, err := c.Write(frame); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.SetBytes(int64(4 * len(batch)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := c.Write(frame); err != nil {
+			b.Fatal(err)
+		}
+		answer, err := readFrame(c)
+		if err != nil {
+			b.Fatal(err)
+		}
+		resp := req.ResponseKind()
+		if err := resp.ReadFrom(answer[9:]); err != nil {
+			b.Fatal(err)
+		}
+		for _, p := range resp.(*kmsg.ProduceResponse).Topics[0].Partitions {
+			if p.ErrorCode != 0 {
+				b.Fatalf("partition %d: error %d", p.Partition, p.ErrorCode)
+			}
+		}
+	}
+	b.StopTimer()
+	for range inFlight - 1 {
+		if _, err := readFrame(c); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // BenchmarkProduce sends Produce requests as bench/broker's producer does (4 partitions,
 // a batch of 1 MiB of 1 KiB records each) over loopback to a real broker, with acks=1
 // and the log in tmpfs (/dev/shm, when there is one) so that the disk stays out of it:
