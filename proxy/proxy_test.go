@@ -600,3 +600,42 @@ func (b *trailerBody) Read(p []byte) (int, error) {
 }
 
 func (b *trailerBody) Close() error { return b.r.Close() }
+
+// TestHTTP10KeepAlive: an HTTP/1.0 client that asks for keep-alive gets it (answers with
+// Content-Length and Connection: keep-alive, a second request on the same connection);
+// one that does not ask is answered and closed.
+func TestHTTP10KeepAlive(t *testing.T) {
+	checkLeaks(t)
+	up := backend(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, r.URL.Path) })
+	_, addr := start(t, onePool(up))
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(5 * time.Second))
+	br := bufio.NewReader(nc)
+	for _, path := range []string{"/one", "/two"} {
+		io.WriteString(nc, "GET "+path+" HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 || string(b) != path || resp.Header.Get("Connection") != "keep-alive" || resp.ContentLength != int64(len(path)) {
+			t.Fatalf("%s: %d %q %v", path, resp.StatusCode, b, resp.Header)
+		}
+	}
+	io.WriteString(nc, "GET /last HTTP/1.0\r\n\r\n")
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	if string(b) != "/last" || resp.Header.Get("Connection") == "keep-alive" {
+		t.Errorf("plain HTTP/1.0: %q %v", b, resp.Header)
+	}
+	if _, err := br.ReadByte(); err != io.EOF {
+		t.Errorf("after a plain HTTP/1.0 request: %v; want the connection closed", err)
+	}
+}
