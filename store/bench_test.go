@@ -3,14 +3,19 @@ package store
 import (
 	"encoding/binary"
 	"fmt"
+	"os"
 	"path/filepath"
+	"runtime"
+	"strconv"
+	"syscall"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
 
 func benchDB(b *testing.B, keys int) *DB {
-	db := openTest(b, &Options{NoSync: true})
+	db := openTest(b, &Options{NoSync: true, CacheBytes: 1 << 30}) // as bench/store: every page cached
 	for i := 0; i < keys; i += 1000 {
 		err := db.Update(func(tx *Tx) error {
 			bk, err := tx.CreateBucketIfNotExists([]byte("kv"))
@@ -31,6 +36,41 @@ func benchDB(b *testing.B, keys int) *DB {
 	return db
 }
 
+// benchKeys is the number of keys the read benchmarks load: 100k by default (the tree fits
+// in the CPU's last-level cache), STORE_BENCH_KEYS=1000000 for bench/store's size, where
+// every leaf a random read touches is a cache miss, as in the get and scan-100 rows.
+func benchKeys(b *testing.B) int {
+	if s := os.Getenv("STORE_BENCH_KEYS"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1000 {
+			b.Fatalf("STORE_BENCH_KEYS=%q: want a number of keys, at least 1000", s)
+		}
+		return n
+	}
+	return 100_000
+}
+
+// cpuMeter reports the process's CPU time (user and system, GC included) per operation
+// as cpu-ns/op beside the wall time: on a machine shared with other work, wall time per
+// operation moves with the load, CPU time much less.
+type cpuMeter time.Duration
+
+func startCPU(b *testing.B) cpuMeter {
+	runtime.GC() // the load's garbage is not the reads' cost
+	b.ResetTimer()
+	return cpuMeter(cpuTime())
+}
+
+func (m cpuMeter) report(b *testing.B) {
+	b.ReportMetric(float64(cpuTime()-time.Duration(m))/float64(b.N), "cpu-ns/op")
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 func benchKey(i int) []byte {
 	k := make([]byte, 16)
 	binary.BigEndian.PutUint64(k[8:], uint64(i))
@@ -38,10 +78,10 @@ func benchKey(i int) []byte {
 }
 
 func BenchmarkGet(b *testing.B) {
-	const keys = 100_000
+	keys := benchKeys(b)
 	db := benchDB(b, keys)
 	b.ReportAllocs()
-	b.ResetTimer()
+	cpu := startCPU(b)
 	for i := 0; b.Loop(); i++ {
 		err := db.View(func(tx *Tx) error {
 			bk, err := tx.Bucket([]byte("kv"))
@@ -58,13 +98,14 @@ func BenchmarkGet(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	cpu.report(b)
 }
 
 func BenchmarkScan100(b *testing.B) {
-	const keys = 100_000
+	keys := benchKeys(b)
 	db := benchDB(b, keys)
 	b.ReportAllocs()
-	b.ResetTimer()
+	cpu := startCPU(b)
 	for i := 0; b.Loop(); i++ {
 		err := db.View(func(tx *Tx) error {
 			bk, err := tx.Bucket([]byte("kv"))
@@ -85,6 +126,7 @@ func BenchmarkScan100(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	cpu.report(b)
 }
 
 func BenchmarkCommitRandom1000(b *testing.B) {
@@ -137,10 +179,10 @@ func benchBolt(b *testing.B, keys int) *bolt.DB {
 }
 
 func BenchmarkBoltGet(b *testing.B) {
-	const keys = 100_000
+	keys := benchKeys(b)
 	db := benchBolt(b, keys)
 	b.ReportAllocs()
-	b.ResetTimer()
+	cpu := startCPU(b)
 	for i := 0; b.Loop(); i++ {
 		err := db.View(func(tx *bolt.Tx) error {
 			v := tx.Bucket([]byte("kv")).Get(benchKey((i * 7919) % keys))
@@ -153,13 +195,14 @@ func BenchmarkBoltGet(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	cpu.report(b)
 }
 
 func BenchmarkBoltScan100(b *testing.B) {
-	const keys = 100_000
+	keys := benchKeys(b)
 	db := benchBolt(b, keys)
 	b.ReportAllocs()
-	b.ResetTimer()
+	cpu := startCPU(b)
 	for i := 0; b.Loop(); i++ {
 		err := db.View(func(tx *bolt.Tx) error {
 			c := tx.Bucket([]byte("kv")).Cursor()
@@ -176,4 +219,5 @@ func BenchmarkBoltScan100(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	cpu.report(b)
 }

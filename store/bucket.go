@@ -134,7 +134,7 @@ func (tx *Tx) Buckets() ([]string, error) {
 // Get returns the value of key, or nil if there is none. The value stays valid for the
 // transaction's life and must not be changed.
 func (b *Bucket) Get(key []byte) ([]byte, error) {
-	if b.tx.dropSet[b.id] {
+	if b.tx.isDropped(b.id) {
 		return nil, fmt.Errorf("%w: %q was deleted", ErrBucketMissing, b.name)
 	}
 	// The tree key on the stack: get and the tree walk keep no reference to it.
@@ -174,7 +174,7 @@ func (b *Bucket) check(key []byte, vlen int) error {
 	if err := b.tx.checkWrite(b.id, key, vlen); err != nil {
 		return err
 	}
-	if b.tx.dropSet[b.id] {
+	if b.tx.isDropped(b.id) {
 		return fmt.Errorf("%w: %q was deleted", ErrBucketMissing, b.name)
 	}
 	return nil

@@ -44,7 +44,17 @@ func TestCrashHarnessChild(t *testing.T) {
 }
 
 func crashChild(dir string) error {
-	db, err := Open(filepath.Join(dir, "crash.db"), &Options{PageSize: 1024, CheckpointBytes: 256 << 10, Retries: 100})
+	// The lock can be briefly held by no live opener: the parent's workers fork children
+	// side by side, and a child forked while the parent had the database open for its
+	// check holds a copy of that descriptor, and with it the flock, until it execs. On a
+	// loaded machine that took longer than this child's start (TestCrashHarness failed
+	// with ErrLocked), so the child waits a bounded time for the lock.
+	opts := &Options{PageSize: 1024, CheckpointBytes: 256 << 10, Retries: 100}
+	db, err := Open(filepath.Join(dir, "crash.db"), opts)
+	for wait := time.Now().Add(5 * time.Second); errors.Is(err, ErrLocked) && time.Now().Before(wait); {
+		time.Sleep(5 * time.Millisecond)
+		db, err = Open(filepath.Join(dir, "crash.db"), opts)
+	}
 	if err != nil {
 		return err
 	}

@@ -10,22 +10,41 @@ import (
 )
 
 // treeCursor is a position in one committed state of the tree: a leaf and an index.
-// It walks leaves through their sibling links; idx == len(keys) is past the end and
-// idx == -1 is before the start.
+// It walks leaves through their sibling links; idx == n is past the end and idx == -1 is
+// before the start. A leaf read from a page is stepped through its page bytes (raw), one
+// buffer, rather than its decoded Keys and Vals, two more.
 type treeCursor struct {
 	r    reader
 	root uint32
 	leaf *page.Node
+	n    int // entries in leaf
 	idx  int
 }
 
-func (c *treeCursor) valid() bool { return c.leaf != nil && c.idx >= 0 && c.idx < len(c.leaf.Keys) }
+// at makes leaf the cursor's leaf, at entry idx.
+func (c *treeCursor) at(leaf *page.Node, idx int) {
+	c.leaf, c.n, c.idx = leaf, len(leaf.Keys), idx
+}
+
+func (c *treeCursor) valid() bool { return c.leaf != nil && c.idx >= 0 && c.idx < c.n }
+
+// entry returns entry i of the leaf, which must exist.
+func (c *treeCursor) entry(i int) ([]byte, page.Value) {
+	if c.leaf.Ents != nil {
+		if k, v, inline := c.leaf.Entry(i); inline {
+			return k, page.Value{Inline: v, Len: uint32(len(v))}
+		}
+		return page.RawLeafEntry(c.leaf.Raw, i)
+	}
+	return c.leaf.Keys[i], c.leaf.Vals[i]
+}
 
 func (c *treeCursor) key() []byte {
 	if !c.valid() {
 		return nil
 	}
-	return c.leaf.Keys[c.idx]
+	k, _ := c.entry(c.idx)
+	return k
 }
 
 // seek moves to the first key >= k.
@@ -34,14 +53,14 @@ func (c *treeCursor) seek(k []byte) error {
 	if err != nil {
 		return err
 	}
-	c.leaf = leaf
-	c.idx, _ = searchLeaf(leaf, k)
+	i, _ := searchLeaf(leaf, k)
+	c.at(leaf, i)
 	return c.forward()
 }
 
 // forward moves past the end of empty tails onto the next leaf.
 func (c *treeCursor) forward() error {
-	for c.idx >= len(c.leaf.Keys) && c.leaf.Next != 0 {
+	for c.idx >= c.n && c.leaf.Next != 0 {
 		n, err := c.r.node(c.leaf.Next)
 		if err != nil {
 			return err
@@ -49,7 +68,7 @@ func (c *treeCursor) forward() error {
 		if err := expect(n, page.TypeLeaf); err != nil {
 			return err
 		}
-		c.leaf, c.idx = n, 0
+		c.at(n, 0)
 	}
 	return nil
 }
@@ -75,7 +94,7 @@ func (c *treeCursor) prev() error {
 		if err := expect(n, page.TypeLeaf); err != nil {
 			return err
 		}
-		c.leaf, c.idx = n, len(n.Keys)-1
+		c.at(n, len(n.Keys)-1)
 	}
 	return nil
 }
@@ -110,6 +129,9 @@ type Cursor struct {
 	// onTree says cur is the tree cursor's current key, so Next and Prev can step the
 	// leaf instead of seeking.
 	onTree bool
+	// inBkt is the end of the run of the leaf's entries, from the current one on, that are
+	// in the bucket: Next steps through them without reading their keys' prefixes.
+	inBkt int
 }
 
 // Cursor returns a cursor over the bucket.
@@ -123,10 +145,10 @@ func (b *Bucket) Cursor() *Cursor {
 	c.rd = r
 	c.tc = treeCursor{r: &c.rd, root: root}
 	c.err = err
-	if b.tx.dropSet[b.id] {
+	if b.tx.isDropped(b.id) {
 		c.err = fmt.Errorf("%w: %q was deleted", ErrBucketMissing, b.name)
 	}
-	if b.tx.reads != nil && b.id != catalogBucket {
+	if b.tx.txWrites != nil && b.tx.reads != nil && b.id != catalogBucket {
 		// Serializable: a scan depends on the whole bucket, phantoms included.
 		b.tx.ranges = append(b.tx.ranges, keyRange{c.lo, c.hi})
 	}
@@ -158,12 +180,12 @@ func (c *Cursor) Next() ([]byte, []byte) {
 		// Fast path: the tree cursor sits on the current key; step along the leaf, and
 		// when the next entry is in the same leaf, inline and in the bucket, take it here.
 		tc := &c.tc
-		if i := tc.idx + 1; i < len(tc.leaf.Keys) {
-			k, v := tc.leaf.Keys[i], &tc.leaf.Vals[i]
-			if v.Ovfl == 0 && len(k) >= 4 && binary.BigEndian.Uint32(k) == c.b.id {
+		if i := tc.idx + 1; i < c.inBkt && tc.leaf.Ents != nil {
+			k, v, inline := tc.leaf.Entry(i)
+			if inline {
 				tc.idx = i
-				c.cur, c.val = k, v.Inline
-				return k[4:], v.Inline
+				c.cur, c.val = k, v
+				return k[4:], v
 			}
 		}
 		return c.finish(c.fromTree(tc.next()))
@@ -202,13 +224,16 @@ func (c *Cursor) finish(err error) ([]byte, []byte) {
 		c.err = err
 		c.cur, c.val = nil, nil
 	}
-	// The bucket's keys are exactly those with its 4-byte prefix.
-	if len(c.cur) < 4 || binary.BigEndian.Uint32(c.cur) != c.b.id {
+	if !c.inBucket(c.cur) {
 		c.cur, c.val = nil, nil
 		return nil, nil
 	}
 	return c.cur[4:], c.val
 }
+
+// inBucket reports whether tree key k is the cursor's bucket's: the bucket's keys are
+// exactly those with its 4-byte prefix.
+func (c *Cursor) inBucket(k []byte) bool { return len(k) >= 4 && binary.BigEndian.Uint32(k) == c.b.id }
 
 // merged reports whether the transaction has writes in this bucket, which the cursor
 // must merge with the tree.
@@ -221,8 +246,15 @@ func (c *Cursor) fromTree(err error) error {
 		return err
 	}
 	c.onTree = true
-	c.cur = c.tc.key()
-	v, err := value(c.tc.r, c.tc.leaf.Vals[c.tc.idx])
+	k, val := c.tc.entry(c.tc.idx)
+	c.cur = k
+	// Keys sort by bucket first: when the leaf's last key is in the bucket, so is every
+	// key from this one (which finish checks) to it.
+	c.inBkt = c.tc.idx + 1
+	if last, _ := c.tc.entry(c.tc.n - 1); c.inBucket(last) {
+		c.inBkt = c.tc.n
+	}
+	v, err := value(c.tc.r, val)
 	c.val = v
 	return err
 }

@@ -432,13 +432,13 @@ func (db *DB) load(pgno uint32, mark uint64, st *TxStats) (*page.Node, error) {
 			// before the commit at mark was published: it is the version mark sees.
 			t.touch()
 			st.CacheHits++ // added to the database's counters when the transaction ends
-			return t.node, nil
+			return &t.node, nil
 		}
 		if lsn, _ := e.version(mark); lsn == 0 {
 			if b := e.base.Load(); b != nil {
 				b.touch()
 				st.CacheHits++
-				return b.node, nil
+				return &b.node, nil
 			}
 		}
 	}
@@ -472,8 +472,7 @@ func (db *DB) loadSlow(pgno uint32, mark uint64, st *TxStats) (*page.Node, error
 	if err != nil {
 		return nil, err
 	}
-	db.pool.put(k, n, newest) // no frame can be added meanwhile: idxMu is held
-	return n, nil
+	return db.pool.put(k, n, newest), nil // no frame can be added meanwhile: idxMu is held
 }
 
 // addFrame records that the log holds a version of page pgno at lsn. Its cached newest

@@ -65,12 +65,22 @@ type Tx struct {
 	db       *DB
 	id       uint64
 	writable bool
-	iso      Isolation
 	noSync   bool
-	snap     snapshot
 	done     bool
+	iso      Isolation
+	snap     snapshot
 	stats    TxStats
+	// txWrites is a writable transaction's state, nil in a read-only one, so that a read
+	// allocates a Tx of 192 bytes rather than 352.
+	*txWrites
 
+	bkt     Bucket // the first Bucket the transaction returns (newBucket)
+	bktUsed bool
+	getRd   snapReader // get's reader, here so that passing it as an interface does not allocate
+}
+
+// txWrites is what only a writable transaction keeps.
+type txWrites struct {
 	writes    map[string]*entry // tree key -> pending write
 	sorted    []string          // keys of writes in order, rebuilt when dirty
 	dirtyWS   bool
@@ -84,11 +94,10 @@ type Tx struct {
 	newBkt    uint32 // highest bucket id created
 	usedLocks bool   // Lock was called: the lock table has entries to release
 	wsBytes   int    // bytes of keys and values in writes
-
-	bkt     Bucket // the first Bucket the transaction returns (newBucket)
-	bktUsed bool
-	getRd   snapReader // get's reader, here so that passing it as an interface does not allocate
 }
+
+// isDropped reports whether tx deleted bucket id.
+func (tx *Tx) isDropped(id uint32) bool { return tx.txWrites != nil && tx.dropSet[id] }
 
 type entry struct {
 	val []byte
@@ -134,9 +143,7 @@ func (db *DB) BeginTx(opts *TxOptions) (*Tx, error) {
 	}
 	tx := &Tx{db: db, id: db.txSeq.Add(1), writable: o.Writable, iso: o.Isolation, noSync: o.NoSync, snap: s}
 	if o.Writable {
-		tx.writes = make(map[string]*entry)
-		tx.perBkt = make(map[uint32]int)
-		tx.deps = make(map[string]bool)
+		tx.txWrites = &txWrites{writes: make(map[string]*entry), perBkt: make(map[uint32]int), deps: make(map[string]bool)}
 		if o.Isolation == Serializable {
 			tx.reads = make(map[string]bool)
 		}
@@ -213,12 +220,16 @@ func (tx *Tx) Rollback() error {
 func (tx *Tx) finish() {
 	tx.done = true
 	tx.db.stats.cacheHits.Add(uint64(tx.stats.CacheHits))
-	tx.db.stats.pagesRead.Add(uint64(tx.stats.PagesRead))
-	tx.db.release(tx.snap)
-	if tx.usedLocks {
-		tx.db.locks.releaseAll(tx)
+	if tx.stats.PagesRead != 0 { // mostly 0: spare readers one more shared atomic
+		tx.db.stats.pagesRead.Add(uint64(tx.stats.PagesRead))
 	}
-	tx.writes, tx.reads = nil, nil
+	tx.db.release(tx.snap)
+	if tx.txWrites != nil {
+		if tx.usedLocks {
+			tx.db.locks.releaseAll(tx)
+		}
+		tx.writes, tx.reads = nil, nil
+	}
 }
 
 // reader returns the tree state reads see: the snapshot, or for ReadCommitted the latest
@@ -251,11 +262,13 @@ func (tx *Tx) get(k []byte) ([]byte, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
-	if e, ok := tx.writes[string(k)]; ok {
-		return e.val, !e.del, nil
-	}
-	if tx.reads != nil {
-		tx.reads[string(k)] = true
+	if tx.txWrites != nil {
+		if e, ok := tx.writes[string(k)]; ok {
+			return e.val, !e.del, nil
+		}
+		if tx.reads != nil {
+			tx.reads[string(k)] = true
+		}
 	}
 	tx.getRd = r
 	return treeGet(&tx.getRd, root, k)

@@ -93,6 +93,12 @@ type Value struct {
 // Node is a decoded page. Decode's slices point into the page buffer, which the caller
 // must not change afterwards; a Node is copied (Clone) before it is modified.
 type Node struct {
+	// Raw is the checked page the node was decoded from, nil for a node being built or
+	// changed. Readers read it alone (RawLeafKey, RawBranchKey, RawBranchChild,
+	// RawLeafValue): its slot array and cells sit in one buffer, where Keys, Vals and
+	// Children are three more. It comes first so that a reader's look at a node touches
+	// one cache line of the Node.
+	Raw      []byte
 	Type     byte
 	Pgno     uint32
 	LSN      uint64
@@ -102,16 +108,36 @@ type Node struct {
 	Vals     []Value  // leaf
 	Children []uint32 // branch: len(Keys)+1 children; keys[i] is the least key of Children[i+1]
 	Data     []byte   // overflow
-	// Raw is the checked page the node was decoded from, nil for a node being built or
-	// changed. Searches read keys from it (RawLeafKey, RawBranchKey): its slot array and
-	// cells sit in one buffer, where Keys spreads 24-byte headers over another.
-	Raw []byte
+	// Ents locates each entry of a decoded leaf in Raw, 8 bytes an entry, so that a cursor
+	// stepping through a leaf finds keys and values without reading the cells' headers
+	// (nor Keys' and Vals' 64 bytes an entry). Nil when Raw is.
+	Ents []Ent
+}
+
+// Ent is where a leaf entry lies in its page: its cell at Off, a key of KLen bytes, then
+// VLen bytes of inline value, or (Ovfl) a reference to overflow pages.
+type Ent struct {
+	Off  uint16
+	KLen uint16
+	VLen uint16 // inline values only: an inline value is less than a page, at most 64 KiB
+	Ovfl bool
+}
+
+// Entry returns entry i of a decoded leaf: its key and inline value, and false for a value
+// in overflow pages (whose reference RawLeafValue reads). It reads only Ents until the
+// caller reads the bytes.
+func (n *Node) Entry(i int) (k, v []byte, inline bool) {
+	e := n.Ents[i]
+	ks := int(e.Off) + 7
+	ke := ks + int(e.KLen)
+	ve := ke + int(e.VLen)
+	return n.Raw[ks:ke:ke], n.Raw[ke:ve:ve], !e.Ovfl
 }
 
 // Clone returns a copy of n whose slices can be changed without touching n's.
 func (n *Node) Clone() *Node {
 	c := *n
-	c.Raw = nil
+	c.Raw, c.Ents = nil, nil
 	c.Keys = append([][]byte(nil), n.Keys...)
 	c.Vals = append([]Value(nil), n.Vals...)
 	c.Children = append([]uint32(nil), n.Children...)
@@ -232,6 +258,7 @@ func Decode(p []byte, pgno uint32) (*Node, error) {
 	switch n.Type {
 	case TypeLeaf:
 		n.Vals = make([]Value, count)
+		n.Ents = make([]Ent, count)
 		for i := range count {
 			off := int(binary.LittleEndian.Uint16(p[HeaderSize+2*i:]))
 			if off < cellMin || off+7 > len(p) {
@@ -246,11 +273,12 @@ func Decode(p []byte, pgno uint32) (*Node, error) {
 			n.Keys[i] = c[7 : 7+klen : 7+klen]
 			switch c[0] {
 			case 0:
-				if uint64(7+klen)+uint64(vlen) > uint64(len(c)) {
+				if uint64(7+klen)+uint64(vlen) > uint64(len(c)) || vlen > 0xffff {
 					return nil, corrupt(pgno, "slot %d value overruns the page", i)
 				}
 				end := 7 + klen + int(vlen)
 				n.Vals[i] = Value{Inline: c[7+klen : end : end], Len: vlen}
+				n.Ents[i] = Ent{Off: uint16(off), KLen: uint16(klen), VLen: uint16(vlen)}
 			case flagOverflow:
 				if 7+klen+4 > len(c) {
 					return nil, corrupt(pgno, "slot %d overflow reference overruns the page", i)
@@ -260,6 +288,7 @@ func Decode(p []byte, pgno uint32) (*Node, error) {
 					return nil, corrupt(pgno, "slot %d overflow reference to page 0", i)
 				}
 				n.Vals[i] = Value{Ovfl: first, Len: vlen}
+				n.Ents[i] = Ent{Off: uint16(off), KLen: uint16(klen), Ovfl: true}
 			default:
 				return nil, corrupt(pgno, "slot %d has unknown flags %#x", i, c[0])
 			}
@@ -306,4 +335,34 @@ func RawBranchKey(p []byte, i int) []byte {
 	off := int(binary.LittleEndian.Uint16(p[HeaderSize+2*i:]))
 	end := off + 6 + int(binary.LittleEndian.Uint16(p[off+4:]))
 	return p[off+6 : end : end]
+}
+
+// RawBranchChild returns child i of branch page p, which Decode has checked: the leftmost
+// child for i == 0, else the child of separator i-1.
+func RawBranchChild(p []byte, i int) uint32 {
+	if i == 0 {
+		return binary.LittleEndian.Uint32(p[28:])
+	}
+	off := int(binary.LittleEndian.Uint16(p[HeaderSize+2*(i-1):]))
+	return binary.LittleEndian.Uint32(p[off:])
+}
+
+// RawLeafValue returns value i of leaf page p, which Decode has checked.
+func RawLeafValue(p []byte, i int) Value {
+	_, v := RawLeafEntry(p, i)
+	return v
+}
+
+// RawLeafEntry returns key i of leaf page p, which Decode has checked, and its value.
+func RawLeafEntry(p []byte, i int) ([]byte, Value) {
+	off := int(binary.LittleEndian.Uint16(p[HeaderSize+2*i:]))
+	c := p[off:]
+	kend := 7 + int(binary.LittleEndian.Uint16(c[1:]))
+	vlen := binary.LittleEndian.Uint32(c[3:])
+	k := c[7:kend:kend]
+	if c[0] == flagOverflow {
+		return k, Value{Ovfl: binary.LittleEndian.Uint32(c[kend:]), Len: vlen}
+	}
+	end := kend + int(vlen)
+	return k, Value{Inline: c[kend:end:end], Len: vlen}
 }

@@ -102,6 +102,7 @@ func FuzzDecode(f *testing.F) {
 		if err != nil {
 			return
 		}
+		checkRaw(t, n)
 		if n.Type == TypeLeaf || n.Type == TypeBranch || n.Type == TypeOverflow {
 			out := make([]byte, max(len(p), n.Size()))
 			if err := n.Encode(out); err != nil {
@@ -110,4 +111,64 @@ func FuzzDecode(f *testing.F) {
 		}
 		DecodeMeta(p)
 	})
+}
+
+// checkRaw holds the readers' accessors of a checked page to what Decode made of it.
+func checkRaw(t *testing.T, n *Node) {
+	t.Helper()
+	switch n.Type {
+	case TypeLeaf:
+		for i, k := range n.Keys {
+			if got := RawLeafKey(n.Raw, i); !bytes.Equal(got, k) {
+				t.Fatalf("RawLeafKey(%d) = %q, Decode %q", i, got, k)
+			}
+			if got, _ := RawLeafEntry(n.Raw, i); !bytes.Equal(got, k) {
+				t.Fatalf("RawLeafEntry(%d) key = %q, Decode %q", i, got, k)
+			}
+			ek, ev, inline := n.Entry(i)
+			if !bytes.Equal(ek, k) || inline != (n.Vals[i].Ovfl == 0) || (inline && !bytes.Equal(ev, n.Vals[i].Inline)) {
+				t.Fatalf("Entry(%d) = %q, %q, %v; Decode %q, %+v", i, ek, ev, inline, k, n.Vals[i])
+			}
+			got, want := RawLeafValue(n.Raw, i), n.Vals[i]
+			if !bytes.Equal(got.Inline, want.Inline) || got.Ovfl != want.Ovfl || got.Len != want.Len {
+				t.Fatalf("RawLeafValue(%d) = %+v, Decode %+v", i, got, want)
+			}
+		}
+	case TypeBranch:
+		for i, k := range n.Keys {
+			if got := RawBranchKey(n.Raw, i); !bytes.Equal(got, k) {
+				t.Fatalf("RawBranchKey(%d) = %q, Decode %q", i, got, k)
+			}
+		}
+		for i, c := range n.Children {
+			if got := RawBranchChild(n.Raw, i); got != c {
+				t.Fatalf("RawBranchChild(%d) = %d, Decode %d", i, got, c)
+			}
+		}
+	}
+}
+
+func TestRawAccessors(t *testing.T) {
+	p := make([]byte, 1024)
+	leaf := sampleLeaf()
+	if err := leaf.Encode(p); err != nil {
+		t.Fatal(err)
+	}
+	n, err := Decode(p, leaf.Pgno)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkRaw(t, n)
+	q := make([]byte, 1024)
+	br := &Node{Type: TypeBranch, Pgno: 3, Keys: [][]byte{[]byte("f"), []byte("m")}, Children: []uint32{4, 5, 9}}
+	if err := br.Encode(q); err != nil {
+		t.Fatal(err)
+	}
+	if n, err = Decode(q, 3); err != nil {
+		t.Fatal(err)
+	}
+	checkRaw(t, n)
+	if got := RawBranchChild(q, 2); got != 9 {
+		t.Fatalf("RawBranchChild(2) = %d, want 9", got)
+	}
 }
