@@ -92,7 +92,7 @@ pairs:
 			continue
 		}
 		last = score
-		if z.add(m, score) {
+		if z.update(m, score, cur, exists) {
 			added++
 		} else if cur != score {
 			changed++

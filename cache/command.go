@@ -271,9 +271,15 @@ func (c *client) call(cmd *command, args [][]byte) {
 			c.waitBlocked()
 		}
 	}
-	c.active.Store(c.now)
+	// Loads before the stores: in a pipeline both mostly hold already what
+	// they would be set to, and a load costs less than an atomic store.
+	if c.active.Load() != c.now {
+		c.active.Store(c.now)
+	}
 	c.stats.calls[cmd.id].Add(1)
-	c.lastCmd.Store(cmd)
+	if c.lastCmd.Load() != cmd {
+		c.lastCmd.Store(cmd)
+	}
 }
 
 // keyShards appends the shards of the keys cmd names in args.
@@ -330,8 +336,18 @@ func (c *client) unlock() {
 
 // The keyspace access of commands. The command's shards are locked.
 
-// shard returns the (locked) shard of key.
-func (c *client) shard(key []byte) *shard { return &c.s.ks.shards[c.s.ks.shardOf(key)] }
+// shard returns the (locked) shard of key. While a command that names one key
+// runs, that key's shard is the one it locked, and no other key may be touched
+// without its shard's lock: the shard is known without hashing the key again.
+func (c *client) shard(key []byte) *shard {
+	if len(c.locked) == 1 && !c.inExec && c.cmd.first != 0 && c.cmd.first == c.cmd.last {
+		if checkShards && c.s.ks.shardOf(key) != c.locked[0] {
+			panic("cache: " + c.cmd.name + " touches a key outside the shard it locked")
+		}
+		return &c.s.ks.shards[c.locked[0]]
+	}
+	return &c.s.ks.shards[c.s.ks.shardOf(key)]
+}
 
 // get returns key's live entry or nil, removing it if its time has run out.
 func (c *client) get(key []byte) *entry { return c.getIn(c.shard(key), key) }

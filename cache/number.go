@@ -48,6 +48,13 @@ func parseInt(b []byte) (int64, bool) {
 // parseFloat parses b as Redis's string2d/strtold checks do: no leading space,
 // the whole string, not NaN.
 func parseFloat(b []byte) (float64, bool) {
+	if len(b) <= 15 {
+		// An integer of up to 15 digits is a float64 exactly, as strtod gives
+		// it: the common score needs no float parsing.
+		if n, ok := parseInt(b); ok {
+			return float64(n), true
+		}
+	}
 	if len(b) == 0 || isSpace(b[0]) || isSpace(b[len(b)-1]) {
 		return 0, false
 	}

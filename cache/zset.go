@@ -120,10 +120,16 @@ func (z *zset) remove(score float64, member string) {
 
 // add sets member's score and reports whether it is new.
 func (z *zset) add(member []byte, score float64) bool {
+	old, ok := z.scores[string(member)]
+	return z.update(member, score, old, ok)
+}
+
+// update is add for a caller that has looked member up: old is its score when
+// ok reports it is there.
+func (z *zset) update(member []byte, score, old float64, ok bool) bool {
 	if score == 0 {
 		score = 0 // -0 is stored as 0, as Redis's listpack stores an integral score
 	}
-	old, ok := z.scores[string(member)]
 	if ok {
 		if old != score {
 			z.remove(old, string(member))

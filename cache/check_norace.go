@@ -1,0 +1,6 @@
+//go:build !race
+
+package cache
+
+// checkShards: see check_race.go.
+const checkShards = false
