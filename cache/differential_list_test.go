@@ -53,7 +53,9 @@ func TestDifferentialLongLists(t *testing.T) {
 		func() []string { return []string{"LRANGE", key(), idx(), idx()} },
 		func() []string { return []string{"LINSERT", key(), "AFTER", val(), val()} },
 		func() []string { return []string{"LREM", key(), strconv.Itoa(rng.IntN(7) - 3), val()} },
-		func() []string { return []string{"LPOS", key(), val(), "RANK", strconv.Itoa(rng.IntN(9) - 4 | 1), "COUNT", strconv.Itoa(rng.IntN(4))} },
+		func() []string {
+			return []string{"LPOS", key(), val(), "RANK", strconv.Itoa(rng.IntN(9) - 4 | 1), "COUNT", strconv.Itoa(rng.IntN(4))}
+		},
 		func() []string { return []string{"LPOS", key(), val(), "MAXLEN", count()} },
 		func() []string { return []string{"LMOVE", key(), key(), "LEFT", "RIGHT"} },
 		func() []string { return []string{"LMOVE", key(), key(), "RIGHT", "LEFT"} },
