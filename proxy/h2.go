@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/net/http2/hpack"
 )
 
 // HTTP/2 (over TLS with ALPN "h2", or cleartext with prior knowledge) is served by the
@@ -79,9 +82,9 @@ func (c *replayConn) Read(p []byte) (int, error) {
 // h2Request is the state of one HTTP/2 request, pooled.
 type h2Request struct {
 	c      conn
-	remote []byte
 	fw     *bufio.Writer
-	flw    flushWriter // fw's destination
+	sink   h2Sink              // fw's destination
+	fields []hpack.HeaderField // the response head, for an HTTP/1.1 pool
 	// arena holds the bytes of the request's head (method, host, path, target, fields),
 	// copied in one buffer reused from request to request, so that the head costs no
 	// allocation per field. scratch gathers the response's field values.
@@ -101,18 +104,21 @@ type h2Handler struct {
 	via []string // the Via value the proxy adds, shared by every response (read only)
 }
 
-func (h h2Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// serve proxies the request of one HTTP/2 stream. A request for an HTTP/1.1 pool — the
+// common case — goes from the stream's decoded fields to the upstream and back into the
+// stream's frames without an http.Request or an http.Header; other routes (redirects,
+// static files, h2 pools) get an http.Request and the stream as their ResponseWriter.
+func (h h2Handler) serve(st *h2Stream) {
 	s := h.s
 	s.stats.requests.Add(1)
 	hr := s.h2reqs.Get().(*h2Request)
 	defer s.h2reqs.Put(hr)
 	c := &hr.c
-	*c = conn{srv: s, https: r.TLS != nil, req: c.req, resp: c.resp}
+	*c = conn{srv: s, https: st.c.tls != nil, remote: st.c.remote, req: c.req, resp: c.resp}
 	if f := s.stats.inFlight.Add(1); s.cfg.MaxInFlight > 0 && f > int64(s.cfg.MaxInFlight) {
 		s.stats.inFlight.Add(-1)
 		s.stats.shed.Add(1)
-		w.Header().Set("Retry-After", "1")
-		http.Error(w, errOverloaded.msg, http.StatusServiceUnavailable)
+		st.refuse(errOverloaded)
 		return
 	}
 	defer s.stats.inFlight.Add(-1)
@@ -122,58 +128,72 @@ func (h h2Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			c.route.latency.observe(time.Since(start))
 		}
 	}()
-	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		c.remote = append(hr.remote[:0], host...)
-		hr.remote = c.remote
-	}
 	c.req.reset()
 	c.resp.reset()
 	req := &c.req
 	a := hr.arena[:0]
-	a, req.method = keep(a, r.Method)
+	a, req.method = keep(a, st.method)
 	req.minor = 1
-	a, req.host = keep(a, r.Host)
-	req.contentLength = r.ContentLength
-	if r.ContentLength < 0 {
-		req.chunked = true
+	req.contentLength = st.contentLength
+	if st.noBody && req.contentLength < 0 && st.method != "GET" && st.method != "HEAD" {
+		req.contentLength = 0 // a POST without a body says so to an HTTP/1.1 upstream
 	}
-	for name, vs := range r.Header {
+	req.chunked = !st.noBody && st.contentLength < 0
+	host, cookies := st.authority, 0
+	for _, f := range st.fields {
+		switch f.Name {
+		case "host":
+			if host == "" {
+				host = f.Value
+			}
+			continue
+		case "cookie":
+			cookies++
+			continue // joined below
+		}
 		var nb, vb []byte
-		a, nb = keep(a, name)
-		for _, v := range vs {
-			a, vb = keep(a, v)
-			req.fields = append(req.fields, field{nb, vb})
-			if name == "Via" {
-				req.via = append(req.via, vb)
+		a, nb = keep(a, f.Name)
+		a, vb = keep(a, f.Value)
+		req.fields = append(req.fields, field{nb, vb})
+		if f.Name == "via" {
+			req.via = append(req.via, vb)
+		}
+	}
+	if cookies > 0 {
+		// Cookie crumbs join into one field for HTTP/1.1 (RFC 9113 section 8.2.3).
+		n := len(a)
+		for _, f := range st.fields {
+			if f.Name == "cookie" {
+				if len(a) > n {
+					a = append(a, "; "...)
+				}
+				a = append(a, f.Value...)
 			}
 		}
+		var nb []byte
+		a, nb = keep(a, "cookie")
+		req.fields = append(req.fields, field{nb, a[n : len(a)-len("cookie")]})
 	}
-	var path, target []byte
-	a, path = keep(a, r.URL.Path)
-	if r.RequestURI != "" {
-		a, target = keep(a, r.RequestURI) // the :path the client sent, as the fast path sends its target
-	} else {
-		a, target = keep(a, r.URL.RequestURI())
-	}
+	a, req.host = keep(a, host)
+	var target []byte
+	a, target = keep(a, st.path) // the :path the client sent, as the fast path sends its target
 	hr.arena = a
-	fail := func(se *statusError) {
-		s.stats.countStatus(se.code)
-		if se.code == 503 {
-			w.Header().Set("Retry-After", "1")
-		}
-		http.Error(w, se.msg, se.code)
+	path := target
+	if i := bytes.IndexByte(path, '?'); i >= 0 {
+		path = path[:i]
 	}
+	fail := func(se *statusError) { st.refuse(se) }
 	for _, v := range req.via {
-		if strings.Contains(string(v), string(s.via[4:])) {
+		if bytes.Contains(v, s.via[4:]) {
 			fail(errLoop)
 			return
 		}
 	}
-	if r.Method == http.MethodConnect {
+	if st.method == http.MethodConnect {
 		fail(errMethodForbidden)
 		return
 	}
-	if s.cfg.MaxBodyBytes >= 0 && r.ContentLength > s.cfg.MaxBodyBytes {
+	if s.cfg.MaxBodyBytes >= 0 && st.contentLength > s.cfg.MaxBodyBytes {
 		fail(errBodyTooLarge)
 		return
 	}
@@ -183,28 +203,18 @@ func (h h2Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.route = rt
-	if rt.redirect != "" {
-		loc := strings.TrimSuffix(rt.redirect, "/") + r.URL.RequestURI()
-		if rt.redirect == "https" {
-			loc = "https://" + string(hostname(req.host)) + r.URL.RequestURI()
+	if rt.redirect != "" || rt.static != nil || rt.pool.cfg.Protocol == protoH2 {
+		r := st.request()
+		if r == nil {
+			fail(errBadTarget)
+			return
 		}
-		rt.count(rt.redirectCode)
-		s.stats.countStatus(rt.redirectCode)
-		w.Header().Set("Location", loc)
-		w.WriteHeader(rt.redirectCode)
-		return
-	}
-	if rt.static != nil {
-		rt.serveStaticHTTP(w, r, s)
+		h.serveRequest(st, r, c, target, fail)
 		return
 	}
 	p := rt.pool
 	p.depositRetryToken()
-	if p.cfg.Protocol == protoH2 {
-		h.forwardH2(w, r, c, target, fail)
-		return
-	}
-	hasBody := r.ContentLength != 0
+	hasBody := !st.noBody
 	safe := idempotent(req.method) && !hasBody
 	var triedP, triedB uint64
 	var lastErr *statusError
@@ -221,7 +231,7 @@ func (h h2Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer cancel()
 	}
 	for attempt := 0; ; attempt++ {
-		if r.Context().Err() != nil {
+		if st.ctx.Err() != nil {
 			return // the client is gone: nothing to answer, and no host to blame
 		}
 		if fresh {
@@ -259,7 +269,7 @@ func (h h2Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		uc.conn.setLimit(deadline)
 		c.writeRequestHead(uc.bw, req.host, target, false, u)
 		if hasBody {
-			err = copyBody(uc.bw, r.Body, req.chunked, s.cfg.MaxBodyBytes)
+			err = copyBody(uc.bw, h2Body{st}, req.chunked, s.cfg.MaxBodyBytes)
 		}
 		if err == nil {
 			if err = uc.bw.Flush(); err != nil {
@@ -300,47 +310,32 @@ func (h h2Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	uc.conn.setLimit(time.Time{}) // the route's timeout ends with the head: the body streams
 	defer u.inflight.Add(-1)
 	resp := &c.resp
-	hdr := w.Header()
-	h.copyFields(hdr, hr, resp, rt)
-	for _, f := range rt.respRules.set {
-		hdr.Set(string(f.name), string(f.value))
-	}
-	if vs := hdr["Via"]; vs != nil {
-		hdr["Via"] = append(vs, h.via[0])
-	} else {
-		hdr["Via"] = h.via
-	}
-	if p.cfg.StickyCookie != "" && !u.backup && string(p.stickyValue(req)) != u.stickyID {
-		hdr.Add("Set-Cookie", p.cfg.StickyCookie+"="+u.stickyID+"; Path=/; HttpOnly")
-	}
-	if resp.contentLength >= 0 && !resp.chunked {
-		hdr["Content-Length"] = []string{strconv.FormatInt(resp.contentLength, 10)}
-	}
 	mode := bodyUntilClose
 	switch {
-	case r.Method == http.MethodHead || resp.status == 204 || resp.status == 304 || resp.status == 101:
+	case st.method == http.MethodHead || resp.status == 204 || resp.status == 304 || resp.status == 101:
 		mode = bodyNone
 	case resp.chunked:
 		mode = bodyChunked
 	case resp.contentLength >= 0:
 		mode = bodyLength
 	}
+	st.rawHead = h.responseHead(hr, resp, rt, p, u)
+	defer func() { st.rawHead = nil }() // it lives in hr, which goes back to the pool
 	rt.count(resp.status)
 	s.stats.countStatus(resp.status)
 	if s.cfg.AccessLog {
-		s.log.Info("access", "remote", string(c.remote), "method", r.Method, "target", r.RequestURI,
-			"status", resp.status, "upstream", u.addr, "proto", r.Proto)
+		s.log.Info("access", "remote", string(c.remote), "method", st.method, "target", st.path,
+			"status", resp.status, "upstream", u.addr, "proto", "HTTP/2.0")
 	}
-	w.WriteHeader(resp.status)
+	st.WriteHeader(resp.status)
 	uc.br.Discard(c.respN)
-	rc := http.NewResponseController(w)
 	if uc.br.Buffered() == 0 && mode != bodyNone {
-		rc.Flush() // the body is not here yet: the client gets the head now (a stream may wait long)
+		st.FlushError() // the body is not here yet: the client gets the head now (a stream may wait long)
 	}
 	fw := hr.fw
-	hr.flw = flushWriter{w: w, rc: rc, flush: true}
-	fw.Reset(&hr.flw)
-	defer func() { fw.Reset(nil); hr.flw = flushWriter{} }()
+	hr.sink = h2Sink{st: st, flush: true}
+	fw.Reset(&hr.sink)
+	defer func() { fw.Reset(nil); hr.sink = h2Sink{} }()
 	var err error
 	switch mode {
 	case bodyLength:
@@ -351,10 +346,12 @@ func (h h2Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		err = copyUntilEOF(fw, uc.br, false)
 	}
 	if err == nil {
-		// The rest goes out when the handler returns, in the same frames as END_STREAM
-		// (and for a small answer, the same write as its head): no flush of its own.
-		hr.flw.flush = false
-		err = fw.Flush()
+		// The rest goes out with END_STREAM (and for a small answer, in the same write
+		// as its head): no flush of its own.
+		hr.sink.flush = false
+		if err = fw.Flush(); err == nil {
+			err = st.send(true)
+		}
 	}
 	if err != nil || resp.close || mode == bodyUntilClose || resp.status == 101 {
 		uc.close()
@@ -369,6 +366,99 @@ func (h h2Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		u.succeeded()
 	}
 	u.putBusy(uc)
+}
+
+// responseHead returns the HTTP/2 fields of the answer from an HTTP/1.1 upstream: its
+// end-to-end fields with lower-case names, the route's rules, Via, the sticky cookie
+// and content-length. Names and values are one string, sliced, and the list is hr's,
+// reused: a head of any size costs one allocation.
+func (h h2Handler) responseHead(hr *h2Request, resp *head, rt *route, p *pool, u *upstream) []hpack.HeaderField {
+	sb := hr.scratch[:0]
+	keepField := func(f *field) bool { return !resp.hopByHop(f.name) && !rt.respRules.drops(f.name) }
+	for i := range resp.fields {
+		if f := &resp.fields[i]; keepField(f) {
+			sb = appendLower(sb, f.name)
+			sb = append(sb, f.value...)
+		}
+	}
+	for _, f := range rt.respRules.set {
+		sb = appendLower(sb, f.name)
+		sb = append(sb, f.value...)
+	}
+	hr.scratch = sb
+	all := string(sb)
+	fs := hr.fields[:0]
+	take := func(name, value []byte) {
+		fs = append(fs, hpack.HeaderField{Name: all[:len(name)], Value: all[len(name) : len(name)+len(value)]})
+		all = all[len(name)+len(value):]
+	}
+	for i := range resp.fields {
+		if f := &resp.fields[i]; keepField(f) {
+			take(f.name, f.value)
+		}
+	}
+	for _, f := range rt.respRules.set {
+		take(f.name, f.value)
+	}
+	fs = append(fs, hpack.HeaderField{Name: "via", Value: h.via[0]})
+	if p.cfg.StickyCookie != "" && !u.backup && string(p.stickyValue(&hr.c.req)) != u.stickyID {
+		fs = append(fs, hpack.HeaderField{Name: "set-cookie", Value: p.cfg.StickyCookie + "=" + u.stickyID + "; Path=/; HttpOnly"})
+	}
+	if resp.contentLength >= 0 && !resp.chunked {
+		fs = append(fs, hpack.HeaderField{Name: "content-length", Value: strconv.FormatInt(resp.contentLength, 10)})
+	}
+	hr.fields = fs
+	return fs
+}
+
+// appendLower appends name in lower case, as HTTP/2 sends field names.
+func appendLower(b, name []byte) []byte {
+	for _, ch := range name {
+		if 'A' <= ch && ch <= 'Z' {
+			ch += 'a' - 'A'
+		}
+		b = append(b, ch)
+	}
+	return b
+}
+
+// h2Sink is what the body copy writes to: the stream, flushed after each write when flush
+// is set, so that what the copy flushes (before it would wait for the upstream) reaches
+// the client as a DATA frame at once.
+type h2Sink struct {
+	st    *h2Stream
+	flush bool
+}
+
+func (k *h2Sink) Write(p []byte) (int, error) {
+	n, err := k.st.Write(p)
+	if err == nil && k.flush {
+		err = k.st.FlushError()
+	}
+	return n, err
+}
+
+// serveRequest serves the routes that take an http.Request: redirects, static files and
+// h2 pools.
+func (h h2Handler) serveRequest(w *h2Stream, r *http.Request, c *conn, target []byte, fail func(*statusError)) {
+	s, rt := h.s, c.route
+	if rt.redirect != "" {
+		loc := strings.TrimSuffix(rt.redirect, "/") + r.URL.RequestURI()
+		if rt.redirect == "https" {
+			loc = "https://" + string(hostname(c.req.host)) + r.URL.RequestURI()
+		}
+		rt.count(rt.redirectCode)
+		s.stats.countStatus(rt.redirectCode)
+		w.Header().Set("Location", loc)
+		w.WriteHeader(rt.redirectCode)
+		return
+	}
+	if rt.static != nil {
+		rt.serveStaticHTTP(w, r, s)
+		return
+	}
+	rt.pool.depositRetryToken()
+	h.forwardH2(w, r, c, target, fail)
 }
 
 // putBusy gives back an upstream connection that served an HTTP/2 stream. HTTP/2
@@ -392,50 +482,6 @@ func (u *upstream) putBusy(uc *upConn) {
 // h2MaxIdle bounds the idle connections putBusy keeps to one host: more than the
 // streams of one HTTP/2 connection (h2MaxStreams).
 const h2MaxIdle = 256
-
-// copyFields puts the end-to-end fields of the upstream's response head into hdr. The
-// values are one string, sliced, and the value lists one array, so that a head of any
-// size costs two allocations besides the map's, and common names none.
-func (h h2Handler) copyFields(hdr http.Header, hr *h2Request, resp *head, rt *route) {
-	sb, n := hr.scratch[:0], 0
-	for i := range resp.fields {
-		if f := &resp.fields[i]; !resp.hopByHop(f.name) && !rt.respRules.drops(f.name) {
-			sb = append(sb, f.value...)
-			n++
-		}
-	}
-	hr.scratch = sb
-	all := string(sb)
-	vals := make([]string, 0, n)
-	for i := range resp.fields {
-		f := &resp.fields[i]
-		if resp.hopByHop(f.name) || rt.respRules.drops(f.name) {
-			continue
-		}
-		v := all[:len(f.value)]
-		all = all[len(f.value):]
-		k := canonicalName(f.name)
-		if vs := hdr[k]; vs != nil {
-			hdr[k] = append(vs, v)
-			continue
-		}
-		vals = append(vals, v)
-		hdr[k] = vals[len(vals)-1 : len(vals) : len(vals)]
-	}
-}
-
-// canonicalName returns the canonical form of a field name (as http.Header keys it),
-// without allocating for the names most responses carry in that form.
-func canonicalName(name []byte) string {
-	for _, k := range [...]string{"Content-Type", "Date", "Server", "Cache-Control", "Etag",
-		"Last-Modified", "Vary", "Content-Encoding", "Set-Cookie", "Expires", "Location",
-		"Accept-Ranges", "Age", "Access-Control-Allow-Origin", "X-Content-Type-Options", "Via"} {
-		if string(name) == k {
-			return k
-		}
-	}
-	return http.CanonicalHeaderKey(string(name))
-}
 
 // copyBody streams an HTTP/2 request body upstream, with chunked framing when its length
 // is unknown.
@@ -463,23 +509,6 @@ func copyBody(dst *bufio.Writer, body interface{ Read([]byte) (int, error) }, ch
 			return err
 		}
 	}
-}
-
-// flushWriter writes to a ResponseWriter and, when flush is set, flushes it, so that what
-// the proxy's copy flushes (before it would wait for the upstream) reaches the client as a
-// DATA frame at once.
-type flushWriter struct {
-	w     http.ResponseWriter
-	rc    *http.ResponseController
-	flush bool
-}
-
-func (f *flushWriter) Write(p []byte) (int, error) {
-	n, err := f.w.Write(p)
-	if err == nil && f.flush {
-		err = f.rc.Flush()
-	}
-	return n, err
 }
 
 // forwardH2 proxies an HTTP/2 request to an h2 pool: the request body, the response body

@@ -601,6 +601,33 @@ func TestH2ServerExpectContinue(t *testing.T) {
 	}
 }
 
+// TestH2ServerRequestFields: what an HTTP/2 request's fields become for an HTTP/1.1
+// upstream: cookie crumbs joined into one field, routes matched on fields, the route's
+// request rules applied, a POST without a body sent with Content-Length: 0.
+func TestH2ServerRequestFields(t *testing.T) {
+	checkLeaks(t)
+	up := backend(t, func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "%s %q %q %q %d", r.URL.Path, r.Header.Values("Cookie"), r.Header.Get("X-Set"), r.Header.Get("X-Drop"), r.ContentLength)
+	})
+	cfg := onePool(up)
+	cfg.Routes = []Route{
+		{Pool: "app", Headers: map[string]string{"X-Route": "a"}, PathPrefix: "/",
+			RequestHeaders: HeaderRules{Set: map[string]string{"X-Set": "yes"}, Remove: []string{"X-Drop"}}},
+		{Pool: "app", Path: "/none"},
+	}
+	_, addr := start(t, cfg)
+	h := dialH2(t, addr, []http2.Setting{})
+	h.headers(1, true, ":method", "POST", ":scheme", "http", ":authority", "test", ":path", "/c",
+		"cookie", "a=1", "x-route", "a", "cookie", "b=2", "x-drop", "no")
+	if st, body := h.response(1); st != 200 || body != `/c ["a=1; b=2"] "yes" "" 0` {
+		t.Errorf("got %d %q", st, body)
+	}
+	h.get(3, "/c") // no x-route: no route takes it
+	if st, _ := h.response(3); st != 404 {
+		t.Errorf("unrouted: %d; want 404", st)
+	}
+}
+
 // FuzzH2ServerFrames feeds arbitrary bytes after the preface and SETTINGS to the HTTP/2
 // server: whatever comes, it must answer or close, never crash or hang.
 func FuzzH2ServerFrames(f *testing.F) {

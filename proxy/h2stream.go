@@ -51,7 +51,9 @@ type h2Stream struct {
 	status      int
 	wroteHeader bool
 	sentHead    bool
-	body        []byte // answer bytes not yet framed
+	ended       bool                // END_STREAM queued
+	rawHead     []hpack.HeaderField // the head's fields, when not in hdr (HTTP/1.1 pools)
+	body        []byte              // answer bytes not yet framed
 }
 
 // onHeaders opens a stream for a request's HEADERS, or takes a request's trailers.
@@ -208,10 +210,8 @@ func (c *h2Conn) runStream(st *h2Stream) {
 	}()
 	if st.tooLarge {
 		st.refuse(errHeadTooLarge)
-	} else if r := st.request(); r == nil {
-		st.refuse(errBadTarget)
 	} else {
-		h2Handler{c.s, c.via}.ServeHTTP(st, r)
+		h2Handler{c.s, c.via}.serve(st)
 	}
 	st.send(true)
 }
@@ -222,6 +222,9 @@ func (st *h2Stream) refuse(se *statusError) {
 	h := st.Header()
 	h.Set("Content-Type", "text/plain; charset=utf-8")
 	h.Set("X-Content-Type-Options", "nosniff")
+	if se.code == 503 {
+		h.Set("Retry-After", "1")
+	}
 	st.WriteHeader(se.code)
 	io.WriteString(st, se.msg+"\n")
 }
@@ -451,9 +454,13 @@ func (st *h2Stream) send(end bool) error {
 	c := st.c
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if st.ended {
+		return nil
+	}
 	if st.reset || c.dead {
 		return errStreamGone
 	}
+	st.ended = end
 	if !st.sentHead {
 		c.waitRoomLocked()
 		endHead := end && len(st.body) == 0 && !trailers
@@ -524,6 +531,10 @@ func (c *h2Conn) writeHeadLocked(st *h2Stream, end, whole bool) {
 	c.block.Reset()
 	c.enc.WriteField(hpack.HeaderField{Name: ":status", Value: statusText3(st.status)})
 	hasLength := false
+	for _, f := range st.rawHead {
+		c.enc.WriteField(f)
+		hasLength = hasLength || f.Name == "content-length"
+	}
 	for k, vs := range st.hdr {
 		if strings.HasPrefix(k, http.TrailerPrefix) || hopByHopName(k) {
 			continue
