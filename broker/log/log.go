@@ -203,8 +203,8 @@ func (l *Log) recoverRolled(s *segment) error {
 
 // truncateTornTail cuts s after its last whole batch whose CRC matches, logging what it
 // drops as what, and syncs the cut. With keepZeros, a tail of nothing but zeros is
-// kept as room for appends (a crash cannot leave zeros where a synced batch was: the
-// zeros were on disk before any batch was written over them).
+// kept as room for appends: it holds nothing that was ever synced (a synced batch is
+// on disk whole, and the first bad batch ends the scan).
 func (l *Log) truncateTornTail(s *segment, what string, keepZeros bool) error {
 	fi, err := s.f.Stat()
 	if err != nil {
@@ -399,9 +399,9 @@ func (l *Log) append(p []byte, batches []Batch) (first, last int64, sync, rolled
 
 // makeRoom writes zeros past the data of the active segment s before an append of n
 // bytes that does not fit in the room already there, when n is below growMin: see
-// growMin. The zeros are handed to the disk at once, so that the next fsync does not
-// wait for them; that fsync still commits the file's new size and blocks, once per
-// growChunk. A failure leaves the file as it was, and the append extends it.
+// growMin. The zeros are handed to the disk at once, so that the next fsync finds them
+// under way; that fsync waits for them and commits the file's new size and blocks, once
+// per growChunk. A failure leaves the file as it was, and the append extends it.
 // Called with mu held.
 func (l *Log) makeRoom(s *segment, n int64) {
 	if s.size+n <= s.alloc || n >= growMin {
