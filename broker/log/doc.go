@@ -20,6 +20,10 @@
 //	maxTimestamp int64 | producerId int64 | producerEpoch int16 |
 //	baseSequence int32 | recordCount int32 | records...
 //
+// The active segment may end with zeros after its last batch: room that small appends
+// overwrite, written ahead of them so that a sync (fdatasync) of such an append changes
+// no file metadata. Sealed segments end with their last batch.
+//
 // Only the last segment is written. When it grows past SegmentBytes or gets older than
 // SegmentAge, its indexes are written and a new one begins; the old one (and the
 // directory) is fsynced after the log's lock is released, by the append that rolled or
@@ -27,8 +31,9 @@
 // most one rolled segment is unsynced at a time; every Sync covers it. The indexes of
 // the active segment live in memory and reach disk when the segment rolls or the log is
 // closed; on Open the active segment and the one before it are scanned batch by batch
-// (length, magic and CRC), a torn or corrupt tail is truncated with a log line, and
-// their indexes are rebuilt. The indexes of older segments are checked and rebuilt from
+// (length, magic and CRC), a torn or corrupt tail is truncated with a log line (a tail
+// of nothing but zeros in the active segment is room, and kept), and their indexes are
+// rebuilt. The indexes of older segments are checked and rebuilt from
 // their segment when damaged.
 //
 // Durability is the caller's choice: Append writes to the file (the page cache), Sync
