@@ -726,3 +726,33 @@ func TestUpstreamPoolLimits(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestLongPollOutlivesClientTimeouts: a response the upstream holds for longer than
+// every client-side timeout (header, idle, body) still arrives: those bound reading
+// from the client, not waiting for the answer. Only the pool's or route's read_timeout
+// bounds the wait (TestRouteReadTimeout).
+func TestLongPollOutlivesClientTimeouts(t *testing.T) {
+	checkLeaks(t)
+	up := backend(t, func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		time.Sleep(1200 * time.Millisecond) // the long poll's wait
+		fmt.Fprintf(w, "event after %s", b)
+	})
+	cfg := onePool(up)
+	cfg.HeaderTimeout, cfg.IdleTimeout, cfg.BodyTimeout = 300*time.Millisecond, 300*time.Millisecond, 300*time.Millisecond
+	_, addr := start(t, cfg)
+	c := client(t)
+	code, body, _ := get(t, c, "http://"+addr+"/poll")
+	if code != 200 || body != "event after " {
+		t.Errorf("GET long poll: %d %q", code, body)
+	}
+	resp, err := c.Post("http://"+addr+"/poll", "text/plain", strings.NewReader("cursor=7"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(b) != "event after cursor=7" {
+		t.Errorf("POST long poll: %d %q", resp.StatusCode, b)
+	}
+}
