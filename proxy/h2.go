@@ -231,7 +231,7 @@ func (h h2Handler) serve(st *h2Stream) {
 		defer cancel()
 	}
 	for attempt := 0; ; attempt++ {
-		if st.ctx.Err() != nil {
+		if st.gone() {
 			return // the client is gone: nothing to answer, and no host to blame
 		}
 		if fresh {

@@ -217,7 +217,7 @@ func (c *h2Conn) serve() {
 	c.mu.Lock()
 	c.dead = true
 	for _, st := range c.streams {
-		st.cancel()
+		st.cancelLocked()
 		st.wakeBody()
 	}
 	c.room.Broadcast()
@@ -335,7 +335,7 @@ func (c *h2Conn) handle(f http2.Frame) error {
 		}
 		if st := c.streams[f.StreamID]; st != nil {
 			st.reset = true
-			st.cancel()
+			st.cancelLocked()
 			st.wakeBody()
 			c.room.Broadcast()
 		}
@@ -480,7 +480,7 @@ func (c *h2Conn) resetLocked(st *h2Stream, code http2.ErrCode) {
 		return
 	}
 	st.reset = true
-	st.cancel()
+	st.cancelLocked()
 	st.wakeBody()
 	c.wfr.WriteRSTStream(st.id, code)
 	c.wake.Signal()
@@ -565,7 +565,7 @@ func (c *h2Conn) writeLoop() {
 		if err != nil {
 			c.dead = true
 			for _, st := range c.streams {
-				st.cancel()
+				st.cancelLocked()
 				st.wakeBody()
 			}
 			c.room.Broadcast()

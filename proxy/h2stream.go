@@ -22,10 +22,8 @@ var errStreamGone = errors.New("proxy: HTTP/2 stream closed")
 // its head and queues its body; the stream's own goroutine serves it, and is the
 // http.ResponseWriter of the handler.
 type h2Stream struct {
-	c      *h2Conn
-	id     uint32
-	ctx    context.Context
-	cancel context.CancelFunc
+	c  *h2Conn
+	id uint32
 
 	method, scheme, authority, path string
 	fields                          []hpack.HeaderField // the regular fields
@@ -44,7 +42,10 @@ type h2Stream struct {
 	reset       bool // RST_STREAM went either way: nothing more is sent
 	bodyClosed  bool // the handler closed the request body: reads end
 	received    int64
-	inReady     chan struct{} // signalled when in, inEOF or reset change
+	inReady     chan struct{} // made when a body read waits; signalled when in, inEOF or reset change
+	cancelled   bool          // the stream ended, was reset, or its connection closed
+	ctx         context.Context
+	cancel      context.CancelFunc // ctx is made when a handler asks for it (request)
 
 	// The answer, touched by the stream's goroutine only.
 	hdr         http.Header
@@ -103,7 +104,6 @@ func (c *h2Conn) onHeaders(f *http2.MetaHeadersFrame) error {
 		recvWindow:    h2StreamWindow,
 		inEOF:         f.StreamEnded(),
 		noBody:        f.StreamEnded(),
-		inReady:       make(chan struct{}, 1),
 		tooLarge:      f.Truncated,
 	}
 	if !f.Truncated {
@@ -114,7 +114,6 @@ func (c *h2Conn) onHeaders(f *http2.MetaHeadersFrame) error {
 			return nil
 		}
 	}
-	st.ctx, st.cancel = context.WithCancel(context.Background())
 	c.streams[id] = st
 	c.idle.Stop()
 	select {
@@ -131,8 +130,13 @@ func (c *h2Conn) onHeaders(f *http2.MetaHeadersFrame) error {
 // would grow its stack again on every request (copying it several times).
 func (c *h2Conn) worker(st *h2Stream) {
 	defer c.handlers.Done()
+	var body []byte // the answer's buffer, kept from stream to stream
 	for {
+		st.body = body[:0]
 		c.runStream(st)
+		if cap(st.body) <= h2BodyChunk {
+			body = st.body
+		}
 		select {
 		case st = <-c.work:
 		case <-c.quit:
@@ -273,7 +277,36 @@ func (st *h2Stream) request() *http.Request {
 	if !st.noBody {
 		r.Body, r.ContentLength = h2Body{st}, st.contentLength
 	}
-	return r.WithContext(st.ctx)
+	return r.WithContext(st.context())
+}
+
+// context returns the stream's context, cancelled when the stream ends, is reset or
+// loses its connection. It is made on first use: the common path never needs one.
+func (st *h2Stream) context() context.Context {
+	c := st.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st.ctx == nil {
+		st.ctx, st.cancel = context.WithCancel(context.Background())
+		if st.cancelled {
+			st.cancel()
+		}
+	}
+	return st.ctx
+}
+
+// gone reports whether the stream ended, was reset or lost its connection.
+func (st *h2Stream) gone() bool {
+	st.c.mu.Lock()
+	defer st.c.mu.Unlock()
+	return st.cancelled
+}
+
+func (st *h2Stream) cancelLocked() {
+	st.cancelled = true
+	if st.cancel != nil {
+		st.cancel()
+	}
 }
 
 // endStream closes a stream whose handler is done: a request body still coming is
@@ -293,7 +326,7 @@ func (c *h2Conn) endStream(st *h2Stream) {
 	}
 	st.in = nil
 	delete(c.streams, st.id)
-	st.cancel()
+	st.cancelLocked()
 	if len(c.streams) == 0 {
 		if c.goneAway {
 			c.finishing = true
@@ -304,6 +337,7 @@ func (c *h2Conn) endStream(st *h2Stream) {
 	}
 }
 
+// wakeBody wakes a body read that waits; c.mu is held.
 func (st *h2Stream) wakeBody() {
 	select {
 	case st.inReady <- struct{}{}:
@@ -356,12 +390,16 @@ func (b h2Body) Read(p []byte) (int, error) {
 			c.mu.Unlock()
 			return 0, errStreamGone
 		}
+		if st.inReady == nil {
+			st.inReady = make(chan struct{}, 1)
+		}
+		ready := st.inReady
 		c.mu.Unlock()
 		if timer == nil {
 			timer = time.NewTimer(c.s.cfg.BodyTimeout)
 		}
 		select {
-		case <-st.inReady:
+		case <-ready:
 		case <-timer.C:
 			return 0, errTimeout // the client stopped sending its body
 		}
