@@ -735,11 +735,11 @@ func TestLongPollOutlivesClientTimeouts(t *testing.T) {
 	checkLeaks(t)
 	up := backend(t, func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
-		time.Sleep(1200 * time.Millisecond) // the long poll's wait
+		time.Sleep(700 * time.Millisecond) // the long poll's wait
 		fmt.Fprintf(w, "event after %s", b)
 	})
 	cfg := onePool(up)
-	cfg.HeaderTimeout, cfg.IdleTimeout, cfg.BodyTimeout = 300*time.Millisecond, 300*time.Millisecond, 300*time.Millisecond
+	cfg.HeaderTimeout, cfg.IdleTimeout, cfg.BodyTimeout = 200*time.Millisecond, 200*time.Millisecond, 200*time.Millisecond
 	_, addr := start(t, cfg)
 	c := client(t)
 	code, body, _ := get(t, c, "http://"+addr+"/poll")
