@@ -65,6 +65,9 @@ type Config struct {
 	// connections that wait (blocking commands, subscriptions, slow readers) and
 	// every connection while the append-only file is on get a goroutine anyway.
 	GoroutinePerConn bool
+	// EventLoops is how many event loops serve connections (Linux, without
+	// GoroutinePerConn). Default one for every two cores (GOMAXPROCS/2), at least 1.
+	EventLoops int
 
 	// Logger receives the server's log lines; nil discards them.
 	Logger *slog.Logger
@@ -96,6 +99,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxClients < 1 {
 		return c, fmt.Errorf("cache: maxclients must be positive, not %d", c.MaxClients)
+	}
+	if c.EventLoops < 0 || c.EventLoops > 1024 {
+		return c, fmt.Errorf("cache: event loops must be 0 to 1024, not %d", c.EventLoops)
 	}
 	if c.Timeout < 0 {
 		return c, fmt.Errorf("cache: timeout must not be negative")

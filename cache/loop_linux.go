@@ -17,8 +17,9 @@ import (
 // goroutine switches a round, on the cores the clients need too. An event loop
 // takes every ready socket from one epoll_wait, reads each once, runs every
 // complete command read and writes the replies in one write: no EAGAIN read, no
-// park, no switch per command. There is one loop per core (GOMAXPROCS), each
-// owning the sockets of the connections given to it round-robin.
+// park, no switch per command. There is one loop for every two cores by default
+// (Config.EventLoops), each owning the sockets of the connections given to it
+// round-robin; the commands they run still lock only their keys' shards.
 //
 // A connection that must wait leaves its loop for good and is served by a
 // goroutine of its own, today's code path: a blocking command that is about to
@@ -47,14 +48,20 @@ type loop struct {
 	lastSweep time.Time
 }
 
-// startLoops starts one event loop per core; s.mu is held. It returns false when
-// the loops cannot run (no file descriptors left), and connections are then served
-// by goroutines.
-func (s *Server) startLoops() bool {
+// startLoops starts the event loops (Config.EventLoops); s.mu is held. It returns
+// false when the loops cannot run (no file descriptors left), and connections are
+// then served by goroutines.
+func (s *Server) startLoops(n int) bool {
 	if s.loops != nil {
 		return true
 	}
-	n := runtime.GOMAXPROCS(0)
+	if n == 0 {
+		// One loop for two cores. Each loop added splits the ready sockets of one
+		// epoll_wait between more loops, so each wakes up more often for fewer
+		// commands: on 2 cores under redis-benchmark -P 1, two loops cost about 1.5x
+		// the CPU per command of one (docs/benchmarks.md, ## cache).
+		n = max(1, runtime.GOMAXPROCS(0)/2)
+	}
 	loops := make([]*loop, 0, n)
 	for range n {
 		l, err := newLoop(s)
@@ -132,12 +139,7 @@ func (l *loop) poke() {
 func (l *loop) run() {
 	defer l.s.wg.Done()
 	for {
-		// Poll first without blocking: under load something is usually ready, and
-		// a zero-timeout epoll_wait does not give up the processor.
-		n, err := syscall.EpollWait(l.epfd, l.events, 0)
-		if n == 0 && err == nil {
-			n, err = syscall.EpollWait(l.epfd, l.events, l.waitMillis())
-		}
+		n, err := syscall.EpollWait(l.epfd, l.events, l.waitMillis())
 		if err != nil && err != syscall.EINTR {
 			l.s.log.Error("cache: epoll_wait failed", "err", err)
 			n = 0

@@ -43,7 +43,7 @@ func waitModes(t *testing.T, srv *Server, inLoop, goroutine int) {
 // A pipeline longer than the read buffer is served over several passes of the
 // loop, every reply in order, and the clients stay in the loop.
 func TestLoopServesPipelines(t *testing.T) {
-	srv, addr := startServer(t, Config{})
+	srv, addr := startServer(t, Config{EventLoops: 2})
 	a, b := dialRaw(t, addr), dialRaw(t, addr)
 	const n = 5000
 	var req []byte
@@ -158,7 +158,7 @@ func TestGoroutinePerConn(t *testing.T) {
 
 // Shutdown closes the loops' connections and a handed-over one, and returns.
 func TestLoopShutdown(t *testing.T) {
-	srv, err := New(Config{})
+	srv, err := New(Config{EventLoops: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,11 +193,12 @@ func TestLoopShutdown(t *testing.T) {
 			t.Fatalf("client %d after Shutdown: %q, %v", i, b, err)
 		}
 	}
-	if srv.loops != nil {
-		for _, l := range srv.loops {
-			if !l.exited {
-				t.Fatal("a loop did not exit")
-			}
+	if len(srv.loops) != 3 {
+		t.Fatalf("%d loops, want 3", len(srv.loops))
+	}
+	for _, l := range srv.loops {
+		if !l.exited {
+			t.Fatal("a loop did not exit")
 		}
 	}
 }

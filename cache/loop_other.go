@@ -9,8 +9,8 @@ import "net"
 
 type loop struct{}
 
-func (s *Server) startLoops() bool  { return false }
-func (s *Server) serveLoop(*client) {}
-func (s *Server) wakeLoops()        {}
+func (s *Server) startLoops(int) bool { return false }
+func (s *Server) serveLoop(*client)   {}
+func (s *Server) wakeLoops()          {}
 
 func adoptConn(conn net.Conn) (net.Conn, bool) { return conn, false }

@@ -198,7 +198,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 // goroutine of its own.
 func (s *Server) accept(conn net.Conn) {
 	s.cfgMu.RLock()
-	maxClients, goroutine := s.cfg.MaxClients, s.cfg.GoroutinePerConn
+	maxClients, goroutine, loops := s.cfg.MaxClients, s.cfg.GoroutinePerConn, s.cfg.EventLoops
 	s.cfgMu.RUnlock()
 	s.mu.Lock()
 	if s.closed {
@@ -219,7 +219,7 @@ func (s *Server) accept(conn net.Conn) {
 	}
 	// With the append-only file on, replies wait for the log: a loop must not.
 	inLoop := false
-	if !goroutine && s.aof == nil && !s.loopsFailed && s.startLoops() {
+	if !goroutine && s.aof == nil && !s.loopsFailed && s.startLoops(loops) {
 		conn, inLoop = adoptConn(conn)
 	}
 	c := newClient(s, conn)

@@ -2,12 +2,16 @@
 # bench/cache: redis-server (persistence off) and gantry cache side by side in one run,
 # driven by redis-benchmark with -c 50 at -P 1 and -P 16. Each test runs against one
 # server and then the other before the next test starts, so that load from elsewhere on
-# the machine hits both alike. Prints ops/s and p99 per row and ends with lines
-#   ratio ROW vs redis = X.XX      (X > 1: gantry better; ops/s gantry/redis, p99 redis/gantry)
+# the machine hits both alike. Prints ops/s, p99 and the server's CPU time per request
+# (from /proc/PID/stat) per row and ends with lines
+#   ratio ROW ops/s|p99|cpu/op vs redis = X.XX
+# (X > 1: gantry better; ops/s gantry/redis, p99 and cpu/op redis/gantry)
 #
 # Environment: N1 (requests per test at -P 1, default 200000), N16 (at -P 16, default
-# 1000000), TESTS (default set,get,incr,lpush,rpop,sadd,hset,zadd,mset),
-# PROFILE=1 to take a 10 s CPU profile of gantry under -P 16 SET/GET load (written to
+# 1000000), TESTS (default set,get,incr,lpush,rpop,sadd,hset,zadd,mset), PIPES (the
+# pipeline depths, default "1 16"), ROUNDS (default 1: with more, every row is run
+# ROUNDS times, interleaved, and the table and ratios show the medians),
+# PROFILE=1 to take a 10 s CPU profile of gantry under -P $PROFILEP (default 16) SET/GET load (written to
 # $OUT/cpu.pprof with a top-20 summary), OUT (default a temporary directory),
 # MEMKEYS (default 1000000; 0 skips the memory row): after the throughput rows, both
 # servers are flushed and loaded with MEMKEYS keys of 16-byte values (`key:%012d`,
@@ -20,6 +24,8 @@ N1=${N1:-200000}
 N16=${N16:-1000000}
 MEMKEYS=${MEMKEYS:-1000000}
 TESTS=${TESTS:-set,get,incr,lpush,rpop,sadd,hset,zadd,mset}
+PIPES=${PIPES:-1 16}
+ROUNDS=${ROUNDS:-1}
 OUT=${OUT:-$(mktemp -d)}
 LIMIT=180 # seconds any one redis-benchmark run may take
 
@@ -72,7 +78,7 @@ profile_pid=""
 if [ "${PROFILE:-}" = 1 ]; then
 	(curl -s -o "$OUT/cpu.pprof" "http://127.0.0.1:$APORT/debug/pprof/profile?seconds=10") &
 	profile_pid=$!
-	timeout 15 redis-benchmark -h 127.0.0.1 -p "$GPORT" -t set,get -c 50 -n 100000000 -P 16 -q >/dev/null 2>&1 &
+	timeout 15 redis-benchmark -h 127.0.0.1 -p "$GPORT" -t set,get -c 50 -n 100000000 -P "${PROFILEP:-16}" -q >/dev/null 2>&1 &
 	load_pid=$!
 	wait "$profile_pid"
 	kill "$load_pid" 2>/dev/null || true
@@ -81,20 +87,54 @@ if [ "${PROFILE:-}" = 1 ]; then
 	go tool pprof -top -nodecount=20 "$OUT/gantry" "$OUT/cpu.pprof" 2>/dev/null | sed -n '1,28p'
 fi
 
-rows=()
-printf '%-14s %14s %10s %14s %10s\n' row "redis ops/s" "p99 ms" "gantry ops/s" "p99 ms"
-for P in 1 16; do
-	n=$N1
-	[ "$P" = 16 ] && n=$N16
-	for t in ${TESTS//,/ }; do
-		redis-cli -p "$RPORT" FLUSHALL >/dev/null
-		redis-cli -p "$GPORT" FLUSHALL >/dev/null
-		read -r rr rp <<<"$(bench "$RPORT" "$t" "$P" "$n")"
-		read -r gr gp <<<"$(bench "$GPORT" "$t" "$P" "$n")"
-		row="$(echo "$t" | tr a-z A-Z) -P$P"
-		printf '%-14s %14s %10s %14s %10s\n' "$row" "$rr" "$rp" "$gr" "$gp"
-		rows+=("$row|$rr|$rp|$gr|$gp")
+# cpu PID prints the process's CPU time (user + system) in clock ticks.
+cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+TCK=$(getconf CLK_TCK)
+# run_one PORT PID TEST PIPELINE N prints "rps p99 cpu" where cpu is the server's CPU
+# time per request in microseconds: on a shared machine it moves less than ops/s.
+run_one() {
+	local c0 c1 res
+	c0=$(cpu "$2")
+	res=$(bench "$1" "$3" "$4" "$5")
+	c1=$(cpu "$2")
+	echo "$res $(awk -v a="$c0" -v b="$c1" -v n="$5" -v t="$TCK" 'BEGIN { printf "%.2f", (b - a) / t / n * 1e6 }')"
+}
+# median of the numbers given
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR] = $1} END { print (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2) }'; }
+
+declare -A res
+order=()
+for round in $(seq "$ROUNDS"); do
+	for P in $PIPES; do
+		n=$N1
+		[ "$P" = 16 ] && n=$N16
+		for t in ${TESTS//,/ }; do
+			redis-cli -p "$RPORT" FLUSHALL >/dev/null
+			redis-cli -p "$GPORT" FLUSHALL >/dev/null
+			row="$(echo "$t" | tr a-z A-Z) -P$P"
+			[ "$round" = 1 ] && order+=("$row")
+			res["$row|redis"]+=" $(run_one "$RPORT" "${pids[0]}" "$t" "$P" "$n")"
+			res["$row|gantry"]+=" $(run_one "$GPORT" "${pids[1]}" "$t" "$P" "$n")"
+			echo "round $round: $row done" >&2
+		done
 	done
+done
+
+rows=()
+printf '%-14s %12s %8s %8s %12s %8s %8s\n' row "redis ops/s" "p99 ms" "cpu us" "gantry ops/s" "p99 ms" "cpu us"
+for row in "${order[@]}"; do
+	line="$row"
+	for who in redis gantry; do
+		read -ra v <<<"${res["$row|$who"]}"
+		ops=() p99=() cpus=()
+		for ((i = 0; i < ${#v[@]}; i += 3)); do
+			ops+=("${v[i]}") p99+=("${v[i + 1]}") cpus+=("${v[i + 2]}")
+		done
+		line="$line|$(median "${ops[@]}")|$(median "${p99[@]}")|$(median "${cpus[@]}")"
+	done
+	IFS='|' read -r _ rr rp rc gr gp gc <<<"$line"
+	printf '%-14s %12s %8s %8s %12s %8s %8s\n' "$row" "$rr" "$rp" "$rc" "$gr" "$gp" "$gc"
+	rows+=("$line")
 done
 
 mem=""
@@ -122,12 +162,16 @@ fi
 
 echo
 for r in "${rows[@]}"; do
-	IFS='|' read -r row rr rp gr gp <<<"$r"
+	IFS='|' read -r row rr rp rc gr gp gc <<<"$r"
 	awk -v row="$row" -v rr="$rr" -v gr="$gr" 'BEGIN { printf "ratio %s ops/s vs redis = %.2f\n", row, (rr > 0 ? gr / rr : 0) }'
 done
 for r in "${rows[@]}"; do
-	IFS='|' read -r row rr rp gr gp <<<"$r"
+	IFS='|' read -r row rr rp rc gr gp gc <<<"$r"
 	awk -v row="$row" -v rp="$rp" -v gp="$gp" 'BEGIN { printf "ratio %s p99 vs redis = %.2f\n", row, (gp > 0 ? rp / gp : 0) }'
+done
+for r in "${rows[@]}"; do
+	IFS='|' read -r row rr rp rc gr gp gc <<<"$r"
+	awk -v row="$row" -v rc="$rc" -v gc="$gc" 'BEGIN { printf "ratio %s cpu/op vs redis = %.2f\n", row, (gc > 0 ? rc / gc : 0) }'
 done
 if [ -n "$mem" ]; then
 	IFS='|' read -r used heap grss <<<"$mem"
