@@ -197,13 +197,21 @@ func (h h2Handler) serve(st *h2Stream) {
 		fail(errBodyTooLarge)
 		return
 	}
+	if s.redirectsToHTTPS(c.https, path) {
+		h.redirect(st, c, &s.toHTTPS, target)
+		return
+	}
 	rt := s.match(hostname(req.host), path, req)
 	if rt == nil {
 		fail(errNoRoute)
 		return
 	}
 	c.route = rt
-	if rt.redirect != "" || rt.static != nil || rt.pool.cfg.Protocol == protoH2 {
+	if rt.redirect != "" {
+		h.redirect(st, c, rt, target)
+		return
+	}
+	if rt.static != nil || rt.pool.cfg.Protocol == protoH2 {
 		r := st.request()
 		if r == nil {
 			fail(errBadTarget)
@@ -438,21 +446,32 @@ func (k *h2Sink) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// serveRequest serves the routes that take an http.Request: redirects, static files and
-// h2 pools.
+// redirect answers a request of a redirecting route (or of the redirect to HTTPS), as
+// the HTTP/1.1 path does.
+func (h h2Handler) redirect(st *h2Stream, c *conn, rt *route, target []byte) {
+	s := h.s
+	var loc []byte
+	if rt.redirect == "https" {
+		loc = append(loc, "https://"...)
+		loc = append(loc, hostname(c.req.host)...)
+		loc = append(loc, s.httpsPort...)
+	} else {
+		loc = append(loc, strings.TrimSuffix(rt.redirect, "/")...)
+	}
+	if target[0] == '/' {
+		loc = append(loc, target...)
+	} else {
+		loc = append(loc, '/')
+	}
+	rt.count(rt.redirectCode)
+	s.stats.countStatus(rt.redirectCode)
+	st.Header().Set("Location", string(loc))
+	st.WriteHeader(rt.redirectCode)
+}
+
+// serveRequest serves the routes that take an http.Request: static files and h2 pools.
 func (h h2Handler) serveRequest(w *h2Stream, r *http.Request, c *conn, target []byte, fail func(*statusError)) {
 	s, rt := h.s, c.route
-	if rt.redirect != "" {
-		loc := strings.TrimSuffix(rt.redirect, "/") + r.URL.RequestURI()
-		if rt.redirect == "https" {
-			loc = "https://" + string(hostname(c.req.host)) + r.URL.RequestURI()
-		}
-		rt.count(rt.redirectCode)
-		s.stats.countStatus(rt.redirectCode)
-		w.Header().Set("Location", loc)
-		w.WriteHeader(rt.redirectCode)
-		return
-	}
 	if rt.static != nil {
 		rt.serveStaticHTTP(w, r, s)
 		return

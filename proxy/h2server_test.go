@@ -36,6 +36,7 @@ type h2Raw struct {
 
 type rawResponse struct {
 	status int
+	fields []hpack.HeaderField
 	body   []byte
 	done   bool
 }
@@ -137,6 +138,7 @@ func (h *h2Raw) note(f http2.Frame) {
 		if s := f.PseudoValue("status"); s != "" {
 			r.status, _ = strconv.Atoi(s)
 		}
+		r.fields = append(r.fields, f.RegularFields()...)
 		r.done = r.done || f.StreamEnded()
 	case *http2.DataFrame:
 		r.body = append(r.body, f.Data()...)
@@ -625,6 +627,45 @@ func TestH2ServerRequestFields(t *testing.T) {
 	h.get(3, "/c") // no x-route: no route takes it
 	if st, _ := h.response(3); st != 404 {
 		t.Errorf("unrouted: %d; want 404", st)
+	}
+}
+
+// TestH2ServerHTTPSRedirect: h2c requests on the plain listener of a proxy with
+// https_redirect are redirected as HTTP/1.x ones are (ACME challenges still routed), and
+// a route's redirect to HTTPS names the TLS port.
+func TestH2ServerHTTPSRedirect(t *testing.T) {
+	checkLeaks(t)
+	cert, _ := testCert(t)
+	cfg := onePool(backend(t, sized))
+	cfg.TLS = []CertConfig{cert}
+	cfg.PlainAddr = freePort(t)
+	cfg.HTTPSRedirect = true
+	_, addr := start(t, cfg)
+	_, tlsPort, _ := net.SplitHostPort(addr)
+	var h *h2Raw
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if c, err := net.Dial("tcp", cfg.PlainAddr); err == nil {
+			c.Close()
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+	}
+	h = dialH2(t, cfg.PlainAddr, []http2.Setting{})
+	h.headers(1, true, ":method", "GET", ":scheme", "http", ":authority", "a.test:80", ":path", "/a?b=1")
+	st, _ := h.response(1)
+	loc := ""
+	for _, f := range h.resps[1].fields {
+		if f.Name == "location" {
+			loc = f.Value
+		}
+	}
+	if st != 308 || loc != "https://a.test:"+tlsPort+"/a?b=1" {
+		t.Errorf("h2c on the plain listener: %d Location %q", st, loc)
+	}
+	h.get(3, "/.well-known/acme-challenge/x?n=2")
+	if st, body := h.response(3); st != 200 || body != "xx" {
+		t.Errorf("ACME challenge over h2c: %d %q; want it routed", st, body)
 	}
 }
 
