@@ -507,6 +507,13 @@ func (c *h2Conn) goAwayLocked(code http2.ErrCode) {
 	if c.dead {
 		return
 	}
+	if c.idle == nil {
+		// Still in the preface: the server's first frame must be its SETTINGS, so there
+		// is no GOAWAY to send yet. The connection just closes.
+		c.dead = true
+		c.nc.Close()
+		return
+	}
 	if !c.goneAway {
 		c.goneAway = true
 		c.wfr.WriteGoAway(c.lastID, code, nil)

@@ -195,6 +195,18 @@ func TestH2ServerProtocolErrors(t *testing.T) {
 			h.headers(1, true, ":method", "GET", ":scheme", "http", ":authority", "test")
 		}, rst: http2.ErrCodeProtocol},
 		{name: "unknown pseudo-field", send: func(h *h2Raw) { h.headers(1, true, append([]string{":protocol", "websocket"}, get...)...) }, rst: http2.ErrCodeProtocol},
+		{name: "space in :path", send: func(h *h2Raw) {
+			h.headers(1, true, ":method", "GET", ":scheme", "http", ":authority", "test", ":path", "/a HTTP/1.1\tx")
+		}, rst: http2.ErrCodeProtocol},
+		{name: "method not a token", send: func(h *h2Raw) {
+			h.headers(1, true, ":method", "GET /x", ":scheme", "http", ":authority", "test", ":path", "/")
+		}, rst: http2.ErrCodeProtocol},
+		{name: "bad :authority", send: func(h *h2Raw) {
+			h.headers(1, true, ":method", "GET", ":scheme", "http", ":authority", "a b", ":path", "/")
+		}, rst: http2.ErrCodeProtocol},
+		{name: "bad host field", send: func(h *h2Raw) {
+			h.headers(1, true, ":method", "GET", ":scheme", "http", ":path", "/", "host", "a/b")
+		}, rst: http2.ErrCodeProtocol},
 		{name: "connection field", send: func(h *h2Raw) { h.headers(1, true, append(get, "connection", "close")...) }, rst: http2.ErrCodeProtocol},
 		{name: "transfer-encoding", send: func(h *h2Raw) { h.headers(1, false, append(post, "transfer-encoding", "chunked")...) }, rst: http2.ErrCodeProtocol},
 		{name: "te other than trailers", send: func(h *h2Raw) { h.headers(1, true, append(get, "te", "gzip")...) }, rst: http2.ErrCodeProtocol},

@@ -163,8 +163,16 @@ func (st *h2Stream) takeHead(f *http2.MetaHeadersFrame) http2.ErrCode {
 			return http2.ErrCodeProtocol
 		}
 	}
-	if st.method == "" {
+	// The method, path and authority become an HTTP/1.1 request line and Host field:
+	// they are held to what the HTTP/1.1 parser accepts, so that no space or control
+	// byte can split them there.
+	if !isToken([]byte(st.method)) || st.authority != "" && !validHost([]byte(st.authority)) {
 		return http2.ErrCodeProtocol
+	}
+	for i := 0; i < len(st.path); i++ {
+		if c := st.path[i]; c <= ' ' || c == 0x7f {
+			return http2.ErrCodeProtocol
+		}
 	}
 	if st.method == "CONNECT" {
 		if st.scheme != "" || st.path != "" || st.authority == "" {
@@ -178,6 +186,10 @@ func (st *h2Stream) takeHead(f *http2.MetaHeadersFrame) http2.ErrCode {
 		switch hf.Name {
 		case "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade":
 			return http2.ErrCodeProtocol // connection-specific fields are malformed in HTTP/2
+		case "host":
+			if st.authority == "" && !validHost([]byte(hf.Value)) {
+				return http2.ErrCodeProtocol
+			}
 		case "te":
 			if hf.Value != "trailers" {
 				return http2.ErrCodeProtocol
