@@ -681,6 +681,41 @@ func TestH2ServerHTTPSRedirect(t *testing.T) {
 	}
 }
 
+// TestH2ServerUnreadBodiesReturnWindow: request bodies the proxy never reads (answered
+// before them) give their bytes back to the connection's window, so later uploads on the
+// same connection do not stall once more than the window (1 MiB) went unread.
+func TestH2ServerUnreadBodiesReturnWindow(t *testing.T) {
+	checkLeaks(t)
+	cfg := onePool(backend(t, sum))
+	cfg.Routes = []Route{{Pool: "app", Path: "/sum"}}
+	_, addr := start(t, cfg)
+	tr := &http.Transport{Protocols: new(http.Protocols)}
+	tr.Protocols.SetUnencryptedHTTP2(true)
+	t.Cleanup(tr.CloseIdleConnections)
+	c := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	body := bytes.Repeat([]byte("u"), 700<<10)
+	for i := 0; i < 4; i++ {
+		resp, err := c.Post("http://"+addr+"/none", "application/octet-stream", bytes.NewReader(body))
+		if err != nil {
+			t.Fatalf("upload %d to no route: %v", i, err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 404 {
+			t.Fatalf("upload %d to no route: %d", i, resp.StatusCode)
+		}
+	}
+	resp, err := c.Post("http://"+addr+"/sum", "application/octet-stream", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if s := sha256.Sum256(body); string(b) != fmt.Sprintf("%d %x", len(body), s) {
+		t.Errorf("upload after unread ones: %q", b)
+	}
+}
+
 // FuzzH2ServerFrames feeds arbitrary bytes after the preface and SETTINGS to the HTTP/2
 // server: whatever comes, it must answer or close, never crash or hang.
 func FuzzH2ServerFrames(f *testing.F) {
