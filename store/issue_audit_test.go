@@ -706,7 +706,8 @@ func damagedCopy(t *testing.T, damage func(pages [][]byte)) (string, error) {
 }
 
 // TestCheckFindsBrokenInvariants: Check reports a page both free and used, a broken leaf
-// link, and keys out of order, each made by hand in a resealed page.
+// link, keys out of order, a leaf under the minimum fill and a wrong free-page count, each
+// made by hand in a resealed page.
 func TestCheckFindsBrokenInvariants(t *testing.T) {
 	leaves := func(pages [][]byte) []int {
 		var out []int
@@ -750,6 +751,21 @@ func TestCheckFindsBrokenInvariants(t *testing.T) {
 				}
 			}
 			t.Fatal("no leaf with two entries")
+		}},
+		{"leaf under the minimum fill", "below the minimum", func(t *testing.T, pages [][]byte) {
+			m, _ := page.DecodeMeta(pages[0])
+			for _, l := range leaves(pages) {
+				if l != int(m.Root) && binary.LittleEndian.Uint16(pages[l][2:]) >= 8 {
+					binary.LittleEndian.PutUint16(pages[l][2:], 1) // keep one entry of many
+					return
+				}
+			}
+			t.Fatal("no leaf with eight entries")
+		}},
+		{"free count wrong", "free list has", func(t *testing.T, pages [][]byte) {
+			m, _ := page.DecodeMeta(pages[0])
+			m.FreeCount++
+			m.Encode(pages[0])
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
