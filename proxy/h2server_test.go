@@ -503,12 +503,12 @@ func TestH2ServerConcurrentBodies(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c := &http.Client{Transport: tt.rt, Timeout: 20 * time.Second}
 			var wg sync.WaitGroup
-			errs := make(chan error, 40)
-			for i := 0; i < 20; i++ {
+			errs := make(chan error, 20)
+			for i := 0; i < 10; i++ {
 				wg.Add(2)
 				go func() {
 					defer wg.Done()
-					body := bytes.Repeat([]byte{byte(i)}, 300<<10+i)
+					body := bytes.Repeat([]byte{byte(i)}, 150<<10+i)
 					resp, err := c.Post(tt.base+"/sum", "application/octet-stream", bytes.NewReader(body))
 					if err != nil {
 						errs <- err
@@ -523,7 +523,7 @@ func TestH2ServerConcurrentBodies(t *testing.T) {
 				}()
 				go func() {
 					defer wg.Done()
-					n := 500<<10 + i
+					n := 150<<10 + i
 					resp, err := c.Get(tt.base + "/get?n=" + strconv.Itoa(n))
 					if err != nil {
 						errs <- err
