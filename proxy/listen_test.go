@@ -4,10 +4,12 @@ import (
 	"context"
 	"crypto/tls"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -35,7 +37,27 @@ func testCert(t *testing.T) (CertConfig, *ca.CA) {
 	return cc, authority
 }
 
+// freePort returns a loopback address that was free a moment ago, for a listener the
+// proxy opens itself (plain_addr). The port is taken below the kernel's ephemeral range
+// when it can be: a port from that range, once released, may be handed out at once as
+// the source port of some other process's connection, and the proxy's bind then fails.
 func freePort(t *testing.T) string {
+	t.Helper()
+	low := 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil {
+				low = n
+			}
+		}
+	}
+	for i := 0; i < 50 && low > 12000; i++ {
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(10000+rand.IntN(low-10000)))
+		if ln, err := net.Listen("tcp", addr); err == nil {
+			ln.Close()
+			return addr
+		}
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
