@@ -2,6 +2,7 @@ package cache
 
 import (
 	"math"
+	"math/big"
 	"sync/atomic"
 	"time"
 )
@@ -395,20 +396,33 @@ type waiter struct {
 	got     chan [2][]byte // key and element
 }
 
+// parseTimeout reads a blocking command's timeout in seconds as Redis 7.0 does:
+// a long double (so 1e4000 is a number and 1e5000 is not), made milliseconds
+// rounded up and then a long long. 0, and a negative value that rounds up to
+// 0, wait for ever.
 func parseTimeout(b []byte) (time.Duration, string) {
-	f, ok := parseFloat(b)
-	if !ok || math.IsNaN(f) {
+	ld, ok := parseLongDouble(b)
+	if !ok {
 		return 0, "ERR timeout is not a float or out of range"
 	}
-	// Redis 7.0 converts the milliseconds to a long long, and a value past its
-	// range (inf, 1e300) comes out negative: it answers so.
-	if f < 0 || f*1000 >= math.MaxInt64 {
+	// The milliseconds, rounded up, in the long double's precision.
+	x := new(big.Float).SetPrec(longDouble).Mul(ld, big.NewFloat(1000))
+	if x.IsInf() {
+		return 0, "ERR timeout is negative" // the long long conversion of ±inf
+	}
+	ms, acc := x.Int(nil) // towards zero: a ceiling below zero
+	if acc == big.Below {
+		ms.Add(ms, big.NewInt(1))
+	}
+	// A value past the long long's range converts to its least value: Redis
+	// answers that the timeout is negative.
+	if ms.Sign() < 0 || !ms.IsInt64() {
 		return 0, "ERR timeout is negative"
 	}
-	if f > float64(math.MaxInt64/int64(time.Second)) {
+	if ms.Int64() > math.MaxInt64/int64(time.Millisecond) {
 		return 0, "" // longer than a Duration holds: wait for ever, as 0 does
 	}
-	return time.Duration(f * float64(time.Second)), ""
+	return time.Duration(ms.Int64()) * time.Millisecond, ""
 }
 
 // cmdBPop is BLPOP and BRPOP.

@@ -159,6 +159,8 @@ INCRBYFLOAT e 1
 INCRBYFLOAT ff 3.0
 INCRBYFLOAT ff 0.00000001
 INCRBYFLOAT fi inf
+INCRBYFLOAT fi infinity
+INCRBYFLOAT fi -INFINITY
 OBJECT ENCODING n
 OBJECT ENCODING s
 SET long aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
@@ -299,6 +301,15 @@ BLPOP i 0
 BLPOP i -1
 BLPOP i x
 BRPOP i 0
+BLPOP nokey 1e5000
+BLPOP nokey 1e-5000
+BLPOP nokey 1e4932
+BLPOP nokey 1e-400
+BLPOP nokey 0.0000001
+BLPOP nokey inf
+BLPOP nokey -Infinity
+BZPOPMIN nokey 1e5000
+BZPOPMAX nokey 1e-400
 `},
 	{"hashes", `
 HSET h f1 v1 f2 v2
@@ -376,6 +387,21 @@ OBJECT ENCODING s
 	{"sorted sets", `
 ZADD z 1 a 2 b 3 c
 ZADD z 1.5 a
+ZADD z 1e400 x
+ZADD z -1e400 x
+ZADD z 1e-400 x
+ZADD z 0x1p-2000 x
+ZADD z 0x1p5000 x
+ZINCRBY z 1e400 a
+ZINCRBY z 1e-400 a
+ZADD tiny 1e-310 x 0.0e-999 y 2.5e-324 z
+ZRANGE tiny 0 -1 WITHSCORES
+ZADD tiny 2e-324 w
+ZCOUNT tiny 1e-400 1
+ZCOUNT tiny (1e-400 1
+ZRANGEBYSCORE tiny -1e400 1e400
+ZRANGE tiny 1e400 -1e400 BYSCORE REV
+DEL tiny
 ZSCORE z a
 ZSCORE z nope
 ZADD z NX 9 a 4 d

@@ -45,8 +45,10 @@ func parseInt(b []byte) (int64, bool) {
 	return int64(u), true
 }
 
-// parseFloat parses b as Redis's string2d/strtold checks do: no leading space,
-// the whole string, not NaN.
+// parseFloat parses b as Redis's string2d does (ZADD's scores, ZINCRBY): strtod
+// over the whole string, no leading space, not NaN, and not out of range: a
+// value that overflows to ±inf or a non-zero one that underflows to 0 is
+// refused, as strtod then sets ERANGE.
 func parseFloat(b []byte) (float64, bool) {
 	if len(b) <= 15 {
 		// An integer of up to 15 digits is a float64 exactly, as strtod gives
@@ -55,21 +57,44 @@ func parseFloat(b []byte) (float64, bool) {
 			return float64(n), true
 		}
 	}
+	f, erange, ok := strtod(b)
+	return f, ok && !erange
+}
+
+// strtod parses the whole of b as C's strtod; erange reports what strtod flags
+// with ERANGE: an overflow (f is ±inf) or a non-zero value that underflows to 0.
+func strtod(b []byte) (f float64, erange, ok bool) {
 	if len(b) == 0 || isSpace(b[0]) || isSpace(b[len(b)-1]) {
-		return 0, false
+		return 0, false, false
 	}
 	f, err := strconv.ParseFloat(cHex(string(b)), 64)
-	if err != nil {
+	switch {
+	case err != nil:
 		var ne *strconv.NumError
-		if ok := asNumErr(err, &ne); ok && ne.Err == strconv.ErrRange {
-			return f, true // strtod gives ±HUGE_VAL and Redis accepts it
+		if asNumErr(err, &ne) && ne.Err == strconv.ErrRange {
+			return f, true, true
 		}
-		return 0, false
+		return 0, false, false
+	case math.IsNaN(f):
+		return 0, false, false
+	case f == 0 && underflows(string(b)):
+		return 0, true, true
 	}
-	if math.IsNaN(f) {
-		return 0, false
+	return f, false, true
+}
+
+// underflows reports whether s, a number that parsed as 0, has a non-zero
+// mantissa: "1e-400" or "0x1p-2000", not "0.0e-400".
+func underflows(s string) bool {
+	s = strings.TrimLeft(s, "+-")
+	exp := "eE"
+	if len(s) > 1 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X') {
+		s, exp = s[2:], "pP"
 	}
-	return f, true
+	if i := strings.IndexAny(s, exp); i >= 0 {
+		s = s[:i]
+	}
+	return strings.ContainsAny(s, "123456789abcdefABCDEF")
 }
 
 // cHex adds the binary exponent Go needs to a C hex float without one ("0x10"
@@ -83,7 +108,8 @@ func cHex(s string) string {
 }
 
 // parseRangeFloat parses a score range bound as Redis's zslParseRange does with
-// strtod: leading blanks are skipped and an empty string is 0.
+// strtod: leading blanks are skipped, an empty string is 0, and a value out of
+// range is taken as strtod gives it (±inf, or 0), since ERANGE is not checked.
 func parseRangeFloat(b []byte) (float64, bool) {
 	for len(b) > 0 && isSpace(b[0]) {
 		b = b[1:]
@@ -91,7 +117,8 @@ func parseRangeFloat(b []byte) (float64, bool) {
 	if len(b) == 0 {
 		return 0, true
 	}
-	return parseFloat(b)
+	f, _, ok := strtod(b)
+	return f, ok
 }
 
 func asNumErr(err error, ne **strconv.NumError) bool {
@@ -123,6 +150,9 @@ func parseLongDouble(b []byte) (*big.Float, bool) {
 			return nil, false
 		}
 		return new(big.Float).SetPrec(longDouble).SetFloat64(v), true
+	}
+	if t := strings.TrimLeft(s, "+-"); strings.EqualFold(t, "infinity") {
+		s = s[:len(s)-len(t)] + "inf" // strtold's other spelling
 	}
 	f, _, err := big.ParseFloat(s, 10, longDouble, big.ToNearestEven)
 	if err != nil {
