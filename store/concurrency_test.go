@@ -344,3 +344,39 @@ func TestShortReadersLetTheLogRestart(t *testing.T) {
 		t.Fatalf("the log grew to %d bytes with a %d-byte checkpoint threshold: readers kept it from restarting", most, limit)
 	}
 }
+
+// Readers one and two commits behind the newest commit read their own versions of the pages
+// the commits rewrote (the root and the leaf, here): one behind through the page table's
+// previous-version pointer, two behind through the slow path, and never a newer version.
+func TestReadersBehindReadTheirVersions(t *testing.T) {
+	db := openTest(t, &Options{NoSync: true})
+	put(t, db, "b", "k", "v0")
+	var readers []*Tx
+	for i := 1; i <= 4; i++ {
+		rtx, err := db.Begin(false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rtx.Rollback()
+		readers = append(readers, rtx) // readers[j] sees v<j>
+		put(t, db, "b", "k", fmt.Sprintf("v%d", i))
+		for j, r := range readers {
+			b, err := r.Bucket([]byte("b"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			v, err := b.Get([]byte("k"))
+			if want := fmt.Sprintf("v%d", j); err != nil || string(v) != want {
+				t.Fatalf("after commit %d, reader %d read %q, %v; want %q", i, j, v, err, want)
+			}
+		}
+		// The newest reader is one commit behind: its version of the root (a leaf here) is
+		// the page table's previous version, the newest being the last commit's.
+		r := readers[len(readers)-1]
+		e := db.table.entry(r.snap.meta.Root)
+		top, prev := e.top.Load(), e.prev.Load()
+		if top == nil || prev == nil || top.key.lsn <= r.snap.lsn || prev.key.lsn > r.snap.lsn {
+			t.Fatalf("after commit %d: page table top %v, prev %v for a reader at %d", i, top, prev, r.snap.lsn)
+		}
+	}
+}

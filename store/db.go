@@ -427,12 +427,22 @@ func (db *DB) oldest() uint64 {
 // version, and only while they are in the pool.
 func (db *DB) load(pgno uint32, mark uint64, st *TxStats) (*page.Node, error) {
 	if e := db.table.entry(pgno); e != nil {
-		if t := e.top.Load(); t != nil && t.key.lsn <= mark {
-			// top is the newest frame, and every frame at or below mark was recorded
-			// before the commit at mark was published: it is the version mark sees.
-			t.touch()
-			st.CacheHits++ // added to the database's counters when the transaction ends
-			return &t.node, nil
+		if t := e.top.Load(); t != nil {
+			if t.key.lsn <= mark {
+				// top is the newest frame, and every frame at or below mark was recorded
+				// before the commit at mark was published: it is the version mark sees.
+				t.touch()
+				st.CacheHits++ // added to the database's counters when the transaction ends
+				return &t.node, nil
+			}
+			// A commit newer than mark wrote top. prev, loaded after top, is top's
+			// predecessor (or nil, or top or newer, which fail the test): the version a
+			// reader one commit behind sees, as scans beside a committing writer are.
+			if p := e.prev.Load(); p != nil && p.key.lsn <= mark {
+				p.touch()
+				st.CacheHits++
+				return &p.node, nil
+			}
 		}
 		if lsn, _ := e.version(mark); lsn == 0 {
 			if b := e.base.Load(); b != nil {
@@ -479,6 +489,7 @@ func (db *DB) loadSlow(pgno uint32, mark uint64, st *TxStats) (*page.Node, error
 // version is no longer the newest. idxMu is held exclusively (or the DB is not shared yet).
 func (db *DB) addFrame(pgno uint32, lsn uint64) {
 	e := db.table.ensure(pgno)
+	e.prev.Store(e.top.Load()) // nil if the newest was not cached: prev is top's predecessor or nothing
 	e.top.Store(nil)
 	if e.appendLSN(lsn) {
 		db.logPages = append(db.logPages, pgno)
@@ -546,6 +557,7 @@ func (db *DB) checkpointLocked() error {
 		db.pool.rekey(pageKey{pgno, lsns[len(lsns)-1]}, pageKey{pgno, 0})
 		e.lsns.Store(nil)
 		e.top.Store(nil)
+		e.prev.Store(nil)
 	}
 	db.logPages = db.logPages[:0]
 	db.log.Debug("store: checkpoint", "lsn", bound, "pages", len(ops))

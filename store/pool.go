@@ -167,6 +167,7 @@ func (p *pool) rekey(from, to pageKey) {
 	t := p.table.entry(from.pgno)
 	if t != nil {
 		t.top.CompareAndSwap(c, nil)
+		t.prev.CompareAndSwap(c, nil)
 	}
 	nc := newCached(to, &c.node)
 	s.slots[i] = nc
@@ -206,6 +207,10 @@ type tableEntry struct {
 	lsns atomic.Pointer[[]uint64]
 	base atomic.Pointer[cached] // the data-file copy, if cached
 	top  atomic.Pointer[cached] // the newest log version, if cached
+	// prev is the log version just before top, if it was cached when the commit of top
+	// recorded its frame: what readers one commit behind want while a writer commits
+	// (readers take it only when top is set: then prev, if set, is top's predecessor).
+	prev atomic.Pointer[cached]
 }
 
 const chunkBits = 10
@@ -255,6 +260,7 @@ func (t *pageTable) unpublish(c *cached) {
 	if e := t.entry(c.key.pgno); e != nil {
 		e.base.CompareAndSwap(c, nil)
 		e.top.CompareAndSwap(c, nil)
+		e.prev.CompareAndSwap(c, nil)
 	}
 }
 
