@@ -585,55 +585,74 @@ func TestTornCheckpointRecovered(t *testing.T) {
 	}
 }
 
-// TestFailedCheckpointSyncKeepsTheLog: when the data file's fsync fails in a checkpoint,
-// the checkpoint fails, the log (the only sure copy) is not restarted, the database turns
-// read-only; after a power cut and a reopen nothing is lost.
-func TestFailedCheckpointSyncKeepsTheLog(t *testing.T) {
-	mem := vfs.NewMemFS()
-	ffs := &vfs.FaultFS{FS: mem}
-	opts := &Options{FS: ffs, CheckpointBytes: 1 << 30}
-	db, err := Open("f.db", opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range 50 {
-		put(t, db, "b", fmt.Sprintf("k%02d", i), "v")
-	}
-	ffs.SetFault(func(op vfs.Op, name string, _ int64, _ []byte) (int, error) {
-		if op == vfs.OpSync && !strings.HasSuffix(name, "-wal") {
-			return 0, vfs.ErrInjected
-		}
-		return 0, nil
-	})
-	if err := db.Checkpoint(); !errors.Is(err, vfs.ErrInjected) {
-		t.Fatalf("checkpoint with a failing data-file fsync: %v", err)
-	}
-	if st := db.Stats(); st.WALFrames == 0 {
-		t.Fatal("the log was restarted although the data file's fsync failed")
-	}
-	// After a failed fsync the kernel may have dropped the dirty pages: the database must
-	// turn read-only rather than carry on.
-	err = db.Update(func(tx *Tx) error {
-		b, _ := tx.Bucket([]byte("b"))
-		return b.Put([]byte("after"), []byte("v"))
-	})
-	if !errors.Is(err, ErrReadOnly) {
-		t.Fatalf("commit after a failed checkpoint fsync: %v, want ErrReadOnly", err)
-	}
-	mem.Crash(rand.New(rand.NewPCG(1, 2)))
-	ffs.SetFault(nil)
-	db, err = Open("f.db", opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	for i := range 50 {
-		if got := get(t, db, "b", fmt.Sprintf("k%02d", i)); got != "v" {
-			t.Fatalf("k%02d = %q after a failed checkpoint and a crash", i, got)
-		}
-	}
-	if rep, err := db.Check(); err != nil {
-		t.Fatal(err, rep.Problems)
+// TestFailedCheckpointKeepsTheLog: when the data file's fsync fails in a checkpoint, or
+// its write hits a full disk, the checkpoint fails, the log (the only sure copy) is not
+// restarted, the database turns read-only; after a power cut and a reopen nothing is lost.
+func TestFailedCheckpointKeepsTheLog(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		fault vfs.Fault
+		want  error
+	}{
+		{"fsync error", func(op vfs.Op, name string, _ int64, _ []byte) (int, error) {
+			if op == vfs.OpSync && !strings.HasSuffix(name, "-wal") {
+				return 0, vfs.ErrInjected
+			}
+			return 0, nil
+		}, vfs.ErrInjected},
+		{"ENOSPC", func(op vfs.Op, name string, _ int64, p []byte) (int, error) {
+			if op == vfs.OpWrite && !strings.HasSuffix(name, "-wal") {
+				return len(p) / 2, vfs.ENOSPC
+			}
+			return 0, nil
+		}, vfs.ENOSPC},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mem := vfs.NewMemFS()
+			ffs := &vfs.FaultFS{FS: mem}
+			opts := &Options{FS: ffs, CheckpointBytes: 1 << 30}
+			db, err := Open("f.db", opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range 50 {
+				put(t, db, "b", fmt.Sprintf("k%02d", i), "v")
+			}
+			ffs.SetFault(tc.fault)
+			if err := db.Checkpoint(); !errors.Is(err, tc.want) {
+				t.Fatalf("checkpoint: %v, want %v", err, tc.want)
+			}
+			if st := db.Stats(); st.WALFrames == 0 {
+				t.Fatal("the log was restarted although the checkpoint failed")
+			}
+			// After a failed fsync the kernel may have dropped the dirty pages: the
+			// database must turn read-only rather than carry on.
+			err = db.Update(func(tx *Tx) error {
+				b, _ := tx.Bucket([]byte("b"))
+				return b.Put([]byte("after"), []byte("v"))
+			})
+			if !errors.Is(err, ErrReadOnly) {
+				t.Fatalf("commit after a failed checkpoint: %v, want ErrReadOnly", err)
+			}
+			if got := get(t, db, "b", "k07"); got != "v" {
+				t.Fatalf("reader after a failed checkpoint: %q", got)
+			}
+			mem.Crash(rand.New(rand.NewPCG(1, 2)))
+			ffs.SetFault(nil)
+			db, err = Open("f.db", opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			for i := range 50 {
+				if got := get(t, db, "b", fmt.Sprintf("k%02d", i)); got != "v" {
+					t.Fatalf("k%02d = %q after a failed checkpoint and a crash", i, got)
+				}
+			}
+			if rep, err := db.Check(); err != nil {
+				t.Fatal(err, rep.Problems)
+			}
+		})
 	}
 }
 
