@@ -4,7 +4,7 @@
 // is faster). It first measures the disk's fsync latency, the floor under every durable
 // commit. The timed workloads on the loaded databases run in rounds (-rounds), the engines
 // taking turns, so that a shared machine's changing load weighs on all of them alike.
-// Usage: go run ./bench/store [-keys N] [-duration D] [-rounds R] [-dir DIR].
+// Usage: go run ./bench/store [-keys N] [-duration D] [-rounds R] [-dir DIR] [-engines gantry,bbolt,sqlite] [-cpuprofile FILE].
 package main
 
 import (
@@ -14,6 +14,7 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"syscall"
 	"time"
@@ -34,7 +35,18 @@ func main() {
 	cache := flag.Int("store-cache", 1<<30, "gantry's buffer pool in bytes (bbolt and SQLite read through the OS page cache, unbounded)")
 	engines := flag.String("engines", "gantry,bbolt,sqlite", "engines to run")
 	rounds := flag.Int("rounds", 3, "the timed workloads on the loaded databases run in this many rounds, the engines taking turns")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if *dir == "" {
 		d, err := os.MkdirTemp("", "store-bench")
 		if err != nil {
