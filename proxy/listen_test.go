@@ -4,17 +4,16 @@ import (
 	"context"
 	"crypto/tls"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"gantry/internal/ca"
+	"gantry/internal/testenv"
 )
 
 // testCert makes a CA and a certificate for 127.0.0.1 and localhost, writes the
@@ -38,33 +37,8 @@ func testCert(t *testing.T) (CertConfig, *ca.CA) {
 }
 
 // freePort returns a loopback address that was free a moment ago, for a listener the
-// proxy opens itself (plain_addr). The port is taken below the kernel's ephemeral range
-// when it can be: a port from that range, once released, may be handed out at once as
-// the source port of some other process's connection, and the proxy's bind then fails.
-func freePort(t *testing.T) string {
-	t.Helper()
-	low := 32768
-	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
-		if f := strings.Fields(string(b)); len(f) == 2 {
-			if n, err := strconv.Atoi(f[0]); err == nil {
-				low = n
-			}
-		}
-	}
-	for i := 0; i < 50 && low > 12000; i++ {
-		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(10000+rand.IntN(low-10000)))
-		if ln, err := net.Listen("tcp", addr); err == nil {
-			ln.Close()
-			return addr
-		}
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
+// proxy opens itself (plain_addr).
+func freePort(t *testing.T) string { return testenv.FreeAddr(t) }
 
 // TestPlainAndTLSListeners: one proxy serves TLS on its main listener and plain HTTP on
 // plain_addr; with https_redirect the plain one sends clients to HTTPS (with the TLS

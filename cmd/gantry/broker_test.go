@@ -11,12 +11,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"gantry/internal/testenv"
 )
 
 // TestBrokerAndClientTools runs `gantry broker` and drives it with the people's
 // tools: topic, produce, consume and group.
 func TestBrokerAndClientTools(t *testing.T) {
-	addr, adminAddr := freeAddr(t), freeAddr(t)
+	addr, adminAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	logs := &syncBuffer{}
@@ -141,7 +143,7 @@ func TestBrokerConfigFile(t *testing.T) {
 		}
 	}
 	// A good file starts the broker where it says; a flag overrides the file.
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	cfg := write("good.yaml", fmt.Sprintf("addr: 127.0.0.1:1\nadmin: \"\"\ndir: %s/data\nauto_create_topics: true\npartitions: 3\n", dir))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"gantry/internal/testenv"
 )
 
 func TestCacheCommandLine(t *testing.T) {
@@ -47,7 +49,7 @@ func TestCacheCommandLine(t *testing.T) {
 // listener, and stops cleanly on cancel.
 func TestCacheServes(t *testing.T) {
 	baseLimit := debug.SetMemoryLimit(-1)
-	addr, adminAddr := freeAddr(t), freeAddr(t)
+	addr, adminAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
 	conf := filepath.Join(t.TempDir(), "cache.conf")
 	dataDir := t.TempDir()
 	os.WriteFile(conf, []byte("requirepass secret\nmaxmemory 1mb\nappendonly yes\nappendfsync always\ndir "+dataDir+"\n"), 0o644)

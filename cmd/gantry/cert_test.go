@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"gantry/internal/testenv"
 )
 
 func TestCertCommandLine(t *testing.T) {
@@ -73,7 +75,7 @@ func TestCertServesTLS(t *testing.T) {
 	cfg := filepath.Join(dir, "proxy.yaml")
 	os.WriteFile(cfg, []byte("tls:\n  - {cert_file: "+filepath.Join(dir, "localhost.crt")+", key_file: "+
 		filepath.Join(dir, "localhost.key")+"}\npools:\n  - name: p\n    hosts: [{addr: '"+up.URL+"'}]\n"), 0o644)
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	var errw syncBuffer
 	done := make(chan int, 1)

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -26,17 +25,6 @@ func gantryIn(t *testing.T, stdin string, args ...string) (int, string, string) 
 	defer cancel()
 	code := run(ctx, stdio{strings.NewReader(stdin), &out, &errw}, args)
 	return code, out.String(), errw.String()
-}
-
-// freeAddr returns a loopback address that was free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // syncBuffer is a bytes.Buffer safe for the logger and the test to share.

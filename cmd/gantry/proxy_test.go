@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"gantry/internal/testenv"
 )
 
 func TestProxyCommandLine(t *testing.T) {
@@ -50,7 +52,7 @@ func TestProxyCommandServes(t *testing.T) {
 		io.WriteString(w, "from backend")
 	}))
 	defer up.Close()
-	addr, adminAddr := freeAddr(t), freeAddr(t)
+	addr, adminAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	var errw syncBuffer
 	done := make(chan int, 1)
@@ -116,7 +118,7 @@ func TestProxyCommandReloadsConfig(t *testing.T) {
 	}
 	pool := func(url string) string { return "pools:\n  - name: p\n    hosts: [{addr: '" + url + "'}]\n" }
 	write(pool(a.URL))
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	var errw syncBuffer
 	done := make(chan int, 1)
@@ -200,7 +202,7 @@ func TestProxySignals(t *testing.T) {
 	if err := os.WriteFile(path, pool(a.URL), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	cmd := exec.Command(os.Args[0], "-test.run=^TestProxyChild$")
 	cmd.Env = append(os.Environ(), "GANTRY_PROXY_CHILD=proxy --addr "+addr+" --admin= --config "+path+" --watch 0 --drain 10s")
 	var errw syncBuffer
