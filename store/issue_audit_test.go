@@ -974,3 +974,86 @@ func TestLostUpdateOnlyUnderReadCommitted(t *testing.T) {
 		})
 	}
 }
+
+// TestLargeKeysKeepTheFill: the property test uses 5-byte keys; here keys run up to the
+// largest allowed with 1 KiB pages and values up to past the overflow edge, so that
+// splits, merges and redistribution work on few, large cells. After every transaction
+// the contents equal a map's and Check (quarter fill included) is clean, every third
+// transaction and at the end.
+func TestLargeKeysKeepTheFill(t *testing.T) {
+	seed := uint64(rand.Int64())
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 7))
+	db := openTest(t, &Options{NoSync: true, PageSize: 1024, CacheBytes: 16 << 10, CheckpointBytes: 64 << 10})
+	maxKey := 0
+	err := db.Update(func(tx *Tx) error {
+		b, err := tx.CreateBucket([]byte("b"))
+		if err != nil {
+			return err
+		}
+		for n := 1024; n > 0; n-- {
+			if err := b.Put(bytes.Repeat([]byte("x"), n), nil); err == nil {
+				maxKey = n
+				return b.Delete(bytes.Repeat([]byte("x"), n))
+			} else if !errors.Is(err, ErrKeyTooLarge) {
+				return err
+			}
+		}
+		return errors.New("no key size accepted")
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("largest key with 1 KiB pages: %d bytes", maxKey)
+	m := map[string]string{}
+	key := func() string {
+		// A few hundred distinct keys, most of them long.
+		id := rng.IntN(300)
+		n := max(4, maxKey-rng.IntN(maxKey/2))
+		if id%5 == 0 {
+			n = 4 + id%20
+		}
+		k := fmt.Sprintf("%04d", id)
+		return k + strings.Repeat(string(rune('a'+id%26)), n-4)
+	}
+	iters := iterations(20, 60)
+	for i := range iters {
+		err := db.Update(func(tx *Tx) error {
+			b, _ := tx.Bucket([]byte("b"))
+			for range 1 + rng.IntN(30) {
+				k := key()
+				if rng.IntN(3) == 0 {
+					delete(m, k)
+					if err := b.Delete([]byte(k)); err != nil {
+						return err
+					}
+					continue
+				}
+				v := strings.Repeat(string(rune('A'+rng.IntN(26))), rng.IntN(400))
+				m[k] = v
+				if err := b.Put([]byte(k), []byte(v)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("iteration %d: %v", i, err)
+		}
+		if i%3 != 0 && i != iters-1 {
+			continue
+		}
+		got := contents(t, db)["b"]
+		if len(got) != len(m) {
+			t.Fatalf("iteration %d: %d keys, want %d", i, len(got), len(m))
+		}
+		for k, v := range m {
+			if got[k] != v {
+				t.Fatalf("iteration %d: key %.8q... = %d bytes, want %d", i, k, len(got[k]), len(v))
+			}
+		}
+		if rep, err := db.Check(); err != nil {
+			t.Fatalf("iteration %d: %v %q", i, err, rep.Problems)
+		}
+	}
+}
