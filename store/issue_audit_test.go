@@ -8,7 +8,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -1054,6 +1056,118 @@ func TestLargeKeysKeepTheFill(t *testing.T) {
 		}
 		if rep, err := db.Check(); err != nil {
 			t.Fatalf("iteration %d: %v %q", i, err, rep.Problems)
+		}
+	}
+}
+
+// TestCursorMatchesASortedList: random cursor moves (First, Last, Seek, Next, Prev) in a
+// read-only transaction, and in a writable one whose own puts and deletes are merged over
+// its snapshot, agree with a sorted list of the keys they should see.
+func TestCursorMatchesASortedList(t *testing.T) {
+	seed := uint64(rand.Int64())
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 8))
+	db := openTest(t, &Options{NoSync: true, PageSize: 1024})
+	committed := map[string]string{}
+	key := func() string { return fmt.Sprintf("k%03d", rng.IntN(600)) }
+	err := db.Update(func(tx *Tx) error {
+		b, err := tx.CreateBucket([]byte("b"))
+		if err != nil {
+			return err
+		}
+		// Neighbour buckets, so that a cursor leaving "b" at either end is seen.
+		for _, n := range []string{"a", "c"} {
+			nb, err := tx.CreateBucket([]byte(n))
+			if err != nil {
+				return err
+			}
+			if err := nb.Put([]byte("k300"), []byte(n)); err != nil {
+				return err
+			}
+		}
+		for range 300 {
+			k := key()
+			committed[k] = "old" + k
+			if err := b.Put([]byte(k), []byte(committed[k])); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for round := range iterations(6, 20) {
+		writable := round%2 == 1
+		tx, err := db.Begin(writable)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := tx.Bucket([]byte("b"))
+		view := maps.Clone(committed)
+		if writable {
+			for range rng.IntN(200) {
+				k := key()
+				if rng.IntN(2) == 0 {
+					delete(view, k)
+					b.Delete([]byte(k))
+				} else {
+					view[k] = "new" + k
+					b.Put([]byte(k), []byte(view[k]))
+				}
+			}
+		}
+		keys := slices.Sorted(maps.Keys(view))
+		c := b.Cursor()
+		pos := -1 // index in keys; -1 when the cursor returned nil last
+		check := func(op string, k, v []byte, want int) {
+			t.Helper()
+			if want < 0 || want >= len(keys) {
+				if k != nil {
+					t.Fatalf("round %d (writable %v): %s = %q, want the end", round, writable, op, k)
+				}
+				pos = -1
+				return
+			}
+			if string(k) != keys[want] || string(v) != view[keys[want]] {
+				t.Fatalf("round %d (writable %v): %s = %q=%q, want %q=%q", round, writable, op, k, v, keys[want], view[keys[want]])
+			}
+			pos = want
+		}
+		for range 400 {
+			switch r := rng.IntN(10); {
+			case pos < 0 || r == 0:
+				switch rng.IntN(3) {
+				case 0:
+					k, v := c.First()
+					check("First", k, v, 0)
+				case 1:
+					k, v := c.Last()
+					check("Last", k, v, len(keys)-1)
+				default:
+					s := key()
+					k, v := c.Seek([]byte(s))
+					i, _ := slices.BinarySearch(keys, s)
+					check("Seek("+s+")", k, v, i)
+				}
+			case r < 6:
+				k, v := c.Next()
+				check("Next", k, v, pos+1)
+			default:
+				k, v := c.Prev()
+				check("Prev", k, v, pos-1)
+			}
+		}
+		if err := c.Err(); err != nil {
+			t.Fatal(err)
+		}
+		if writable && round%4 == 1 {
+			if err := tx.Commit(); err != nil {
+				t.Fatal(err)
+			}
+			committed = view
+		} else {
+			tx.Rollback()
 		}
 	}
 }
