@@ -1171,3 +1171,37 @@ func TestCursorMatchesASortedList(t *testing.T) {
 		}
 	}
 }
+
+// TestSerializableReadOfAMissingKey: a serializable transaction that read a key as absent
+// cannot commit after another created it; nor after another deleted a key it read.
+func TestSerializableReadOfAMissingKey(t *testing.T) {
+	for _, tc := range []struct{ name, read, other string }{
+		{"created meanwhile", "bob", "put"},
+		{"deleted meanwhile", "alice", "delete"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db := openTest(t, nil)
+			put(t, db, "users", "alice", "1")
+			tx, _ := db.BeginTx(&TxOptions{Writable: true, Isolation: Serializable})
+			defer tx.Rollback()
+			b, _ := tx.Bucket([]byte("users"))
+			if _, err := b.Get([]byte(tc.read)); err != nil {
+				t.Fatal(err)
+			}
+			err := db.Update(func(tx *Tx) error {
+				b, _ := tx.Bucket([]byte("users"))
+				if tc.other == "put" {
+					return b.Put([]byte(tc.read), []byte("2"))
+				}
+				return b.Delete([]byte(tc.read))
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			b.Put([]byte("carol"), []byte("3"))
+			if err := tx.Commit(); !errors.Is(err, ErrConflict) {
+				t.Fatalf("commit: %v, want ErrConflict", err)
+			}
+		})
+	}
+}
