@@ -1205,3 +1205,34 @@ func TestSerializableReadOfAMissingKey(t *testing.T) {
 		})
 	}
 }
+
+// TestUpdateRetriesOnlyWhenAsked: without Options.Retries, Update returns the typed
+// ErrConflict to its caller; with it, Update runs the function again on a new snapshot.
+func TestUpdateRetriesOnlyWhenAsked(t *testing.T) {
+	for _, retries := range []int{0, 3} {
+		t.Run(fmt.Sprintf("retries=%d", retries), func(t *testing.T) {
+			db := openTest(t, &Options{Retries: retries})
+			put(t, db, "b", "n", "0")
+			runs := 0
+			err := db.Update(func(tx *Tx) error {
+				runs++
+				b, _ := tx.Bucket([]byte("b"))
+				v, _ := b.Get([]byte("n"))
+				if runs == 1 { // another transaction commits n meanwhile, once
+					put(t, db, "b", "n", "10")
+				}
+				return b.Put([]byte("n"), append(v, '+'))
+			})
+			got := get(t, db, "b", "n")
+			if retries == 0 {
+				if !errors.Is(err, ErrConflict) || runs != 1 || got != "10" {
+					t.Fatalf("Update: %v after %d runs, n = %q; want ErrConflict, 1 run, 10", err, runs, got)
+				}
+				return
+			}
+			if err != nil || runs != 2 || got != "10+" {
+				t.Fatalf("Update: %v after %d runs, n = %q; want nil, 2 runs, 10+", err, runs, got)
+			}
+		})
+	}
+}
