@@ -6,8 +6,9 @@
 # against HAProxy (`proto h2`; nginx has no HTTP/2 to upstreams but grpc_pass). The
 # rows are interleaved over ROUNDS rounds and the medians compared, so that a machine whose
 # load changes during the run does not favour whoever ran at the quiet moment.
-# Prints req/s, p50 and p99 per row, then `ratio ROW vs ANCHOR = X.XX` (for req/s gantry's
-# over the anchor's, for p99 the anchor's over gantry's: > 1 means gantry is better).
+# Prints req/s, p50 and p99 per row (HTTP/2 rows: from h2load's per-request log), then
+# `ratio ROW vs ANCHOR = X.XX` (for req/s gantry's over the anchor's, for p99 the anchor's over
+# gantry's: > 1 means gantry is better).
 #
 #   bench/proxy/run.sh                       # 3 rounds of 10 s per row: about 4 minutes
 #   ROUNDS=1 DURATION=5s bench/proxy/run.sh  # a quick look
@@ -151,14 +152,19 @@ bench() { # row addr path
 	printf '  round %s %-14s %10s req/s  p50 %7s ms  p99 %7s ms  %s\n' "$round" "$1" "$rps" "$p50" "$p99" "$errs"
 }
 
-# One h2load run over TLS (HTTP/2): 32 connections, 10 streams each.
+# One h2load run over TLS (HTTP/2): 32 connections, 10 streams each; appends "req/s p50 p99"
+# (ms) to $tmp/ROW, the percentiles taken from h2load's per-request log (its third column
+# is the microseconds from a request's start to the end of its response).
 bench_h2() { # row addr
-	out=$(h2load -c32 -m10 -t2 --warm-up-time=1 -D "${DURATION%s}" "https://$2/small" 2>&1)
+	log="$tmp/h2load.log"
+	out=$(h2load -c32 -m10 -t2 --warm-up-time=1 -D "${DURATION%s}" --log-file="$log" "https://$2/small" 2>&1)
 	rps=$(awk '/^finished in/{gsub(",", ""); print $4}' <<<"$out")
-	p50=$(awk '/^time for request:/{print $6}' <<<"$out")
+	read -r p50 p99 < <(awk '$2 > 0 {print $3}' "$log" | sort -n |
+		awk '{v[NR]=$1} END{ if (NR == 0) print "0 0"; else printf "%.3f %.3f\n", v[int(NR*0.50)+1]/1000, v[int(NR*0.99)+1]/1000 }')
 	ok=$(awk '/^requests:/{print $8, "succeeded,", $10, "failed"}' <<<"$out")
-	echo "$rps 0 0" >>"$tmp/$(tr / _ <<<"$1")"
-	printf '  round %s %-14s %10s req/s  mean %7s  %s\n' "$round" "$1" "$rps" "$p50" "$ok"
+	echo "$rps $p50 $p99" >>"$tmp/$(tr / _ <<<"$1")"
+	printf '  round %s %-14s %10s req/s  p50 %7s ms  p99 %7s ms  %s\n' "$round" "$1" "$rps" "$p50" "$p99" "$ok"
+	rm -f "$log"
 }
 
 # median COLUMN ROW prints the median of one column over the rounds.
@@ -207,23 +213,22 @@ fi
 echo
 echo "== medians over $ROUNDS rounds"
 for row in "${rows[@]}"; do
-	case $row in
-	*/h2 | */h2up) printf '%-16s %10s req/s\n' "$row" "$(median 1 "$row")" ;;
-	*) printf '%-16s %10s req/s  p50 %7s ms  p99 %7s ms\n' "$row" "$(median 1 "$row")" "$(median 2 "$row")" "$(median 3 "$row")" ;;
-	esac
+	printf '%-16s %10s req/s  p50 %7s ms  p99 %7s ms\n' "$row" "$(median 1 "$row")" "$(median 2 "$row")" "$(median 3 "$row")"
 done
 echo
+# ratio ROW ANCHOR: gantry's req/s over the anchor's, and the anchor's p99 over gantry's.
+ratio() {
+	awk -v g="$(median 1 gantry/$1)" -v a="$(median 1 $2/$1)" -v row="$1" -v an="$2" \
+		'BEGIN{ printf "ratio %s req/s vs %s = %.2f\n", row, an, g/a }'
+	awk -v g="$(median 3 gantry/$1)" -v a="$(median 3 $2/$1)" -v row="$1" -v an="$2" \
+		'BEGIN{ if (g > 0) printf "ratio %s p99 vs %s = %.2f\n", row, an, a/g }'
+}
 for anchor in nginx haproxy; do
-	awk -v g="$(median 1 gantry/h2)" -v a="$(median 1 $anchor/h2)" -v an="$anchor" \
-		'BEGIN{ printf "ratio h2 req/s vs %s = %.2f\n", an, g/a }'
+	ratio h2 $anchor
 done
-awk -v g="$(median 1 gantry/h2up)" -v a="$(median 1 haproxy/h2up)" \
-	'BEGIN{ printf "ratio h2up req/s vs haproxy = %.2f\n", g/a }'
+ratio h2up haproxy
 for size in small 4k; do
 	for anchor in nginx haproxy; do
-		awk -v g="$(median 1 gantry/$size)" -v a="$(median 1 $anchor/$size)" -v row="$size" -v an="$anchor" \
-			'BEGIN{ printf "ratio %s req/s vs %s = %.2f\n", row, an, g/a }'
-		awk -v g="$(median 3 gantry/$size)" -v a="$(median 3 $anchor/$size)" -v row="$size" -v an="$anchor" \
-			'BEGIN{ printf "ratio %s p99 vs %s = %.2f\n", row, an, a/g }'
+		ratio $size $anchor
 	done
 done
