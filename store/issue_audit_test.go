@@ -283,7 +283,7 @@ func TestKeyAndBucketLimits(t *testing.T) {
 // and checkpoints copy their pages into the data file.
 func TestCursorStaysOnItsSnapshot(t *testing.T) {
 	db := openTest(t, &Options{NoSync: true, PageSize: 1024, CacheBytes: 16 << 10, CheckpointBytes: 16 << 10})
-	const n = 400
+	const n = 200
 	err := db.Update(func(tx *Tx) error {
 		b, err := tx.CreateBucket([]byte("b"))
 		if err != nil {
@@ -462,7 +462,7 @@ func TestNoSyncCrashLosesOnlyWholeTailCommits(t *testing.T) {
 	seed := uint64(rand.Int64())
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 5))
-	for round := range iterations(5, 20) {
+	for round := range iterations(5, 10) {
 		mem := vfs.NewMemFS()
 		// Even rounds: Options.NoSync, every commit no-sync. Odd rounds: TxOptions.NoSync on
 		// each commit, and one durable commit half-way.
@@ -539,7 +539,7 @@ func TestTornCheckpointRecovered(t *testing.T) {
 	seed := uint64(rand.Int64())
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 6))
-	for round := range iterations(5, 30) {
+	for round := range iterations(5, 15) {
 		mem := vfs.NewMemFS()
 		ffs := &vfs.FaultFS{FS: mem}
 		opts := &Options{FS: ffs, PageSize: 1024, CheckpointBytes: 1 << 30}
@@ -1018,7 +1018,7 @@ func TestLargeKeysKeepTheFill(t *testing.T) {
 		k := fmt.Sprintf("%04d", id)
 		return k + strings.Repeat(string(rune('a'+id%26)), n-4)
 	}
-	iters := iterations(20, 60)
+	iters := iterations(20, 30)
 	for i := range iters {
 		err := db.Update(func(tx *Tx) error {
 			b, _ := tx.Bucket([]byte("b"))
@@ -1097,7 +1097,7 @@ func TestCursorMatchesASortedList(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for round := range iterations(6, 20) {
+	for round := range iterations(6, 10) {
 		writable := round%2 == 1
 		tx, err := db.Begin(writable)
 		if err != nil {
