@@ -896,3 +896,45 @@ func TestAuditUnreadRepliesBounded(t *testing.T) {
 		t.Fatalf("another client's PING = %q", got)
 	}
 }
+
+// BGSAVE with appendonly rewrites the log in the background (the file shrinks, the
+// data survives a restart); without appendonly SAVE and BGSAVE answer an error, as
+// docs/cache.md says. COMMAND DOCS answers an empty map, as documented.
+func TestAuditBGSave(t *testing.T) {
+	dir := t.TempDir()
+	srv, addr := aofServer(t, dir, "everysec")
+	r := dialRaw(t, addr)
+	for i := range 200 {
+		r.do("SET", "k", fmt.Sprint(i))
+	}
+	path := filepath.Join(dir, "appendonly.aof")
+	size := func() int64 {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Size()
+	}
+	before := size()
+	if got := r.do("BGSAVE"); got != "+Background saving started\r\n" {
+		t.Fatalf("BGSAVE = %q", got)
+	}
+	waitFor(t, "the log rewritten smaller", func() bool { return size() < before/10 })
+	r.do("SET", "after", "1")
+	shutdown(t, srv)
+	_, addr2 := aofServer(t, dir, "everysec")
+	if got := dialRaw(t, addr2).do("MGET", "k", "after"); got != "*2\r\n$3\r\n199\r\n$1\r\n1\r\n" {
+		t.Fatalf("after BGSAVE and a restart: %q", got)
+	}
+
+	_, plain := startServer(t, Config{})
+	p := dialRaw(t, plain)
+	for _, cmd := range []string{"SAVE", "BGSAVE"} {
+		if got := p.do(cmd); got != "-"+errNoRDB+"\r\n" {
+			t.Errorf("%s without appendonly = %q", cmd, got)
+		}
+	}
+	if got := p.do("COMMAND", "DOCS", "get"); got != "*0\r\n" {
+		t.Errorf("COMMAND DOCS get = %q, want the documented empty reply", got)
+	}
+}
