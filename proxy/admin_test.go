@@ -118,6 +118,8 @@ func TestAdminEndpointsAndMetrics(t *testing.T) {
 		`gantry_proxy_route_responses_total{class="2xx",route="/*"} `,
 		`gantry_proxy_upstream_requests_total{host="` + slow + `",pool="app"} `,
 		`gantry_proxy_upstream_failures_total{host="` + slow + `",pool="app"} `,
+		`gantry_proxy_upstream_responses_total{class="2xx",host="` + slow + `",pool="app"} 1`, // the request held in flight
+		`gantry_proxy_upstream_responses_total{class="2xx",host="` + other + `",pool="app"} `,
 		`gantry_proxy_upstream_in_flight{host="` + slow + `",pool="app"} `,
 		`gantry_proxy_upstream_connections{host="` + other + `",pool="app"} `,
 		`gantry_proxy_upstream_up{host="` + slow + `",pool="app"} 0`, // drained

@@ -246,7 +246,7 @@ func (c *conn) fail(err error) {
 			return
 		}
 	}
-	c.srv.stats.countStatus(se.code)
+	c.srv.countAnswer(nil, nil, se.code)
 	c.status = se.code
 	writeStatus(c.bw, se)
 	if c.bw.Flush() != nil {
@@ -624,8 +624,7 @@ func (c *conn) forwardResponse(uc *upConn, r *route, isHead, upgrade bool, clien
 			c.fail(errBadUpstream)
 			return false
 		}
-		r.count(st)
-		s.stats.countStatus(st)
+		s.countAnswer(r, u, st)
 		c.status, c.upstream = st, u.addr
 		c.writeResponseHead(st, true, false, true)
 		uc.br.Discard(c.respN)
@@ -674,8 +673,7 @@ func (c *conn) forwardResponse(uc *upConn, r *route, isHead, upgrade bool, clien
 	case bodyUntilClose:
 		err = copyUntilEOF(c.bw, uc.br, clientMinor == 1)
 	}
-	r.count(st)
-	s.stats.countStatus(st)
+	s.countAnswer(r, u, st)
 	c.status, c.upstream = st, u.addr
 	if err != nil {
 		uc.close()
@@ -878,14 +876,6 @@ func closeWrite(c net.Conn) {
 	}
 }
 
-func (r *route) count(st int) {
-	if st >= 100 && st < 600 {
-		r.statusSeen[st/100].Add(1)
-	} else {
-		r.statusSeen[0].Add(1)
-	}
-}
-
 // connect serves a CONNECT request (RFC 9110 section 9.3.6): a forward-proxy tunnel to
 // an authority on the allow list. Everything else is refused: an open CONNECT proxy
 // would let anyone reach any port from this host.
@@ -909,7 +899,7 @@ func (c *conn) connect(n int) bool {
 	}
 	defer up.Close()
 	c.br.Discard(n)
-	s.stats.countStatus(200)
+	s.countAnswer(nil, nil, 200)
 	c.bw.WriteString("HTTP/1.1 200 Connection Established\r\nVia: ")
 	c.bw.Write(s.via)
 	c.bw.WriteString("\r\n\r\n")
@@ -997,8 +987,7 @@ func (c *conn) redirect(r *route, host, target []byte, n int) bool {
 	}
 	keep := !h.close && !h.chunked && h.contentLength <= 0 && !c.srv.closing.Load()
 	c.status = r.redirectCode
-	c.srv.stats.countStatus(r.redirectCode)
-	r.count(r.redirectCode)
+	c.srv.countAnswer(r, nil, r.redirectCode)
 	w.WriteString("HTTP/1.1 ")
 	w.Write(strconv.AppendInt(w.AvailableBuffer(), int64(r.redirectCode), 10))
 	w.WriteByte(' ')

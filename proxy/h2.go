@@ -329,8 +329,7 @@ func (h h2Handler) serve(st *h2Stream) {
 	}
 	st.rawHead = h.responseHead(hr, resp, rt, p, u)
 	defer func() { st.rawHead = nil }() // it lives in hr, which goes back to the pool
-	rt.count(resp.status)
-	s.stats.countStatus(resp.status)
+	s.countAnswer(rt, u, resp.status)
 	if s.cfg.AccessLog {
 		s.log.Info("access", "remote", string(c.remote), "method", st.method, "target", st.path,
 			"status", resp.status, "upstream", u.addr, "proto", "HTTP/2.0")
@@ -463,8 +462,7 @@ func (h h2Handler) redirect(st *h2Stream, c *conn, rt *route, target []byte) {
 	} else {
 		loc = append(loc, '/')
 	}
-	rt.count(rt.redirectCode)
-	s.stats.countStatus(rt.redirectCode)
+	s.countAnswer(rt, nil, rt.redirectCode)
 	st.Header().Set("Location", string(loc))
 	st.WriteHeader(rt.redirectCode)
 }
@@ -571,8 +569,7 @@ func (h h2Handler) forwardH2(w http.ResponseWriter, r *http.Request, c *conn, ta
 		hdr.Add("Set-Cookie", p.cfg.StickyCookie+"="+u.stickyID+"; Path=/; HttpOnly")
 	}
 	st := resp.StatusCode
-	rt.count(st)
-	s.stats.countStatus(st)
+	s.countAnswer(rt, u, st)
 	if s.cfg.AccessLog {
 		s.log.Info("access", "remote", string(c.remote), "method", r.Method, "target", r.RequestURI,
 			"status", st, "upstream", u.addr, "proto", r.Proto)

@@ -234,7 +234,7 @@ func (c *h2Conn) runStream(st *h2Stream) {
 
 // refuse answers a request the proxy does not serve, as http.Error would.
 func (st *h2Stream) refuse(se *statusError) {
-	st.c.s.stats.countStatus(se.code)
+	st.c.s.countAnswer(nil, nil, se.code)
 	h := st.Header()
 	h.Set("Content-Type", "text/plain; charset=utf-8")
 	h.Set("X-Content-Type-Options", "nosniff")

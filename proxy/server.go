@@ -91,14 +91,14 @@ func (t *table) retire() {
 
 // route is a compiled Route.
 type route struct {
-	name       string
-	host       string // lower case; "*.x" for a wildcard
-	path       string
-	prefix     bool
-	methods    [][]byte
-	headers    []headerMatch
-	pool       *pool
-	statusSeen [6]atomic.Uint64 // answers by class: 1xx..5xx, and [0] for other
+	name    string
+	host    string // lower case; "*.x" for a wildcard
+	path    string
+	prefix  bool
+	methods [][]byte
+	headers []headerMatch
+	pool    *pool
+	answers statusCounts // answers sent, by status class
 
 	readTimeout            time.Duration // 0: the pool's; -1: none
 	redirect               string        // "" (proxy), "https", or a URL prefix

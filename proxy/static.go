@@ -584,8 +584,7 @@ func (c *conn) serveStatic(r *route, target []byte, n int) bool {
 		keep = false // an HTTP/1.0 client learns the end of the gzip stream from the close
 	}
 	c.status = rep.status
-	s.stats.countStatus(rep.status)
-	r.count(rep.status)
+	s.countAnswer(r, nil, rep.status)
 	w.WriteString("HTTP/1.1 ")
 	w.Write(strconv.AppendInt(w.AvailableBuffer(), int64(rep.status), 10))
 	w.WriteByte(' ')
@@ -715,8 +714,7 @@ func (r *route) serveStaticHTTP(w http.ResponseWriter, req *http.Request, s *Ser
 	case rep.status != 304:
 		hd.Set("Content-Type", "text/plain; charset=utf-8")
 	}
-	r.count(rep.status)
-	s.stats.countStatus(rep.status)
+	s.countAnswer(r, nil, rep.status)
 	w.WriteHeader(rep.status)
 	if req.Method == "HEAD" || rep.status == 304 {
 		return

@@ -13,16 +13,32 @@ import (
 type stats struct {
 	clientConns atomic.Int64
 	requests    atomic.Uint64
-	byClass     [6]atomic.Uint64 // answers by status class, [0] for other
+	answers     statusCounts
 	inFlight    atomic.Int64
 	shed        atomic.Uint64 // requests refused by MaxInFlight
 }
 
-func (s *stats) countStatus(code int) {
+// statusCounts counts answers by status class: [1] to [5] for 1xx to 5xx, [0] for any
+// other code.
+type statusCounts [6]atomic.Uint64
+
+func (c *statusCounts) add(code int) {
 	if code >= 100 && code < 600 {
-		s.byClass[code/100].Add(1)
+		c[code/100].Add(1)
 	} else {
-		s.byClass[0].Add(1)
+		c[0].Add(1)
+	}
+}
+
+// countAnswer counts an answer sent to a client: server-wide, for route r and for host u,
+// which is nil when the proxy answered itself (static files, redirects, errors).
+func (s *Server) countAnswer(r *route, u *upstream, code int) {
+	s.stats.answers.add(code)
+	if r != nil {
+		r.answers.add(code)
+	}
+	if u != nil {
+		u.answers.add(code)
 	}
 }
 
@@ -45,6 +61,7 @@ var (
 	descResponses  = prometheus.NewDesc("gantry_proxy_responses_total", "Responses sent to clients, by status class.", []string{"class"}, nil)
 	descRoute      = prometheus.NewDesc("gantry_proxy_route_responses_total", "Upstream responses forwarded, by route and status class.", []string{"route", "class"}, nil)
 	descHostReq    = prometheus.NewDesc("gantry_proxy_upstream_requests_total", "Requests sent (or attempted) to an upstream host.", []string{"pool", "host"}, nil)
+	descHostResp   = prometheus.NewDesc("gantry_proxy_upstream_responses_total", "Responses from an upstream host forwarded to clients, by status class.", []string{"pool", "host", "class"}, nil)
 	descHostFail   = prometheus.NewDesc("gantry_proxy_upstream_failures_total", "Connection errors, timeouts and 5xx answers from an upstream host.", []string{"pool", "host"}, nil)
 	descHostFlight = prometheus.NewDesc("gantry_proxy_upstream_in_flight", "Requests in flight to an upstream host.", []string{"pool", "host"}, nil)
 	descHostOpen   = prometheus.NewDesc("gantry_proxy_upstream_connections", "Connections open to an upstream host.", []string{"pool", "host"}, nil)
@@ -59,7 +76,7 @@ var (
 )
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descConns, descRequests, descResponses, descRoute, descHostReq,
+	for _, d := range []*prometheus.Desc{descConns, descRequests, descResponses, descRoute, descHostReq, descHostResp,
 		descHostFail, descHostFlight, descHostOpen, descHostUp, descHostEject, descRetries, descBudget, descNoHost,
 		descBreaker, descInFlight, descShed} {
 		ch <- d
@@ -74,14 +91,14 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descInFlight, prometheus.GaugeValue, float64(s.stats.inFlight.Load()))
 	ch <- prometheus.MustNewConstMetric(descShed, prometheus.CounterValue, float64(s.stats.shed.Load()))
 	s.collectMore(ch)
-	for i := range s.stats.byClass {
-		ch <- prometheus.MustNewConstMetric(descResponses, prometheus.CounterValue, float64(s.stats.byClass[i].Load()), className(i))
+	for i := range s.stats.answers {
+		ch <- prometheus.MustNewConstMetric(descResponses, prometheus.CounterValue, float64(s.stats.answers[i].Load()), className(i))
 	}
 	routes := s.table.Load().routes
 	for i := range routes {
 		r := routes[i]
-		for k := range r.statusSeen {
-			if v := r.statusSeen[k].Load(); v > 0 {
+		for k := range r.answers {
+			if v := r.answers[k].Load(); v > 0 {
 				ch <- prometheus.MustNewConstMetric(descRoute, prometheus.CounterValue, float64(v), r.name, className(k))
 			}
 		}
@@ -95,6 +112,11 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 			}
 			ch <- prometheus.MustNewConstMetric(descHostReq, prometheus.CounterValue, float64(u.requests.Load()), p.name, u.addr)
 			ch <- prometheus.MustNewConstMetric(descHostFail, prometheus.CounterValue, float64(u.failures.Load()), p.name, u.addr)
+			for k := range u.answers {
+				if v := u.answers[k].Load(); v > 0 {
+					ch <- prometheus.MustNewConstMetric(descHostResp, prometheus.CounterValue, float64(v), p.name, u.addr, className(k))
+				}
+			}
 			ch <- prometheus.MustNewConstMetric(descHostFlight, prometheus.GaugeValue, float64(u.inflight.Load()), p.name, u.addr)
 			ch <- prometheus.MustNewConstMetric(descHostOpen, prometheus.GaugeValue, float64(u.open.Load()), p.name, u.addr)
 			ch <- prometheus.MustNewConstMetric(descHostUp, prometheus.GaugeValue, up, p.name, u.addr)

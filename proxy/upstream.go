@@ -41,6 +41,7 @@ type upstream struct {
 	checkPasses, checkFails int
 
 	requests, failures, ejected atomic.Uint64 // counters for metrics
+	answers                     statusCounts  // its responses forwarded to clients, by status class
 }
 
 // upConn is one connection to an upstream host with its buffers.

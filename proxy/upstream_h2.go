@@ -385,8 +385,7 @@ func (c *conn) proxyH2(rt *route, host, target []byte, n int) bool {
 		w.WriteString("Connection: keep-alive\r\n")
 	}
 	w.WriteString("\r\n")
-	rt.count(st)
-	s.stats.countStatus(st)
+	s.countAnswer(rt, u, st)
 	c.status, c.upstream = st, u.addr
 	if mode != bodyNone {
 		if mode != bodyLength {
