@@ -231,6 +231,7 @@ func TestListDeque(t *testing.T) {
 	l := &list{}
 	var ref [][]byte
 	var popped [][2][]byte // views returned by pops, and what they must still read
+	held := 0              // the bytes of ref's elements
 	rng := rand.New(rand.NewPCG(3, 4))
 	for step := range 30000 {
 		v := []byte(fmt.Sprint(step))
@@ -250,9 +251,11 @@ func TestListDeque(t *testing.T) {
 		case op == 0:
 			l.pushFront(v)
 			ref = append([][]byte{v}, ref...)
+			held += len(v)
 		case op == 1:
 			l.pushBack(v)
 			ref = append(ref, v)
+			held += len(v)
 		case len(ref) == 0:
 		case op == 2:
 			got := l.popBack()
@@ -260,6 +263,7 @@ func TestListDeque(t *testing.T) {
 				t.Fatalf("step %d: popBack %q, want %q", step, got, ref[len(ref)-1])
 			}
 			popped = append(popped, [2][]byte{got, ref[len(ref)-1]})
+			held -= len(got)
 			ref = ref[:len(ref)-1]
 		case op == 3:
 			got := l.popFront()
@@ -267,10 +271,12 @@ func TestListDeque(t *testing.T) {
 				t.Fatalf("step %d: popFront %q, want %q", step, got, ref[0])
 			}
 			popped = append(popped, [2][]byte{got, ref[0]})
+			held -= len(got)
 			ref = ref[1:]
 		default:
 			i := rng.IntN(len(ref))
 			l.set(i, v)
+			held += len(v) - len(ref[i])
 			ref[i] = v
 		}
 		if l.len() != len(ref) {
@@ -282,12 +288,8 @@ func TestListDeque(t *testing.T) {
 				t.Fatalf("step %d: at(%d) = %q, want %q", step, i, l.at(i), ref[i])
 			}
 		}
-		var bytesHeld int
-		for _, v := range ref {
-			bytesHeld += len(v)
-		}
-		if m := l.memSize(); m > 2*int64(bytesHeld)+160*int64(len(ref))+64<<10 {
-			t.Fatalf("step %d: %d bytes of memory for %d elements of %d bytes", step, m, len(ref), bytesHeld)
+		if m := l.memSize(); m > 2*int64(held)+160*int64(len(ref))+64<<10 {
+			t.Fatalf("step %d: %d bytes of memory for %d elements of %d bytes", step, m, len(ref), held)
 		}
 		if step%500 == 0 || step > 29900 {
 			checkListOrder(t, l, ref)
