@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -63,6 +64,59 @@ func TestDBCommands(t *testing.T) {
 	}
 	if code, _, errs = gantry(t, "db", "dump", path, "--bucket", "nope"); code != 1 || !strings.Contains(errs, "bucket not found") {
 		t.Fatalf("dump of a missing bucket: %d %s", code, errs)
+	}
+}
+
+// TestDBStatsReportsTheFile: every line of `gantry db stats` shows what store's own Check
+// finds in the same file, and the counts add up to what makeDB wrote.
+func TestDBStatsReportsTheFile(t *testing.T) {
+	path := makeDB(t)
+	code, out, errs := gantry(t, "db", "stats", path)
+	if code != 0 {
+		t.Fatalf("stats: %d\n%s", code, errs)
+	}
+	got := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		i := strings.LastIndex(line, "  ")
+		if i < 0 {
+			t.Fatalf("stats line without a value: %q", line)
+		}
+		got[strings.TrimSpace(line[:i])] = strings.TrimSpace(line[i:])
+	}
+
+	db, err := store.Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := db.Check()
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"page size":       fmt.Sprint(rep.PageSize),
+		"pages":           fmt.Sprint(rep.Pages),
+		"branch pages":    fmt.Sprint(rep.BranchPages),
+		"leaf pages":      fmt.Sprint(rep.LeafPages),
+		"overflow pages":  fmt.Sprint(rep.OverflowPages),
+		"free pages":      fmt.Sprint(rep.FreePages),
+		"height":          fmt.Sprint(rep.Height),
+		"leaf fill":       fmt.Sprintf("%.1f%%", 100*rep.LeafFill),
+		"keys":            fmt.Sprint(rep.Keys), // 600 in the buckets and an entry in the root for each bucket
+		`bucket "orders"`: "300 keys",
+		`bucket "users"`:  "300 keys",
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("stats %q = %q, want %q", k, got[k], v)
+		}
+	}
+	if rep.LeafPages == 0 || rep.Pages < rep.BranchPages+rep.LeafPages+rep.OverflowPages+rep.FreePages {
+		t.Errorf("pages %d do not hold branch %d + leaf %d + overflow %d + free %d", rep.Pages,
+			rep.BranchPages, rep.LeafPages, rep.OverflowPages, rep.FreePages)
+	}
+	if _, err := strconv.ParseInt(got["wal file bytes at open"], 10, 64); err != nil {
+		t.Errorf("wal file bytes at open = %q, want a byte count", got["wal file bytes at open"])
 	}
 }
 
