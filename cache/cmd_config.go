@@ -15,6 +15,9 @@ type param struct {
 	// bad ends CONFIG SET's error when set refuses a value; Redis's text for
 	// numbers when empty.
 	bad string
+	// An integer's bounds, when max is set: a number outside them gets Redis's
+	// range error rather than bad.
+	min, max int64
 }
 
 var params = map[string]param{
@@ -49,23 +52,25 @@ var params = map[string]param{
 		get: func(cfg *Config) string { return strconv.FormatInt(int64(cfg.Timeout/time.Second), 10) },
 		set: func(cfg *Config, v string) bool {
 			n, ok := parseInt([]byte(v))
-			if !ok || n < 0 {
+			if !ok || n < 0 || n > math.MaxInt32 {
 				return false
 			}
 			cfg.Timeout = time.Duration(n) * time.Second
 			return true
 		},
+		max: math.MaxInt32,
 	},
 	"maxclients": {
 		get: func(cfg *Config) string { return strconv.Itoa(cfg.MaxClients) },
 		set: func(cfg *Config, v string) bool {
 			n, ok := parseInt([]byte(v))
-			if !ok || n < 1 {
+			if !ok || n < 1 || n > math.MaxUint32 {
 				return false
 			}
 			cfg.MaxClients = int(n)
 			return true
 		},
+		min: 1, max: math.MaxUint32,
 	},
 	"databases": {get: func(cfg *Config) string { return strconv.Itoa(cfg.Databases) }},
 	"appendonly": {get: func(cfg *Config) string {
@@ -150,6 +155,9 @@ func cmdConfigSet(c *client, args [][]byte) {
 			bad := p.bad
 			if bad == "" {
 				bad = "argument couldn't be parsed into an integer"
+			}
+			if n, ok := parseInt(args[i+1]); ok && p.max != 0 && (n < p.min || n > p.max) {
+				bad = "argument must be between " + strconv.FormatInt(p.min, 10) + " and " + strconv.FormatInt(p.max, 10) + " inclusive"
 			}
 			c.w.Error("ERR CONFIG SET failed (possibly related to argument '" + name + "') - " + bad)
 			return

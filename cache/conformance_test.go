@@ -54,6 +54,12 @@ CONFIG GET appendfsync
 CONFIG SET appendfsync everysec
 CONFIG SET maxmemory-policy bogus
 CONFIG SET maxmemory bogus
+CONFIG SET timeout -1
+CONFIG SET timeout 2147483648
+CONFIG SET timeout abc
+CONFIG SET maxclients 0
+CONFIG SET maxclients 4294967296
+CONFIG SET maxclients x
 OBJECT
 OBJECT ENCODING nokey
 DBSIZE
