@@ -45,6 +45,7 @@ type loop struct {
 	// Only the loop's goroutine touches the fields below.
 	byFD      []*client // the loop's connections by file descriptor
 	n         int       // how many
+	now       int64     // Unix ms when the last epoll_wait returned events
 	lastSweep time.Time
 }
 
@@ -140,6 +141,9 @@ func (l *loop) run() {
 	defer l.s.wg.Done()
 	for {
 		n, err := syscall.EpollWait(l.epfd, l.events, l.waitMillis())
+		if n > 0 {
+			l.now = time.Now().UnixMilli()
+		}
 		if err != nil && err != syscall.EINTR {
 			l.s.log.Error("cache: epoll_wait failed", "err", err)
 			n = 0
@@ -165,10 +169,11 @@ func (l *loop) run() {
 	}
 }
 
-// waitMillis is how long epoll_wait may block: for ever, unless an idle timeout
-// needs the sweep.
+// waitMillis is how long epoll_wait may block: for ever without connections,
+// else until the next idle sweep (a CONFIG SET timeout may come through another
+// loop while this one waits).
 func (l *loop) waitMillis() int {
-	if l.s.idleTimeout() > 0 && l.n > 0 {
+	if l.n > 0 {
 		return int(loopSweep / time.Millisecond)
 	}
 	return -1
@@ -206,6 +211,7 @@ func (l *loop) add(c *client) {
 	}
 	l.byFD[sk.fd] = c
 	l.n++
+	sk.lastRead = time.Now().UnixMilli()
 }
 
 // forget removes c's socket from the loop.
@@ -245,6 +251,7 @@ func (l *loop) done() bool {
 func (l *loop) serve(c *client) {
 	sk := c.conn.(*sock)
 	sk.readable = true
+	sk.lastRead = l.now
 	for {
 		args, err := c.r.ReadCommand()
 		if err == errWouldBlock {
@@ -283,8 +290,10 @@ func (l *loop) serve(c *client) {
 	}
 }
 
-// mustWait reports whether the command in args may wait (a blocking command, a
-// subscription), which a loop must not: such a client is handed to a goroutine.
+// mustWait reports whether the command in args may wait (a blocking command) or
+// subscribe (publishers then write to the client from their goroutines), which a
+// loop must not allow: such a client is handed to a goroutine. This holds for a
+// command queued in MULTI too, so no EXEC run by a loop subscribes.
 func (l *loop) mustWait(c *client, args [][]byte) bool {
 	name := args[0]
 	if len(name) > len(c.lower) {
@@ -296,8 +305,12 @@ func (l *loop) mustWait(c *client, args [][]byte) bool {
 	if cmd == nil {
 		return false
 	}
-	return cmd.flags&fBlocking != 0 || cmd.flags&(fPubsub|fSubOK) == fPubsub|fSubOK
+	return cmd.flags&fBlocking != 0 || subscribes(cmd)
 }
+
+// subscribes reports whether cmd is one of the (P)(UN)SUBSCRIBE commands, which
+// switch the client's output to a queue written by another goroutine.
+func subscribes(cmd *command) bool { return cmd.flags&(fPubsub|fSubOK) == fPubsub|fSubOK }
 
 // handoff moves c from the loop to a goroutine of its own, which first writes what
 // the socket did not take, then runs first (a command already read), then goes on
@@ -342,12 +355,11 @@ func (l *loop) sweep() {
 		return
 	}
 	l.lastSweep = now
-	ns := now.UnixNano()
+	// Measured from the last read, as Redis does from the last interaction, so
+	// that a timeout set by CONFIG SET applies to clients already idle.
+	idle := now.UnixMilli() - l.s.idleTimeout().Milliseconds()
 	for _, c := range l.byFD {
-		if c == nil {
-			continue
-		}
-		if d := c.conn.(*sock).deadline.Load(); d != 0 && ns > d {
+		if c != nil && c.conn.(*sock).lastRead < idle {
 			l.close(c)
 		}
 	}
@@ -375,8 +387,9 @@ type sock struct {
 
 	laddr, raddr net.Addr
 	readable     bool         // fd mode: one read is allowed in this pass
+	lastRead     int64        // fd mode: Unix ms of the last readiness served (idle timeout)
 	pending      []byte       // fd mode: what a write could not write at once
-	deadline     atomic.Int64 // fd mode: the idle deadline in Unix ns, 0 for none
+	deadline     atomic.Int64 // fd mode: the read deadline in Unix ns, 0 for none, for toNet
 	closed       atomic.Bool  // Close was called
 }
 

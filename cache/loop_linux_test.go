@@ -202,3 +202,54 @@ func TestLoopShutdown(t *testing.T) {
 		}
 	}
 }
+
+// A subscription queued in MULTI also takes the client out of the loop, so that
+// EXEC does not subscribe in it: publishers write to a subscriber from their own
+// goroutines.
+func TestLoopHandsSubscribeInExecToGoroutine(t *testing.T) {
+	srv, addr := startServer(t, Config{})
+	sub, pub := dialRaw(t, addr), dialRaw(t, addr)
+	for _, cmd := range [][]string{{"MULTI"}, {"SUBSCRIBE", "ch"}} {
+		if got := sub.do(cmd...); got != "+OK\r\n" && got != "+QUEUED\r\n" {
+			t.Fatalf("%v = %q", cmd, got)
+		}
+	}
+	waitModes(t, srv, 1, 1)
+	if got := sub.do("EXEC"); got != "*1\r\n*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n" {
+		t.Fatalf("EXEC = %q", got)
+	}
+	waitModes(t, srv, 1, 1)
+	for i := range 20 {
+		if got := pub.do("PUBLISH", "ch", strconv.Itoa(i)); got != ":1\r\n" {
+			t.Fatalf("PUBLISH = %q", got)
+		}
+	}
+	for i := range 20 {
+		v := strconv.Itoa(i)
+		want := "*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$" + strconv.Itoa(len(v)) + "\r\n" + v + "\r\n"
+		if got := sub.reply(); got != want {
+			t.Fatalf("message %d = %q, want %q", i, got, want)
+		}
+	}
+}
+
+// CONFIG SET timeout applies to a loop's clients that are already idle.
+func TestLoopIdleTimeoutSetLater(t *testing.T) {
+	srv, addr := startServer(t, Config{})
+	idle, admin := dialRaw(t, addr), dialRaw(t, addr)
+	if got := idle.do("PING"); got != "+PONG\r\n" {
+		t.Fatal(got)
+	}
+	if got := admin.do("CONFIG", "SET", "timeout", "1"); got != "+OK\r\n" {
+		t.Fatalf("CONFIG SET timeout = %q", got)
+	}
+	// admin keeps talking; idle says nothing more and is closed after about 1 s.
+	waitFor(t, "idle client closed", func() bool {
+		admin.do("PING")
+		return srv.Stats().Clients == 1
+	})
+	idle.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := idle.br.ReadByte(); err != io.EOF {
+		t.Fatalf("idle client read: %v, want EOF", err)
+	}
+}
