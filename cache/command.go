@@ -101,21 +101,26 @@ const (
 	errOOM       = "OOM command not allowed when used memory > 'maxmemory'."
 )
 
+// named returns the top-level command called name (in any case), or nil.
+func (c *client) named(name []byte) *command {
+	if last := c.cmd; last != nil && last.plain && isName(name, last.name) {
+		// The commands of a pipeline are mostly alike: comparing with the last
+		// one's name costs less than lower-casing and hashing for the table.
+		return last
+	}
+	if len(name) > len(c.lower) {
+		return nil
+	}
+	n := copy(c.lower[:], name)
+	lowerASCII(c.lower[:n])
+	return c.s.cmds[string(c.lower[:n])]
+}
+
 // lookup finds the command named by args[0] (and args[1] for a container command
 // such as CLIENT). It writes the error reply and returns nil when there is none
 // or the arity is wrong.
 func (c *client) lookup(args [][]byte) *command {
-	name := args[0]
-	var cmd *command
-	if last := c.cmd; last != nil && last.plain && isName(name, last.name) {
-		// The commands of a pipeline are mostly alike: comparing with the last
-		// one's name costs less than lower-casing and hashing for the table.
-		cmd = last
-	} else if len(name) <= len(c.lower) {
-		n := copy(c.lower[:], name)
-		lowerASCII(c.lower[:n])
-		cmd = c.s.cmds[string(c.lower[:n])]
-	}
+	cmd := c.named(args[0])
 	if cmd == nil {
 		c.w.Error(unknownCommand(args))
 		return nil
