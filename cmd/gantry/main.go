@@ -116,11 +116,11 @@ func usage(w io.Writer) {
 }
 
 func runHelp(ctx context.Context, s stdio, args []string) error {
-	switch len(args) {
-	case 0:
+	switch {
+	case len(args) == 0 || len(args) == 1 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help"):
 		usage(s.out)
 		return nil
-	case 1:
+	case len(args) == 1:
 		cmd, ok := lookup(args[0])
 		if !ok || cmd.name == "help" {
 			return usageError{err: fmt.Errorf("unknown command %q", args[0])}

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"net"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -106,6 +108,32 @@ func TestEveryCommandHasHelp(t *testing.T) {
 		code, stdout, stderr := gantry(t, c.name, "--help")
 		if code != 0 || !strings.Contains(stdout, "Usage:") {
 			t.Errorf("gantry %s --help: exit %d, stdout %q, stderr %q", c.name, code, stdout, stderr)
+		}
+	}
+}
+
+// TestServersListenOnLoopbackByDefault: every address flag of every command defaults to a
+// loopback address, so that a server started without flags is not reachable from other
+// machines. The servers must have at least their main and admin listeners among them.
+func TestServersListenOnLoopbackByDefault(t *testing.T) {
+	addrDefault := regexp.MustCompile(`\(default "([^"]*):(\d+)"\)`)
+	servers := map[string]int{}
+	for _, c := range commands() {
+		code, out, errs := gantry(t, c.name, "-h")
+		if code != 0 {
+			t.Fatalf("gantry %s -h: exit %d\n%s", c.name, code, errs)
+		}
+		for _, m := range addrDefault.FindAllStringSubmatch(out+errs, -1) {
+			host := m[1]
+			if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+				t.Errorf("gantry %s: an address flag defaults to %s:%s, not a loopback address", c.name, host, m[2])
+			}
+			servers[c.name]++
+		}
+	}
+	for _, name := range []string{"proxy", "cache", "broker"} {
+		if servers[name] < 2 {
+			t.Errorf("gantry %s -h shows %d address defaults, want its main and admin listeners", name, servers[name])
 		}
 	}
 }
