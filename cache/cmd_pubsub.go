@@ -1,5 +1,7 @@
 package cache
 
+import "slices"
+
 func (c *client) ensureSubs() {
 	if c.subs == nil {
 		c.subs = &subscriptions{channels: map[string]struct{}{}, patterns: map[string]struct{}{}}
@@ -31,6 +33,9 @@ func cmdSubscribe(c *client, args [][]byte) {
 		if _, ok := set[string(a)]; !ok {
 			set[string(a)] = struct{}{}
 			c.s.pubsub.add(c, string(a), pattern)
+			if pattern {
+				c.subs.order = append(c.subs.order, string(a))
+			}
 		}
 		c.subReply(kind, a, false)
 	}
@@ -53,6 +58,9 @@ func cmdUnsubscribe(c *client, args [][]byte) {
 		if _, ok := set[string(a)]; ok {
 			delete(set, string(a))
 			c.s.pubsub.remove(c, string(a), pattern)
+			if pattern {
+				c.subs.order = slices.DeleteFunc(c.subs.order, func(p string) bool { return p == string(a) })
+			}
 		}
 		c.subReply(kind, a, false)
 	}
@@ -70,11 +78,23 @@ func (c *client) unsubscribeAll(pattern, quiet bool) {
 	if len(set) == 0 && !quiet {
 		c.subReply(kind, nil, true)
 	}
-	for name := range set {
+	leave := func(name string) {
 		delete(set, name)
 		c.s.pubsub.remove(c, name, pattern)
 		if !quiet {
 			c.subReply(kind, []byte(name), false)
+		}
+	}
+	if pattern {
+		// Redis 7.0 keeps a client's patterns in a list: they go in the order
+		// they came. (Its channels are a dict, whose order no client can rely on.)
+		for _, name := range c.subs.order {
+			leave(name)
+		}
+		c.subs.order = c.subs.order[:0]
+	} else {
+		for name := range set {
+			leave(name)
 		}
 	}
 	c.nsub.Store(int32(len(c.subs.channels)))

@@ -25,6 +25,7 @@ func newPubsub() *pubsub {
 type subscriptions struct {
 	channels map[string]struct{}
 	patterns map[string]struct{}
+	order    []string // the patterns in the order subscribed, as Redis 7.0's list (cmd_pubsub.go)
 }
 
 func (ss *subscriptions) count() int { return len(ss.channels) + len(ss.patterns) }
