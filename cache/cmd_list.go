@@ -587,11 +587,7 @@ func (c *client) waitBlocked() {
 	}
 	c.unblock(w)
 	if !ok {
-		if w.dest != nil {
-			c.w.Null()
-		} else {
-			c.w.NullArray()
-		}
+		c.w.NullArray() // for BLMOVE too: Redis answers every list wait that times out so
 		return
 	}
 	if w.dest != nil {

@@ -117,8 +117,10 @@ func cmdPubsubChannels(c *client, args [][]byte) {
 	}
 }
 
+// cmdPubsubNumSub answers with channel, count pairs in a flat array, a map in neither
+// protocol, as Redis 7 does.
 func cmdPubsubNumSub(c *client, args [][]byte) {
-	c.w.Map(len(args) - 2)
+	c.w.Array(2 * (len(args) - 2))
 	for _, a := range args[2:] {
 		c.w.Bulk(a)
 		c.w.Int(int64(c.s.pubsub.numSub(string(a))))

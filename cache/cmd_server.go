@@ -4,8 +4,10 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"fmt"
+	"net"
 	"os"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -359,8 +361,30 @@ func (s *Server) sortedCommands() []*command {
 
 func cmdCommandCount(c *client, args [][]byte) { c.w.Int(int64(len(c.s.cmds))) }
 
+// cmdCommandList lists the command names, all of them or those FILTERBY picks: a
+// PATTERN (a glob, any case), or a MODULE, which picks none since gantry has no modules.
+// FILTERBY ACLCAT is refused: gantry keeps no ACL categories to filter by.
 func cmdCommandList(c *client, args [][]byte) {
 	list := c.s.sortedCommands()
+	switch {
+	case len(args) == 2:
+	case len(args) == 5 && strings.EqualFold(string(args[2]), "filterby"):
+		switch strings.ToLower(string(args[3])) {
+		case "pattern":
+			list = slices.DeleteFunc(list, func(cmd *command) bool { return !globMatch(args[4], []byte(cmd.name), true) })
+		case "module":
+			list = nil
+		case "aclcat":
+			c.w.Error("ERR FILTERBY ACLCAT is not supported: gantry keeps no ACL categories")
+			return
+		default:
+			c.w.Error(errSyntax)
+			return
+		}
+	default:
+		c.w.Error(errSyntax)
+		return
+	}
 	c.w.Array(len(list))
 	for _, cmd := range list {
 		c.w.BulkString(cmd.name)
@@ -385,7 +409,7 @@ func (c *client) writeCommandInfo(list []*command) {
 	c.w.Array(len(list))
 	for _, cmd := range list {
 		if cmd == nil {
-			c.w.NullArray()
+			c.w.Null()
 			continue
 		}
 		c.writeOneInfo(cmd)
@@ -463,18 +487,30 @@ func cmdInfo(c *client, args [][]byte) {
 		if b.Len() > 0 {
 			b.WriteString("\r\n")
 		}
-		c.s.infoSection(&b, sec)
+		c.infoSection(&b, sec)
 	}
 	if want["commandstats"] || want["everything"] {
 		if b.Len() > 0 {
 			b.WriteString("\r\n")
 		}
-		c.s.infoSection(&b, "commandstats")
+		c.infoSection(&b, "commandstats")
 	}
 	c.w.Verbatim(b.String())
 }
 
-func (s *Server) infoSection(b *strings.Builder, sec string) {
+// multiplexing says how connections are served, for INFO: by event loops over epoll, or
+// by a goroutine each (other systems, Config.GoroutinePerConn, the append-only file on).
+func (s *Server) multiplexing() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.loops) > 0 {
+		return "epoll"
+	}
+	return "goroutines"
+}
+
+func (c *client) infoSection(b *strings.Builder, sec string) {
+	s := c.s
 	line := func(k string, v any) { fmt.Fprintf(b, "%s:%v\r\n", k, v) }
 	cfg := s.config()
 	st := s.Stats()
@@ -486,8 +522,11 @@ func (s *Server) infoSection(b *strings.Builder, sec string) {
 		line("redis_mode", "standalone")
 		line("os", runtime.GOOS+" "+runtime.GOARCH)
 		line("arch_bits", 64)
-		line("multiplexing_api", "goroutines")
+		line("multiplexing_api", s.multiplexing())
 		line("process_id", os.Getpid())
+		if _, port, err := net.SplitHostPort(c.laddr); err == nil {
+			line("tcp_port", port) // of the listener this client came in by
+		}
 		line("uptime_in_seconds", int64(time.Since(s.start)/time.Second))
 		line("uptime_in_days", int64(time.Since(s.start)/(24*time.Hour)))
 		line("hz", 10)

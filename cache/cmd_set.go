@@ -129,9 +129,12 @@ func cmdSPop(c *client, args [][]byte) {
 		return
 	}
 	if s == nil {
-		if withCount {
+		switch {
+		case withCount && pop:
+			c.w.Set(0) // as SPOP's members from a set that exists: a set in RESP3
+		case withCount:
 			c.w.Array(0)
-		} else {
+		default:
 			c.w.Null()
 		}
 		return

@@ -125,6 +125,19 @@ DBSIZE x
 INFO a b c d e f g h
 QUIT
 `},
+	// Replies the audit found to differ, fixed since.
+	{"audit fixes", `
+BLMOVE nokey dst LEFT RIGHT 0.01
+COMMAND INFO nosuchcommand
+COMMAND LIST FILTERBY PATTERN zadd
+COMMAND LIST FILTERBY PATTERN ZADD
+COMMAND LIST FILTERBY PATTERN nosuch*
+COMMAND LIST FILTERBY MODULE nosuch
+PUBSUB NUMSUB a b
+PUBSUB NUMSUB
+SPOP nokey 2
+SRANDMEMBER nokey 2
+`},
 }
 
 func TestAuditServerCommandsConformance(t *testing.T) {
@@ -150,6 +163,27 @@ func TestAuditServerCommandsConformance(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestAuditRESP3FixedReplies: the RESP3 replies the audit found to differ (SPOP's
+// empty set, PUBSUB NUMSUB's flat array), and INFO's tcp_port, which names the port the
+// client connected to.
+func TestAuditRESP3FixedReplies(t *testing.T) {
+	redisAddr := startRedis(t)
+	_, gantryAddr := startServer(t, Config{})
+	redis, gantry := dialRaw(t, redisAddr), dialRaw(t, gantryAddr)
+	redis.do("HELLO", "3")
+	gantry.do("HELLO", "3")
+	for _, line := range []string{"SPOP nokey 2", "SRANDMEMBER nokey 2", "PUBSUB NUMSUB a b", "PUBSUB NUMSUB", "COMMAND INFO nosuchcommand"} {
+		args := splitScriptLine(line)
+		if want, got := redis.do(args...), gantry.do(args...); got != want {
+			t.Errorf("RESP3 %s\n redis:  %q\n gantry: %q", line, want, got)
+		}
+	}
+	_, port, _ := net.SplitHostPort(gantryAddr)
+	if info := gantry.do("INFO", "server"); !strings.Contains(info, "\r\ntcp_port:"+port+"\r\n") {
+		t.Errorf("INFO server lacks tcp_port:%s:\n%s", port, info)
 	}
 }
 

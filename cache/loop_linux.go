@@ -295,17 +295,8 @@ func (l *loop) serve(c *client) {
 // loop must not allow: such a client is handed to a goroutine. This holds for a
 // command queued in MULTI too, so no EXEC run by a loop subscribes.
 func (l *loop) mustWait(c *client, args [][]byte) bool {
-	name := args[0]
-	if len(name) > len(c.lower) {
-		return false
-	}
-	n := copy(c.lower[:], name)
-	lowerASCII(c.lower[:n])
-	cmd := c.s.cmds[string(c.lower[:n])]
-	if cmd == nil {
-		return false
-	}
-	return cmd.flags&fBlocking != 0 || subscribes(cmd)
+	cmd := c.named(args[0])
+	return cmd != nil && (cmd.flags&fBlocking != 0 || subscribes(cmd))
 }
 
 // subscribes reports whether cmd is one of the (P)(UN)SUBSCRIBE commands, which
