@@ -9,15 +9,16 @@ import (
 	"golang.org/x/net/http2/hpack"
 )
 
-// BenchmarkH2RoundTrip measures one GET on an h2c connection through the proxy's HTTP/2
-// listener to an HTTP/1.1 backend. The client is a bare frame writer and reader, so that
-// the allocations reported are the proxy's (its HTTP/2 server included).
-func BenchmarkH2RoundTrip(b *testing.B) {
+// h2BenchConn opens an h2c connection to a proxy in front of a raw HTTP/1.1 backend, with
+// the preface and SETTINGS sent, and returns its framer and the header block of a GET
+// /small. Every request sends that same literal block: the encoder's table is not used
+// again. The connection closes when the benchmark ends.
+func h2BenchConn(b *testing.B) (*http2.Framer, []byte) {
 	c, err := net.Dial("tcp", serveBench(b, onePool(rawBackend(b))))
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer c.Close()
+	b.Cleanup(func() { c.Close() })
 	if _, err := c.Write([]byte(h2Preface)); err != nil {
 		b.Fatal(err)
 	}
@@ -32,8 +33,14 @@ func BenchmarkH2RoundTrip(b *testing.B) {
 		{":path", "/small"}, {"user-agent", "bench"}, {"accept", "*/*"}} {
 		enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
 	}
-	// Every request sends the same literal block: the encoder's table is not used again.
-	headers := append([]byte(nil), block.Bytes()...)
+	return fr, block.Bytes()
+}
+
+// BenchmarkH2RoundTrip measures one GET on an h2c connection through the proxy's HTTP/2
+// listener to an HTTP/1.1 backend. The client is a bare frame writer and reader, so that
+// the allocations reported are the proxy's (its HTTP/2 server included).
+func BenchmarkH2RoundTrip(b *testing.B) {
+	fr, headers := h2BenchConn(b)
 	id := uint32(1)
 	b.ReportAllocs()
 	for b.Loop() {
@@ -71,26 +78,7 @@ func BenchmarkH2RoundTrip(b *testing.B) {
 // streams overlap (several answers per write, frames from many workers).
 func BenchmarkH2Streams(b *testing.B) {
 	const inFlight = 10
-	c, err := net.Dial("tcp", serveBench(b, onePool(rawBackend(b))))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
-	if _, err := c.Write([]byte(h2Preface)); err != nil {
-		b.Fatal(err)
-	}
-	fr := http2.NewFramer(c, c)
-	fr.SetReuseFrames()
-	if err := fr.WriteSettings(); err != nil {
-		b.Fatal(err)
-	}
-	var block bytes.Buffer
-	enc := hpack.NewEncoder(&block)
-	for _, f := range [][2]string{{":method", "GET"}, {":scheme", "http"}, {":authority", "bench"},
-		{":path", "/small"}, {"user-agent", "bench"}, {"accept", "*/*"}} {
-		enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
-	}
-	headers := append([]byte(nil), block.Bytes()...)
+	fr, headers := h2BenchConn(b)
 	id := uint32(1)
 	send := func() {
 		if err := fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: headers, EndStream: true, EndHeaders: true}); err != nil {

@@ -215,12 +215,7 @@ func (c *h2Conn) serve() {
 		<-c.writerDone
 	}
 	c.mu.Lock()
-	c.dead = true
-	for _, st := range c.streams {
-		st.cancelLocked()
-		st.wakeBody()
-	}
-	c.room.Broadcast()
+	c.dieLocked()
 	c.mu.Unlock()
 	c.nc.Close()
 	if c.idle != nil {
@@ -232,6 +227,18 @@ func (c *h2Conn) serve() {
 }
 
 func (c *h2Conn) writerStarted() bool { return c.idle != nil }
+
+// dieLocked marks the connection dead and wakes whatever waits on it: every stream's
+// handler and body reader, and streams waiting for window or for room in the output
+// queue. c.mu is held.
+func (c *h2Conn) dieLocked() {
+	c.dead = true
+	for _, st := range c.streams {
+		st.cancelLocked()
+		st.wakeBody()
+	}
+	c.room.Broadcast()
+}
 
 // readFrames reads the preface and then frames until the connection ends or breaks.
 func (c *h2Conn) readFrames() error {
@@ -570,12 +577,7 @@ func (c *h2Conn) writeLoop() {
 			c.spare = buf[:0]
 		}
 		if err != nil {
-			c.dead = true
-			for _, st := range c.streams {
-				st.cancelLocked()
-				st.wakeBody()
-			}
-			c.room.Broadcast()
+			c.dieLocked()
 			c.mu.Unlock()
 			c.nc.Close() // the reader stops too
 			return
