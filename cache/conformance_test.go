@@ -11,10 +11,7 @@ import (
 // A line starting with "!" runs on both but is not compared, because its reply
 // legitimately differs (a client id, a time, a random pick); each such line says why.
 // Fields are split on spaces; "" is an empty argument and \s a space inside one.
-var conformance = []struct {
-	name   string
-	script string
-}{
+var conformance = []script{
 	{"connection", `
 PING
 PING hello
@@ -765,10 +762,20 @@ func splitScriptLine(line string) []string {
 	return fields
 }
 
-func TestConformance(t *testing.T) {
+func TestConformance(t *testing.T) { runScripts(t, conformance) }
+
+// script is a named conformance script: one command per line, as conformance's are.
+type script struct {
+	name   string
+	script string
+}
+
+// runScripts runs each script against a real redis-server and gantry, line by line on
+// one connection to each, after a FLUSHALL, and compares every reply byte for byte.
+func runScripts(t *testing.T, scripts []script) {
 	redisAddr := startRedis(t)
 	_, gantryAddr := startServer(t, Config{})
-	for _, tc := range conformance {
+	for _, tc := range scripts {
 		t.Run(tc.name, func(t *testing.T) {
 			redis, gantry := dialRaw(t, redisAddr), dialRaw(t, gantryAddr)
 			redis.do("FLUSHALL")

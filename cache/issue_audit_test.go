@@ -29,10 +29,7 @@ import (
 
 // auditScripts run against redis-server and gantry as TestConformance's scripts do:
 // the connection and server commands the conformance scripts leave out.
-var auditScripts = []struct {
-	name   string
-	script string
-}{
+var auditScripts = []script{
 	{"server", `
 SET k v
 SET e v EX 100
@@ -140,31 +137,7 @@ SRANDMEMBER nokey 2
 `},
 }
 
-func TestAuditServerCommandsConformance(t *testing.T) {
-	redisAddr := startRedis(t)
-	_, gantryAddr := startServer(t, Config{})
-	for _, tc := range auditScripts {
-		t.Run(tc.name, func(t *testing.T) {
-			redis, gantry := dialRaw(t, redisAddr), dialRaw(t, gantryAddr)
-			redis.do("FLUSHALL")
-			gantry.do("FLUSHALL")
-			for _, line := range strings.Split(tc.script, "\n") {
-				line = strings.TrimSpace(line)
-				if line == "" {
-					continue
-				}
-				args := splitScriptLine(line)
-				want, got := redis.do(args...), gantry.do(args...)
-				if want == "" {
-					t.Fatalf("%s: no reply from redis-server", line)
-				}
-				if got != want {
-					t.Errorf("%s\n redis:  %q\n gantry: %q", line, want, got)
-				}
-			}
-		})
-	}
-}
+func TestAuditServerCommandsConformance(t *testing.T) { runScripts(t, auditScripts) }
 
 // TestAuditRESP3FixedReplies: the RESP3 replies the audit found to differ (SPOP's
 // empty set, PUBSUB NUMSUB's flat array), and INFO's tcp_port, which names the port the
