@@ -14,6 +14,21 @@ import (
 	"gantry/internal/testenv"
 )
 
+// redisCLI returns a function that runs the real redis-cli against addr with the given
+// arguments and returns its output, trimmed; a failing redis-cli fails the test.
+func redisCLI(t *testing.T, addr string) func(args ...string) string {
+	cli := testenv.LookPath(t, "redis-cli")
+	host, port, _ := strings.Cut(addr, ":")
+	return func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command(cli, append([]string{"-h", host, "-p", port}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("redis-cli %v: %v\n%s", args, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+}
+
 // startServer runs a gantry cache on a free loopback port until the test ends.
 func startServer(t testing.TB, cfg Config) (*Server, string) {
 	t.Helper()

@@ -414,17 +414,8 @@ func TestClientKill(t *testing.T) {
 
 // redis-cli talks to gantry cache, inline and with its own command parsing.
 func TestRedisCLI(t *testing.T) {
-	cli := testenv.LookPath(t, "redis-cli")
 	_, addr := startServer(t, Config{})
-	host, port, _ := strings.Cut(addr, ":")
-	run := func(args ...string) string {
-		t.Helper()
-		out, err := exec.Command(cli, append([]string{"-h", host, "-p", port}, args...)...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("redis-cli %v: %v\n%s", args, err, out)
-		}
-		return strings.TrimSpace(string(out))
-	}
+	run := redisCLI(t, addr)
 	if got := run("SET", "greeting", "hello world"); got != "OK" {
 		t.Fatalf("SET = %q", got)
 	}
@@ -437,7 +428,8 @@ func TestRedisCLI(t *testing.T) {
 	if got := run("INFO", "keyspace"); !strings.Contains(got, "db0:keys=1") {
 		t.Fatalf("INFO keyspace = %q", got)
 	}
-	cmd := exec.Command(cli, "-h", host, "-p", port)
+	host, port, _ := strings.Cut(addr, ":")
+	cmd := exec.Command(testenv.LookPath(t, "redis-cli"), "-h", host, "-p", port)
 	cmd.Stdin = strings.NewReader("RPUSH l a b\nLRANGE l 0 -1\n")
 	out, err := cmd.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "a\nb") {

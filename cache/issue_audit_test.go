@@ -766,17 +766,8 @@ func TestAuditRedisBenchmark(t *testing.T) {
 // redis-cli's interactive features need COMMAND DOCS/INFO and more: hints, the
 // --scan mode, --stat-like INFO reading and RESP3 mode all work.
 func TestAuditRedisCLIModes(t *testing.T) {
-	cli := testenv.LookPath(t, "redis-cli")
 	_, addr := startServer(t, Config{})
-	host, port, _ := strings.Cut(addr, ":")
-	run := func(args ...string) string {
-		t.Helper()
-		out, err := exec.Command(cli, append([]string{"-h", host, "-p", port}, args...)...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("redis-cli %v: %v\n%s", args, err, out)
-		}
-		return strings.TrimSpace(string(out))
-	}
+	run := redisCLI(t, addr)
 	run("MSET", "user:1", "a", "user:2", "b", "other", "c")
 	if got := strings.Fields(run("--scan", "--pattern", "user:*")); !slices.Equal(slices.Sorted(slices.Values(got)), []string{"user:1", "user:2"}) {
 		t.Errorf("redis-cli --scan = %q", got)
