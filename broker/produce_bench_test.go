@@ -3,6 +3,7 @@ package broker
 import (
 	"encoding/binary"
 	"hash/crc32"
+	"net"
 	"os"
 	"testing"
 
@@ -38,6 +39,45 @@ func valueBatch(n, size int) []byte {
 	return b
 }
 
+// benchProduce is a Produce request as bench/broker's producer sends it: topic "bench",
+// 4 partitions with a batch of 1 MiB of 1 KiB records each. It is encoded once, with its
+// size prefix, so that the client's work stays out of the allocations reported; bytes is
+// the records' size, for b.SetBytes.
+func benchProduce(acks int16) (req *kmsg.ProduceRequest, frame []byte, bytes int64) {
+	batch := valueBatch(1000, 1024)
+	req = kmsg.NewPtrProduceRequest()
+	req.SetVersion(9)
+	req.Acks, req.TimeoutMillis = acks, 5000
+	rt := kmsg.NewProduceRequestTopic()
+	rt.Topic = "bench"
+	for i := range int32(4) {
+		rp := kmsg.NewProduceRequestTopicPartition()
+		rp.Partition, rp.Records = i, batch
+		rt.Partitions = append(rt.Partitions, rp)
+	}
+	req.Topics = append(req.Topics, rt)
+	frame = frameOf(req, 1)
+	frame = append(binary.BigEndian.AppendUint32(nil, uint32(len(frame))), frame...)
+	return req, frame, int64(4 * len(batch))
+}
+
+// readProduceAnswer reads one answer to req from c and fails on any partition's error.
+func readProduceAnswer(b *testing.B, c net.Conn, req *kmsg.ProduceRequest) {
+	answer, err := readFrame(c)
+	if err != nil {
+		b.Fatal(err)
+	}
+	resp := req.ResponseKind()
+	if err := resp.ReadFrom(answer[9:]); err != nil { // size, correlation id, tags
+		b.Fatal(err)
+	}
+	for _, p := range resp.(*kmsg.ProduceResponse).Topics[0].Partitions {
+		if p.ErrorCode != 0 {
+			b.Fatalf("partition %d: error %d", p.Partition, p.ErrorCode)
+		}
+	}
+}
+
 // BenchmarkProducePipelined sends acks=all Produce requests as franz-go does to a broker
 // that speaks Produce v4 or later: 4 partitions with a batch of 1 MiB each, 5 requests
 // in flight; the log is on the disk under the test's temporary directory. An op is one
@@ -49,45 +89,20 @@ func BenchmarkProducePipelined(b *testing.B) {
 		b.Fatal(err)
 	}
 	c := rawConn(b, br.addr)
-	batch := valueBatch(1000, 1024)
-	req := kmsg.NewPtrProduceRequest()
-	req.SetVersion(9)
-	req.Acks, req.TimeoutMillis = -1, 5000
-	rt := kmsg.NewProduceRequestTopic()
-	rt.Topic = "bench"
-	for i := range int32(4) {
-		rp := kmsg.NewProduceRequestTopicPartition()
-		rp.Partition, rp.Records = i, batch
-		rt.Partitions = append(rt.Partitions, rp)
-	}
-	req.Topics = append(req.Topics, rt)
-	frame := frameOf(req, 1)
-	frame = append(binary.BigEndian.AppendUint32(nil, uint32(len(frame))), frame...)
+	req, frame, n := benchProduce(-1)
 	const inFlight = 5
 	for range inFlight - 1 {
 		if _, err := c.Write(frame); err != nil {
 			b.Fatal(err)
 		}
 	}
-	b.SetBytes(int64(4 * len(batch)))
+	b.SetBytes(n)
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := c.Write(frame); err != nil {
 			b.Fatal(err)
 		}
-		answer, err := readFrame(c)
-		if err != nil {
-			b.Fatal(err)
-		}
-		resp := req.ResponseKind()
-		if err := resp.ReadFrom(answer[9:]); err != nil {
-			b.Fatal(err)
-		}
-		for _, p := range resp.(*kmsg.ProduceResponse).Topics[0].Partitions {
-			if p.ErrorCode != 0 {
-				b.Fatalf("partition %d: error %d", p.Partition, p.ErrorCode)
-			}
-		}
+		readProduceAnswer(b, c, req)
 	}
 	b.StopTimer()
 	for range inFlight - 1 {
@@ -115,39 +130,13 @@ func BenchmarkProduce(b *testing.B) {
 		b.Fatal(err)
 	}
 	c := rawConn(b, br.addr)
-	batch := valueBatch(1000, 1024)
-	req := kmsg.NewPtrProduceRequest()
-	req.SetVersion(9)
-	req.Acks, req.TimeoutMillis = 1, 5000
-	rt := kmsg.NewProduceRequestTopic()
-	rt.Topic = "bench"
-	for i := range int32(4) {
-		rp := kmsg.NewProduceRequestTopicPartition()
-		rp.Partition, rp.Records = i, batch
-		rt.Partitions = append(rt.Partitions, rp)
-	}
-	req.Topics = append(req.Topics, rt)
-	// Encoded once: the client's work stays out of the allocations reported.
-	frame := frameOf(req, 1)
-	frame = append(binary.BigEndian.AppendUint32(nil, uint32(len(frame))), frame...)
-	b.SetBytes(int64(4 * len(batch)))
+	req, frame, n := benchProduce(1)
+	b.SetBytes(n)
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := c.Write(frame); err != nil {
 			b.Fatal(err)
 		}
-		answer, err := readFrame(c)
-		if err != nil {
-			b.Fatal(err)
-		}
-		resp := req.ResponseKind()
-		if err := resp.ReadFrom(answer[9:]); err != nil { // size, correlation id, tags
-			b.Fatal(err)
-		}
-		for _, p := range resp.(*kmsg.ProduceResponse).Topics[0].Partitions {
-			if p.ErrorCode != 0 {
-				b.Fatalf("partition %d: error %d", p.Partition, p.ErrorCode)
-			}
-		}
+		readProduceAnswer(b, c, req)
 	}
 }
