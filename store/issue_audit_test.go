@@ -284,7 +284,11 @@ func TestKeyAndBucketLimits(t *testing.T) {
 func TestCursorStaysOnItsSnapshot(t *testing.T) {
 	db := openTest(t, &Options{NoSync: true, PageSize: 1024, CacheBytes: 16 << 10, CheckpointBytes: 16 << 10})
 	const n = 200
-	err := db.Update(func(tx *Tx) error {
+	// fill makes bucket b anew with n keys, each "old".
+	fill := func(tx *Tx) error {
+		if err := tx.DeleteBucket([]byte("b")); err != nil && !errors.Is(err, ErrBucketMissing) {
+			return err
+		}
 		b, err := tx.CreateBucket([]byte("b"))
 		if err != nil {
 			return err
@@ -295,8 +299,8 @@ func TestCursorStaysOnItsSnapshot(t *testing.T) {
 			}
 		}
 		return nil
-	})
-	if err != nil {
+	}
+	if err := db.Update(fill); err != nil {
 		t.Fatal(err)
 	}
 	for _, writable := range []bool{false, true} {
@@ -366,22 +370,7 @@ func TestCursorStaysOnItsSnapshot(t *testing.T) {
 			}
 			tx.Rollback()
 			// Put the bucket back for the next run.
-			err = db.Update(func(tx *Tx) error {
-				if err := tx.DeleteBucket([]byte("b")); err != nil {
-					return err
-				}
-				b, err := tx.CreateBucket([]byte("b"))
-				if err != nil {
-					return err
-				}
-				for i := range n {
-					if err := b.Put(fmt.Appendf(nil, "k%04d", i), []byte("old")); err != nil {
-						return err
-					}
-				}
-				return nil
-			})
-			if err != nil {
+			if err := db.Update(fill); err != nil {
 				t.Fatal(err)
 			}
 		})
