@@ -12,14 +12,21 @@ import (
 
 // producerBatch builds a record batch of n one-byte records from an idempotent producer.
 func producerBatch(pid int64, epoch int16, seq int32, n int) []byte {
+	return recordBatch(pid, epoch, seq, n, func(i int) []byte { return []byte{byte(seq) + byte(i)} })
+}
+
+// recordBatch builds a v2 record batch of n records, value(i) being the i-th record's
+// value, from producer pid with its epoch and base sequence (-1, -1, -1: no producer).
+func recordBatch(pid int64, epoch int16, seq int32, n int, value func(i int) []byte) []byte {
 	var recs []byte
-	for i := 0; i < n; i++ {
+	for i := range n {
+		v := value(i)
 		r := []byte{0}
 		r = binary.AppendVarint(r, 0)
 		r = binary.AppendVarint(r, int64(i))
 		r = binary.AppendVarint(r, -1)
-		r = binary.AppendVarint(r, 1)
-		r = append(r, byte(seq)+byte(i))
+		r = binary.AppendVarint(r, int64(len(v)))
+		r = append(r, v...)
 		r = binary.AppendVarint(r, 0)
 		recs = binary.AppendVarint(recs, int64(len(r)))
 		recs = append(recs, r...)

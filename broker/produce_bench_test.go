@@ -2,7 +2,6 @@ package broker
 
 import (
 	"encoding/binary"
-	"hash/crc32"
 	"net"
 	"os"
 	"testing"
@@ -10,41 +9,13 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// valueBatch is a record batch (no producer id) of n records with values of size bytes.
-func valueBatch(n, size int) []byte {
-	value := make([]byte, size)
-	var recs []byte
-	for i := range n {
-		r := []byte{0}
-		r = binary.AppendVarint(r, 0)
-		r = binary.AppendVarint(r, int64(i))
-		r = binary.AppendVarint(r, -1)
-		r = binary.AppendVarint(r, int64(size))
-		r = append(r, value...)
-		r = binary.AppendVarint(r, 0)
-		recs = binary.AppendVarint(recs, int64(len(r)))
-		recs = append(recs, r...)
-	}
-	b := make([]byte, 61, 61+len(recs))
-	be := binary.BigEndian
-	be.PutUint32(b[8:], uint32(49+len(recs)))
-	b[16] = 2
-	be.PutUint32(b[23:], uint32(n-1))
-	be.PutUint64(b[43:], ^uint64(0)) // producer id -1
-	be.PutUint16(b[51:], 0xffff)
-	be.PutUint32(b[53:], 0xffffffff)
-	be.PutUint32(b[57:], uint32(n))
-	b = append(b, recs...)
-	be.PutUint32(b[17:], crc32.Checksum(b[21:], crc32.MakeTable(crc32.Castagnoli)))
-	return b
-}
-
 // benchProduce is a Produce request as bench/broker's producer sends it: topic "bench",
 // 4 partitions with a batch of 1 MiB of 1 KiB records each. It is encoded once, with its
 // size prefix, so that the client's work stays out of the allocations reported; bytes is
 // the records' size, for b.SetBytes.
 func benchProduce(acks int16) (req *kmsg.ProduceRequest, frame []byte, bytes int64) {
-	batch := valueBatch(1000, 1024)
+	value := make([]byte, 1024)
+	batch := recordBatch(-1, -1, -1, 1000, func(int) []byte { return value })
 	req = kmsg.NewPtrProduceRequest()
 	req.SetVersion(9)
 	req.Acks, req.TimeoutMillis = acks, 5000
