@@ -36,6 +36,36 @@ func h2BenchConn(b *testing.B) (*http2.Framer, []byte) {
 	return fr, block.Bytes()
 }
 
+// awaitStreamEnd reads frames until stream id ends (any stream when id is 0), answering
+// SETTINGS and giving DATA's bytes back to the connection's window so it stays open.
+func awaitStreamEnd(b *testing.B, fr *http2.Framer, id uint32) {
+	for {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			b.Fatal(err)
+		}
+		ended := false
+		switch f := f.(type) {
+		case *http2.SettingsFrame:
+			if !f.IsAck() {
+				fr.WriteSettingsAck()
+			}
+		case *http2.DataFrame:
+			if n := len(f.Data()); n > 0 {
+				fr.WriteWindowUpdate(0, uint32(n))
+			}
+			ended = f.StreamEnded()
+		case *http2.HeadersFrame:
+			ended = f.StreamEnded()
+		case *http2.RSTStreamFrame, *http2.GoAwayFrame:
+			b.Fatalf("the proxy sent %v", f)
+		}
+		if ended && (id == 0 || f.Header().StreamID == id) {
+			return
+		}
+	}
+}
+
 // BenchmarkH2RoundTrip measures one GET on an h2c connection through the proxy's HTTP/2
 // listener to an HTTP/1.1 backend. The client is a bare frame writer and reader, so that
 // the allocations reported are the proxy's (its HTTP/2 server included).
@@ -47,27 +77,7 @@ func BenchmarkH2RoundTrip(b *testing.B) {
 		if err := fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: headers, EndStream: true, EndHeaders: true}); err != nil {
 			b.Fatal(err)
 		}
-		for done := false; !done; {
-			f, err := fr.ReadFrame()
-			if err != nil {
-				b.Fatal(err)
-			}
-			switch f := f.(type) {
-			case *http2.SettingsFrame:
-				if !f.IsAck() {
-					fr.WriteSettingsAck()
-				}
-			case *http2.DataFrame:
-				if n := len(f.Data()); n > 0 {
-					fr.WriteWindowUpdate(0, uint32(n)) // keep the connection's window open
-				}
-				done = f.StreamEnded() && f.StreamID == id
-			case *http2.HeadersFrame:
-				done = f.StreamEnded() && f.StreamID == id
-			case *http2.RSTStreamFrame, *http2.GoAwayFrame:
-				b.Fatalf("the proxy sent %v", f)
-			}
-		}
+		awaitStreamEnd(b, fr, id)
 		id += 2
 	}
 }
@@ -91,27 +101,7 @@ func BenchmarkH2Streams(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		for done := false; !done; {
-			f, err := fr.ReadFrame()
-			if err != nil {
-				b.Fatal(err)
-			}
-			switch f := f.(type) {
-			case *http2.SettingsFrame:
-				if !f.IsAck() {
-					fr.WriteSettingsAck()
-				}
-			case *http2.DataFrame:
-				if n := len(f.Data()); n > 0 {
-					fr.WriteWindowUpdate(0, uint32(n))
-				}
-				done = f.StreamEnded()
-			case *http2.HeadersFrame:
-				done = f.StreamEnded()
-			case *http2.RSTStreamFrame, *http2.GoAwayFrame:
-				b.Fatalf("the proxy sent %v", f)
-			}
-		}
+		awaitStreamEnd(b, fr, 0)
 		send()
 	}
 }
