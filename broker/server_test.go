@@ -9,38 +9,20 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"sync"
 	"testing"
 	"time"
 
+	"gantry/internal/testenv"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// syncBuffer is a log destination tests can read while the broker writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type testBroker struct {
 	*Server
 	addr string
-	logs *syncBuffer
+	logs *testenv.Buffer
 }
 
 // startBroker runs a broker on a loopback port until the test ends.
@@ -49,7 +31,7 @@ func startBroker(t testing.TB, cfg Config) *testBroker {
 	if cfg.Dir == "" {
 		cfg.Dir = t.TempDir()
 	}
-	logs := &syncBuffer{}
+	logs := &testenv.Buffer{}
 	cfg.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	s, err := New(cfg)
 	if err != nil {

@@ -823,7 +823,7 @@ func TestAuditAOFTornTailLogged(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "appendonly.aof"), []byte(whole+torn), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var logs lockedBuffer
+	var logs testenv.Buffer
 	_, addr := startServer(t, Config{AppendOnly: true, AppendFsync: "always", Dir: dir, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if got := dialRaw(t, addr).do("MGET", "k", "j"); got != "*2\r\n$1\r\nv\r\n$-1\r\n" {
 		t.Fatalf("MGET after loading a torn file = %q", got)
@@ -836,23 +836,6 @@ func TestAuditAOFTornTailLogged(t *testing.T) {
 	if data, _ := os.ReadFile(filepath.Join(dir, "appendonly.aof")); !strings.HasPrefix(string(data), whole) || strings.Contains(string(data), torn) {
 		t.Fatalf("file after loading = %q", data)
 	}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // A client that pipelines commands with big replies and never reads them does

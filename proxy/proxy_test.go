@@ -16,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"gantry/internal/testenv"
 )
 
 // checkLeaks fails the test when goroutines started during it are still running after its
@@ -415,28 +417,10 @@ func TestExpectContinue(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer that a logger and a test may share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 func TestAccessLog(t *testing.T) {
 	checkLeaks(t)
 	up := backend(t, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(201) })
-	var logs syncBuffer
+	var logs testenv.Buffer
 	cfg := onePool(up)
 	cfg.AccessLog = true
 	cfg.Log = slog.New(slog.NewTextHandler(&logs, nil))

@@ -21,7 +21,7 @@ func TestBrokerAndClientTools(t *testing.T) {
 	addr, adminAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
-	logs := &syncBuffer{}
+	logs := &testenv.Buffer{}
 	go func() {
 		done <- run(ctx, stdio{strings.NewReader(""), io.Discard, logs},
 			[]string{"broker", "--addr", addr, "--admin", adminAddr, "--dir", t.TempDir()})

@@ -55,7 +55,7 @@ func TestCacheServes(t *testing.T) {
 	os.WriteFile(conf, []byte("requirepass secret\nmaxmemory 1mb\nappendonly yes\nappendfsync always\ndir "+dataDir+"\n"), 0o644)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
-	var errw syncBuffer
+	var errw testenv.Buffer
 	go func() {
 		done <- run(ctx, stdio{strings.NewReader(""), io.Discard, &errw},
 			[]string{"cache", "--addr", addr, "--admin", adminAddr, "--config", conf, "--maxmemory", "2mb"})

@@ -77,7 +77,7 @@ func TestCertServesTLS(t *testing.T) {
 		filepath.Join(dir, "localhost.key")+"}\npools:\n  - name: p\n    hosts: [{addr: '"+up.URL+"'}]\n"), 0o644)
 	addr := testenv.FreeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	var errw syncBuffer
+	var errw testenv.Buffer
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, stdio{strings.NewReader(""), io.Discard, &errw},

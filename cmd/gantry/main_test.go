@@ -6,7 +6,6 @@ import (
 	"net"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -27,24 +26,6 @@ func gantryIn(t *testing.T, stdin string, args ...string) (int, string, string) 
 	defer cancel()
 	code := run(ctx, stdio{strings.NewReader(stdin), &out, &errw}, args)
 	return code, out.String(), errw.String()
-}
-
-// syncBuffer is a bytes.Buffer safe for the logger and the test to share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 func TestCommandLine(t *testing.T) {

@@ -54,7 +54,7 @@ func TestProxyCommandServes(t *testing.T) {
 	defer up.Close()
 	addr, adminAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	var errw syncBuffer
+	var errw testenv.Buffer
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, stdio{strings.NewReader(""), io.Discard, &errw},
@@ -120,7 +120,7 @@ func TestProxyCommandReloadsConfig(t *testing.T) {
 	write(pool(a.URL))
 	addr := testenv.FreeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	var errw syncBuffer
+	var errw testenv.Buffer
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, stdio{strings.NewReader(""), io.Discard, &errw},
@@ -205,7 +205,7 @@ func TestProxySignals(t *testing.T) {
 	addr := testenv.FreeAddr(t)
 	cmd := exec.Command(os.Args[0], "-test.run=^TestProxyChild$")
 	cmd.Env = append(os.Environ(), "GANTRY_PROXY_CHILD=proxy --addr "+addr+" --admin= --config "+path+" --watch 0 --drain 10s")
-	var errw syncBuffer
+	var errw testenv.Buffer
 	cmd.Stderr = &errw
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
