@@ -29,14 +29,8 @@ ROUNDS=${ROUNDS:-1}
 OUT=${OUT:-$(mktemp -d)}
 LIMIT=180 # seconds any one redis-benchmark run may take
 
-need=()
-command -v redis-server >/dev/null || need+=(redis-server)
-command -v redis-benchmark >/dev/null || need+=(redis-tools)
-if [ ${#need[@]} -gt 0 ]; then
-	echo "== apt-get install ${need[*]}"
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+. bench/lib.sh
+need redis-server=redis-server redis-benchmark=redis-tools
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 RPORT=$(free_port)
@@ -45,13 +39,6 @@ APORT=$(free_port)
 
 echo "== build gantry"
 go build -o "$OUT/gantry" ./cmd/gantry
-
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-}
-trap cleanup EXIT
 
 redis-server --port "$RPORT" --bind 127.0.0.1 --save "" --appendonly no --dir "$OUT" >"$OUT/redis.log" 2>&1 &
 pids+=($!)

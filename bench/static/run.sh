@@ -16,22 +16,9 @@ CONNS=${CONNS:-64}
 ROUNDS=${ROUNDS:-3}
 SIZES=${SIZES:-4k 1m css}
 
-need=()
-command -v wrk >/dev/null || need+=(wrk)
-command -v nginx >/dev/null || need+=(nginx-light)
-command -v curl >/dev/null || need+=(curl)
-if [ ${#need[@]} -gt 0 ]; then
-	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
-
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+. bench/lib.sh
+need wrk=wrk nginx=nginx-light curl=curl
+with_tmp
 
 GANTRY=127.0.0.1:18180 NGINX=127.0.0.1:18182
 mkdir -p "$tmp/site"
