@@ -142,6 +142,10 @@ func (h h2Handler) serve(st *h2Stream) {
 	host, cookies := st.authority, 0
 	for _, f := range st.fields {
 		switch f.Name {
+		case "trailer":
+			// The client announces trailers: they can reach an HTTP/1.1 upstream only
+			// after a chunked body, whatever content-length said.
+			req.chunked = !st.noBody
 		case "host":
 			if host == "" {
 				host = f.Value
@@ -278,6 +282,9 @@ func (h h2Handler) serve(st *h2Stream) {
 		c.writeRequestHead(uc.bw, req.host, target, false, u)
 		if hasBody {
 			err = copyBody(uc.bw, h2Body{st}, req.chunked, s.cfg.MaxBodyBytes)
+			if err == nil && req.chunked {
+				err = writeChunkedEnd(uc.bw, h2Body{st}.trailerFields())
+			}
 		}
 		if err == nil {
 			if err = uc.bw.Flush(); err != nil {
@@ -348,7 +355,7 @@ func (h h2Handler) serve(st *h2Stream) {
 	case bodyLength:
 		err = copyN(fw, uc.br, resp.contentLength)
 	case bodyChunked:
-		_, err = chunkedCopy{limit: -1}.copy(fw, uc.br)
+		err = copyChunkedToH2(fw, uc.br, st)
 	case bodyUntilClose:
 		err = copyUntilEOF(fw, uc.br, false)
 	}
@@ -500,8 +507,8 @@ func (u *upstream) putBusy(uc *upConn) {
 // streams of one HTTP/2 connection (h2MaxStreams).
 const h2MaxIdle = 256
 
-// copyBody streams an HTTP/2 request body upstream, with chunked framing when its length
-// is unknown.
+// copyBody streams an HTTP/2 request body upstream, with chunked framing (but for its last
+// chunk, see writeChunkedEnd) when its length is unknown.
 func copyBody(dst *bufio.Writer, body interface{ Read([]byte) (int, error) }, chunked bool, limit int64) error {
 	buf := make([]byte, 16<<10)
 	var total int64
@@ -518,14 +525,91 @@ func copyBody(dst *bufio.Writer, body interface{ Read([]byte) (int, error) }, ch
 		}
 		if err != nil {
 			if errors.Is(err, io.EOF) {
-				if chunked {
-					return write(dst, []byte("0\r\n\r\n"))
-				}
 				return nil
 			}
 			return err
 		}
 	}
+}
+
+// copyChunkedToH2 copies a chunked response body from an HTTP/1.1 upstream to an HTTP/2
+// client as bare data, and its trailer fields (those that may be trailers) into the
+// stream's trailers, which go out in a HEADERS frame after the DATA.
+func copyChunkedToH2(dst *bufio.Writer, src *bufio.Reader, st *h2Stream) error {
+	for {
+		line, err := readLine(dst, src)
+		if err != nil {
+			return err
+		}
+		size, ok := parseChunkSize(line)
+		if !ok {
+			return errBadChunk
+		}
+		if size == 0 {
+			break
+		}
+		if err := copyN(dst, src, size); err != nil {
+			return err
+		}
+		if line, err = readLine(dst, src); err != nil {
+			return err
+		} else if len(line) != 0 {
+			return errBadChunk
+		}
+	}
+	n := 0
+	for {
+		line, err := readLine(dst, src)
+		if err != nil {
+			return err
+		}
+		if len(line) == 0 {
+			return nil
+		}
+		if n += len(line); n > maxTrailerBytes || !validField(line) {
+			return errBadChunk
+		}
+		colon := bytes.IndexByte(line, ':')
+		if name := line[:colon]; trailerAllowed(name) {
+			k := http.TrailerPrefix + http.CanonicalHeaderKey(string(name))
+			v := strings.Trim(string(line[colon+1:]), " \t")
+			st.Header()[k] = append(st.Header()[k], v)
+		}
+	}
+}
+
+// writeChunkedEnd ends a chunked body: the last chunk and the trailer section with the
+// request's trailer fields (names and values were checked by the Framer: tokens in lower
+// case, no CR, LF or NUL in values).
+func writeChunkedEnd(dst *bufio.Writer, trailers []hpack.HeaderField) error {
+	dst.WriteString("0\r\n")
+	for _, f := range trailers {
+		dst.WriteString(f.Name)
+		dst.WriteString(": ")
+		dst.WriteString(f.Value)
+		dst.WriteString("\r\n")
+	}
+	return write(dst, crlf)
+}
+
+// h2TrailerBody is a request body bound for an h2 upstream that fills in the request's
+// trailers from the client's when it ends: the transport sends req.Trailer after the
+// body's last byte.
+type h2TrailerBody struct {
+	io.ReadCloser
+	st      h2Body
+	trailer http.Header
+}
+
+func (b *h2TrailerBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF {
+		for _, f := range b.st.trailerFields() {
+			k := http.CanonicalHeaderKey(f.Name)
+			b.trailer[k] = append(b.trailer[k], f.Value)
+		}
+	}
+	return n, err
 }
 
 // forwardH2 proxies an HTTP/2 request to an h2 pool: the request body, the response body
@@ -544,6 +628,20 @@ func (h h2Handler) forwardH2(w http.ResponseWriter, r *http.Request, c *conn, ta
 		req.Body, req.ContentLength = r.Body, r.ContentLength
 		if s.cfg.MaxBodyBytes >= 0 {
 			req.Body = &limitBody{r.Body, s.cfg.MaxBodyBytes}
+		}
+		if hb, ok := r.Body.(h2Body); ok {
+			// Non-nil: the transport sends what req.Trailer holds once the body ends. The
+			// names the client announced are announced upstream too (an HTTP/2 server such
+			// as Go's keeps only announced trailers).
+			req.Trailer = make(http.Header)
+			for _, v := range r.Header.Values("Trailer") {
+				for name := range strings.SplitSeq(v, ",") {
+					if name = strings.TrimSpace(name); name != "" && trailerAllowed([]byte(name)) {
+						req.Trailer[http.CanonicalHeaderKey(name)] = nil
+					}
+				}
+			}
+			req.Body = &h2TrailerBody{req.Body, hb, req.Trailer}
 		}
 	}
 	x, se := c.roundTripH2(r.Context(), rt, req, c.h2Pick(p, req.Body != nil))

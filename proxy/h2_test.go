@@ -11,14 +11,19 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
+	"maps"
 	"math/big"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/net/http2"
 )
 
 // echoProto answers with what the backend saw: the method, the body and X-Forwarded-Proto.
@@ -224,5 +229,72 @@ func TestH2Fields(t *testing.T) {
 		if !c.ok {
 			t.Errorf("%s: header %v", c.name, h)
 		}
+	}
+}
+
+// xh2cClient is x/net/http2's client, speaking h2c with prior knowledge.
+func xh2cClient(t *testing.T) *http.Client {
+	tr := &http2.Transport{
+		AllowHTTP: true,
+		DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, network, addr)
+		},
+	}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr, Timeout: 10 * time.Second}
+}
+
+// trailerEcho answers with the request's trailers and body, and sets a response trailer
+// with the body's length.
+func trailerEcho(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Trailer", "X-Length")
+	b, _ := io.ReadAll(r.Body) // trailers are read with the end of the body
+	for _, k := range slices.Sorted(maps.Keys(r.Trailer)) {
+		fmt.Fprintf(w, "%s=%s;", k, r.Trailer.Get(k))
+	}
+	fmt.Fprintf(w, "body=%s", b)
+	w.Header().Set("X-Length", strconv.Itoa(len(b)))
+}
+
+// TestH2Trailers: an HTTP/2 client (x/net/http2's, sending req.Trailer after its body, as
+// gRPC clients do) gets its trailers to a net/http backend behind an HTTP/1.1 pool (as a
+// chunked body's trailer section, even when the client gave content-length) and behind an
+// h2 pool (as trailers); fields that belong in a head are dropped. The backend's response
+// trailer comes back to the client from both.
+func TestH2Trailers(t *testing.T) {
+	checkLeaks(t)
+	h1 := backend(t, trailerEcho)
+	h2, _ := h2Backend(t, nil, trailerEcho)
+	for _, tt := range []struct {
+		name string
+		cfg  Config
+	}{{"HTTP/1.1 pool", onePool(h1)}, {"h2 pool", h2Pool(PoolConfig{}, h2)}} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, addr := start(t, tt.cfg)
+			c := xh2cClient(t)
+			for _, length := range []int64{-1, 11} {
+				req, _ := http.NewRequest("POST", "http://"+addr+"/", io.MultiReader(strings.NewReader("hello "), strings.NewReader("world")))
+				req.ContentLength = length
+				req.Trailer = http.Header{"X-Checksum": nil, "Grpc-Status": nil, "Content-Type": nil}
+				req.Body = &trailerBody{r: req.Body, done: func() {
+					req.Trailer.Set("X-Checksum", "abc123")
+					req.Trailer.Set("Grpc-Status", "0")
+					req.Trailer.Set("Content-Type", "evil") // belongs in the head: dropped
+				}}
+				resp, err := c.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if want := "Grpc-Status=0;X-Checksum=abc123;body=hello world"; resp.StatusCode != 200 || string(b) != want {
+					t.Errorf("length %d: %d %q; want %q", length, resp.StatusCode, b, want)
+				}
+				if got := resp.Trailer.Get("X-Length"); got != "11" {
+					t.Errorf("length %d: response trailers %v; want X-Length 11", length, resp.Trailer)
+				}
+			}
+		})
 	}
 }

@@ -220,6 +220,16 @@ func TestH2ServerProtocolErrors(t *testing.T) {
 			h.headers(1, false, append(post, "content-length", "5")...)
 			h.fr.WriteData(1, true, []byte("abc"))
 		}, rst: http2.ErrCodeProtocol},
+		{name: "trailers with a pseudo-field", send: func(h *h2Raw) {
+			h.headers(1, false, post...)
+			h.fr.WriteData(1, false, []byte("abc"))
+			h.headers(1, true, ":path", "/x", "x-sum", "1")
+		}, rst: http2.ErrCodeProtocol},
+		{name: "trailers without END_STREAM", send: func(h *h2Raw) {
+			h.headers(1, false, post...)
+			h.fr.WriteData(1, false, []byte("abc"))
+			h.headers(1, false, "x-sum", "1")
+		}, rst: http2.ErrCodeProtocol},
 		{name: "DATA on an idle stream", send: func(h *h2Raw) { h.fr.WriteData(5, true, []byte("x")) }, goAway: http2.ErrCodeProtocol},
 		{name: "RST_STREAM on an idle stream", send: func(h *h2Raw) { h.fr.WriteRSTStream(7, http2.ErrCodeCancel) }, goAway: http2.ErrCodeProtocol},
 		{name: "WINDOW_UPDATE on an idle stream", send: func(h *h2Raw) { h.fr.WriteWindowUpdate(9, 1) }, goAway: http2.ErrCodeProtocol},

@@ -39,6 +39,7 @@ type h2Stream struct {
 	in          []byte // request body received and not yet read, from inOff
 	inOff       int
 	inEOF       bool // the client ended its side of the stream
+	trailers    []hpack.HeaderField // the request's trailer fields, set before inEOF
 	reset       bool // RST_STREAM went either way: nothing more is sent
 	bodyClosed  bool // the handler closed the request body: reads end
 	received    int64
@@ -72,11 +73,17 @@ func (c *h2Conn) onHeaders(f *http2.MetaHeadersFrame) error {
 			// A stream that is closed: ignored (the client may not know yet).
 		case st.inEOF:
 			c.resetLocked(st, http2.ErrCodeStreamClosed)
-		case !f.StreamEnded() || f.PseudoFields() != nil ||
+		case !f.StreamEnded() || len(f.PseudoFields()) > 0 ||
 			st.contentLength >= 0 && st.received != st.contentLength:
 			c.resetLocked(st, http2.ErrCodeProtocol) // trailers end the stream, and the body
+		case f.Truncated:
+			// A trailer section past the header list limit: what came cannot be passed
+			// on whole, and dropping it silently would lose the client's data.
+			c.resetLocked(st, http2.ErrCodeProtocol)
 		default:
-			st.inEOF = true // trailers: not passed on (no upstream protocol here needs them)
+			// Trailers: kept for the upstream (see trailerFields), and the body ends.
+			st.trailers = f.RegularFields()
+			st.inEOF = true
 			st.wakeBody()
 		}
 		return nil
@@ -425,6 +432,22 @@ func (b h2Body) Read(p []byte) (int, error) {
 	st.creditLocked(int64(n))
 	c.mu.Unlock()
 	return n, nil
+}
+
+// trailerFields returns the request's trailer fields that may be forwarded (those that
+// belong in a head are dropped, as from an HTTP/1.1 trailer section). They are known once
+// a Read has returned io.EOF.
+func (b h2Body) trailerFields() []hpack.HeaderField {
+	c := b.st.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var fs []hpack.HeaderField
+	for _, f := range b.st.trailers {
+		if trailerAllowed([]byte(f.Name)) {
+			fs = append(fs, f)
+		}
+	}
+	return fs
 }
 
 // Close ends reads of the body, also one waiting for DATA: a transport that sends the
