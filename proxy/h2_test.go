@@ -22,8 +22,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"golang.org/x/net/http2"
 )
 
 // echoProto answers with what the backend saw: the method, the body and X-Forwarded-Proto.
@@ -232,19 +230,6 @@ func TestH2Fields(t *testing.T) {
 	}
 }
 
-// xh2cClient is x/net/http2's client, speaking h2c with prior knowledge.
-func xh2cClient(t *testing.T) *http.Client {
-	tr := &http2.Transport{
-		AllowHTTP: true,
-		DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, network, addr)
-		},
-	}
-	t.Cleanup(tr.CloseIdleConnections)
-	return &http.Client{Transport: tr, Timeout: 10 * time.Second}
-}
-
 // trailerEcho answers with the request's trailers and body, and sets a response trailer
 // with the body's length.
 func trailerEcho(w http.ResponseWriter, r *http.Request) {
@@ -257,8 +242,8 @@ func trailerEcho(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Length", strconv.Itoa(len(b)))
 }
 
-// TestH2Trailers: an HTTP/2 client (x/net/http2's, sending req.Trailer after its body, as
-// gRPC clients do) gets its trailers to a net/http backend behind an HTTP/1.1 pool (as a
+// TestH2Trailers: an HTTP/2 client (Go's, whose HTTP/2 side is x/net/http2's, sending
+// req.Trailer after its body, as gRPC clients do) gets its trailers to a net/http backend behind an HTTP/1.1 pool (as a
 // chunked body's trailer section, even when the client gave content-length) and behind an
 // h2 pool (as trailers); fields that belong in a head are dropped. The backend's response
 // trailer comes back to the client from both.
@@ -272,7 +257,7 @@ func TestH2Trailers(t *testing.T) {
 	}{{"HTTP/1.1 pool", onePool(h1)}, {"h2 pool", h2Pool(PoolConfig{}, h2)}} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, addr := start(t, tt.cfg)
-			c := xh2cClient(t)
+			c := h2cClient(t)
 			for _, length := range []int64{-1, 11} {
 				req, _ := http.NewRequest("POST", "http://"+addr+"/", io.MultiReader(strings.NewReader("hello "), strings.NewReader("world")))
 				req.ContentLength = length

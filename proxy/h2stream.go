@@ -38,10 +38,10 @@ type h2Stream struct {
 	recvUnacked int64
 	in          []byte // request body received and not yet read, from inOff
 	inOff       int
-	inEOF       bool // the client ended its side of the stream
+	inEOF       bool                // the client ended its side of the stream
 	trailers    []hpack.HeaderField // the request's trailer fields, set before inEOF
-	reset       bool // RST_STREAM went either way: nothing more is sent
-	bodyClosed  bool // the handler closed the request body: reads end
+	reset       bool                // RST_STREAM went either way: nothing more is sent
+	bodyClosed  bool                // the handler closed the request body: reads end
 	received    int64
 	inReady     chan struct{} // made when a body read waits; signalled when in, inEOF or reset change
 	cancelled   bool          // the stream ended, was reset, or its connection closed
