@@ -7,17 +7,20 @@
 #   consume     the acks=all topic read back from the start
 #   e2e         10,000 records/s for 10 s, acks=all, no linger: p50/p99 from Produce() to the
 #               consumer (run first, on the idle broker); then acks=leader, without fsync
-#   disk        sequential 1 MiB writes with an fsync each, and 4 KiB write+fsync latency;
-#               then, right after the acks=all produce row, the disk written the way the
-#               broker just wrote it (disk-as-broker): one file per partition, appended
-#               side by side, each fsynced after every C bytes, where C is what the broker
-#               wrote per fsync in that row (its bytes in ÷ its fsyncs, from /metrics),
-#               as many bytes in all as the broker wrote.
-#               The 80% target is judged against this row.
+#   disk        disk-seq-write: one file written sequentially, 1 MiB at a time, with an
+#               fsync after every MiB: the issue's "disk's sequential write bandwidth", the
+#               baseline of the 80% target (ANCHORS.md: ≈ 840 MB/s on a quiet host); and
+#               4 KiB write+fsync latency. Then, right after the acks=all produce row, an
+#               extra and stricter baseline, disk-as-broker: one file per partition,
+#               appended side by side, each fsynced after every C bytes, where C is what
+#               the broker wrote per fsync in that row (its bytes in ÷ its fsyncs, from
+#               /metrics), as many bytes in all as the broker wrote. It is printed beside
+#               the target, not instead of it.
 #   jetstream   row (a): default server (acks before fsync), async publish
 #               row (b): sync_interval: always (acks after fsync), async publish
 #
-# Ends with `ratio ROW vs ANCHOR = X.XX` lines; X > 1 means gantry is better.
+# Ends with a `target` line per issue target (the figure, the target, met or not, and the
+# margin), then `ratio ROW vs ANCHOR = X.XX` lines; X > 1 means gantry is better.
 #
 #   bench/broker/run.sh                 # about a minute
 #   N=500000 bench/broker/run.sh        # more records per produce row
@@ -121,7 +124,7 @@ wait_port $NATSADDR
 timeout 300 "$tmp/load" jetstream -url nats://$NATSADDR -topic benchB -n "$NSYNC" | sed 's/^jetstream-async/jetstream-always-async/' | tee -a "$tmp/results"
 stop_all
 
-echo "== ratios"
+echo "== targets (issue 6)"
 field() { awk -v row="$1" -v col="$2" '$1 == row { print $col }' "$tmp/results"; }
 dur_ms() { # Go duration -> milliseconds
 	awk -v d="$1" 'BEGIN {
@@ -133,11 +136,24 @@ dur_ms() { # Go duration -> milliseconds
 all_rps=$(field produce-acks-all 2); all_mbs=$(field produce-acks-all 4)
 leader_rps=$(field produce-acks-leader 2)
 js_a=$(field jetstream-async 2); js_b=$(field jetstream-always-async 2)
-disk_mbs=$(field disk-as-broker 2)
-disk1_mbs=$(field disk-seq-write 2)
+seq_mbs=$(field disk-seq-write 2)
+strict_mbs=$(field disk-as-broker 2)
 p99=$(dur_ms "$(field e2e-acks-all 5)")
+# target NAME VALUE GOAL: VALUE >= GOAL is met; the margin is VALUE/GOAL - 1.
+target() {
+	awk -v n="$1" -v v="$2" -v g="$3" -v u="$4" 'BEGIN {
+		printf "target %-58s %8.2f%s (goal >= %s%s): %s, margin %+.0f%%\n", n, v, u, g, u, (v >= g) ? "MET" : "NOT MET", (v / g - 1) * 100 }'
+}
+target "produce-acks-all MB/s / disk-seq-write MB/s (fsync every MiB)" "$(awk -v g="$all_mbs" -v a="$seq_mbs" 'BEGIN { print g / a }')" 0.80 x
+target "row (a): produce-acks-leader / jetstream-default-async" "$(awk -v g="$leader_rps" -v a="$js_a" 'BEGIN { print g / a }')" 1.0 x
+target "row (b): produce-acks-all / jetstream-sync-always-async" "$(awk -v g="$all_rps" -v a="$js_b" 'BEGIN { print g / a }')" 10 x
+# Latency: the target is a ceiling, so the margin is how far below it the p99 is.
+awk -v p="$p99" 'BEGIN { printf "target %-58s %8.2f ms (goal <= 10 ms): %s, margin %+.0f%%\n", "e2e-acks-all p99 at 10k records/s", p, (p <= 10) ? "MET" : "NOT MET", (10 / p - 1) * 100 }'
+echo "(extra, stricter than the issue: produce-acks-all / disk-as-broker = $(awk -v g="$all_mbs" -v a="$strict_mbs" 'BEGIN { printf "%.2f", g / a }'), the disk written with the broker's own files and bytes per fsync)"
+
+echo "== ratios"
 awk -v g="$leader_rps" -v a="$js_a" 'BEGIN { printf "ratio produce-acks-leader vs jetstream-default-async = %.2f\n", g / a }'
 awk -v g="$all_rps" -v a="$js_b" 'BEGIN { printf "ratio produce-acks-all vs jetstream-sync-always-async = %.2f\n", g / a }'
-awk -v g="$all_mbs" -v a="$disk_mbs" 'BEGIN { printf "ratio produce-acks-all-MBps vs disk-as-broker-MBps = %.2f\n", g / a }'
-awk -v g="$all_mbs" -v a="$disk1_mbs" 'BEGIN { printf "ratio produce-acks-all-MBps vs disk-seq-write-1MiB-MBps = %.2f\n", g / a }'
+awk -v g="$all_mbs" -v a="$seq_mbs" 'BEGIN { printf "ratio produce-acks-all-MBps vs disk-seq-write-fsync-every-MiB-MBps = %.2f\n", g / a }'
+awk -v g="$all_mbs" -v a="$strict_mbs" 'BEGIN { printf "ratio produce-acks-all-MBps vs disk-as-broker-strict-extra-MBps = %.2f\n", g / a }'
 awk -v p="$p99" 'BEGIN { printf "ratio e2e-p99 vs target-10ms = %.2f\n", 10 / p }'
