@@ -117,6 +117,18 @@ func TestBrokerAndClientTools(t *testing.T) {
 			t.Errorf("/metrics lacks %s", m)
 		}
 	}
+	// And its health and profiles, as the Operations list asks.
+	for _, path := range []string{"/healthz", "/debug/pprof/", "/debug/pprof/goroutine?debug=1"} {
+		resp, err := http.Get("http://" + adminAddr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("GET %s on the admin listener: %s", path, resp.Status)
+		}
+	}
 }
 
 func TestBrokerConfigFile(t *testing.T) {
