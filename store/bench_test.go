@@ -15,7 +15,11 @@ import (
 )
 
 func benchDB(b *testing.B, keys int) *DB {
-	db := openTest(b, &Options{NoSync: true, CacheBytes: 1 << 30}) // as bench/store: every page cached
+	return benchDBWith(b, keys, &Options{NoSync: true, CacheBytes: 1 << 30}) // as bench/store: every page cached
+}
+
+func benchDBWith(b *testing.B, keys int, opts *Options) *DB {
+	db := openTest(b, opts)
 	for i := 0; i < keys; i += 1000 {
 		err := db.Update(func(tx *Tx) error {
 			bk, err := tx.CreateBucketIfNotExists([]byte("kv"))
@@ -127,6 +131,66 @@ func BenchmarkScan100(b *testing.B) {
 		}
 	}
 	cpu.report(b)
+}
+
+// BenchmarkScanWhileWriting: 100-key scans on this goroutine while another commits one-put
+// NoSync transactions without pause, with a 256 KiB checkpoint threshold, so that
+// checkpoints run all the time under the scans' snapshots (and save versions aside for
+// them). Reported beside the scans: the writer's commits and the checkpoints per scan.
+func BenchmarkScanWhileWriting(b *testing.B) {
+	const keys = 100_000
+	db := benchDBWith(b, keys, &Options{NoSync: true, CacheBytes: 1 << 30, CheckpointBytes: 256 << 10})
+	stop := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				done <- nil
+				return
+			default:
+			}
+			err := db.Update(func(tx *Tx) error {
+				bk, _ := tx.Bucket([]byte("kv"))
+				return bk.Put(benchKey((i*7919)%keys), make([]byte, 100))
+			})
+			if err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	before := db.Stats()
+	b.ReportAllocs()
+	cpu := startCPU(b)
+	for i := 0; b.Loop(); i++ {
+		err := db.View(func(tx *Tx) error {
+			bk, err := tx.Bucket([]byte("kv"))
+			if err != nil {
+				return err
+			}
+			c := bk.Cursor()
+			n := 0
+			for k, _ := c.Seek(benchKey((i * 7919) % (keys - 100))); k != nil && n < 100; k, _ = c.Next() {
+				n++
+			}
+			if n != 100 {
+				return fmt.Errorf("scanned %d", n)
+			}
+			return c.Err()
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	cpu.report(b)
+	close(stop)
+	if err := <-done; err != nil {
+		b.Fatal(err)
+	}
+	st := db.Stats()
+	b.ReportMetric(float64(st.Commits-before.Commits)/float64(b.N), "commits/op")
+	b.ReportMetric(float64(st.Checkpoints-before.Checkpoints)/float64(b.N), "ckpts/op")
 }
 
 func BenchmarkCommitRandom1000(b *testing.B) {

@@ -297,8 +297,8 @@ func TestNoSyncTransactionSkipsTheFsync(t *testing.T) {
 }
 
 // TestShortReadersLetTheLogRestart: readers that scan all the time, each for a moment,
-// always leave some snapshot older than the last commit open. The checkpoint waits a
-// moment for them to move on, so the log still restarts and stays near CheckpointBytes.
+// always leave some snapshot older than the last commit open. The checkpoint saves aside
+// the few versions they read, so the log still restarts and stays near CheckpointBytes.
 func TestShortReadersLetTheLogRestart(t *testing.T) {
 	const limit = 64 << 10
 	db := openTest(t, &Options{CheckpointBytes: limit, NoSync: true})

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -49,7 +50,7 @@ func crashChild(dir string) error {
 	// check holds a copy of that descriptor, and with it the flock, until it execs. On a
 	// loaded machine that took longer than this child's start (TestCrashHarness failed
 	// with ErrLocked), so the child waits a bounded time for the lock.
-	opts := &Options{PageSize: 1024, CheckpointBytes: 256 << 10, Retries: 100}
+	opts := &Options{PageSize: 1024, CheckpointBytes: 16 << 10, Retries: 100}
 	db, err := Open(filepath.Join(dir, "crash.db"), opts)
 	for wait := time.Now().Add(5 * time.Second); errors.Is(err, ErrLocked) && time.Now().Before(wait); {
 		time.Sleep(5 * time.Millisecond)
@@ -67,6 +68,18 @@ func crashChild(dir string) error {
 	deadline := time.Now().Add(20 * time.Second)       // never outlive a vanished parent for long
 	var wg sync.WaitGroup
 	errs := make(chan error, 4)
+	// A reader holds snapshots open across the writers' checkpoints, so that kills land
+	// in checkpoints that save versions aside for it, and checks that its snapshot holds.
+	wg.Go(func() {
+		rng := rand.New(rand.NewPCG(uint64(base), 99))
+		for time.Now().Before(deadline) {
+			if err := holdSnapshot(db, time.Duration(rng.IntN(5000))*time.Microsecond); err != nil {
+				// At once: the writers run until the deadline, long after the kill.
+				fmt.Fprintln(os.Stderr, "child: reader:", err)
+				os.Exit(3)
+			}
+		}
+	})
 	for w := range 4 {
 		wg.Go(func() {
 			rng := rand.New(rand.NewPCG(uint64(base), uint64(w)))
@@ -130,6 +143,39 @@ func crashChild(dir string) error {
 	wg.Wait()
 	close(errs)
 	return <-errs
+}
+
+// holdSnapshot reads bucket "t" in a read transaction, waits d, and reads it again: the
+// two reads must be the same.
+func holdSnapshot(db *DB, d time.Duration) error {
+	return db.View(func(tx *Tx) error {
+		scan := func() (string, error) {
+			b, err := tx.Bucket([]byte("t"))
+			if errors.Is(err, ErrBucketMissing) {
+				return "", nil
+			}
+			if err != nil {
+				return "", err
+			}
+			h := crc32.NewIEEE()
+			c := b.Cursor()
+			for k, v := c.First(); k != nil; k, v = c.Next() {
+				h.Write(k)
+				h.Write(v)
+			}
+			return fmt.Sprintf("%08x", h.Sum32()), c.Err()
+		}
+		first, err := scan()
+		if err != nil {
+			return err
+		}
+		time.Sleep(d)
+		second, err := scan()
+		if err == nil && second != first {
+			err = fmt.Errorf("a snapshot held %v read %s, then %s", d, first, second)
+		}
+		return err
+	})
 }
 
 func TestCrashHarness(t *testing.T) {
@@ -225,7 +271,14 @@ func fileSize(path string) int64 {
 }
 
 func verifyCrash(dir string) error {
+	// As in crashChild: a sibling child forked while this process had the database open
+	// for the last check holds the lock until it execs, which can take a while on a loaded
+	// machine (seen: ErrLocked after a kill during the next child's start).
 	db, err := Open(filepath.Join(dir, "crash.db"), nil)
+	for wait := time.Now().Add(5 * time.Second); errors.Is(err, ErrLocked) && time.Now().Before(wait); {
+		time.Sleep(5 * time.Millisecond)
+		db, err = Open(filepath.Join(dir, "crash.db"), nil)
+	}
 	if err != nil {
 		return fmt.Errorf("reopen after kill: %w", err)
 	}

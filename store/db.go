@@ -138,15 +138,24 @@ type DB struct {
 	idxMu    sync.RWMutex
 	logPages []uint32
 
+	// side keeps the page versions that snapshots older than a checkpoint read (side.go);
+	// saved lists them per page, ascending, and changes under commitMu and idxMu held
+	// exclusively. sideBytes and sideVersions mirror the side store's size for Stats.
+	side         sideStore
+	saved        map[uint32][]sideVer
+	sideBytes    atomic.Int64
+	sideVersions atomic.Int64
+
 	// commitMu serialises commits' validation, tree changes and log appends, and
 	// checkpoints. A transaction's own life takes no lock: only this short step does.
 	commitMu sync.Mutex
 	latest   snapshot       // last appended commit (maybe not durable yet)
 	recent   []commitRecord // recent commits' write sets, for validation
 	ckptLSN  uint64         // data file holds every frame up to here
-	// ckptAt is the log size at the last checkpoint that could not restart the log (an
-	// open snapshot still needed old frames): the next waits for the log to grow by a
-	// quarter of CheckpointBytes again rather than trying at every commit.
+	// ckptAt is the log size at the last checkpoint that could not restart the log (it
+	// could not save versions aside for open snapshots: checkpointToOldest): the next
+	// waits for the log to grow by a quarter of CheckpointBytes again rather than trying
+	// at every commit.
 	ckptAt atomic.Int64
 
 	// cat is the bucket-name cache, valid for snapshots at or after its lsn, the last
@@ -181,7 +190,7 @@ func Open(path string, opts *Options) (*DB, error) {
 	if !page.ValidSize(o.PageSize) {
 		return nil, fmt.Errorf("store: page size %d: want a power of two from %d to %d", o.PageSize, page.MinSize, page.MaxSize)
 	}
-	db := &DB{path: path, opts: o, log: o.Logger}
+	db := &DB{path: path, opts: o, log: o.Logger, saved: make(map[uint32][]sideVer)}
 	db.locks = newLockTable()
 	db.cat.Store(&catalogCache{})
 	f, err := o.FS.OpenFile(path, true)
@@ -234,6 +243,15 @@ func (db *DB) open() error {
 	}
 	db.pool = newPool(max(16, db.opts.CacheBytes/db.pageSize), &db.table)
 	if db.walf, err = db.opts.FS.OpenFile(db.path+"-wal", true); err != nil {
+		return err
+	}
+	// The side file holds versions for this process's snapshots only: whatever an earlier
+	// process left there is of no use.
+	if db.side.f, err = db.opts.FS.OpenFile(db.path+"-side", true); err != nil {
+		return err
+	}
+	db.side.pageSize = db.pageSize
+	if err := db.side.f.Truncate(0); err != nil {
 		return err
 	}
 	if size == 0 {
@@ -346,6 +364,12 @@ func (db *DB) closeFiles() error {
 	if db.walf != nil {
 		err = db.walf.Close()
 	}
+	if db.side.f != nil {
+		db.side.f.Truncate(0) // nothing in it is of use to a later process
+		if cerr := db.side.f.Close(); err == nil {
+			err = cerr
+		}
+	}
 	if cerr := db.dbf.Close(); err == nil {
 		err = cerr
 	}
@@ -445,7 +469,12 @@ func (db *DB) load(pgno uint32, mark uint64, st *TxStats) (*page.Node, error) {
 			}
 		}
 		if lsn, _ := e.version(mark); lsn == 0 {
-			if b := e.base.Load(); b != nil {
+			// The data-file copy, unless a checkpoint wrote a version newer than mark
+			// there: then mark's version was saved aside (the slow path finds it). A
+			// copy at or below mark is mark's version: any newer one at or below mark
+			// would be a frame in lsns, or, if a log restart let that frame go, the
+			// data file would hold it or a later one.
+			if b := e.base.Load(); b != nil && b.node.LSN <= mark {
 				b.touch()
 				st.CacheHits++
 				return &b.node, nil
@@ -459,8 +488,16 @@ func (db *DB) loadSlow(pgno uint32, mark uint64, st *TxStats) (*page.Node, error
 	db.idxMu.RLock()
 	defer db.idxMu.RUnlock()
 	lsn, newest := db.table.entry(pgno).version(mark)
+	if lsn == 0 {
+		if v, ok := db.savedVersion(pgno, mark); ok {
+			return db.loadSaved(pgno, v, st)
+		}
+	}
 	k := pageKey{pgno, lsn}
 	if n, ok := db.pool.get(k); ok {
+		if lsn == 0 && n.LSN > mark {
+			return nil, db.tooNew(pgno, n.LSN, mark)
+		}
 		st.CacheHits++
 		return n, nil
 	}
@@ -482,7 +519,53 @@ func (db *DB) loadSlow(pgno uint32, mark uint64, st *TxStats) (*page.Node, error
 	if err != nil {
 		return nil, err
 	}
+	if lsn == 0 && n.LSN > mark {
+		return nil, db.tooNew(pgno, n.LSN, mark)
+	}
 	return db.pool.put(k, n, newest), nil // no frame can be added meanwhile: idxMu is held
+}
+
+// savedVersion returns the version of page pgno that snapshot mark reads from the side
+// store, if it has one: the saved version with the lowest hi above mark (the versions of
+// a page cover disjoint ranges of snapshots, and every snapshot still held that reads a
+// saved version lies in one). idxMu is held.
+func (db *DB) savedVersion(pgno uint32, mark uint64) (sideVer, bool) {
+	for _, v := range db.saved[pgno] {
+		if mark < v.hi {
+			return v, true
+		}
+	}
+	return sideVer{}, false
+}
+
+// loadSaved returns saved version v of page pgno, through the pool. idxMu is held, so the
+// slot cannot be given back meanwhile.
+func (db *DB) loadSaved(pgno uint32, v sideVer, st *TxStats) (*page.Node, error) {
+	k := pageKey{pgno, sideKeyBit | v.hi}
+	if n, ok := db.pool.get(k); ok {
+		st.CacheHits++
+		return n, nil
+	}
+	buf := make([]byte, db.pageSize)
+	if err := db.side.read(v.off, pgno, v.hi, buf); err != nil {
+		return nil, err
+	}
+	st.PagesRead++
+	n, err := page.Decode(buf, pgno)
+	if err != nil {
+		return nil, err
+	}
+	return db.pool.put(k, n, false), nil
+}
+
+// tooNew is the error of a read that finds in the data file a version newer than its
+// snapshot and nothing saved for it: a transaction still reading after Close (the last
+// checkpoint saves nothing), else a broken invariant, reported rather than read.
+func (db *DB) tooNew(pgno uint32, lsn, mark uint64) error {
+	if db.closed.Load() {
+		return ErrClosed
+	}
+	return fmt.Errorf("store: page %d: the data file holds lsn %d, newer than snapshot %d, and no older version is saved", pgno, lsn, mark)
 }
 
 // addFrame records that the log holds a version of page pgno at lsn. Its cached newest
@@ -496,15 +579,166 @@ func (db *DB) addFrame(pgno uint32, lsn uint64) {
 	}
 }
 
-// checkpointLocked copies into the data file, for every page, its newest frame that no
-// snapshot still needs older than, syncs the data file, and starts the log over when every
-// frame is copied and no transaction reads an older state. commitMu is held.
+// checkpointLocked writes every page's newest version from the log into the data file,
+// syncs it, and starts the log over, however old the snapshots transactions still read:
+// before a page's copy in the data file is overwritten, or the log frames holding its
+// older versions are let go, the version each older snapshot reads is saved aside
+// (side.go). If that fails (a full disk under the side file) it falls back to
+// checkpointToOldest, which needs no saving but cannot restart the log. commitMu is held.
 func (db *DB) checkpointLocked() error {
 	if err := db.wal.Sync(db.latest.lsn); err != nil { // the WAL rule, also under NoSync
 		return db.fail(err)
 	}
 	db.publish(db.latest)
-	bound := db.waitReaders()
+	var held []snapshot
+	if !db.closed.Load() { // after Close no transaction reads again
+		held = db.heldSnapshots()
+	}
+	db.forgetSaved(held)
+	if db.wal.Stats().Frames == 0 {
+		db.ckptAt.Store(0)
+		return nil
+	}
+	saves, err := db.saveVersions(held)
+	if err != nil {
+		db.log.Warn("store: cannot save page versions aside for older snapshots; the log stays until they end", "path", db.path, "err", err)
+		return db.checkpointToOldest(held)
+	}
+	db.idxMu.Lock()
+	for _, sv := range saves {
+		db.saved[sv.pgno] = append(db.saved[sv.pgno], sv.v)
+	}
+	db.idxMu.Unlock()
+	db.noteSide()
+	bound := db.latest.lsn
+	if err := db.copyToDataFile(bound); err != nil {
+		return err
+	}
+	db.ckptAt.Store(0)
+	return db.restartLog(bound)
+}
+
+// pageVersion is a version of page pgno saved aside.
+type pageVersion struct {
+	pgno uint32
+	v    sideVer
+}
+
+// saveVersions writes into the side store, for every page the checkpoint will overwrite
+// in the data file, the version each held snapshot reads, unless it is the page's newest
+// (the data file will hold it) or already saved. It returns them, not yet visible to
+// readers. On an error it gives back what it wrote. commitMu is held (so no frame is
+// added meanwhile).
+func (db *DB) saveVersions(held []snapshot) ([]pageVersion, error) {
+	var saves []pageVersion
+	buf := make([]byte, db.pageSize)
+	for _, pgno := range db.logPages {
+		if pgno == 0 {
+			continue // the meta page: a snapshot carries its own copy and never reads it
+		}
+		lsns := *db.table.entry(pgno).lsns.Load()
+		newest := lsns[len(lsns)-1]
+		if newest <= db.ckptLSN {
+			continue // the data file holds it already: nothing is overwritten
+		}
+		last := uint64(math.MaxUint64)
+		for _, s := range held { // ascending, so the versions they read ascend too
+			if s.lsn >= newest {
+				break
+			}
+			if pgno >= s.meta.PageCount {
+				continue // the page did not exist yet in that snapshot
+			}
+			v, _ := db.table.entry(pgno).version(s.lsn)
+			if v == last {
+				continue
+			}
+			if _, ok := db.savedVersion(pgno, s.lsn); ok && v == 0 {
+				continue // it reads a version saved by an earlier checkpoint
+			}
+			last = v
+			i := sort.Search(len(lsns), func(i int) bool { return lsns[i] > v })
+			sv := sideVer{lo: v, hi: lsns[i]}
+			var err error
+			if v == 0 {
+				_, err = db.dbf.ReadAt(buf, int64(pgno)*int64(db.pageSize))
+				sv.lo = page.LSN(buf)
+			} else {
+				err = db.wal.ReadFrame(v, pgno, buf)
+			}
+			if err == nil {
+				sv.off, err = db.side.write(pgno, sv.hi, buf)
+			}
+			if err != nil {
+				for _, s := range saves {
+					db.side.release(s.v.off)
+				}
+				return nil, err
+			}
+			saves = append(saves, pageVersion{pgno, sv})
+		}
+	}
+	return saves, nil
+}
+
+// forgetSaved drops the saved versions that no held snapshot reads. commitMu is held.
+func (db *DB) forgetSaved(held []snapshot) {
+	if len(db.saved) == 0 {
+		return
+	}
+	db.idxMu.Lock()
+	for pgno, vs := range db.saved {
+		keep := vs[:0]
+		for _, v := range vs {
+			if readsVersion(held, v) {
+				keep = append(keep, v)
+				continue
+			}
+			db.side.release(v.off)
+			db.pool.drop(pageKey{pgno, sideKeyBit | v.hi})
+		}
+		if len(keep) == 0 {
+			delete(db.saved, pgno)
+		} else {
+			clear(vs[len(keep):])
+			db.saved[pgno] = keep
+		}
+	}
+	db.idxMu.Unlock()
+	db.noteSide()
+}
+
+// readsVersion reports whether a snapshot in held (ascending) lies in [v.lo, v.hi).
+func readsVersion(held []snapshot, v sideVer) bool {
+	i := sort.Search(len(held), func(i int) bool { return held[i].lsn >= v.lo })
+	return i < len(held) && held[i].lsn < v.hi
+}
+
+func (db *DB) noteSide() {
+	db.sideBytes.Store(db.side.bytes())
+	db.sideVersions.Store(int64(db.side.live()))
+}
+
+// heldSnapshots returns the snapshots older than the latest commit that transactions
+// hold, oldest first, and forgets the pins no transaction holds. Called after publishing
+// the latest commit: a transaction that registers later takes that one.
+func (db *DB) heldSnapshots() []snapshot {
+	db.oldest() // forgets the pins no longer held
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	var held []snapshot
+	for _, p := range db.pins {
+		if p.refs.Load() > 0 && p.snap.lsn < db.latest.lsn {
+			held = append(held, p.snap)
+		}
+	}
+	return held
+}
+
+// copyToDataFile copies into the data file, for every page with frames in the log, its
+// newest frame at or below bound not already there, and syncs the data file.
+// commitMu is held.
+func (db *DB) copyToDataFile(bound uint64) error {
 	type copyOp struct {
 		pgno uint32
 		lsn  uint64
@@ -539,11 +773,31 @@ func (db *DB) checkpointLocked() error {
 		db.stats.checkpoints.Add(1)
 	}
 	db.ckptLSN = max(db.ckptLSN, bound)
-	if bound != db.latest.lsn || db.wal.Stats().Frames == 0 {
+	return nil
+}
+
+// checkpointToOldest is the checkpoint that saves nothing aside: it copies for each page
+// its newest frame not newer than the oldest held snapshot, and restarts the log only
+// when that is the latest commit. commitMu is held.
+func (db *DB) checkpointToOldest(held []snapshot) error {
+	bound := db.latest.lsn
+	if len(held) > 0 {
+		bound = held[0].lsn
+	}
+	if err := db.copyToDataFile(bound); err != nil {
+		return err
+	}
+	if bound != db.latest.lsn {
 		db.ckptAt.Store(db.wal.Stats().Bytes)
 		return nil
 	}
 	db.ckptAt.Store(0)
+	return db.restartLog(bound)
+}
+
+// restartLog starts the log over after bound, the latest commit, now in the synced data
+// file. commitMu is held.
+func (db *DB) restartLog(bound uint64) error {
 	db.idxMu.Lock()
 	defer db.idxMu.Unlock()
 	if err := db.wal.Reset(bound + 1); err != nil {
@@ -560,28 +814,8 @@ func (db *DB) checkpointLocked() error {
 		e.prev.Store(nil)
 	}
 	db.logPages = db.logPages[:0]
-	db.log.Debug("store: checkpoint", "lsn", bound, "pages", len(ops))
+	db.log.Debug("store: checkpoint", "lsn", bound)
 	return nil
-}
-
-// readerWait bounds how long a checkpoint waits for the transactions on older snapshots
-// to end, so that it can copy the whole log and restart it.
-const readerWait = 10 * time.Millisecond
-
-// waitReaders returns the oldest snapshot still held, after waiting up to readerWait for
-// it to be the latest commit. Readers that each live a moment but overlap (scans while a
-// writer commits) nearly always leave some older snapshot open; without the wait the log
-// would never restart under such a load. No commit can start meanwhile (commitMu is
-// held), so new transactions all take the latest snapshot and the older ones drain. A
-// long-running reader makes it give up, as before. commitMu is held.
-func (db *DB) waitReaders() uint64 {
-	bound := db.oldest()
-	deadline := time.Now().Add(readerWait)
-	for pause := time.Microsecond; bound != db.latest.lsn && time.Now().Before(deadline); pause = min(2*pause, time.Millisecond) {
-		time.Sleep(pause)
-		bound = db.oldest()
-	}
-	return bound
 }
 
 // Checkpoint copies the log into the data file now (Close and large logs do it too).
@@ -618,6 +852,10 @@ type Stats struct {
 	WALFrames    uint64 // frames in the log now
 	WALBytes     int64  // size of the log now
 	CachedPages  int    // pages in the buffer pool now
+	// SideVersions and SideBytes: page versions saved aside for snapshots older than the
+	// last checkpoint, and the side file's size (see docs/store.md, "Checkpoints").
+	SideVersions int
+	SideBytes    int64
 }
 
 // Stats returns the database's counters.
@@ -634,6 +872,8 @@ func (db *DB) Stats() Stats {
 		WALFrames:    ws.Frames,
 		WALBytes:     ws.Bytes,
 		CachedPages:  db.pool.len(),
+		SideVersions: int(db.sideVersions.Load()),
+		SideBytes:    db.sideBytes.Load(),
 	}
 }
 

@@ -18,15 +18,17 @@
 //	    v
 //	write-ahead log  app.db-wal   frames = whole pages, last one the meta page + commit flag
 //	    | group commit: one fsync for all committers waiting
-//	    | checkpoint: newest frame of each page -> data file, fsync, restart the log
+//	    | checkpoint: older versions open snapshots read -> side file (app.db-side),
+//	    | newest frame of each page -> data file, fsync, restart the log
 //	    v
 //	data file  app.db             page 0 meta | B+tree branches, leaves, overflow | free pages
 //
 // Readers never lock: a transaction reads the state of the commit that was latest when it
 // began (its snapshot, named by the LSN of that commit's last frame). A page's version for
-// a snapshot is its newest log frame at or below that LSN, else its copy in the data file,
-// so old versions live in the log until no snapshot needs them; the buffer pool caches
-// page versions by (page, LSN).
+// a snapshot is its newest log frame at or below that LSN, else the version a checkpoint
+// saved aside for it, else its copy in the data file. Old versions live in the log until
+// the next checkpoint, and in the side file (which no restart keeps) until no snapshot
+// needs them; the buffer pool caches page versions by (page, LSN).
 //
 // Writers run concurrently: a writable transaction buffers its writes privately and takes
 // the commit lock only to validate against the commits made since its snapshot (first

@@ -40,7 +40,11 @@ func (c *cached) touch() {
 // a cached node is immutable, so eviction never invalidates a node a transaction still uses:
 // the transaction's reference keeps it alive. That is why there are no pin counts here: in
 // an engine that reuses frame memory, a pin stops the frame being overwritten while read;
-// here a frame's memory is never reused, only dropped from the map.
+// here a frame's memory is never reused, only dropped from the map. What a checkpoint
+// overwrites on disk (a page's copy in the data file, a slot of the side file) is guarded
+// one level up, by the snapshot counts: a version an open snapshot reads is saved aside
+// and published before its copy in the data file is overwritten, and a side slot is only
+// reused once no snapshot reads it (DB.checkpointLocked).
 //
 // The versions readers want nearly always (a page's data-file copy, and its newest log
 // version) are also published in the page table, where a reader finds them with a few

@@ -97,8 +97,22 @@ func randomTx(rng *rand.Rand, m model) (func(*Tx) error, model) {
 // contents reads the whole database, checking cursors both ways against Get.
 func contents(t *testing.T, db *DB) model {
 	t.Helper()
-	got := model{}
+	var got model
 	err := db.View(func(tx *Tx) error {
+		var err error
+		got, err = contentsTx(tx)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+// contentsTx reads the whole database as tx sees it, checking cursors both ways.
+func contentsTx(tx *Tx) (model, error) {
+	got := model{}
+	err := func() error {
 		names, err := tx.Buckets()
 		if err != nil {
 			return err
@@ -128,11 +142,8 @@ func contents(t *testing.T, db *DB) model {
 			}
 		}
 		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return got
+	}()
+	return got, err
 }
 
 func equalModels(a, b model) bool {
