@@ -6,7 +6,9 @@
 #               acks=all (answered after fsync) and acks=leader (answered once written)
 #   consume     the acks=all topic read back from the start
 #   e2e         10,000 records/s for 10 s, acks=all, no linger: p50/p99 from Produce() to the
-#               consumer (run first, on the idle broker); then acks=leader, without fsync
+#               consumer (run first, on the idle broker), and the producer's ack latency;
+#               then acks=leader, without fsync; then acks=all against a broker on tmpfs
+#               (fsync free): what the disk adds to the acks=all tail
 #   disk        disk-seq-write: one file written sequentially, 1 MiB at a time, with an
 #               fsync after every MiB: the "disk's sequential write bandwidth", the
 #               baseline of the 80% target (ANCHORS.md: ≈ 840 MB/s on a quiet host); and
@@ -40,7 +42,12 @@ stop_all() {
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
 	pids=()
 }
-cleanup() { stop_all; rm -rf "$tmp"; }
+shm= shmpid=
+cleanup() {
+	stop_all
+	if [ -n "$shmpid" ]; then kill "$shmpid" 2>/dev/null || true; wait "$shmpid" 2>/dev/null || true; fi
+	rm -rf "$tmp" ${shm:+"$shm"}
+}
 trap cleanup EXIT
 
 wait_port() { # host:port
@@ -91,6 +98,18 @@ load e2e -brokers $KAFKA -topic e2e -rate 10000 -duration 10s -acks all -partiti
 # produce_seconds is reading a request to having its answer, fsync included.
 echo "e2e-acks-all-broker $(quantiles produce_seconds fsync_seconds)" | tee -a "$tmp/results"
 load e2e -brokers $KAFKA -topic e2e-leader -rate 10000 -duration 10s -acks leader -partitions $P
+# The same acks=all e2e row against a second broker whose log is on tmpfs, where fsync
+# returns at once: the difference from e2e-acks-all is what the disk's fsyncs add to the
+# tail (a diagnostic, no target; skipped without /dev/shm).
+if [ -d /dev/shm ] && [ -w /dev/shm ]; then
+	shm=$(mktemp -d -p /dev/shm gantry-broker-bench.XXXXXX)
+	"$tmp/gantry" broker --addr 127.0.0.1:19194 --dir "$shm" --log-level warn & shmpid=$!
+	wait_port 127.0.0.1:19194
+	timeout 300 "$tmp/load" e2e -brokers 127.0.0.1:19194 -topic e2e -rate 10000 -duration 10s -acks all -partitions $P | sed 's/^e2e-acks-all/e2e-acks-all-tmpfs/' | tee -a "$tmp/results" || true
+	kill "$shmpid" 2>/dev/null || true; wait "$shmpid" 2>/dev/null || true
+	shmpid=
+	rm -rf "$shm"
+fi
 # CPU seconds the broker process has used (utime + stime), to tell a CPU-bound row.
 broker_cpu() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$1/stat"; }
 fsyncs0=$(metric gantry_broker_fsync_seconds_count)
