@@ -78,6 +78,11 @@ type Config struct {
 	// (443).
 	HTTPSPort int `yaml:"https_port"`
 
+	// EventLoops is how many event loops serve plain HTTP/1.1 client connections (Linux;
+	// see "The HTTP/1.1 event loop" in docs/proxy.md), at most 64; -1 means none: every
+	// connection is served by a goroutine of its own. 0 means the default, none for now.
+	EventLoops int `yaml:"event_loops"`
+
 	// Log receives errors and events; nil discards them.
 	Log *slog.Logger `yaml:"-"`
 }
@@ -361,6 +366,11 @@ func explainYAML(err error) error {
 	return errors.New(strings.Join(msgs, "; "))
 }
 
+// defaultEventLoops is what EventLoops 0 means. It is -1 (none) until the loop is shown
+// to beat the goroutine path (docs/benchmarks.md, "Event loop"); the package's tests
+// can run every test with loops (-event-loops, loop_linux_test.go).
+var defaultEventLoops = -1
+
 // Validate checks the configuration and fills in defaults. Errors name the field path.
 func (c *Config) Validate() error {
 	if c.MaxHeaderBytes == 0 {
@@ -396,6 +406,12 @@ func (c *Config) Validate() error {
 		c.MaxInFlight = 10000
 	case c.MaxInFlight < -1:
 		return fmt.Errorf("max_in_flight: %d is negative; allowed -1 (no limit) or a count", c.MaxInFlight)
+	}
+	if c.EventLoops == 0 {
+		c.EventLoops = defaultEventLoops
+	}
+	if c.EventLoops < -1 || c.EventLoops > 64 {
+		return fmt.Errorf("event_loops: %d is out of range; allowed -1 (none) to 64", c.EventLoops)
 	}
 	if c.Via != "" && !isToken([]byte(c.Via)) {
 		return fmt.Errorf("via: %q is not a token; allowed letters, digits and !#$%%&'*+-.^_`|~", c.Via)

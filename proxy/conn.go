@@ -58,7 +58,12 @@ type conn struct {
 	view     pickView
 }
 
-func (c *conn) serve() {
+func (c *conn) serve() { c.run(nil) }
+
+// run serves the connection until it closes. first, when not nil, finishes what an event
+// loop began before it handed the connection over (loop_linux.go), and reports whether
+// the connection goes on to its next request.
+func (c *conn) run(first func() bool) {
 	s := c.srv
 	defer s.forget(c)
 	c.br = s.readers.Get().(*bufio.Reader)
@@ -75,18 +80,32 @@ func (c *conn) serve() {
 		s.readers.Put(c.br)
 		s.writers.Put(c.bw)
 	}()
-	if ta, ok := c.nc.RemoteAddr().(*net.TCPAddr); ok {
-		c.remote, _ = ta.IP.AppendText(nil)
-	} else if host, _, err := net.SplitHostPort(c.nc.RemoteAddr().String()); err == nil {
-		c.remote = []byte(host)
+	if c.remote == nil {
+		c.remote = remoteIP(c.nc.RemoteAddr())
 	}
 	c.req.reset()
 	c.resp.reset()
-	if c.handOff() {
+	if first != nil {
+		if !first() {
+			return
+		}
+	} else if c.handOff() {
 		return
 	}
 	for c.next() {
 	}
+}
+
+// remoteIP is the client address written in X-Forwarded-For and Forwarded.
+func remoteIP(a net.Addr) []byte {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		b, _ := ta.IP.AppendText(nil)
+		return b
+	}
+	if host, _, err := net.SplitHostPort(a.String()); err == nil {
+		return []byte(host)
+	}
+	return nil
 }
 
 // handOff gives a connection that speaks HTTP/2 (negotiated by ALPN, or cleartext
@@ -173,24 +192,28 @@ func (c *conn) next() bool {
 	}
 	start := time.Now()
 	c.route = nil
-	if !s.cfg.AccessLog {
-		keep := c.proxy(n)
-		s.stats.inFlight.Add(-1)
-		if c.route != nil {
-			c.route.latency.observe(time.Since(start))
-		}
-		return keep
-	}
-	method, target := string(c.req.method), string(c.req.target) // the head is gone after proxy
 	c.status, c.upstream = 0, ""
+	var method, target string
+	if s.cfg.AccessLog {
+		method, target = string(c.req.method), string(c.req.target) // the head is gone after proxy
+	}
 	keep := c.proxy(n)
+	c.endRequest(start, method, target)
+	return keep
+}
+
+// endRequest does what every request ends with, however it was served: the in-flight
+// count, the route's latency and the access log line.
+func (c *conn) endRequest(start time.Time, method, target string) {
+	s := c.srv
 	s.stats.inFlight.Add(-1)
 	if c.route != nil {
 		c.route.latency.observe(time.Since(start))
 	}
-	s.log.Info("access", "remote", string(c.remote), "method", method, "target", target,
-		"status", c.status, "upstream", c.upstream, "duration", time.Since(start))
-	return keep
+	if s.cfg.AccessLog {
+		s.log.Info("access", "remote", string(c.remote), "method", method, "target", target,
+			"status", c.status, "upstream", c.upstream, "duration", time.Since(start))
+	}
 }
 
 // readHead waits until br holds a whole head and returns its length and the length of
@@ -395,7 +418,22 @@ func (c *conn) proxy(n int) bool {
 		}
 		return c.proxyH2(r, host, target, n)
 	}
+	return c.proxyH1(r, host, target, n, attempts{})
+}
 
+// attempts is where a request's tries at upstream hosts stand. The goroutine path starts
+// from zero; an event loop whose first try failed hands its state over (loop_linux.go),
+// so that the retry rules and budget count that try as this path would.
+type attempts struct {
+	next           int // the attempt to make next
+	triedP, triedB uint64
+	lastErr        *statusError
+}
+
+// proxyH1 forwards the request to an HTTP/1.1 host of r's pool, retrying where that is
+// safe, and its answer to the client; it reports whether the client connection stays open.
+func (c *conn) proxyH1(r *route, host, target []byte, n int, a attempts) bool {
+	s, h, p := c.srv, &c.req, r.pool
 	hasBody := h.chunked || h.contentLength > 0
 	safe := idempotent(h.method) && !hasBody
 	cookieID := "" // the sticky cookie, copied: the head's bytes may be gone by the answer
@@ -405,8 +443,8 @@ func (c *conn) proxy(n int) bool {
 	isHead := string(h.method) == "HEAD"
 	upgrade := h.wantsUpgrade()
 	clientMinor, clientClose := h.minor, h.close
-	var triedP, triedB uint64
-	var lastErr *statusError
+	triedP, triedB, lastErr := a.triedP, a.triedB, a.lastErr
+	var err error
 	var uc *upConn
 	var u *upstream
 	discarded := false
@@ -417,7 +455,7 @@ func (c *conn) proxy(n int) bool {
 		ctx, cancel = context.WithDeadline(ctx, deadline)
 		defer cancel()
 	}
-	for attempt := 0; ; attempt++ {
+	for attempt := a.next; ; attempt++ {
 		// Every host tried: fail now rather than spend a token and a backoff on nothing.
 		if attempt > 0 && (attempt > p.cfg.Retries || attempt >= len(p.all) || !p.takeRetryToken()) {
 			c.fail(lastErr)
@@ -647,21 +685,7 @@ func (c *conn) forwardResponse(uc *upConn, r *route, isHead, upgrade bool, clien
 		keepClient = false // an HTTP/1.0 client learns the end of such a body from the close
 	}
 	c.writeResponseHead(st, keepClient, clientMinor == 0, false)
-	if c.setSticky != "" {
-		c.bw.WriteString("Set-Cookie: ")
-		c.bw.WriteString(u.pool.cfg.StickyCookie)
-		c.bw.WriteByte('=')
-		c.bw.WriteString(u.stickyID)
-		c.bw.WriteString("; Path=/; HttpOnly\r\n")
-	}
-	if mode == bodyLength || (mode == bodyNone && resp.contentLength >= 0) {
-		c.bw.WriteString("Content-Length: ")
-		c.bw.Write(strconv.AppendInt(c.bw.AvailableBuffer(), resp.contentLength, 10))
-		c.bw.WriteString("\r\n")
-	} else if mode != bodyNone && clientMinor == 1 {
-		c.bw.WriteString("Transfer-Encoding: chunked\r\n")
-	}
-	c.bw.WriteString("\r\n")
+	c.writeFraming(u, mode, clientMinor)
 	uc.br.Discard(c.respN)
 
 	var err error
@@ -695,6 +719,27 @@ func (c *conn) forwardResponse(uc *upConn, r *route, isHead, upgrade bool, clien
 		uc.close()
 	}
 	return keepClient
+}
+
+// writeFraming ends the response head written by writeResponseHead: the sticky cookie,
+// the framing fields for a body sent in mode, and the empty line.
+func (c *conn) writeFraming(u *upstream, mode, clientMinor int) {
+	resp := &c.resp
+	if c.setSticky != "" {
+		c.bw.WriteString("Set-Cookie: ")
+		c.bw.WriteString(u.pool.cfg.StickyCookie)
+		c.bw.WriteByte('=')
+		c.bw.WriteString(u.stickyID)
+		c.bw.WriteString("; Path=/; HttpOnly\r\n")
+	}
+	if mode == bodyLength || (mode == bodyNone && resp.contentLength >= 0) {
+		c.bw.WriteString("Content-Length: ")
+		c.bw.Write(strconv.AppendInt(c.bw.AvailableBuffer(), resp.contentLength, 10))
+		c.bw.WriteString("\r\n")
+	} else if mode != bodyNone && clientMinor == 1 {
+		c.bw.WriteString("Transfer-Encoding: chunked\r\n")
+	}
+	c.bw.WriteString("\r\n")
 }
 
 // writeRequestHead writes the request head for the upstream: origin-form target, the

@@ -58,6 +58,13 @@ type Server struct {
 	h2      *h2Hub        // the HTTP/2 connections handed over by the fast path
 	h2ln    *connListener // how they are handed over
 	h2start sync.Once     // starts the HTTP/2 server on the first Serve
+
+	loops     []*loop       // the HTTP/1.1 event loops (loop_linux.go); set by the first Serve; guarded by mu
+	nextLoop  atomic.Uint32 // round robin over loops
+	loopConns atomic.Int64  // client connections owned by loops
+	loopKill  atomic.Bool   // Shutdown ran out of time: loops close every connection
+	// Requests answered whole by a loop, and connections it handed to goroutines.
+	loopAnswers, loopHandOffs atomic.Uint64
 }
 
 // table is what a configuration reload replaces: the pools and the routes. Requests in
@@ -241,6 +248,10 @@ func (s *Server) buildTable(cfg Config) (*table, error) {
 		if err := p.setupTransport(); err != nil {
 			return nil, fmt.Errorf("pools %q: %w", pc.Name, err)
 		}
+		p.loopable = pc.Protocol != protoH2
+		for _, u := range p.all {
+			p.loopable = p.loopable && u.tls == nil
+		}
 		p.retryTokens.Store(retryBurst)
 		t.pools = append(t.pools, p)
 		byName[p.name] = p
@@ -371,6 +382,7 @@ func (s *Server) serve(ctx context.Context, ln net.Listener, useTLS bool) error 
 	s.wg.Add(1)
 	go s.sweepIdle(done)
 	s.h2start.Do(func() {
+		s.startLoops()
 		s.wg.Add(1)
 		go s.serveH2()
 		s.tableMu.Lock()
@@ -428,6 +440,9 @@ func (s *Server) startConn(nc net.Conn, useTLS bool) {
 	if tc, ok := nc.(*net.TCPConn); ok {
 		tc.SetNoDelay(true)
 	}
+	if !useTLS && s.serveLoop(nc) {
+		return
+	}
 	c := &conn{srv: s}
 	if useTLS {
 		nc = tls.Server(nc, s.tls)
@@ -458,6 +473,10 @@ func (s *Server) forget(c *conn) {
 // closeConns wakes the connections waiting for a request (they exit), or closes every
 // connection when all is set.
 func (s *Server) closeConns(all bool) {
+	if all {
+		s.loopKill.Store(true)
+	}
+	s.wakeLoops()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for c := range s.conns {
@@ -493,7 +512,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for {
 		s.closeConns(false)
 		s.mu.Lock()
-		n := len(s.conns)
+		n := len(s.conns) + int(s.loopConns.Load())
 		s.mu.Unlock()
 		if n == 0 {
 			break

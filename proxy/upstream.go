@@ -233,6 +233,8 @@ type pool struct {
 	hashKey    hashKey
 	stickyIdx  map[string]int // sticky cookie value → index in primary
 
+	loopable bool // HTTP/1.1 over plain TCP: an event loop may serve its requests
+
 	ejectMu sync.Mutex  // serialises ejection decisions
 	retired atomic.Bool // a reload replaced the pool: connections are not kept
 
