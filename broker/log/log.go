@@ -75,13 +75,8 @@ type Log struct {
 	cfg Config
 	lg  *slog.Logger
 
-	// appendMu serializes appends (and Close and Remove with them): an append writes its
-	// bytes past the active segment's size without mu, and only one may do so at a time.
-	appendMu sync.Mutex
-	// mu protects segs, next, unflushed, rolled and closed, and the active segment's
-	// size and room. Appends hold it to place their batches and to publish them once
-	// written, not while the bytes are copied into the page cache; reads hold it only
-	// to find their segment and its size, then read the file without it.
+	// mu protects segs, next, unflushed, rolled and closed. Appends hold it for writing;
+	// reads hold it only to find their segment and its size, then read the file without it.
 	mu        sync.RWMutex
 	segs      []*segment
 	next      int64 // offset the next record gets: the log end offset
@@ -358,39 +353,41 @@ func (l *Log) AppendParsed(p []byte, batches []Batch) (first, last int64, err er
 	return first, last, err
 }
 
-// append writes p; rolled reports that it sealed a segment, whose fsync the caller
-// then runs without the lock (syncRolled). The batches are placed (offsets, room)
-// and published (size, indexes, end offset) under mu, and written between the two
-// without it: a Fetch or a Sync of the partition need not wait for the copy of a MiB
-// into the page cache, nor for a write that the file system holds up (an extending
-// write can wait for a journal commit). Nothing reads or syncs past the published
-// size, and appendMu keeps other appends (and Close) out meanwhile.
+// append writes p under the lock; rolled reports that it sealed a segment, whose
+// fsync the caller then runs without the lock (syncRolled).
 func (l *Log) append(p []byte, batches []Batch) (first, last int64, sync, rolled bool, err error) {
-	l.appendMu.Lock()
-	defer l.appendMu.Unlock()
-	s, pos, first, wb, rolled, err := l.place(p, batches)
-	if err != nil {
-		return 0, 0, false, rolled, err
-	}
-	// s stays the active segment, open, until this append is published: only an
-	// append rolls, and Close and Remove wait for appendMu.
-	if wb.n > 0 {
-		startWriteback(s.f, wb.off, wb.n)
-	}
-	_, werr := s.f.WriteAt(p, pos)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if werr != nil {
-		// Take back whatever part of p reached the file, so the log stays whole.
-		s.f.Truncate(pos)
-		s.alloc = pos
-		return 0, 0, false, rolled, fmt.Errorf("append to %s: %w", s.f.Name(), werr)
+	if l.closed {
+		return 0, 0, false, false, ErrClosed
 	}
-	off := first
+	if rolled, err = l.maybeRoll(int64(len(p))); err != nil {
+		return 0, 0, false, rolled, err
+	}
+	s := l.segs[len(l.segs)-1]
+	if s.size == 0 {
+		s.created = time.Now() // a segment's age counts from its first records
+	}
+	first = l.next
+	off, pos := l.next, int64(0)
+	for i := range batches {
+		b := &batches[i]
+		setBaseOffset(p[pos:], off)
+		b.BaseOffset = off
+		off += int64(b.LastOffsetDelta) + 1
+		pos += int64(b.Size())
+	}
+	l.makeRoom(s, int64(len(p)))
+	if _, err := s.f.WriteAt(p, s.size); err != nil {
+		// Take back whatever part of p reached the file, so the log stays whole.
+		s.f.Truncate(s.size)
+		s.alloc = s.size
+		return 0, 0, false, rolled, fmt.Errorf("append to %s: %w", s.f.Name(), err)
+	}
+	pos = s.size
 	for i := range batches {
 		s.track(&batches[i], pos, l.cfg.IndexInterval)
 		pos += int64(batches[i].Size())
-		off += int64(batches[i].LastOffsetDelta) + 1
 	}
 	s.size = pos
 	s.alloc = max(s.alloc, pos)
@@ -400,54 +397,20 @@ func (l *Log) append(p []byte, batches []Batch) (first, last int64, sync, rolled
 	return first, off - 1, sync, rolled, nil
 }
 
-// span is a byte range of a file.
-type span struct{ off, n int64 }
-
-// place rolls the active segment if p does not fit, gives p's batches their offsets,
-// and writes room ahead of p when it is small; it returns the segment and position p
-// goes to, the first offset, and the room written, whose writeback the caller
-// starts once mu is released. Called with appendMu held.
-func (l *Log) place(p []byte, batches []Batch) (s *segment, pos, first int64, room span, rolled bool, err error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.closed {
-		return nil, 0, 0, span{}, false, ErrClosed
-	}
-	if rolled, err = l.maybeRoll(int64(len(p))); err != nil {
-		return nil, 0, 0, span{}, rolled, err
-	}
-	s = l.segs[len(l.segs)-1]
-	if s.size == 0 {
-		s.created = time.Now() // a segment's age counts from its first records
-	}
-	first = l.next
-	off, at := l.next, int64(0)
-	for i := range batches {
-		b := &batches[i]
-		setBaseOffset(p[at:], off)
-		b.BaseOffset = off
-		off += int64(b.LastOffsetDelta) + 1
-		at += int64(b.Size())
-	}
-	room = l.makeRoom(s, int64(len(p)))
-	return s, s.size, first, room, rolled, nil
-}
-
 // makeRoom writes zeros past the data of the active segment s before an append of n
 // bytes that does not fit in the room already there, when n is below growMin: see
-// growMin. It returns the zeros written, which the caller hands to the disk at once
-// (startWriteback, after releasing mu), so that the next fsync finds them under way;
-// that fsync waits for them and commits the file's new size and blocks, once per
-// growChunk. A failure leaves the file as it was, and the append extends it.
+// growMin. The zeros are handed to the disk at once, so that the next fsync finds them
+// under way; that fsync waits for them and commits the file's new size and blocks, once
+// per growChunk. A failure leaves the file as it was, and the append extends it.
 // Called with mu held.
-func (l *Log) makeRoom(s *segment, n int64) span {
+func (l *Log) makeRoom(s *segment, n int64) {
 	if s.size+n <= s.alloc || n >= growMin {
-		return span{}
+		return
 	}
 	from := max(s.alloc, s.size)
 	to := min(s.size+n+growChunk, max(l.cfg.SegmentBytes, s.size+n))
 	if to <= from {
-		return span{}
+		return
 	}
 	zeros := make([]byte, min(to-from, 64<<10)) // not kept: a log may sit idle for long
 	for off := from; off < to; {
@@ -455,12 +418,12 @@ func (l *Log) makeRoom(s *segment, n int64) span {
 		if _, err := s.f.WriteAt(zeros[:k], off); err != nil {
 			l.lg.Warn("log: writing room ahead of the data failed; appending without it", "segment", s.base, "err", err)
 			s.f.Truncate(from)
-			return span{}
+			return
 		}
 		off += k
 	}
+	startWriteback(s.f, from, to-from)
 	s.alloc = to
-	return span{from, to - from}
 }
 
 // maybeRoll starts a new segment when adding n bytes would overfill the active one or
@@ -845,10 +808,7 @@ func (l *Log) Retain(now time.Time) (int, error) {
 }
 
 // Close syncs the log, writes the active segment's indexes and closes the files.
-// An append under way finishes first.
 func (l *Log) Close() error {
-	l.appendMu.Lock()
-	defer l.appendMu.Unlock()
 	l.syncMu.Lock()
 	defer l.syncMu.Unlock()
 	l.mu.Lock()
@@ -877,8 +837,6 @@ func (l *Log) Close() error {
 
 // Remove closes the log and deletes its directory.
 func (l *Log) Remove() error {
-	l.appendMu.Lock()
-	defer l.appendMu.Unlock()
 	l.mu.Lock()
 	l.closed = true
 	l.closeFiles()
