@@ -79,3 +79,73 @@ func TestCompactedTopicKeepsLatestPerKey(t *testing.T) {
 		})
 	}
 }
+
+// TestRetentionBySize sets retention.bytes on a topic of one-batch segments: retention
+// deletes the oldest segments while what is left still holds retention.bytes, and no
+// more.
+func TestRetentionBySize(t *testing.T) {
+	b := startBroker(t, Config{})
+	limit, seg, forever := "3000", "1024", "-1"
+	createTopic(t, b.addr, "sized", 1, map[string]*string{"retention.bytes": &limit, "segment.bytes": &seg, "retention.ms": &forever})
+	cl := newClient(t, b.addr, kgo.ProducerBatchCompression(kgo.NoCompression()))
+	ctx := context.Background()
+	for i := 0; i < 20; i++ {
+		r := &kgo.Record{Topic: "sized", Value: make([]byte, 600)}
+		r.Value[0] = byte(i)
+		if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.RunRetention(time.Now())
+	got := consumeAll(t, b.addr, "sized")
+	// Each record is one batch of about 680 bytes, one per segment: 5 of them hold
+	// 3000 bytes or more, 4 do not.
+	if len(got) != 5 || got[0].Value[0] != 15 || got[4].Value[0] != 19 {
+		first := -1
+		if len(got) > 0 {
+			first = int(got[0].Value[0])
+		}
+		t.Fatalf("%d records left (first %d), want the newest 5", len(got), first)
+	}
+}
+
+// TestCompactionExpiresTombstones: on a compacted topic, a tombstone older than
+// delete.retention.ms is removed with the values it deleted, a recent one stays (so
+// that a consumer reading the topic later still learns of the delete), and keys
+// never deleted keep their latest value.
+func TestCompactionExpiresTombstones(t *testing.T) {
+	b := startBroker(t, Config{})
+	policy, seg, keep := "compact", "200", "3600000" // tombstones kept an hour
+	createTopic(t, b.addr, "state", 1, map[string]*string{"cleanup.policy": &policy, "segment.bytes": &seg, "delete.retention.ms": &keep})
+	cl := newClient(t, b.addr, kgo.ProducerBatchCompression(kgo.NoCompression()))
+	ctx := context.Background()
+	old, now := time.Now().Add(-3*time.Hour), time.Now()
+	for _, r := range []*kgo.Record{
+		{Key: []byte("gone"), Value: []byte("v1"), Timestamp: old},
+		{Key: []byte("kept"), Value: []byte("v1"), Timestamp: old},
+		{Key: []byte("late"), Value: []byte("v1"), Timestamp: old},
+		{Key: []byte("gone"), Timestamp: old}, // tombstone, 3 h old: expires
+		{Key: []byte("late"), Timestamp: now}, // tombstone, recent: stays
+		{Key: []byte("kept"), Value: []byte("v2"), Timestamp: now},
+		{Key: []byte("tail"), Value: []byte("v1"), Timestamp: now}, // the active segment
+	} {
+		r.Topic = "state"
+		if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.RunRetention(time.Now())
+	got := consumeAll(t, b.addr, "state")
+	var seen []string
+	for _, r := range got {
+		v := string(r.Value)
+		if r.Value == nil {
+			v = "<tombstone>"
+		}
+		seen = append(seen, string(r.Key)+"="+v)
+	}
+	want := []string{"late=<tombstone>", "kept=v2", "tail=v1"}
+	if fmt.Sprint(seen) != fmt.Sprint(want) {
+		t.Fatalf("after compaction: %v\nwant %v", seen, want)
+	}
+}
