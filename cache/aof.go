@@ -91,6 +91,7 @@ type aof struct {
 	rewriting  atomic.Bool                      // a rewrite goroutine runs
 	lastFinish atomic.Int64                     // how long the last rewrite's final step held syncMu (ns)
 	rewriteWG  sync.WaitGroup                   // the rewrite goroutine
+	enabling   atomic.Bool                      // turned on live, the first rewrite not done yet
 	saved      func()                           // set by the server: a rewrite counts as a save (LASTSAVE)
 }
 
@@ -122,10 +123,71 @@ func openAOF(dir, mode string, log *slog.Logger, load func(args [][]byte)) (*aof
 		return nil, err
 	}
 	log.Info("appendonly file loaded", "file", path, "commands", cmds, "bytes", good)
-	a := &aof{log: log, f: f, db: -1, end: good, written: good, stop: make(chan struct{}), done: make(chan struct{}),
-		path: path, base: good, rewriteReq: make(chan struct{}, 1)}
+	return newAOF(f, path, good, mode, log), nil
+}
+
+// newAOF returns the log appending to f, which holds size bytes of it.
+func newAOF(f *os.File, path string, size int64, mode string, log *slog.Logger) *aof {
+	a := &aof{log: log, f: f, db: -1, end: size, written: size, stop: make(chan struct{}), done: make(chan struct{}),
+		path: path, base: size, rewriteReq: make(chan struct{}, 1)}
 	a.mode.Store(mode)
-	return a, nil
+	return a
+}
+
+// runAOF wires a to the server and starts its goroutine.
+func (s *Server) runAOF(a *aof, minRewrite int64) {
+	a.minRewrite = minRewrite
+	a.rewrite = func(stop <-chan struct{}) error { return s.rewriteAOF(a, stop) }
+	a.saved = func() { s.lastSave.Store(time.Now().Unix()) }
+	go a.everySecond()
+}
+
+// setAppendOnly turns the append-only file on or off while the server runs
+// (CONFIG SET appendonly), as Redis does. On: the file is written anew from the
+// dataset by a rewrite started at once (aofrewrite.go); until the rewrite puts it
+// in place, the log's records go to an unlinked temporary file and to the
+// rewrite's buffer, so the file in Dir is whole or absent (an old one stays
+// until the rename), and appendfsync always holds only from then on. If the
+// rewrite fails it is tried again every second. Off: what is buffered is written
+// and fsynced and the file closed; it stays in Dir, as Redis leaves it. The
+// switch itself happens with every shard locked, so every command runs either
+// wholly with the log or wholly without it; clients already in an event loop
+// leave it on their first logged write (loop.serve).
+func (s *Server) setAppendOnly(on bool, dir, mode string) error {
+	s.aofSwitch.Lock()
+	defer s.aofSwitch.Unlock()
+	if (s.aof != nil) == on {
+		return nil
+	}
+	var a *aof
+	if on {
+		f, err := os.CreateTemp(dir, aofName+".enabling-*")
+		if err != nil {
+			return err
+		}
+		os.Remove(f.Name()) // written only until the rewrite's rename
+		a = newAOF(f, filepath.Join(dir, aofName), 0, mode, s.log)
+		a.enabling.Store(true)
+	}
+	for i := range s.ks.shards {
+		s.ks.shards[i].mu.Lock()
+	}
+	s.mu.Lock()
+	old := s.aof
+	s.aof = a
+	s.mu.Unlock()
+	for i := len(s.ks.shards) - 1; i >= 0; i-- {
+		s.ks.shards[i].mu.Unlock()
+	}
+	if a != nil {
+		s.runAOF(a, s.config().AOFRewriteMinSize)
+		a.startRewrite()
+		s.log.Info("appendonly on: rewriting the file from the dataset", "file", a.path)
+		return nil
+	}
+	err := old.close()
+	s.log.Info("appendonly off", "file", old.path, "err", err)
+	return err
 }
 
 // fsyncMode is the appendfsync mode.
@@ -299,7 +361,7 @@ func (a *aof) everySecond() {
 			size := a.end - a.fileStart
 			grown := size >= a.minRewrite && size >= 2*a.base
 			a.mu.Unlock()
-			if grown {
+			if grown || a.enabling.Load() {
 				a.startRewrite()
 			}
 		}
@@ -333,6 +395,7 @@ func (a *aof) startRewrite() {
 			return
 		}
 		a.rewrites.Add(1)
+		a.enabling.Store(false)
 		if a.saved != nil {
 			a.saved()
 		}

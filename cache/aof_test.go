@@ -315,3 +315,78 @@ func TestAOFConfigSetFsync(t *testing.T) {
 		t.Fatalf("after a restart: %q", got)
 	}
 }
+
+// CONFIG SET appendonly yes writes the file from the dataset (a rewrite) while
+// writes go on, and a restart finds every key; CONFIG SET appendonly no stops
+// logging, and what is written afterwards is not in the file.
+func TestAOFConfigSetAppendOnly(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	srv, addr := startServer(t, Config{Dir: dir})
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	defer rdb.Close()
+	if err := rdb.ConfigSet(ctx, "appendonly", "maybe").Err(); err == nil ||
+		err.Error() != "ERR CONFIG SET failed (possibly related to argument 'appendonly') - argument must be 'yes' or 'no'" {
+		t.Fatalf("CONFIG SET appendonly maybe: %v", err)
+	}
+	for i := range 200 {
+		rdb.Set(ctx, "k"+strconv.Itoa(i), i, 0)
+	}
+	rdb.RPush(ctx, "l", "a", "b", "c")
+	rdb.HSet(ctx, "h", "f", "v")
+	rdb.ZAdd(ctx, "z", redis.Z{Score: 2, Member: "m"})
+	rdb.Set(ctx, "ttl", "v", time.Hour)
+	if err := rdb.ConfigSet(ctx, "appendonly", "yes").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if v := rdb.ConfigGet(ctx, "appendonly").Val()["appendonly"]; v != "yes" {
+		t.Fatalf("CONFIG GET appendonly = %q after SET yes", v)
+	}
+	for i := range 100 { // during the rewrite, or after it
+		rdb.Incr(ctx, "n")
+		rdb.Set(ctx, "k"+strconv.Itoa(i), "new", 0)
+	}
+	waitFor(t, "the rewrite that writes the file", func() bool {
+		return strings.Contains(rdb.Info(ctx, "persistence").Val(), "aof_rewrites:1")
+	})
+	rdb.SAdd(ctx, "s", "after-rewrite")
+	dump := func(rdb *redis.Client) string {
+		var b strings.Builder
+		for i := range 200 {
+			b.WriteString(rdb.Get(ctx, "k"+strconv.Itoa(i)).Val() + ",")
+		}
+		fmt.Fprint(&b, rdb.Get(ctx, "n").Val(), rdb.LRange(ctx, "l", 0, -1).Val(), rdb.HGetAll(ctx, "h").Val(),
+			rdb.ZRangeWithScores(ctx, "z", 0, -1).Val(), rdb.TTL(ctx, "ttl").Val() > 59*time.Minute,
+			rdb.SMembers(ctx, "s").Val(), rdb.DBSize(ctx).Val())
+		return b.String()
+	}
+	want := dump(rdb)
+	shutdown(t, srv)
+
+	srv2, addr2 := aofServer(t, dir, "everysec")
+	rdb2 := redis.NewClient(&redis.Options{Addr: addr2})
+	defer rdb2.Close()
+	if got := dump(rdb2); got != want {
+		t.Fatalf("after CONFIG SET appendonly yes and a restart\n got:  %s\n want: %s", got, want)
+	}
+	if err := rdb2.ConfigSet(ctx, "appendonly", "no").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if v := rdb2.ConfigGet(ctx, "appendonly").Val()["appendonly"]; v != "no" {
+		t.Fatalf("CONFIG GET appendonly = %q after SET no", v)
+	}
+	rdb2.Set(ctx, "not-logged", "v", 0)
+	shutdown(t, srv2)
+	_, addr3 := aofServer(t, dir, "everysec")
+	rdb3 := redis.NewClient(&redis.Options{Addr: addr3})
+	defer rdb3.Close()
+	if n := rdb3.Exists(ctx, "not-logged").Val(); n != 0 {
+		t.Fatal("a key written after CONFIG SET appendonly no was logged")
+	}
+	if got := dump(rdb3); got != want {
+		t.Fatalf("after CONFIG SET appendonly no and a restart\n got:  %s\n want: %s", got, want)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Fatalf("files left in the directory: %v", entries)
+	}
+}

@@ -50,11 +50,10 @@ func (c *client) beforeWriteShard(key []byte) {
 	c.locked = saved
 }
 
-// rewriteAOF writes the dataset as a new append-only file and puts it in place of
-// the old one without pausing clients beyond one shard's serialisation (see
+// rewriteAOF writes the dataset as a new append-only file for a and puts it in
+// place of the old one without pausing clients beyond one shard's serialisation (see
 // aof.go). It gives up when stop is closed.
-func (s *Server) rewriteAOF(stop <-chan struct{}) (err error) {
-	a := s.aof
+func (s *Server) rewriteAOF(a *aof, stop <-chan struct{}) (err error) {
 	tmp := a.path + ".rewrite"
 	f, err := os.Create(tmp)
 	if err != nil {

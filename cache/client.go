@@ -151,10 +151,14 @@ func (c *client) readFailed(err error) {
 func (c *client) flush() error {
 	c.staleNow = true
 	if c.aofEnd > 0 {
-		// Replies go out only after the writes they acknowledge are logged.
-		if err := c.s.aof.sync(c.aofEnd); err != nil {
-			c.w.Reset()
-			return err
+		// Replies go out only after the writes they acknowledge are logged. A
+		// log turned off meanwhile (CONFIG SET appendonly no) was written and
+		// fsynced when it closed.
+		if a := c.s.appendLog(); a != nil {
+			if err := a.sync(c.aofEnd); err != nil {
+				c.w.Reset()
+				return err
+			}
 		}
 		c.aofEnd = 0
 	}
@@ -230,3 +234,153 @@ func (c *client) info() string {
 	b.WriteString(" cmd=" + last + " user=default redir=-1 resp=" + strconv.Itoa(proto))
 	return b.String()
 }
+
+// OutputLimit is one class of Redis's client-output-buffer-limit: a client whose
+// replies waiting for the socket pass Hard bytes, or stay above Soft bytes for
+// more than SoftSeconds, is disconnected. Zero turns a limit off.
+type OutputLimit struct {
+	Hard, Soft  int64
+	SoftSeconds int64
+}
+
+// OutputLimits are the limits of the three classes Redis has: normal clients,
+// replicas (kept for CONFIG GET/SET; this server has none) and subscribers.
+type OutputLimits struct {
+	Normal, Replica, Pubsub OutputLimit
+}
+
+// defaultOutputLimits are Redis's defaults, with pubsubHard (Config.OutputBufferLimit)
+// as the subscribers' hard limit.
+func defaultOutputLimits(pubsubHard int) OutputLimits {
+	return OutputLimits{
+		Replica: OutputLimit{Hard: 256 << 20, Soft: 64 << 20, SoftSeconds: 60},
+		Pubsub:  OutputLimit{Hard: int64(pubsubHard), Soft: 8 << 20, SoftSeconds: 60},
+	}
+}
+
+// String is the CONFIG GET form, with Redis 7's class names.
+func (o OutputLimits) String() string {
+	var b []byte
+	for i, l := range []OutputLimit{o.Normal, o.Replica, o.Pubsub} {
+		if i > 0 {
+			b = append(b, ' ')
+		}
+		b = append(b, [...]string{"normal", "slave", "pubsub"}[i]...)
+		for _, n := range []int64{l.Hard, l.Soft, l.SoftSeconds} {
+			b = append(b, ' ')
+			b = strconv.AppendInt(b, n, 10)
+		}
+	}
+	return string(b)
+}
+
+// What CONFIG SET client-output-buffer-limit says of a value it refuses, with
+// Redis's texts.
+const (
+	badLimitArgs  = "Wrong number of arguments in buffer limit configuration."
+	badLimitClass = "Invalid client class specified in buffer limit configuration."
+	badLimitValue = "Error in hard, soft or soft_seconds setting in buffer limit configuration."
+)
+
+// parseOutputLimits applies v, groups of "class hard soft soft-seconds" as
+// redis.conf and CONFIG SET give them, to o. It returns o unchanged and what is
+// wrong (one of the bad texts above) when v is refused.
+func parseOutputLimits(o OutputLimits, v string) (OutputLimits, string) {
+	orig := o
+	f := strings.Fields(v)
+	if len(f)%4 != 0 {
+		return orig, badLimitArgs
+	}
+	for i := 0; i < len(f); i += 4 {
+		var l *OutputLimit
+		switch strings.ToLower(f[i]) {
+		case "normal":
+			l = &o.Normal
+		case "slave", "replica":
+			l = &o.Replica
+		case "pubsub":
+			l = &o.Pubsub
+		default:
+			return orig, badLimitClass
+		}
+		hard, ok1 := parseMemory(f[i+1])
+		soft, ok2 := parseMemory(f[i+2])
+		secs, ok3 := parseInt([]byte(f[i+3]))
+		if !ok1 || !ok2 || !ok3 || secs < 0 {
+			return orig, badLimitValue
+		}
+		*l = OutputLimit{Hard: hard, Soft: soft, SoftSeconds: secs}
+	}
+	return o, ""
+}
+
+// outputState tracks a client's replies against its class's limit.
+type outputState struct {
+	softSince time.Time // when the pending replies went over the soft limit
+}
+
+// over reports whether pending bytes of replies not taken by the socket pass l:
+// above the hard limit, or above the soft one for more than its seconds (whole
+// seconds, counted from the first time it was seen above, as Redis does).
+func (st *outputState) over(l OutputLimit, pending int64) bool {
+	if l.Hard > 0 && pending > l.Hard {
+		return true
+	}
+	if l.Soft == 0 || pending <= l.Soft {
+		st.softSince = time.Time{}
+		return false
+	}
+	now := time.Now()
+	if st.softSince.IsZero() {
+		st.softSince = now
+		return false
+	}
+	return int64(now.Sub(st.softSince)/time.Second) > l.SoftSeconds
+}
+
+// outputLimits returns the limits in force.
+func (s *Server) outputLimits() *OutputLimits { return s.outLimits.Load() }
+
+// limitStep is how long a write of replies to a normal client with an output
+// limit may stall before what the socket has not taken is checked against it.
+const limitStep = 100 * time.Millisecond
+
+// writeLimited writes p, a batch of replies, to a client that is not
+// subscribed. Without a normal limit (Redis's default) it just writes: the
+// client's goroutine waits until the socket takes the replies, so a client that
+// does not read holds at most one batch in memory and no more of its commands are
+// read meanwhile. With a limit, the write is made in steps of limitStep, and when
+// it stalls, the bytes the socket has not taken are held against the limit: past
+// it the client is disconnected, as Redis does. Unlike Redis, which goes on
+// running a non-reading client's pipelined commands and counts all their
+// replies, what is counted here is one batch (the replies of the commands read
+// together, at least 64 KB, or one large reply): the commands behind it wait in
+// the socket, unread, costing no memory.
+func (cw *connWriter) writeLimited(p []byte) (int, error) {
+	l := cw.c.s.outputLimits().Normal
+	if l.Hard == 0 && l.Soft == 0 {
+		return cw.conn.Write(p)
+	}
+	defer cw.conn.SetWriteDeadline(time.Time{})
+	written := 0
+	for {
+		cw.conn.SetWriteDeadline(time.Now().Add(limitStep))
+		n, err := cw.conn.Write(p[written:])
+		written += n
+		if err == nil {
+			cw.st.softSince = time.Time{}
+			return written, nil
+		}
+		var ne net.Error
+		if !errors.As(err, &ne) || !ne.Timeout() {
+			return written, err
+		}
+		if cw.st.over(cw.c.s.outputLimits().Normal, int64(len(p)-written)) {
+			cw.c.s.log.Info("client closed for overcoming of output buffer limits", "id", cw.c.id, "addr", cw.c.addr, "class", "normal")
+			cw.c.kill()
+			return written, errOutputLimit
+		}
+	}
+}
+
+var errOutputLimit = errors.New("cache: client output buffer limit passed")

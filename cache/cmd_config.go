@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"errors"
 	"math"
 	"sort"
 	"strconv"
@@ -15,6 +16,8 @@ type param struct {
 	// bad ends CONFIG SET's error when set refuses a value; Redis's text for
 	// numbers when empty.
 	bad string
+	// badFor, when set, gives bad for the value refused.
+	badFor func(v string) string
 	// An integer's bounds, when max is set: a number outside them gets Redis's
 	// range error rather than bad.
 	min, max int64
@@ -73,12 +76,26 @@ var params = map[string]param{
 		min: 1, max: math.MaxUint32,
 	},
 	"databases": {get: func(cfg *Config) string { return strconv.Itoa(cfg.Databases) }},
-	"appendonly": {get: func(cfg *Config) string {
-		if cfg.AppendOnly {
-			return "yes"
-		}
-		return "no"
-	}},
+	"appendonly": {
+		get: func(cfg *Config) string {
+			if cfg.AppendOnly {
+				return "yes"
+			}
+			return "no"
+		},
+		set: func(cfg *Config, v string) bool {
+			switch strings.ToLower(v) {
+			case "yes":
+				cfg.AppendOnly = true
+			case "no":
+				cfg.AppendOnly = false
+			default:
+				return false
+			}
+			return true
+		},
+		bad: "argument must be 'yes' or 'no'",
+	},
 	"appendfsync": {
 		get: func(cfg *Config) string { return cfg.AppendFsync },
 		set: func(cfg *Config, v string) bool {
@@ -90,6 +107,18 @@ var params = map[string]param{
 			return false
 		},
 		bad: "argument(s) must be one of the following: everysec, always, no",
+	},
+	"client-output-buffer-limit": {
+		get: func(cfg *Config) string { return cfg.OutputLimits.String() },
+		set: func(cfg *Config, v string) bool {
+			o, bad := parseOutputLimits(cfg.OutputLimits, v)
+			cfg.OutputLimits = o
+			return bad == ""
+		},
+		badFor: func(v string) string {
+			_, bad := parseOutputLimits(OutputLimits{}, v)
+			return bad
+		},
 	},
 	"dir":  {get: func(cfg *Config) string { return cfg.Dir }},
 	"save": {get: func(cfg *Config) string { return "" }},
@@ -142,6 +171,7 @@ func cmdConfigSet(c *client, args [][]byte) {
 	}
 	c.s.cfgMu.Lock()
 	cfg := c.s.cfg
+	wasAOF := cfg.AppendOnly
 	for i := 2; i < len(args); i += 2 {
 		name := lowerString(args[i])
 		p, ok := params[name]
@@ -153,6 +183,9 @@ func cmdConfigSet(c *client, args [][]byte) {
 		if !p.set(&cfg, string(args[i+1])) {
 			c.s.cfgMu.Unlock()
 			bad := p.bad
+			if p.badFor != nil {
+				bad = p.badFor(string(args[i+1]))
+			}
 			if bad == "" {
 				bad = "argument couldn't be parsed into an integer"
 			}
@@ -169,12 +202,40 @@ func cmdConfigSet(c *client, args [][]byte) {
 	c.s.cfg = cfg
 	c.s.maxMemory.Store(cfg.MaxMemory)
 	c.s.timeout.Store(int64(cfg.Timeout))
+	if cfg.OutputLimits != *c.s.outLimits.Load() {
+		lim := cfg.OutputLimits
+		c.s.outLimits.Store(&lim)
+	}
 	if c.s.aof != nil {
 		c.s.aof.mode.Store(cfg.AppendFsync)
 	}
 	c.s.cfgMu.Unlock()
 	c.s.lfu.Store(strings.HasSuffix(cfg.MaxMemoryPolicy, "lfu"))
+	if cfg.AppendOnly != wasAOF && !c.setAppendOnly(cfg) {
+		return
+	}
 	c.w.OK()
+}
+
+// setAppendOnly applies CONFIG SET appendonly (Server.setAppendOnly); on an error
+// it puts the setting back and answers the error.
+func (c *client) setAppendOnly(cfg Config) bool {
+	var err error
+	if c.inExec {
+		// EXEC holds its shards' locks, and the switch takes every shard's.
+		err = errors.New("cannot be changed inside MULTI")
+	} else {
+		err = c.s.setAppendOnly(cfg.AppendOnly, cfg.Dir, cfg.AppendFsync)
+	}
+	if err == nil {
+		return true
+	}
+	on := c.s.appendLog() != nil
+	c.s.cfgMu.Lock()
+	c.s.cfg.AppendOnly = on
+	c.s.cfgMu.Unlock()
+	c.w.Error("ERR CONFIG SET failed (possibly related to argument 'appendonly') - " + err.Error())
+	return false
 }
 
 func cmdConfigResetStat(c *client, args [][]byte) {

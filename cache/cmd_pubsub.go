@@ -7,7 +7,7 @@ func (c *client) ensureSubs() {
 		c.subs = &subscriptions{channels: map[string]struct{}{}, patterns: map[string]struct{}{}}
 		// From now on other goroutines write to this client too.
 		c.w.Flush()
-		c.out.startAsync(c.s.config().OutputBufferLimit)
+		c.out.startAsync()
 	}
 }
 

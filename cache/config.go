@@ -58,6 +58,10 @@ type Config struct {
 	// Default 32 MB, Redis's hard limit for pubsub clients. (Other clients get
 	// back-pressure: their goroutine waits in write.)
 	OutputBufferLimit int
+	// OutputLimits is client-output-buffer-limit (see OutputLimit). A class left
+	// zero gets Redis's default: normal none, replica 256mb 64mb 60, pubsub
+	// OutputBufferLimit 8mb 60.
+	OutputLimits OutputLimits
 
 	// GoroutinePerConn serves every connection with a goroutine of its own. By
 	// default, on Linux, ordinary connections are served by one epoll event loop

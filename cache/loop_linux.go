@@ -320,7 +320,7 @@ func (l *loop) handoff(c *client, first [][]byte, registered bool) {
 		defer l.s.finish(c)
 		if p := sk.pending; p != nil {
 			sk.pending = nil
-			if _, err := sk.Write(p); err != nil {
+			if _, err := c.out.writeLimited(p); err != nil {
 				c.cleanup()
 				return
 			}

@@ -34,25 +34,27 @@ func (ss *subscriptions) count() int { return len(ss.channels) + len(ss.patterns
 // connection by the client's own goroutine. Once the client subscribes, publishers
 // on other goroutines add messages too, so from then on everything is appended to
 // a queue that a writer goroutine drains: a publisher never waits for a slow
-// subscriber, and a subscriber whose queue passes the limit is disconnected, as
-// Redis's client-output-buffer-limit for pubsub does.
+// subscriber, and a subscriber whose queue passes the pubsub class of
+// client-output-buffer-limit is disconnected, as Redis does. Before that, writes
+// are checked against the normal class (writeLimited, client.go).
 type connWriter struct {
 	conn net.Conn
 	c    *client
 
-	mu      sync.Mutex // guards the fields below
-	queued  bool       // async mode: writes are queued for the writer goroutine
-	buf     []byte
-	limit   int
-	wake    chan struct{}
-	stopped chan struct{}
+	mu       sync.Mutex // guards the fields below
+	queued   bool       // async mode: writes are queued for the writer goroutine
+	buf      []byte
+	inflight int         // bytes the writer goroutine is writing
+	st       outputState // against the limit of the client's class
+	wake     chan struct{}
+	stopped  chan struct{}
 }
 
 func (cw *connWriter) Write(p []byte) (int, error) {
 	cw.mu.Lock()
 	if !cw.queued {
 		cw.mu.Unlock()
-		return cw.conn.Write(p)
+		return cw.writeLimited(p)
 	}
 	cw.enqueueLocked(p)
 	cw.mu.Unlock()
@@ -77,7 +79,8 @@ func (cw *connWriter) enqueue(p []byte) bool {
 }
 
 func (cw *connWriter) enqueueLocked(p []byte) bool {
-	if len(cw.buf)+len(p) > cw.limit {
+	if cw.st.over(cw.c.s.outputLimits().Pubsub, int64(len(cw.buf)+cw.inflight+len(p))) {
+		cw.c.s.log.Info("client closed for overcoming of output buffer limits", "id", cw.c.id, "addr", cw.c.addr, "class", "pubsub")
 		cw.c.kill()
 		return false
 	}
@@ -90,13 +93,14 @@ func (cw *connWriter) enqueueLocked(p []byte) bool {
 }
 
 // startAsync switches to queued writes and starts the writer goroutine.
-func (cw *connWriter) startAsync(limit int) {
+func (cw *connWriter) startAsync() {
 	cw.mu.Lock()
 	defer cw.mu.Unlock()
 	if cw.queued {
 		return
 	}
-	cw.queued, cw.limit = true, limit
+	cw.queued = true
+	cw.st = outputState{}
 	cw.wake = make(chan struct{}, 1)
 	cw.stopped = make(chan struct{})
 	go cw.writeLoop(cw.wake, cw.stopped)
@@ -109,6 +113,7 @@ func (cw *connWriter) writeLoop(wake, stopped chan struct{}) {
 		cw.mu.Lock()
 		data := cw.buf
 		cw.buf = spare[:0]
+		cw.inflight = len(data)
 		cw.mu.Unlock()
 		if len(data) > 0 {
 			cw.conn.SetWriteDeadline(time.Now().Add(time.Minute))
@@ -116,6 +121,9 @@ func (cw *connWriter) writeLoop(wake, stopped chan struct{}) {
 				cw.c.kill()
 			}
 		}
+		cw.mu.Lock()
+		cw.inflight = 0
+		cw.mu.Unlock()
 		spare = data
 	}
 }

@@ -49,7 +49,10 @@ type Server struct {
 	pubsub   *pubsub
 	blocked  atomic.Int64 // clients waiting in a blocking command
 	lfu      atomic.Bool  // the policy is an LFU one: count accesses
-	aof      *aof         // nil without appendonly
+	// aof is the append-only file, nil when appendonly is off. CONFIG SET
+	// appendonly changes it with every shard locked and mu held (setAppendOnly).
+	aof       *aof
+	aofSwitch sync.Mutex // serialises setAppendOnly
 
 	// The event loops (loop_linux.go), started with the first connection they
 	// serve; guarded by mu until then.
@@ -61,6 +64,8 @@ type Server struct {
 	// an atomic load shares nothing, where RLock writes the lock's reader count.
 	maxMemory atomic.Int64
 	timeout   atomic.Int64
+	// outLimits is client-output-buffer-limit, replaced whole by CONFIG SET.
+	outLimits atomic.Pointer[OutputLimits]
 
 	// baseMemoryLimit is the runtime's memory limit before New (math.MaxInt64
 	// unless GOMEMLIMIT is set), restored at maxmemory 0 and at Shutdown when
@@ -110,6 +115,15 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.maxMemory.Store(cfg.MaxMemory)
 	s.timeout.Store(int64(cfg.Timeout))
+	def := defaultOutputLimits(cfg.OutputBufferLimit)
+	if cfg.OutputLimits.Replica == (OutputLimit{}) {
+		cfg.OutputLimits.Replica = def.Replica
+	}
+	if cfg.OutputLimits.Pubsub == (OutputLimit{}) {
+		cfg.OutputLimits.Pubsub = def.Pubsub
+	}
+	s.cfg.OutputLimits = cfg.OutputLimits
+	s.outLimits.Store(&cfg.OutputLimits)
 	s.baseMemoryLimit = debug.SetMemoryLimit(-1)
 	s.retired = newCounters(len(s.cmdList))
 	s.lfu.Store(strings.HasSuffix(cfg.MaxMemoryPolicy, "lfu"))
@@ -123,10 +137,7 @@ func New(cfg Config) (*Server, error) {
 			return nil, err
 		}
 		s.aof = a
-		a.minRewrite = cfg.AOFRewriteMinSize
-		a.rewrite = s.rewriteAOF
-		a.saved = func() { s.lastSave.Store(time.Now().Unix()) }
-		go a.everySecond()
+		s.runAOF(a, cfg.AOFRewriteMinSize)
 	}
 	s.cfgMu.Lock()
 	s.applyMemoryLimit(cfg.MaxMemory)
@@ -273,10 +284,17 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	if s.aof != nil {
-		return s.aof.close()
+	if a := s.appendLog(); a != nil {
+		return a.close()
 	}
 	return nil
+}
+
+// appendLog returns the append-only file, for a caller that holds no shard lock.
+func (s *Server) appendLog() *aof {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.aof
 }
 
 // expireLoop runs the active expiry ten times a second, as Redis's hz 10 does,
