@@ -6,9 +6,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strconv"
 	"sync/atomic"
@@ -24,42 +22,19 @@ import (
 // ejection and read timeouts work as for HTTP/1.1 pools. Bodies and trailers stream both
 // ways, which is what gRPC needs.
 
-// newH2Transport returns the HTTP/2 transport of one host of an h2 pool: net/http's
-// Transport restricted to HTTP/2 (h2c with prior knowledge, or h2 over TLS), dialing
-// through the pool's dialer so that its timeout and TLS settings apply.
+// newH2Transport returns the HTTP/2 transport of one host of an h2 pool: an
+// http.Transport that hands every request to the proxy's own HTTP/2 client (h2client.go),
+// which dials through the pool's dialer so that its timeout and TLS settings apply (h2c
+// with prior knowledge on plain TCP, h2 by ALPN over TLS). Its CloseIdleConnections
+// reaches the client too.
 func newH2Transport(u *upstream) *http.Transport {
-	p := u.pool
 	tr := &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return u.dialConn(ctx)
-		},
-		DialTLSContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			c, err := u.dialConn(ctx)
-			if err != nil {
-				return nil, err
-			}
-			if tc, ok := c.(*tls.Conn); ok && tc.ConnectionState().NegotiatedProtocol != "h2" {
-				c.Close()
-				return nil, fmt.Errorf("%s did not agree to HTTP/2 in the TLS handshake (ALPN)", u.addr)
-			}
-			return c, nil
-		},
-		DisableCompression:     true, // bodies pass as they are, Content-Encoding and all
-		IdleConnTimeout:        p.cfg.IdleTimeout,
-		MaxResponseHeaderBytes: int64(p.srv.cfg.MaxHeaderBytes),
-		Protocols:              new(http.Protocols),
-		HTTP2: &http.HTTP2Config{
-			// A connection nobody hears from for this long is pinged, and closed when
-			// the ping goes unanswered: a dead host is noticed without a request.
-			SendPingTimeout: 30 * time.Second,
-			PingTimeout:     5 * time.Second,
-		},
+		// Non-nil: net/http's own HTTP/2 stays out of the way.
+		TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{},
 	}
-	if u.tls != nil {
-		tr.Protocols.SetHTTP2(true)
-	} else {
-		tr.Protocols.SetUnencryptedHTTP2(true)
-	}
+	rt := h2RoundTripper{newH2Client(u)}
+	tr.RegisterProtocol("http", rt)
+	tr.RegisterProtocol("https", rt)
 	return tr
 }
 
