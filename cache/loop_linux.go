@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 )
 
 // The event loop (Linux). Under redis-benchmark -P 1 a goroutine per connection
@@ -47,6 +48,7 @@ type loop struct {
 	n         int       // how many
 	now       int64     // Unix ms when the last epoll_wait returned events
 	lastSweep time.Time
+	lastYield int64 // Unix ms of the last runtime.Gosched (see yield)
 }
 
 // startLoops starts the event loops (Config.EventLoops); s.mu is held. It returns
@@ -163,9 +165,29 @@ func (l *loop) run() {
 		if t := l.s.idleTimeout(); t > 0 && l.n > 0 {
 			l.sweep()
 		}
+		l.yield()
 		if l.done() {
 			return
 		}
+	}
+}
+
+// yield lets the scheduler see the loop's goroutine pass through it every 5
+// ms. A loop never parks: it is always running or in a system call. The
+// runtime's sysmon takes that for a goroutine that hogs its P, and every 10 ms
+// (forcePreemptNS) it sends a preemption signal and, the loop being in
+// epoll_wait, read or write most of the time, takes the P away from the
+// loop's thread and hands it to another; the loop then finds a P again on its way
+// out of the system call, and sysmon, having taken one, polls every 20 µs for the
+// next millisecond. Under redis-benchmark -P 1 that was 6,000 sysmon wake-ups a
+// second, with signals, futex wake-ups and thread changes, on the two cores the
+// clients need too (strace -c -f, docs/benchmarks.md "## cache"). A Gosched
+// every 5 ms (under the 10 ms) moves the goroutine's schedtick on, and sysmon leaves it
+// alone.
+func (l *loop) yield() {
+	if l.now-l.lastYield >= 5 {
+		l.lastYield = l.now
+		runtime.Gosched()
 	}
 }
 
@@ -415,6 +437,33 @@ func adoptConn(conn net.Conn) (net.Conn, bool) {
 	return sk, true
 }
 
+// rawRead and rawWrite are read(2) and write(2) on a non-blocking socket without
+// the runtime's entersyscall and exitsyscall, which syscall.Read and Write pay to
+// let another thread take the P in case the call blocks: these never block.
+func rawRead(fd int, p []byte) (int, error) {
+	var ptr unsafe.Pointer
+	if len(p) > 0 {
+		ptr = unsafe.Pointer(&p[0])
+	}
+	n, _, e := syscall.RawSyscall(syscall.SYS_READ, uintptr(fd), uintptr(ptr), uintptr(len(p)))
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
+}
+
+func rawWrite(fd int, p []byte) (int, error) {
+	var ptr unsafe.Pointer
+	if len(p) > 0 {
+		ptr = unsafe.Pointer(&p[0])
+	}
+	n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(fd), uintptr(ptr), uintptr(len(p)))
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
+}
+
 func (sk *sock) Read(p []byte) (int, error) {
 	if sk.nc != nil {
 		return sk.nc.Read(p)
@@ -424,7 +473,7 @@ func (sk *sock) Read(p []byte) (int, error) {
 	}
 	sk.readable = false
 	for {
-		n, err := syscall.Read(sk.fd, p)
+		n, err := rawRead(sk.fd, p)
 		switch {
 		case err == syscall.EINTR:
 			continue
@@ -448,7 +497,7 @@ func (sk *sock) Write(p []byte) (int, error) {
 		return len(p), nil
 	}
 	for n := 0; n < len(p); {
-		m, err := syscall.Write(sk.fd, p[n:])
+		m, err := rawWrite(sk.fd, p[n:])
 		switch {
 		case err == syscall.EINTR:
 			continue
