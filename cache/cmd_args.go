@@ -1,6 +1,9 @@
 package cache
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // Argument parsing shared by the commands, with Redis's error texts.
 
@@ -33,6 +36,10 @@ func (c *client) dbIndex(arg []byte) (int, bool) {
 	n, ok := parseInt(arg)
 	if !ok {
 		c.w.Error(errNotInt)
+		return 0, false
+	}
+	if n < math.MinInt32 || n > math.MaxInt32 { // Redis reads an int first
+		c.w.Error("ERR value is out of range, value must between -2147483648 and 2147483647")
 		return 0, false
 	}
 	if n < 0 || n >= int64(c.s.dbs) {

@@ -212,6 +212,10 @@ func cmdHIncrByFloat(c *client, args [][]byte) {
 		c.w.Error(errNotFloat)
 		return
 	}
+	if incr.IsInf() { // refused before the key is looked at, as Redis does
+		c.w.Error("ERR value is NaN or Infinity")
+		return
+	}
 	h, e, wrong := c.hashOf(args[1], true)
 	if wrong {
 		return

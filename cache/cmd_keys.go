@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"sort"
 	"strconv"
+	"strings"
 )
 
 func cmdDel(c *client, args [][]byte) {
@@ -441,7 +442,18 @@ func cmdObject(c *client, args [][]byte) {
 		}
 		c.w.Int(int64(lruClock(c.now) - e.access))
 	case "refcount":
-		c.w.Int(1)
+		// Redis shares the objects of the integers 0-9999 (refcount INT_MAX),
+		// unless maxmemory is set with an LRU or LFU policy, which needs an
+		// object per key.
+		n := int64(1)
+		if e.kind == kString && e.encoding() == "int" {
+			cfg := c.s.config()
+			v, _ := parseInt(e.str)
+			if v >= 0 && v < 10000 && (cfg.MaxMemory == 0 || !(strings.HasSuffix(cfg.MaxMemoryPolicy, "lru") || strings.HasSuffix(cfg.MaxMemoryPolicy, "lfu"))) {
+				n = math.MaxInt32
+			}
+		}
+		c.w.Int(n)
 	}
 }
 

@@ -102,7 +102,11 @@ func cmdWatch(c *client, args [][]byte) {
 }
 
 func cmdUnwatch(c *client, args [][]byte) {
-	c.unwatchAll()
+	// Inside EXEC the transaction holds its shards' locks, which unwatchAll would
+	// take again; EXEC unwatches every key when it ends anyway.
+	if !c.inExec {
+		c.unwatchAll()
+	}
 	c.w.OK()
 }
 

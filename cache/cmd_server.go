@@ -398,7 +398,11 @@ func cmdCommandInfo(c *client, args [][]byte) {
 	}
 	list := make([]*command, len(args)-2)
 	for i, a := range args[2:] {
-		list[i] = c.s.cmds[lowerString(a)]
+		name, sub, isSub := strings.Cut(lowerString(a), "|")
+		list[i] = c.s.cmds[name]
+		if isSub && list[i] != nil {
+			list[i] = list[i].subs[sub] // nil when there is none, as for no container
+		}
 	}
 	c.writeCommandInfo(list)
 }
@@ -445,30 +449,53 @@ func (c *client) writeOneInfo(cmd *command) {
 // cmdCommandDocs answers with no documentation: redis-cli then uses its own help.
 func cmdCommandDocs(c *client, args [][]byte) { c.w.Map(0) }
 
+// cmdCommandGetKeys checks in Redis 7.0's order: the command exists (a container's
+// subcommand too), has keys at all, has a valid arity, and its key arguments are
+// there.
 func cmdCommandGetKeys(c *client, args [][]byte) {
-	cmd := c.s.cmds[lowerString(args[2])]
-	if cmd == nil {
+	sub := args[2:]
+	cmd := c.s.cmds[lowerString(sub[0])]
+	if cmd != nil && cmd.subs != nil && len(sub) >= 2 {
+		cmd = cmd.subs[lowerString(sub[1])]
+	}
+	switch {
+	case cmd == nil:
 		c.w.Error("ERR Invalid command specified")
 		return
-	}
-	sub := args[2:]
-	if cmd.first == 0 {
+	case cmd.first == 0 && !movableKeys(cmd):
 		c.w.Error("ERR The command has no key arguments")
 		return
-	}
-	last := cmd.last
-	if last < 0 {
-		last += len(sub)
+	case (cmd.arity > 0 && len(sub) != cmd.arity) || len(sub) < -cmd.arity:
+		c.w.Error("ERR Invalid number of arguments specified for command")
+		return
 	}
 	var keys [][]byte
-	for i := cmd.first; i <= last && i < len(sub); i += cmd.step {
-		keys = append(keys, sub[i])
+	if movableKeys(cmd) {
+		// LMPOP and SINTERCARD: numkeys, then that many keys.
+		n, ok := parseInt(sub[1])
+		if !ok || n <= 0 || n > int64(len(sub)-2) {
+			c.w.Error("ERR Invalid arguments specified for command")
+			return
+		}
+		keys = sub[2 : 2+n]
+	} else {
+		last := cmd.last
+		if last < 0 {
+			last += len(sub)
+		}
+		for i := cmd.first; i <= last && i < len(sub); i += cmd.step {
+			keys = append(keys, sub[i])
+		}
 	}
 	c.w.Array(len(keys))
 	for _, k := range keys {
 		c.w.Bulk(k)
 	}
 }
+
+// movableKeys reports whether cmd's keys are counted by an argument (Redis's
+// movablekeys): the table gives no positions for them, and gantry locks every shard.
+func movableKeys(cmd *command) bool { return cmd.name == "lmpop" || cmd.name == "sintercard" }
 
 // infoSections lists INFO's sections in the order Redis prints them.
 var infoSections = []string{"server", "clients", "memory", "persistence", "stats", "replication", "cpu", "keyspace"}

@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"math"
 	"math/rand/v2"
 	"slices"
 	"sort"
@@ -113,13 +114,17 @@ func cmdSPop(c *client, args [][]byte) {
 	}
 	count, withCount := int64(1), len(args) == 3
 	if withCount {
+		// The count is checked before the key, as Redis does.
 		n, ok := parseInt(args[2])
-		if !ok || (pop && n < 0) {
-			if pop {
-				c.w.Error("ERR value is out of range, must be positive")
-			} else {
-				c.w.Error(errNotInt)
-			}
+		switch {
+		case pop && (!ok || n < 0):
+			c.w.Error("ERR value is out of range, must be positive")
+			return
+		case !ok:
+			c.w.Error(errNotInt)
+			return
+		case n == math.MinInt64: // Redis takes -LONG_MAX..LONG_MAX
+			c.w.Error("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807")
 			return
 		}
 		count = n
@@ -165,9 +170,14 @@ func cmdSPop(c *client, args [][]byte) {
 			out = append(out, all[rand.IntN(len(all))])
 		}
 	default:
+		// A count that takes the whole set answers it in the set's order (an
+		// intset's numeric order), as Redis does; a smaller one at random.
 		all := s.members()
-		rand.Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
-		out = all[:min(int(count), len(all))]
+		if count < int64(len(all)) {
+			rand.Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
+			all = all[:count]
+		}
+		out = all
 		if pop {
 			rem := [][]byte{[]byte("SREM"), args[1]}
 			for _, m := range out {

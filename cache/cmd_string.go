@@ -218,25 +218,25 @@ func cmdGetDel(c *client, args [][]byte) {
 	c.del(args[1])
 }
 
+// cmdGetEx checks in Redis's order: the options' syntax, then the key (a missing
+// key answers null whatever the expiry says), its type, and last the expiry's value.
 func cmdGetEx(c *client, args [][]byte) {
-	var exp int64
-	persist := false
+	var expArg []byte
+	seconds, relative, persist := false, false, false
+	given := "" // the expiry option given, lower case: it may repeat but not mix
 	for i := 2; i < len(args); i++ {
-		opt := string(args[i])
-		if eqFold(opt, "persist") && len(args) == 3 {
+		opt := lowerString(args[i])
+		if opt == "persist" && given == "" {
 			persist = true
 			continue
 		}
-		seconds, relative := eqFold(opt, "ex") || eqFold(opt, "exat"), eqFold(opt, "ex") || eqFold(opt, "px")
-		if !(seconds || relative || eqFold(opt, "pxat")) || i+1 >= len(args) || exp != 0 {
+		sec, rel := opt == "ex" || opt == "exat", opt == "ex" || opt == "px"
+		if !(sec || rel || opt == "pxat") || i+1 >= len(args) || (given != "" && given != opt) || persist {
 			c.w.Error(errSyntax)
 			return
 		}
 		i++
-		var ok bool
-		if exp, ok = c.expireAt(args[i], seconds, relative, "getex"); !ok {
-			return
-		}
+		expArg, seconds, relative, given = args[i], sec, rel, opt
 	}
 	e, wrong := c.getKind(args[1], kString)
 	if wrong {
@@ -245,6 +245,13 @@ func cmdGetEx(c *client, args [][]byte) {
 	if e == nil {
 		c.w.Null()
 		return
+	}
+	var exp int64
+	if expArg != nil {
+		var ok bool
+		if exp, ok = c.expireAt(expArg, seconds, relative, "getex"); !ok {
+			return
+		}
 	}
 	c.w.Bulk(e.str)
 	switch {

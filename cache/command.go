@@ -134,10 +134,25 @@ func (c *client) lookup(args [][]byte) *command {
 		cmd = sub
 	}
 	if (cmd.arity > 0 && len(args) != cmd.arity) || len(args) < -cmd.arity {
-		c.w.Error("ERR wrong number of arguments for '" + cmd.name + "' command")
+		c.reject(cmd, "wrong number of arguments for '"+cmd.name+"' command")
 		return nil
 	}
 	return cmd
+}
+
+// reject answers a command refused before it ran with "ERR "+msg. EXEC refused
+// ends the transaction, if any, and unwatches the keys, as Redis's
+// execCommandAbort does.
+func (c *client) reject(cmd *command, msg string) {
+	if cmd.name != "exec" {
+		c.w.Error("ERR " + msg)
+		return
+	}
+	if c.inMulti {
+		c.discard()
+	}
+	c.unwatchAll()
+	c.w.Error("EXECABORT Transaction discarded because of: " + msg)
 }
 
 func unknownCommand(args [][]byte) string {
@@ -201,7 +216,7 @@ func (c *client) exec(args [][]byte) {
 		return
 	}
 	if c.subs != nil && c.subs.count() > 0 && c.w.Proto == 2 && cmd.flags&fSubOK == 0 {
-		c.w.Error("ERR Can't execute '" + cmd.name + "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
+		c.reject(cmd, "Can't execute '"+cmd.name+"': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
 		return
 	}
 	if c.inMulti && cmd.flags&fNoMulti == 0 {

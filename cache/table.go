@@ -236,7 +236,7 @@ func commandTable() (map[string]*command, []*command) {
 			{"docs", -2, "loading stale", 0, 0, 0, cmdCommandDocs},
 			{"info", -2, "loading stale", 0, 0, 0, cmdCommandInfo},
 			{"list", -2, "loading stale", 0, 0, 0, cmdCommandList},
-			{"getkeys", -3, "loading stale", 0, 0, 0, cmdCommandGetKeys},
+			{"getkeys", -4, "loading stale", 0, 0, 0, cmdCommandGetKeys},
 		},
 		"object": {
 			{"encoding", 3, "readonly", 2, 2, 1, cmdObject},
