@@ -79,8 +79,8 @@ type Config struct {
 	HTTPSPort int `yaml:"https_port"`
 
 	// EventLoops is how many event loops serve plain HTTP/1.1 client connections (Linux;
-	// see "The HTTP/1.1 event loop" in docs/proxy.md), at most 64; -1 means none: every
-	// connection is served by a goroutine of its own. 0 means the default, none for now.
+	// see "The HTTP/1.1 event loop" in docs/proxy.md), at most 64. 0 (the default) means
+	// one for every two cores; -1 none: every connection has a goroutine of its own.
 	EventLoops int `yaml:"event_loops"`
 
 	// Log receives errors and events; nil discards them.
@@ -366,10 +366,10 @@ func explainYAML(err error) error {
 	return errors.New(strings.Join(msgs, "; "))
 }
 
-// defaultEventLoops is what EventLoops 0 means. It is -1 (none) until the loop is shown
-// to beat the goroutine path (docs/benchmarks.md, "Event loop"); the package's tests
-// can run every test with loops (-event-loops, loop_linux_test.go).
-var defaultEventLoops = -1
+// defaultEventLoops is what EventLoops 0 becomes: 0, one loop per two cores. The
+// package's tests can run every test with another default (-event-loops,
+// loop_linux_test.go), -1 to check the goroutine path alone.
+var defaultEventLoops = 0
 
 // Validate checks the configuration and fills in defaults. Errors name the field path.
 func (c *Config) Validate() error {
@@ -411,7 +411,7 @@ func (c *Config) Validate() error {
 		c.EventLoops = defaultEventLoops
 	}
 	if c.EventLoops < -1 || c.EventLoops > 64 {
-		return fmt.Errorf("event_loops: %d is out of range; allowed -1 (none) to 64", c.EventLoops)
+		return fmt.Errorf("event_loops: %d is out of range; allowed -1 (none), 0 (one per two cores) to 64", c.EventLoops)
 	}
 	if c.Via != "" && !isToken([]byte(c.Via)) {
 		return fmt.Errorf("via: %q is not a token; allowed letters, digits and !#$%%&'*+-.^_`|~", c.Via)

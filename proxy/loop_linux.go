@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
 	"sync"
 	"syscall"
 	"time"
@@ -126,8 +127,14 @@ type dialResult struct {
 
 // startLoops starts the event loops the configuration asks for, on the first Serve.
 func (s *Server) startLoops() {
+	n := s.cfg.EventLoops
+	if n == 0 {
+		// One loop for two cores: wrk, the upstreams and the proxy share them, and a
+		// loop keeps a core busy while it has sockets ready.
+		n = max(1, runtime.GOMAXPROCS(0)/2)
+	}
 	var loops []*loop
-	for range s.cfg.EventLoops {
+	for range n {
 		l, err := newLoop(s)
 		if err != nil {
 			s.log.Warn("proxy: event loop unavailable, serving connections with goroutines", "err", err)
@@ -394,6 +401,12 @@ func (l *loop) serveClient(lc *lconn) {
 	for lc.state == lcClient {
 		if s.closing.Load() {
 			l.closeClient(lc)
+			return
+		}
+		if lc.sw.pending != nil {
+			// The client does not take its answers as fast as it asks: a goroutine
+			// waits for it, so that unsent answers cannot pile up here.
+			l.handOff(lc, resume{})
 			return
 		}
 		n, skip, err := headEnd(lc.in[lc.r:lc.w])
@@ -1070,7 +1083,7 @@ func (lc *lconn) resumer(c *conn, rs resume, out []byte, uc *upConn) func() bool
 		}
 		switch rs.kind {
 		case resumeServe:
-			return !c.handOff()
+			return true // it spoke HTTP/1.1 already: no HTTP/2 preface to look for
 		case resumeRefuse:
 			c.refuse(rs.err)
 			return false

@@ -20,7 +20,8 @@ import (
 )
 
 // -event-loops N runs every test of the package with N event loops as the default
-// (go test ./proxy -args -event-loops=1), so that the whole suite checks the loop.
+// (go test ./proxy -args -event-loops=-1 checks the goroutine path alone; the default,
+// one loop per two cores, checks the loop).
 var _ = registerLoopsFlag()
 
 func registerLoopsFlag() bool {

@@ -10,9 +10,13 @@
 # `ratio ROW vs ANCHOR = X.XX` (for req/s gantry's over the anchor's, for p99 the anchor's over
 # gantry's: > 1 means gantry is better).
 #
-#   bench/proxy/run.sh                       # 3 rounds of 10 s per row: about 4 minutes
+#   bench/proxy/run.sh                       # 3 rounds of 10 s per row: about 7 minutes
 #   ROUNDS=1 DURATION=5s bench/proxy/run.sh  # a quick look
 #   PROFILE=1 bench/proxy/run.sh             # also 10 s CPU profiles of gantry under wrk and h2load
+#
+# gantry serves HTTP/1.1 with its event loop (the default); the gantry-g rows are the same
+# gantry with `event_loops: -1`, every connection served by a goroutine, for the
+# `ratio ROW req/s vs gantry-g` lines (> 1: the loop is faster).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DURATION=${DURATION:-10s}
@@ -32,8 +36,13 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -su
 cat "$tmp/cert.pem" "$tmp/key.pem" >"$tmp/haproxy.pem"
 GANTRY_TLS=127.0.0.1:18443 NGINX_TLS=127.0.0.1:18444 HAPROXY_TLS=127.0.0.1:18445
 GANTRY_H2UP=127.0.0.1:18446 HAPROXY_H2UP=127.0.0.1:18447 GADMIN_TLS=127.0.0.1:18085
+GANTRY_G=127.0.0.1:18086
 cat >"$tmp/gantry-tls.yaml" <<CONF
 tls: [{cert_file: $tmp/cert.pem, key_file: $tmp/key.pem}]
+pools: [{name: b, hosts: [{addr: $B1}, {addr: $B2}]}]
+CONF
+cat >"$tmp/gantry-g.yaml" <<CONF
+event_loops: -1
 pools: [{name: b, hosts: [{addr: $B1}, {addr: $B2}]}]
 CONF
 cat >"$tmp/gantry-h2up.yaml" <<CONF
@@ -46,6 +55,7 @@ go build -o "$tmp/gantry" ./cmd/gantry
 "$tmp/backend" -addr $B1 & pids+=($!)
 "$tmp/backend" -addr $B2 & pids+=($!)
 "$tmp/gantry" proxy --addr $GANTRY --admin $GADMIN --to http://$B1 --to http://$B2 --log-level warn & pids+=($!)
+"$tmp/gantry" proxy --addr $GANTRY_G --admin "" --config "$tmp/gantry-g.yaml" --log-level warn & pids+=($!)
 "$tmp/gantry" proxy --addr $GANTRY_TLS --admin $GADMIN_TLS --config "$tmp/gantry-tls.yaml" --log-level warn & pids+=($!)
 "$tmp/gantry" proxy --addr $GANTRY_H2UP --admin "" --config "$tmp/gantry-h2up.yaml" --log-level warn & pids+=($!)
 
@@ -109,7 +119,7 @@ CONF
 haproxy -f "$tmp/haproxy.cfg" -db & pids+=($!)
 
 # Wait until every listener answers.
-for a in $B1 $B2 $GANTRY $NGINX $HAPROXY; do
+for a in $B1 $B2 $GANTRY $GANTRY_G $NGINX $HAPROXY; do
 	for i in $(seq 100); do
 		curl -fsS -o /dev/null "http://$a/small" 2>/dev/null && break
 		sleep 0.1
@@ -156,14 +166,14 @@ bench_h2() { # row addr
 median() { sort -g <<<"$(awk -v c="$1" '{print $c}' "$tmp/$(tr / _ <<<"$2")")" | awk '{v[NR]=$1} END{print v[int((NR+1)/2)]}'; }
 
 echo "== wrk -t2 -c$CONNS -d$DURATION --latency, $ROUNDS rounds interleaved; $(nproc) CPUs; load $(cut -d' ' -f1-3 /proc/loadavg)"
-for addr in $GANTRY $NGINX $HAPROXY; do
+for addr in $GANTRY $GANTRY_G $NGINX $HAPROXY; do
 	wrk -t2 -c"$CONNS" -d2s "http://$addr/small" >/dev/null # warm the keep-alive pools
 done
 rows=()
 for round in $(seq "$ROUNDS"); do
 	for size in small 4k; do
-		for proxy in gantry nginx haproxy; do
-			case $proxy in gantry) a=$GANTRY ;; nginx) a=$NGINX ;; haproxy) a=$HAPROXY ;; esac
+		for proxy in gantry gantry-g nginx haproxy; do
+			case $proxy in gantry) a=$GANTRY ;; gantry-g) a=$GANTRY_G ;; nginx) a=$NGINX ;; haproxy) a=$HAPROXY ;; esac
 			bench "$proxy/$size" "$a" "/$size"
 			[ "$round" = 1 ] && rows+=("$proxy/$size")
 		done
@@ -213,7 +223,7 @@ for anchor in nginx haproxy; do
 done
 ratio h2up haproxy
 for size in small 4k; do
-	for anchor in nginx haproxy; do
+	for anchor in nginx haproxy gantry-g; do
 		ratio $size $anchor
 	done
 done
