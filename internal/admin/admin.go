@@ -2,6 +2,11 @@
 // /metrics for Prometheus, /healthz and /readyz for orchestrators, /debug/pprof for
 // profiling, and whatever extra endpoints the component adds.
 //
+// /debug/pprof/block and /debug/pprof/mutex turn the runtime's contention sampling on
+// for the seconds the request asks for (10 by default) and answer with what happened in
+// that window, so that a running server can be asked where it waits without paying for
+// the sampling the rest of the time.
+//
 // It listens on loopback unless configured otherwise, because pprof and drain endpoints
 // are not for the public.
 package admin
@@ -67,6 +72,9 @@ func New(cfg Config) *Server {
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	c := &contention{}
+	mux.HandleFunc("GET /debug/pprof/block", c.handler("block", enableBlock))
+	mux.HandleFunc("GET /debug/pprof/mutex", c.handler("mutex", enableMutex))
 	for pattern, h := range cfg.Handlers {
 		mux.Handle(pattern, h)
 	}
