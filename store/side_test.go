@@ -33,7 +33,7 @@ func TestReadersAcrossCheckpointsSeeTheirSnapshots(t *testing.T) {
 	}()
 	m := model{}
 	most, across := 0, uint64(0)
-	for step := range iterations(150, 600) {
+	for step := range iterations(150, 300) {
 		fn, next := randomTx(rng, m)
 		if err := db.Update(fn); err != nil {
 			t.Fatalf("step %d: %v", step, err)
@@ -122,7 +122,7 @@ func TestLongReaderKeepsTheLogBounded(t *testing.T) {
 	before := db.Stats()
 	var mostLog, mostSide int64
 	rng := rand.New(rand.NewPCG(1, 2))
-	for i := range 400 {
+	for i := range 250 {
 		err := db.Update(func(tx *Tx) error {
 			b, err := tx.Bucket([]byte("b"))
 			if err != nil {
@@ -253,7 +253,7 @@ func TestCrashInACheckpointUnderReaders(t *testing.T) {
 	ffs := &vfs.FaultFS{FS: mem}
 	opts := &Options{FS: ffs, PageSize: 1024, CacheBytes: 32 << 10, CheckpointBytes: 8 << 10}
 	m := model{}
-	for cycle := range iterations(30, 150) {
+	for cycle := range iterations(30, 60) {
 		db, err := Open("c.db", opts)
 		if err != nil {
 			t.Fatalf("cycle %d: open: %v", cycle, err)
