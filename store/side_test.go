@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"strings"
 	"testing"
 
+	"gantry/store/page"
 	"gantry/store/vfs"
 )
 
@@ -324,5 +326,45 @@ func TestCrashInACheckpointUnderReaders(t *testing.T) {
 			db2.Close()
 			break
 		}
+	}
+}
+
+// TestDamagedSideSlotIsAnError: a saved version whose slot reads back damaged is an error
+// naming the page for the reader that needs it, never another version's bytes.
+func TestDamagedSideSlotIsAnError(t *testing.T) {
+	db := openTest(t, &Options{NoSync: true, CheckpointBytes: 1 << 30})
+	put(t, db, "b", "k", "v0")
+	old, err := db.Begin(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Rollback()
+	put(t, db, "b", "k", "v1")
+	if err := db.Checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	if st := db.Stats(); st.SideVersions == 0 {
+		t.Fatal("nothing saved aside for the open reader")
+	}
+	f, err := os.OpenFile(db.Path()+"-side", os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 1)
+	f.ReadAt(b, sideHeader+100)
+	b[0] ^= 0xff
+	if _, err := f.WriteAt(b, sideHeader+100); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	bk, err := old.Bucket([]byte("b"))
+	if err == nil {
+		_, err = bk.Get([]byte("k"))
+	}
+	if !errors.Is(err, page.ErrCorrupt) || !strings.Contains(err.Error(), "side file") {
+		t.Fatalf("reading a damaged saved version: %v, want a page.ErrCorrupt naming the side file", err)
+	}
+	if got := get(t, db, "b", "k"); got != "v1" {
+		t.Fatalf("a new reader reads %q", got)
 	}
 }
