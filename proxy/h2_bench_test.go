@@ -2,7 +2,10 @@ package proxy
 
 import (
 	"bytes"
+	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	"golang.org/x/net/http2"
@@ -14,7 +17,12 @@ import (
 // /small. Every request sends that same literal block: the encoder's table is not used
 // again. The connection closes when the benchmark ends.
 func h2BenchConn(b *testing.B) (*http2.Framer, []byte) {
-	c, err := net.Dial("tcp", serveBench(b, onePool(rawBackend(b))))
+	return h2BenchConnTo(b, onePool(rawBackend(b)))
+}
+
+// h2BenchConnTo is h2BenchConn to a proxy with the configuration cfg.
+func h2BenchConnTo(b *testing.B, cfg Config) (*http2.Framer, []byte) {
+	c, err := net.Dial("tcp", serveBench(b, cfg))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -89,6 +97,37 @@ func BenchmarkH2RoundTrip(b *testing.B) {
 func BenchmarkH2Streams(b *testing.B) {
 	const inFlight = 10
 	fr, headers := h2BenchConn(b)
+	id := uint32(1)
+	send := func() {
+		if err := fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: headers, EndStream: true, EndHeaders: true}); err != nil {
+			b.Fatal(err)
+		}
+		id += 2
+	}
+	for range inFlight {
+		send()
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		awaitStreamEnd(b, fr, 0)
+		send()
+	}
+}
+
+// BenchmarkH2UpstreamStreams is BenchmarkH2Streams to an h2 pool: 10 GETs in flight on
+// one h2c connection through the proxy and its HTTP/2 client to a net/http h2c backend
+// answering 13 bytes, the path of bench/proxy's h2up row without TLS.
+func BenchmarkH2UpstreamStreams(b *testing.B) {
+	const inFlight = 10
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "hello world!\n")
+	}))
+	srv.Config.Protocols = new(http.Protocols)
+	srv.Config.Protocols.SetUnencryptedHTTP2(true)
+	srv.Start()
+	b.Cleanup(srv.Close)
+	fr, headers := h2BenchConnTo(b, Config{Pools: []PoolConfig{{Name: "app", Protocol: "h2",
+		Hosts: []HostConfig{{Addr: srv.Listener.Addr().String()}}}}})
 	id := uint32(1)
 	send := func() {
 		if err := fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: headers, EndStream: true, EndHeaders: true}); err != nil {

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/net/http2"
@@ -41,6 +42,11 @@ const (
 	h2cPingTimeout  = 5 * time.Second
 )
 
+// errH2ConnLost is a request whose connection ended before any of the answer came: an
+// idempotent request without a body may be sent again, as over a stale HTTP/1.1
+// keep-alive connection.
+var errH2ConnLost = errors.New("proxy: HTTP/2 upstream connection lost before the answer")
+
 // errH2Unprocessed is a request the host did not process (RST_STREAM REFUSED_STREAM, or a
 // stream above a GOAWAY's last stream): it may be sent again as it is.
 var errH2Unprocessed = errors.New("proxy: HTTP/2 upstream did not process the request")
@@ -52,9 +58,10 @@ type h2Client struct {
 	idleTimeout    time.Duration
 	maxHeaderBytes int
 
-	mu      sync.Mutex // before any connection's mu
-	conns   []*h2cConn
-	dialing bool
+	mu         sync.Mutex // before any connection's mu
+	conns      []*h2cConn
+	dialing    bool // a dial for more streams is under way (one at a time)
+	freshDials int  // dials under way for requests sent again
 
 	roomMu sync.Mutex    // taken with no other lock after it
 	room   chan struct{} // closed (and replaced) when a stream ends or a connection changes
@@ -114,7 +121,7 @@ func (cl *h2Client) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	hasBody := req.Body != nil && req.Body != http.NoBody
 	for try := 0; ; try++ {
-		cs, err := cl.open(req, fields, hasBody)
+		cs, err := cl.open(req, fields, hasBody, try > 0)
 		if err == nil {
 			var resp *http.Response
 			if resp, err = cs.awaitHead(req); err == nil {
@@ -123,7 +130,8 @@ func (cl *h2Client) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		// A request without a body that the host did not process goes again; one with
 		// a body does not (its body is being read), and fails as any other.
-		if errors.Is(err, errH2Unprocessed) && !hasBody && try < h2cRetries {
+		if !hasBody && try < h2cRetries && (errors.Is(err, errH2Unprocessed) ||
+			errors.Is(err, errH2ConnLost) && idempotent([]byte(req.Method))) {
 			continue
 		}
 		if cs == nil {
@@ -193,8 +201,38 @@ func (cl *h2Client) requestFields(req *http.Request) ([]hpack.HeaderField, error
 // open takes a stream on a connection with room for one (dialing one when needed, and
 // waiting when the host's connections are full) and sends the request's head. The body,
 // if any, is sent by a goroutine of the stream's.
-func (cl *h2Client) open(req *http.Request, fields []hpack.HeaderField, hasBody bool) (*h2cStream, error) {
+//
+// A request sent again (fresh) goes on a new connection when the host may have one more:
+// its stream is then the connection's first, and cannot lose the race for the streams a
+// host takes before it fails again to the requests that came after it.
+func (cl *h2Client) open(req *http.Request, fields []hpack.HeaderField, hasBody, fresh bool) (*h2cStream, error) {
 	ctx := req.Context()
+	cl.mu.Lock()
+	if fresh = fresh && len(cl.conns)+cl.freshDials < cl.maxConns; fresh {
+		cl.freshDials++
+	}
+	cl.mu.Unlock()
+	if fresh {
+		c, err := cl.dial(ctx)
+		var cs *h2cStream
+		cl.mu.Lock()
+		cl.freshDials--
+		if err == nil {
+			cs = c.reserve()
+			cl.conns = append(cl.conns, c)
+		}
+		cl.mu.Unlock()
+		if err != nil {
+			return nil, err
+		}
+		cl.wake()
+		if cs != nil {
+			if err := cs.start(req, fields, hasBody); err != nil {
+				return nil, err
+			}
+			return cs, nil
+		}
+	}
 	for {
 		room := cl.roomChan() // taken before looking: a slot freed after the look wakes us
 		cl.mu.Lock()
@@ -207,7 +245,7 @@ func (cl *h2Client) open(req *http.Request, fields []hpack.HeaderField, hasBody 
 				return cs, nil
 			}
 		}
-		if !cl.dialing && len(cl.conns) < cl.maxConns {
+		if !cl.dialing && len(cl.conns)+cl.freshDials < cl.maxConns {
 			cl.dialing = true
 			cl.mu.Unlock()
 			c, err := cl.dial(ctx)
@@ -267,7 +305,6 @@ func (cl *h2Client) dial(ctx context.Context) (*h2cConn, error) {
 		initWindow:   65535,
 		peerMaxFrame: 16384,
 		maxStreams:   100,
-		peerMaxList:  1 << 32,
 		recvWindow:   h2cConnWindow,
 		nextID:       1,
 		streams:      make(map[uint32]*h2cStream),
@@ -314,6 +351,7 @@ func (cl *h2Client) dial(ctx context.Context) (*h2cConn, error) {
 		return nil, err
 	}
 	nc.SetDeadline(time.Time{})
+	c.lastRead.Store(time.Now().UnixNano())
 	c.idle = time.AfterFunc(cl.idleTimeout, c.closeIfIdle)
 	go c.readLoop()
 	go c.writeLoop()
@@ -339,8 +377,7 @@ type h2cConn struct {
 	sendWindow   int64
 	initWindow   int64 // the host's SETTINGS_INITIAL_WINDOW_SIZE
 	peerMaxFrame int
-	peerMaxList  uint64 // the host's SETTINGS_MAX_HEADER_LIST_SIZE
-	maxStreams   int    // the host's SETTINGS_MAX_CONCURRENT_STREAMS
+	maxStreams   int // the host's SETTINGS_MAX_CONCURRENT_STREAMS
 	recvWindow   int64
 	recvUnacked  int64
 	nextID       uint32
@@ -350,7 +387,9 @@ type h2cConn struct {
 	dead         bool
 	err          error // why it died
 	idle         *time.Timer
+	pinging      bool // a PING went out to check the host is there; its ACK is awaited
 
+	lastRead               atomic.Int64 // unix nanoseconds of the last frame read
 	readerDone, writerDone chan struct{}
 }
 
@@ -362,8 +401,7 @@ func (o h2Out2) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// reserve takes a stream slot on the connection, or returns nil when it has none. The
-// client's mu is held.
+// reserve takes a stream slot on the connection, or returns nil when it has none.
 func (c *h2cConn) reserve() *h2cStream {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -407,6 +445,7 @@ func (c *h2cConn) readLoop() {
 			}
 			break
 		}
+		c.lastRead.Store(time.Now().UnixNano())
 		if err = c.handle(f); err != nil {
 			break
 		}
@@ -429,6 +468,25 @@ func (c *h2cConn) readLoop() {
 	c.cl.remove(c)
 }
 
+// checkLocked sends a PING when the host has been silent for a while as a request gives
+// up on it (its read timeout, or its client gone): a host that does not answer within
+// h2cPingTimeout is taken for gone and its connection closed, so that new requests do not
+// wait on it in turn. c.mu is held.
+func (c *h2cConn) checkLocked() {
+	if c.pinging || c.dead || time.Since(time.Unix(0, c.lastRead.Load())) < h2cPingTimeout {
+		return
+	}
+	c.pinging = true
+	sent := time.Now().UnixNano()
+	c.wfr.WritePing(false, [8]byte{'g', 'a', 'n', 't', 'r', 'y'})
+	c.wake.Signal()
+	time.AfterFunc(h2cPingTimeout, func() {
+		if c.lastRead.Load() < sent {
+			c.nc.Close() // the reader fails the streams and takes the connection away
+		}
+	})
+}
+
 // dieLocked ends the connection: every stream fails with err. c.mu is held.
 func (c *h2cConn) dieLocked(err error) {
 	if c.dead {
@@ -436,7 +494,11 @@ func (c *h2cConn) dieLocked(err error) {
 	}
 	c.dead, c.err = true, err
 	for _, cs := range c.streams {
-		cs.failLocked(err)
+		if cs.gotHead {
+			cs.failLocked(err)
+		} else {
+			cs.failLocked(fmt.Errorf("%w: %w", errH2ConnLost, err))
+		}
 	}
 	c.wake.Signal()
 	c.room.Broadcast()
@@ -507,12 +569,14 @@ func (c *h2cConn) handle(f http2.Frame) error {
 		if f.StreamID != 0 {
 			return http2.ConnectionError(http2.ErrCodeProtocol)
 		}
-		if !f.IsAck() {
-			c.mu.Lock()
+		c.mu.Lock()
+		if f.IsAck() {
+			c.pinging = false
+		} else {
 			c.wfr.WritePing(true, f.Data)
 			c.wake.Signal()
-			c.mu.Unlock()
 		}
+		c.mu.Unlock()
 	case *http2.RSTStreamFrame:
 		c.mu.Lock()
 		defer c.mu.Unlock()
@@ -579,8 +643,6 @@ func (c *h2cConn) onSettingsLocked(f *http2.SettingsFrame) error {
 			c.peerMaxFrame = int(s.Val)
 		case http2.SettingHeaderTableSize:
 			c.enc.SetMaxDynamicTableSizeLimit(s.Val)
-		case http2.SettingMaxHeaderListSize:
-			c.peerMaxList = uint64(s.Val)
 		}
 		return nil
 	})

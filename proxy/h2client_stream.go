@@ -105,6 +105,7 @@ func (cs *h2cStream) cancel(err error) {
 		return // the answer is whole
 	}
 	c.resetLocked(cs, http2.ErrCodeCancel, err)
+	c.checkLocked()
 }
 
 // writeBody sends the request body in DATA frames as the windows allow, then END_STREAM,

@@ -102,9 +102,9 @@ func TestH2ClientStreamLimit(t *testing.T) {
 
 // rawH2Upstream is an HTTP/2 server written on the Framer, for what net/http's server
 // does not do on demand: it answers each request with its path, and on each connection
-// sends GOAWAY after every goAwayAfter requests, leaving the streams above the last one it
-// answered unanswered, then closes the connection.
-func rawH2Upstream(t *testing.T, goAwayAfter int) (addr string, conns *atomic.Int64) {
+// sends GOAWAY (if sayGoAway; else nothing) after every goAwayAfter requests, leaving the
+// streams above the last one it answered unanswered, then closes the connection.
+func rawH2Upstream(t *testing.T, goAwayAfter int, sayGoAway bool) (addr string, conns *atomic.Int64) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -126,14 +126,14 @@ func rawH2Upstream(t *testing.T, goAwayAfter int) (addr string, conns *atomic.In
 			go func() {
 				defer wg.Done()
 				defer nc.Close()
-				serveRawH2(nc, goAwayAfter)
+				serveRawH2(nc, goAwayAfter, sayGoAway)
 			}()
 		}
 	}()
 	return ln.Addr().String(), conns
 }
 
-func serveRawH2(nc net.Conn, goAwayAfter int) {
+func serveRawH2(nc net.Conn, goAwayAfter int, sayGoAway bool) {
 	nc.SetDeadline(time.Now().Add(10 * time.Second))
 	br := bufio.NewReader(nc)
 	pre := make([]byte, len(h2Preface))
@@ -164,8 +164,10 @@ func serveRawH2(nc net.Conn, goAwayAfter int) {
 				// closes gracefully, as a real server's does: what the client sent
 				// meanwhile is read, so that the close sends no TCP reset that could
 				// overtake the GOAWAY.
-				fr.WriteGoAway(last, http2.ErrCodeNo, nil)
-				bw.Flush()
+				if sayGoAway {
+					fr.WriteGoAway(last, http2.ErrCodeNo, nil)
+					bw.Flush()
+				}
 				nc.(*net.TCPConn).CloseWrite()
 				io.Copy(io.Discard, br)
 				return
@@ -186,35 +188,40 @@ func serveRawH2(nc net.Conn, goAwayAfter int) {
 }
 
 // TestH2ClientGoAway: a host that sends GOAWAY in the middle of a load, leaving streams
-// above its last one unprocessed: those requests are sent again on a new connection,
-// and every request is answered right.
+// above its last one unprocessed, or that closes its connection without a word: the
+// requests not answered (GETs) are sent again on a new connection, and every request is
+// answered right.
 func TestH2ClientGoAway(t *testing.T) {
 	checkLeaks(t)
-	addr, conns := rawH2Upstream(t, 5)
-	_, paddr := start(t, h2Pool(PoolConfig{}, addr))
-	c := h2cClient(t)
-	var wg sync.WaitGroup
-	var ok atomic.Int64
-	for w := range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range 10 {
-				path := fmt.Sprintf("/%d/%d", w, i)
-				if code, body, _ := get(t, c, "http://"+paddr+path); code != 200 || body != path {
-					t.Errorf("%s: %d %q", path, code, body)
-					return
-				}
-				ok.Add(1)
+	for _, sayGoAway := range []bool{true, false} {
+		t.Run(fmt.Sprint("GOAWAY ", sayGoAway), func(t *testing.T) {
+			addr, conns := rawH2Upstream(t, 5, sayGoAway)
+			_, paddr := start(t, h2Pool(PoolConfig{}, addr))
+			c := h2cClient(t)
+			var wg sync.WaitGroup
+			var ok atomic.Int64
+			for w := range 8 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := range 10 {
+						path := fmt.Sprintf("/%d/%d", w, i)
+						if code, body, _ := get(t, c, "http://"+paddr+path); code != 200 || body != path {
+							t.Errorf("%s: %d %q", path, code, body)
+							return
+						}
+						ok.Add(1)
+					}
+				}()
 			}
-		}()
-	}
-	wg.Wait()
-	if ok.Load() != 80 {
-		t.Fatalf("%d of 80 answered", ok.Load())
-	}
-	if n := conns.Load(); n < 80/5 {
-		t.Errorf("%d connections for 80 requests and GOAWAY after 5 each; want at least 16", n)
+			wg.Wait()
+			if ok.Load() != 80 {
+				t.Fatalf("%d of 80 answered", ok.Load())
+			}
+			if n := conns.Load(); n < 80/5 {
+				t.Errorf("%d connections for 80 requests and a close after 5 each; want at least 16", n)
+			}
+		})
 	}
 }
 
