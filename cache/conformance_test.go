@@ -875,7 +875,7 @@ func TestExtremeArguments(t *testing.T) {
 		{[]string{"CONFIG", "GET", "maxmemory"}, "*2\r\n$9\r\nmaxmemory\r\n$1\r\n0\r\n"},
 		{[]string{"SADD", "s", "a"}, ":1\r\n"},
 		{[]string{"SRANDMEMBER", "s", "-100000000"}, "-ERR value is out of range\r\n"}, // gantry bounds the reply: a listed difference
-		{[]string{"BLPOP", "nokey", "1e300"}, "-ERR timeout is negative\r\n"}, // as Redis 7.0: the long long overflows
+		{[]string{"BLPOP", "nokey", "1e300"}, "-ERR timeout is negative\r\n"},          // as Redis 7.0: the long long overflows
 		{[]string{"BLPOP", "nokey", "9200000000000000"}, ""},
 	} {
 		if tt.cmd[0] == "BLPOP" && tt.want == "" {
