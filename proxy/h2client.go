@@ -127,6 +127,7 @@ func (cl *h2Client) RoundTrip(req *http.Request) (*http.Response, error) {
 			if resp, err = cs.awaitHead(req); err == nil {
 				return resp, nil
 			}
+			cs.stop()
 		}
 		// A request without a body that the host did not process goes again; one with
 		// a body does not (its body is being read), and fails as any other.
