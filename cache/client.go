@@ -70,7 +70,11 @@ type client struct {
 	txLog    [][][]byte // the log records of the EXEC running
 	txDB     int        // the database txLog's records are in so far
 	loading  bool       // replaying the append-only file
-	sample   uint32     // commands run, for latency sampling
+	// Only while an event loop serves the client: its replies waiting for the
+	// log are sent at the end of the loop's pass (loop.syncLog).
+	loop    *loop
+	logWait bool   // on the loop's list for this pass
+	sample  uint32 // commands run, for latency sampling
 }
 
 type queued struct {
@@ -150,6 +154,12 @@ func (c *client) readFailed(err error) {
 // idle timeout, so the deadline costs nothing on a busy pipeline.
 func (c *client) flush() error {
 	c.staleNow = true
+	if c.aofEnd > 0 && c.loop != nil {
+		// The loop writes the log once for all its clients at the end of the
+		// pass, then flushes them.
+		c.loop.wait(c)
+		return nil
+	}
 	if c.aofEnd > 0 {
 		// Replies go out only after the writes they acknowledge are logged. A
 		// log turned off meanwhile (CONFIG SET appendonly no) was written and

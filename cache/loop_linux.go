@@ -25,9 +25,11 @@ import (
 // A connection that must wait leaves its loop for good and is served by a
 // goroutine of its own, today's code path: a blocking command that is about to
 // run (BLPOP...), a subscription (publishers write to it from other goroutines),
-// a reply the socket does not take at once (EAGAIN on write), and any client
-// once the append-only file is on (a reply waits for the log's write or fsync).
-// The loop never blocks on anything but epoll_wait.
+// and a reply the socket does not take at once (EAGAIN on write). The loop never
+// blocks on anything but epoll_wait and, with the append-only file on, the log:
+// the replies of a client whose commands were logged wait until the end of the
+// pass, where one write of the log (and the fsync appendfsync always asks for)
+// covers every client of the pass, as Redis's beforeSleep does; then they go out.
 
 // loopSweep is how often a loop looks for clients past their idle timeout.
 const loopSweep = 100 * time.Millisecond
@@ -49,6 +51,8 @@ type loop struct {
 	now       int64     // Unix ms when the last epoll_wait returned events
 	lastSweep time.Time
 	lastYield int64 // Unix ms of the last runtime.Gosched (see yield)
+	// logged are the clients of this pass whose replies wait for the log.
+	logged []*client
 }
 
 // startLoops starts the event loops (Config.EventLoops); s.mu is held. It returns
@@ -165,11 +169,60 @@ func (l *loop) run() {
 		if t := l.s.idleTimeout(); t > 0 && l.n > 0 {
 			l.sweep()
 		}
+		l.syncLog()
 		l.yield()
 		if l.done() {
 			return
 		}
 	}
+}
+
+// wait puts c, whose replies wait for the log (client.flush), on the pass's list.
+func (l *loop) wait(c *client) {
+	if !c.logWait {
+		c.logWait = true
+		l.logged = append(l.logged, c)
+	}
+}
+
+// syncLog ends a pass with the append-only file on: one write of the log (and
+// one fsync with appendfsync always) for every client whose commands this pass
+// logged, then their replies. A client that left the loop meanwhile (handed to a
+// goroutine, closed) is no longer waiting: its goroutine or close saw to it.
+func (l *loop) syncLog() {
+	if len(l.logged) == 0 {
+		return
+	}
+	var upTo int64
+	for _, c := range l.logged {
+		if c.logWait {
+			upTo = max(upTo, c.aofEnd)
+		}
+	}
+	var err error
+	if a := l.s.appendLog(); a != nil && upTo > 0 {
+		err = a.sync(upTo)
+	}
+	for i, c := range l.logged {
+		l.logged[i] = nil
+		if !c.logWait {
+			continue
+		}
+		c.logWait, c.aofEnd = false, 0
+		if err != nil {
+			c.w.Reset() // nothing these replies acknowledge may go out
+			l.close(c)
+			continue
+		}
+		if c.flush() != nil {
+			l.close(c)
+			continue
+		}
+		if c.conn.(*sock).pending != nil {
+			l.handoff(c, nil, true)
+		}
+	}
+	l.logged = l.logged[:0]
 }
 
 // yield lets the scheduler see the loop's goroutine pass through it every 5
@@ -233,6 +286,7 @@ func (l *loop) add(c *client) {
 	}
 	l.byFD[sk.fd] = c
 	l.n++
+	c.loop = l
 	sk.lastRead = time.Now().UnixMilli()
 }
 
@@ -284,6 +338,7 @@ func (l *loop) serve(c *client) {
 			return
 		}
 		if err != nil {
+			c.loop = nil // the error reply goes out now, after the log
 			c.readFailed(err)
 			l.close(c)
 			return
@@ -294,6 +349,7 @@ func (l *loop) serve(c *client) {
 		}
 		c.exec(args)
 		if c.closeAfter || c.killed.Load() {
+			c.loop = nil
 			c.flush()
 			l.close(c)
 			return
@@ -304,8 +360,8 @@ func (l *loop) serve(c *client) {
 				return
 			}
 		}
-		if sk.pending != nil || c.aofEnd > 0 {
-			// The socket did not take a reply, or a reply must wait for the log.
+		if sk.pending != nil {
+			// The socket did not take a reply.
 			l.handoff(c, nil, true)
 			return
 		}
@@ -329,6 +385,7 @@ func subscribes(cmd *command) bool { return cmd.flags&(fPubsub|fSubOK) == fPubsu
 // the socket did not take, then runs first (a command already read), then goes on
 // as every goroutine-served client does.
 func (l *loop) handoff(c *client, first [][]byte, registered bool) {
+	c.loop, c.logWait = nil, false // its goroutine's flush waits for the log
 	sk := c.conn.(*sock)
 	l.forget(sk, registered)
 	if err := sk.toNet(); err != nil {
@@ -353,6 +410,7 @@ func (l *loop) handoff(c *client, first [][]byte, registered bool) {
 
 // close ends a client served by the loop.
 func (l *loop) close(c *client) {
+	c.loop, c.logWait = nil, false
 	sk := c.conn.(*sock)
 	l.forget(sk, true)
 	c.cleanup()

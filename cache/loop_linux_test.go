@@ -253,3 +253,47 @@ func TestLoopIdleTimeoutSetLater(t *testing.T) {
 		t.Fatalf("idle client read: %v, want EOF", err)
 	}
 }
+
+// With the append-only file on, clients stay in their loop: the replies of a pass
+// go out after one write (and fsync) of the log, and a restart finds every write
+// they acknowledged.
+func TestLoopKeepsAOFClients(t *testing.T) {
+	for _, fsync := range []string{"always", "everysec"} {
+		t.Run(fsync, func(t *testing.T) {
+			dir := t.TempDir()
+			srv, addr := startServer(t, Config{AppendOnly: true, AppendFsync: fsync, Dir: dir})
+			a, b := dialRaw(t, addr), dialRaw(t, addr)
+			const n = 300
+			var req []byte
+			for i := range n {
+				req = append(req, encodeCommand([]string{"INCR", "n"})...)
+				req = append(req, encodeCommand([]string{"SET", "k" + strconv.Itoa(i), strconv.Itoa(i)})...)
+			}
+			for _, r := range []*rawConn{a, b} {
+				if _, err := r.c.Write(req); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, r := range []*rawConn{a, b} {
+				for range n {
+					if got := r.reply(); got[0] != ':' {
+						t.Fatalf("INCR = %q", got)
+					}
+					if got := r.reply(); got != "+OK\r\n" {
+						t.Fatalf("SET = %q", got)
+					}
+				}
+			}
+			waitModes(t, srv, 2, 0)
+			shutdown(t, srv)
+			_, addr2 := startServer(t, Config{AppendOnly: true, AppendFsync: fsync, Dir: dir})
+			c := dialRaw(t, addr2)
+			if got, want := c.do("GET", "n"), "$3\r\n600\r\n"; got != want {
+				t.Fatalf("GET n after restart = %q, want %q", got, want)
+			}
+			if got, want := c.do("DBSIZE"), ":"+strconv.Itoa(n+1)+"\r\n"; got != want {
+				t.Fatalf("DBSIZE after restart = %q, want %q", got, want)
+			}
+		})
+	}
+}

@@ -12,5 +12,6 @@ type loop struct{}
 func (s *Server) startLoops(int) bool { return false }
 func (s *Server) serveLoop(*client)   {}
 func (s *Server) wakeLoops()          {}
+func (l *loop) wait(*client)          {}
 
 func adoptConn(conn net.Conn) (net.Conn, bool) { return conn, false }

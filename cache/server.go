@@ -228,9 +228,8 @@ func (s *Server) accept(conn net.Conn) {
 	if tc, ok := conn.(*net.TCPConn); ok {
 		tc.SetNoDelay(true)
 	}
-	// With the append-only file on, replies wait for the log: a loop must not.
 	inLoop := false
-	if !goroutine && s.aof == nil && !s.loopsFailed && s.startLoops(loops) {
+	if !goroutine && !s.loopsFailed && s.startLoops(loops) {
 		conn, inLoop = adoptConn(conn)
 	}
 	c := newClient(s, conn)
