@@ -37,26 +37,13 @@ func startBroker(t testing.TB, cfg Config) *testBroker {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(context.Background(), ln) }()
-	t.Cleanup(func() {
+	t.Cleanup(func() { // runs after the shutdown testenv.Serve does, so its log is whole
 		if t.Failed() {
 			t.Logf("broker log:\n%s", logs.String())
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := s.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
 	})
-	return &testBroker{Server: s, addr: ln.Addr().String(), logs: logs}
+	addr := testenv.Serve(t, s)
+	return &testBroker{Server: s, addr: addr, logs: logs}
 }
 
 func newClient(t *testing.T, addr string, opts ...kgo.Opt) *kgo.Client {
