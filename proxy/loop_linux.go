@@ -112,6 +112,7 @@ type lup struct {
 	hup      bool
 	owner    *lconn // nil while idle
 	reused   bool
+	idle     bool      // counted in u.loopIdle
 	since    time.Time // idle since
 	timeout  time.Duration
 	deadline time.Time // per-read silence deadline while a request waits; zero: none
@@ -565,6 +566,7 @@ func (l *loop) takeIdle(u *upstream) *lup {
 		l.idle[u] = list
 		if now.Sub(lu.since) < u.pool.cfg.IdleTimeout {
 			lu.reused = true
+			lu.unidle()
 			return lu
 		}
 		l.closeUp(lu)
@@ -855,11 +857,18 @@ func (l *loop) putIdle(lu *lup) {
 	u := lu.u
 	lu.owner, lu.deadline = nil, time.Time{}
 	lu.n = 0
-	list := l.idle[u]
-	if len(list) >= u.pool.cfg.MaxIdlePerHost || u.drained.Load() || u.pool.retired.Load() || l.s.closing.Load() {
+	if u.drained.Load() || u.pool.retired.Load() || l.s.closing.Load() {
 		l.closeUp(lu)
 		return
 	}
+	// MaxIdlePerHost bounds the idle connections of every loop together.
+	if u.loopIdle.Add(1) > int64(u.pool.cfg.MaxIdlePerHost) {
+		u.loopIdle.Add(-1)
+		l.closeUp(lu)
+		return
+	}
+	lu.idle = true
+	list := l.idle[u]
 	lu.since = time.Now()
 	l.idle[u] = append(list, lu)
 }
@@ -881,7 +890,16 @@ func (l *loop) dropIdle(lu *lup) {
 	l.closeUp(lu)
 }
 
+// unidle counts lu out of its host's idle connections held by loops.
+func (lu *lup) unidle() {
+	if lu.idle {
+		lu.idle = false
+		lu.u.loopIdle.Add(-1)
+	}
+}
+
 func (l *loop) closeUp(lu *lup) {
+	lu.unidle()
 	if lu.fd < 0 {
 		return
 	}

@@ -31,6 +31,7 @@ type upstream struct {
 
 	inflight     atomic.Int64
 	open         atomic.Int64 // connections open, idle or busy
+	loopIdle     atomic.Int64 // idle connections held by event loops (loop_linux.go)
 	fails        atomic.Int32 // consecutive failures
 	ejectedUntil atomic.Int64 // unix nanoseconds; the host is skipped until then
 	ejections    atomic.Int32 // how many times in a row it was ejected
