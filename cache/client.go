@@ -72,9 +72,10 @@ type client struct {
 	loading  bool       // replaying the append-only file
 	// Only while an event loop serves the client: its replies waiting for the
 	// log are sent at the end of the loop's pass (loop.syncLog).
-	loop    *loop
-	logWait bool   // on the loop's list for this pass
-	sample  uint32 // commands run, for latency sampling
+	loop        *loop
+	logWait     bool   // on the loop's list for this pass
+	blockedOnce bool   // handed from a loop to a goroutine for a blocking command
+	sample      uint32 // commands run, for latency sampling
 }
 
 type queued struct {
@@ -111,10 +112,15 @@ func newClient(s *Server, conn net.Conn) *client {
 	return c
 }
 
-// serve reads and runs commands until the client leaves or is killed. A command
+// serve reads and runs commands until the client leaves or is killed, or goes
+// back to an event loop (it reports true then, and the loop owns it). A command
 // already read (by an event loop that handed the client over) comes in first.
-func (c *client) serve(first [][]byte) {
-	defer c.cleanup()
+func (c *client) serve(first [][]byte) (backToLoop bool) {
+	defer func() {
+		if !backToLoop {
+			c.cleanup()
+		}
+	}()
 	for {
 		args := first
 		first = nil
@@ -133,6 +139,16 @@ func (c *client) serve(first [][]byte) {
 		if c.w.Buffered() > 64<<10 {
 			if c.flush() != nil {
 				return
+			}
+		}
+		if c.blockedOnce && c.r.Buffered() == 0 {
+			// A blocking command sent it here; with it done and no command
+			// waiting in the buffer, the loop can serve it again.
+			if c.flush() != nil {
+				return
+			}
+			if c.s.backToLoop(c) {
+				return true
 			}
 		}
 	}

@@ -344,6 +344,9 @@ func (l *loop) serve(c *client) {
 			return
 		}
 		if l.mustWait(c, args) {
+			// A blocking command comes back to a loop once done (backToLoop); a
+			// subscriber stays with its goroutine and writer.
+			c.blockedOnce = !subscribes(c.named(args[0]))
 			l.handoff(c, args, true)
 			return
 		}
@@ -396,16 +399,63 @@ func (l *loop) handoff(c *client, first [][]byte, registered bool) {
 		return
 	}
 	go func() {
-		defer l.s.finish(c)
 		if p := sk.pending; p != nil {
 			sk.pending = nil
 			if _, err := c.out.writeLimited(p); err != nil {
 				c.cleanup()
+				l.s.finish(c)
 				return
 			}
 		}
-		c.serve(first)
+		if !c.serve(first) {
+			l.s.finish(c)
+		}
 	}()
+}
+
+// backToLoop gives a client that a loop handed to a goroutine for a blocking
+// command back to a loop, once the command is done and no other command waits in
+// its buffer: its socket leaves Go's netpoller again (adoptConn's dup). It
+// reports false, and the goroutine goes on, when the client cannot go back: it
+// subscribed meanwhile or is being killed.
+func (s *Server) backToLoop(c *client) bool {
+	c.blockedOnce = false
+	sk, ok := c.conn.(*sock)
+	if !ok || sk.nc == nil || c.subs != nil || c.out.async() || c.killed.Load() {
+		return false
+	}
+	nc := sk.nc
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	fd := -1
+	syscall.ForkLock.RLock()
+	err = raw.Control(func(f uintptr) {
+		if d, derr := syscall.Dup(int(f)); derr == nil {
+			syscall.CloseOnExec(d)
+			fd = d
+		}
+	})
+	syscall.ForkLock.RUnlock()
+	if err != nil || fd < 0 {
+		return false
+	}
+	sk.mu.Lock()
+	if sk.closed.Load() {
+		sk.mu.Unlock()
+		syscall.Close(fd)
+		return false
+	}
+	sk.fd, sk.nc = fd, nil
+	sk.mu.Unlock()
+	nc.Close() // the copy keeps the socket open
+	s.serveLoop(c)
+	return true
 }
 
 // close ends a client served by the loop.

@@ -297,3 +297,34 @@ func TestLoopKeepsAOFClients(t *testing.T) {
 		})
 	}
 }
+
+// A client handed to a goroutine for a blocking command goes back to a loop once
+// the command is done, and is served there as before; one that subscribed stays.
+func TestLoopTakesBackBlockedClient(t *testing.T) {
+	srv, addr := startServer(t, Config{})
+	waiter, pusher, sub := dialRaw(t, addr), dialRaw(t, addr), dialRaw(t, addr)
+	waiter.c.SetDeadline(time.Now().Add(10 * time.Second))
+	sub.do("SUBSCRIBE", "ch")
+	for round := range 3 {
+		waiter.c.Write(encodeCommand([]string{"BLPOP", "q", "0"}))
+		waitModes(t, srv, 1, 2)
+		if got := pusher.do("RPUSH", "q", "x"); got != ":1\r\n" {
+			t.Fatalf("round %d: RPUSH = %q", round, got)
+		}
+		if got := waiter.reply(); got != "*2\r\n$1\r\nq\r\n$1\r\nx\r\n" {
+			t.Fatalf("round %d: BLPOP = %q", round, got)
+		}
+		waitModes(t, srv, 2, 1)
+		if got := waiter.do("SET", "k", "v"); got != "+OK\r\n" {
+			t.Fatalf("round %d: SET back in the loop = %q", round, got)
+		}
+	}
+	// A blocking command that times out comes back too.
+	if got := waiter.do("BLPOP", "none", "0.01"); got != "*-1\r\n" {
+		t.Fatalf("BLPOP timing out = %q", got)
+	}
+	waitModes(t, srv, 2, 1)
+	if got := pusher.do("PUBLISH", "ch", "m"); got != ":1\r\n" {
+		t.Fatalf("PUBLISH = %q", got)
+	}
+}

@@ -242,8 +242,9 @@ func (s *Server) accept(conn net.Conn) {
 		return
 	}
 	go func() {
-		defer s.finish(c)
-		c.serve(nil)
+		if !c.serve(nil) {
+			s.finish(c)
+		}
 	}()
 }
 
