@@ -64,10 +64,10 @@ type Config struct {
 	OutputLimits OutputLimits
 
 	// GoroutinePerConn serves every connection with a goroutine of its own. By
-	// default, on Linux, ordinary connections are served by one epoll event loop
-	// per core instead (fewer system calls and goroutine switches per command);
-	// connections that wait (blocking commands, subscriptions, slow readers) and
-	// every connection while the append-only file is on get a goroutine anyway.
+	// default, on Linux, connections are served by epoll event loops instead
+	// (fewer system calls and goroutine switches per command); a connection that
+	// waits (a blocking command, until it is done; a subscription; a slow reader)
+	// gets a goroutine anyway.
 	GoroutinePerConn bool
 	// EventLoops is how many event loops serve connections (Linux, without
 	// GoroutinePerConn). Default one for every two cores (GOMAXPROCS/2), at least 1.
