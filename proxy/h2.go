@@ -536,6 +536,17 @@ func copyBody(dst *bufio.Writer, body interface{ Read([]byte) (int, error) }, ch
 // client as bare data, and its trailer fields (those that may be trailers) into the
 // stream's trailers, which go out in a HEADERS frame after the DATA.
 func copyChunkedToH2(dst *bufio.Writer, src *bufio.Reader, st *h2Stream) error {
+	return copyChunkedData(dst, src, -1, func(name, value string) {
+		k := http.TrailerPrefix + name
+		st.Header()[k] = append(st.Header()[k], value)
+	})
+}
+
+// copyChunkedData copies the data of a chunked body bare (at most limit bytes; < 0: no
+// limit) and gives each of its trailer fields that may be a trailer to trailer, with its
+// name canonical. A malformed body is errBadChunk; one over the limit errBodyLimit.
+func copyChunkedData(dst *bufio.Writer, src *bufio.Reader, limit int64, trailer func(name, value string)) error {
+	var total int64
 	for {
 		line, err := readLine(dst, src)
 		if err != nil {
@@ -547,6 +558,9 @@ func copyChunkedToH2(dst *bufio.Writer, src *bufio.Reader, st *h2Stream) error {
 		}
 		if size == 0 {
 			break
+		}
+		if total += size; limit >= 0 && total > limit {
+			return errBodyLimit
 		}
 		if err := copyN(dst, src, size); err != nil {
 			return err
@@ -571,9 +585,7 @@ func copyChunkedToH2(dst *bufio.Writer, src *bufio.Reader, st *h2Stream) error {
 		}
 		colon := bytes.IndexByte(line, ':')
 		if name := line[:colon]; trailerAllowed(name) {
-			k := http.TrailerPrefix + http.CanonicalHeaderKey(string(name))
-			v := strings.Trim(string(line[colon+1:]), " \t")
-			st.Header()[k] = append(st.Header()[k], v)
+			trailer(http.CanonicalHeaderKey(string(name)), strings.Trim(string(line[colon+1:]), " \t"))
 		}
 	}
 }

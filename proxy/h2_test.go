@@ -246,7 +246,8 @@ func trailerEcho(w http.ResponseWriter, r *http.Request) {
 // req.Trailer after its body, as gRPC clients do) gets its trailers to a net/http backend behind an HTTP/1.1 pool (as a
 // chunked body's trailer section, even when the client gave content-length) and behind an
 // h2 pool (as trailers); fields that belong in a head are dropped. The backend's response
-// trailer comes back to the client from both.
+// trailer comes back to the client from both. An HTTP/1.1 client's trailers reach an h2
+// pool too.
 func TestH2Trailers(t *testing.T) {
 	checkLeaks(t)
 	h1 := backend(t, trailerEcho)
@@ -281,5 +282,26 @@ func TestH2Trailers(t *testing.T) {
 				}
 			}
 		})
+	}
+	// An HTTP/1.1 client's chunked body with trailers, to the h2 pool.
+	_, addr := start(t, h2Pool(PoolConfig{}, h2))
+	req, _ := http.NewRequest("POST", "http://"+addr+"/", io.MultiReader(strings.NewReader("hello "), strings.NewReader("world")))
+	req.ContentLength = -1
+	req.Trailer = http.Header{"X-Checksum": nil, "Host": nil}
+	req.Body = &trailerBody{r: req.Body, done: func() {
+		req.Trailer.Set("X-Checksum", "abc123")
+		req.Trailer.Set("Host", "evil") // belongs in the head: dropped
+	}}
+	resp, err := client(t).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if want := "X-Checksum=abc123;body=hello world"; resp.StatusCode != 200 || string(b) != want {
+		t.Errorf("HTTP/1.1 client to the h2 pool: %d %q; want %q", resp.StatusCode, b, want)
+	}
+	if got := resp.Trailer.Get("X-Length"); got != "11" {
+		t.Errorf("HTTP/1.1 client to the h2 pool: response trailers %v; want X-Length 11", resp.Trailer)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -251,6 +252,17 @@ func (c *conn) proxyH2(rt *route, host, target []byte, n int) bool {
 	}
 	hasBody := h.chunked || h.contentLength > 0
 	pick := c.h2Pick(p, hasBody)
+	if h.chunked {
+		// A chunked body may end with trailers: they go upstream as HTTP/2 trailers, the
+		// names the client announced announced again (net/http's HTTP/2 server keeps
+		// only those).
+		req.Trailer = make(http.Header)
+		for name := range strings.SplitSeq(string(h.get("trailer")), ",") {
+			if name = strings.TrimSpace(name); name != "" && trailerAllowed([]byte(name)) {
+				req.Trailer[http.CanonicalHeaderKey(name)] = nil
+			}
+		}
+	}
 	if hasBody && h.expect100 && clientMinor == 1 {
 		c.bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
 		if c.bw.Flush() != nil {
@@ -268,13 +280,19 @@ func (c *conn) proxyH2(rt *route, host, target []byte, n int) bool {
 		done, bodyEOF = make(chan struct{}), false
 		var pw *io.PipeWriter
 		pr, pw = io.Pipe()
-		chunked, length := h.chunked, h.contentLength
+		chunked, length, trailer := h.chunked, h.contentLength, make(http.Header)
 		go func() {
 			defer close(done)
 			bw := bufio.NewWriterSize(pw, 8<<10)
 			var err error
 			if chunked {
-				if _, err = (chunkedCopy{limit: s.cfg.MaxBodyBytes}).copy(bw, c.br); err == errBodyLimit {
+				// The trailers are gathered here, and move to req.Trailer as the
+				// transport reads the pipe's EOF (trailerOnEOF): req.Trailer is the
+				// transport's to read until then.
+				err = copyChunkedData(bw, c.br, s.cfg.MaxBodyBytes, func(name, value string) {
+					trailer[name] = append(trailer[name], value)
+				})
+				if err == errBodyLimit {
 					err = errBodyTooLarge
 				}
 			} else {
@@ -287,7 +305,7 @@ func (c *conn) proxyH2(rt *route, host, target []byte, n int) bool {
 			}
 			pw.CloseWithError(err)
 		}()
-		req.Body = pr
+		req.Body = &trailerOnEOF{pr, trailer, req.Trailer}
 		req.ContentLength = length
 		if chunked {
 			req.ContentLength = -1
@@ -391,6 +409,23 @@ func (c *conn) proxyH2(rt *route, host, target []byte, n int) bool {
 		keepClient = keepClient && bodyEOF
 	}
 	return keepClient
+}
+
+// trailerOnEOF is a request body whose trailers, gathered in from while it is read,
+// move to the request's Trailer (to) when it ends: the transport reads them then.
+type trailerOnEOF struct {
+	io.ReadCloser
+	from, to http.Header
+}
+
+func (b *trailerOnEOF) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF {
+		for k, vs := range b.from {
+			b.to[k] = append(b.to[k], vs...)
+		}
+	}
+	return n, err
 }
 
 // copyH2Body copies an h2 response body to an HTTP/1.x client, chunked or not, flushing
