@@ -14,9 +14,9 @@ import (
 	"time"
 )
 
-// HTTP/2 to upstreams (PoolConfig.Protocol h2): each host of the pool has an
-// x/net/http2 Transport, which multiplexes requests over few connections and keeps them
-// (h2c with prior knowledge on plain TCP, or h2 negotiated by ALPN over TLS). Requests from
+// HTTP/2 to upstreams (PoolConfig.Protocol h2): each host of the pool has the proxy's own
+// HTTP/2 client (h2client.go), which multiplexes requests over few connections and keeps
+// them (h2c with prior knowledge on plain TCP, or h2 negotiated by ALPN over TLS). Requests from
 // both front ends — the HTTP/1.1 fast path and the HTTP/2 listener — are turned into
 // http.Requests through the same head rewriting as the fast path (writeRequestHead), so
 // forwarding rules cannot drift between the protocols. Balancing, retries, the breaker,
