@@ -102,7 +102,13 @@ func (c *client) unsubscribeAll(pattern, quiet bool) {
 }
 
 func cmdPublish(c *client, args [][]byte) {
-	c.w.Int(c.s.pubsub.publish(args[1], args[2]))
+	// Redis writes a message to the publisher itself before the reply (inside
+	// EXEC's array in a transaction).
+	n, self := c.s.pubsub.publish(c, args[1], args[2])
+	for _, m := range self {
+		c.w.Raw(m)
+	}
+	c.w.Int(n)
 }
 
 func cmdPubsubChannels(c *client, args [][]byte) {

@@ -169,23 +169,30 @@ type sliceWriter []byte
 
 func (s *sliceWriter) Write(p []byte) (int, error) { *s = append(*s, p...); return len(p), nil }
 
-func (m message) to(c *client) bool {
+func (m message) to(c *client) bool { return c.out.enqueue(m.in(c)) }
+
+func (m message) in(c *client) []byte {
 	if c.protoNum.Load() == 3 {
-		return c.out.enqueue(m.resp3)
+		return m.resp3
 	}
-	return c.out.enqueue(m.resp2)
+	return m.resp2
 }
 
 // publish sends msg to channel's subscribers and to the clients with a matching
-// pattern, and returns how many received it.
-func (ps *pubsub) publish(channel, msg []byte) int64 {
+// pattern, and returns how many received it. The messages to the publisher itself
+// are returned instead: it writes them among its own replies, so that they keep
+// their place after its earlier replies (a SUBSCRIBE's confirmation still
+// buffered in a pipeline), as in Redis.
+func (ps *pubsub) publish(from *client, channel, msg []byte) (n int64, self [][]byte) {
 	ps.mu.RLock()
 	defer ps.mu.RUnlock()
-	var n int64
 	if subs := ps.channels[string(channel)]; len(subs) > 0 {
 		m := formatMessage([]byte("message"), channel, msg)
 		for c := range subs {
-			if m.to(c) {
+			if c == from {
+				n++
+				self = append(self, m.in(c))
+			} else if m.to(c) {
 				n++
 			}
 		}
@@ -196,12 +203,15 @@ func (ps *pubsub) publish(channel, msg []byte) int64 {
 		}
 		m := formatMessage([]byte("pmessage"), []byte(pat), channel, msg)
 		for c := range subs {
-			if m.to(c) {
+			if c == from {
+				n++
+				self = append(self, m.in(c))
+			} else if m.to(c) {
 				n++
 			}
 		}
 	}
-	return n
+	return n, self
 }
 
 func (ps *pubsub) add(c *client, name string, pattern bool) bool {
