@@ -3,9 +3,10 @@
 // A Server reads requests with its own head parser, which works in place on pooled
 // buffers and allocates nothing, routes each request by host, path, method and headers
 // to an upstream pool, picks a host with a policy from package balance, and forwards the
-// request on a keep-alive connection taken straight from that host's idle list. One
-// goroutine serves a client connection from its first request to its last, so a request
-// costs no goroutine hand-off; bodies stream both ways without being buffered.
+// request on a keep-alive connection taken straight from that host's idle list. On the
+// goroutine path (TLS connections, and every request an event loop hands over; below),
+// one goroutine serves a client connection from its first request to its last, so a
+// request costs no goroutine hand-off; bodies stream both ways without being buffered.
 //
 //	client ──► conn.next: readHead ─► parseRequest ─► match route ─► pool.pick ─► upstream.get
 //	   ▲                                                                            │
