@@ -156,7 +156,7 @@ func (s *Server) runAOF(a *aof, minRewrite int64) {
 func (s *Server) setAppendOnly(on bool, dir, mode string) error {
 	s.aofSwitch.Lock()
 	defer s.aofSwitch.Unlock()
-	if (s.aof != nil) == on {
+	if (s.aof.Load() != nil) == on {
 		return nil
 	}
 	var a *aof
@@ -172,10 +172,7 @@ func (s *Server) setAppendOnly(on bool, dir, mode string) error {
 	for i := range s.ks.shards {
 		s.ks.shards[i].mu.Lock()
 	}
-	s.mu.Lock()
-	old := s.aof
-	s.aof = a
-	s.mu.Unlock()
+	old := s.aof.Swap(a)
 	for i := len(s.ks.shards) - 1; i >= 0; i-- {
 		s.ks.shards[i].mu.Unlock()
 	}

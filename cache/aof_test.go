@@ -209,7 +209,7 @@ func TestAOFRewrite(t *testing.T) {
 	if got := r.do("BGREWRITEAOF"); got != "+Background append only file rewriting started\r\n" {
 		t.Fatalf("BGREWRITEAOF = %q", got)
 	}
-	waitFor(t, "rewrite", func() bool { return srv.aof.rewrites.Load() == 1 })
+	waitFor(t, "rewrite", func() bool { return srv.aof.Load().rewrites.Load() == 1 })
 	after, _ := os.Stat(path)
 	if after.Size() >= before.Size()/4 {
 		t.Fatalf("file %d bytes after the rewrite, %d before", after.Size(), before.Size())
@@ -238,7 +238,7 @@ func TestAOFAutoRewrite(t *testing.T) {
 	for range 300 {
 		r.do("SET", "k", strings.Repeat("v", 50))
 	}
-	waitFor(t, "automatic rewrite", func() bool { return srv.aof.rewrites.Load() >= 1 })
+	waitFor(t, "automatic rewrite", func() bool { return srv.aof.Load().rewrites.Load() >= 1 })
 	if got := r.do("GET", "k"); got != "$50\r\n"+strings.Repeat("v", 50)+"\r\n" {
 		t.Fatalf("GET after the rewrite = %q", got)
 	}
@@ -304,7 +304,7 @@ func TestAOFConfigSetFsync(t *testing.T) {
 		if got := r.do("CONFIG", "SET", "appendfsync", mode); got != "+OK\r\n" {
 			t.Fatalf("CONFIG SET appendfsync %s = %q", mode, got)
 		}
-		if got := srv.aof.fsyncMode(); got != mode {
+		if got := srv.aof.Load().fsyncMode(); got != mode {
 			t.Fatalf("the log's mode is %q after CONFIG SET %s", got, mode)
 		}
 		r.do("SET", "k"+strconv.Itoa(i), mode)

@@ -5,7 +5,7 @@ import "strconv"
 // logInstead records what the append-only file gets in place of the running
 // command, for commands whose effect a replay could not reproduce.
 func (c *client) logInstead(args ...[]byte) {
-	if c.s.aof == nil {
+	if c.s.aof.Load() == nil {
 		return
 	}
 	cp := make([][]byte, len(args))
@@ -35,7 +35,9 @@ func (c *client) logWrite(cmd *command, args [][]byte) {
 		c.txLog = append(c.txLog, recs...)
 		return
 	}
-	c.aofEnd = c.s.aof.appendCmds(c.db, recs)
+	if a := c.s.aof.Load(); a != nil { // nil only if turned off since the caller looked
+		c.aofEnd = a.appendCmds(c.db, recs)
+	}
 }
 
 // deterministic returns the records that replay cmd's effect whatever the time of

@@ -27,10 +27,10 @@ var errRewriteStopped = errors.New("cache: appendonly rewrite stopped by shutdow
 // serialised first, so the snapshot keeps the shard as it was at the rewrite's
 // instant. The cost is one atomic load when no rewrite runs.
 func (c *client) beforeWrite() {
-	if c.s.aof == nil {
+	if c.s.aof.Load() == nil {
 		return
 	}
-	snap := c.s.aof.snap.Load()
+	snap := c.s.aof.Load().snap.Load()
 	if snap == nil {
 		return
 	}

@@ -105,7 +105,7 @@ func TestAOFRewriteDoesNotPause(t *testing.T) {
 	if err := rdb.Do(ctx, "BGREWRITEAOF").Err(); err != nil {
 		t.Fatal(err)
 	}
-	waitForLong(t, "rewrite", time.Minute, func() bool { return srv.aof.rewrites.Load() == 1 })
+	waitForLong(t, "rewrite", time.Minute, func() bool { return srv.aof.Load().rewrites.Load() == 1 })
 	took := time.Since(start)
 	probing.Store(false)
 	close(stopProbe)
@@ -116,7 +116,7 @@ func TestAOFRewriteDoesNotPause(t *testing.T) {
 		t.Fatal(probeErr)
 	}
 	t.Logf("%d keys: rewrite took %v (its final step held the log %v); the probe ran %d SET+GET meanwhile, the slowest %v",
-		n, took, time.Duration(srv.aof.lastFinish.Load()), during, worst)
+		n, took, time.Duration(srv.aof.Load().lastFinish.Load()), during, worst)
 	if during < 10 {
 		t.Fatalf("the probe ran only %d commands during a %v rewrite: clients were paused", during, took)
 	}

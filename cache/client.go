@@ -180,7 +180,7 @@ func (c *client) flush() error {
 		// Replies go out only after the writes they acknowledge are logged. A
 		// log turned off meanwhile (CONFIG SET appendonly no) was written and
 		// fsynced when it closed.
-		if a := c.s.appendLog(); a != nil {
+		if a := c.s.aof.Load(); a != nil {
 			if err := a.sync(c.aofEnd); err != nil {
 				c.w.Reset()
 				return err

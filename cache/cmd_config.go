@@ -206,8 +206,8 @@ func cmdConfigSet(c *client, args [][]byte) {
 		lim := cfg.OutputLimits
 		c.s.outLimits.Store(&lim)
 	}
-	if c.s.aof != nil {
-		c.s.aof.mode.Store(cfg.AppendFsync)
+	if a := c.s.aof.Load(); a != nil {
+		a.mode.Store(cfg.AppendFsync)
 	}
 	c.s.cfgMu.Unlock()
 	c.s.lfu.Store(strings.HasSuffix(cfg.MaxMemoryPolicy, "lfu"))
@@ -230,7 +230,7 @@ func (c *client) setAppendOnly(cfg Config) bool {
 	if err == nil {
 		return true
 	}
-	on := c.s.appendLog() != nil
+	on := c.s.aof.Load() != nil
 	c.s.cfgMu.Lock()
 	c.s.cfg.AppendOnly = on
 	c.s.cfgMu.Unlock()

@@ -550,7 +550,7 @@ func (c *client) serveBlocked(key []byte, e *entry) {
 // logExtra adds a record to log after the running command: the pop of an
 // element handed to a blocked client.
 func (c *client) logExtra(name string, key []byte) {
-	if c.s.aof != nil {
+	if c.s.aof.Load() != nil {
 		c.aofExtra = append(c.aofExtra, [][]byte{[]byte(name), append([]byte(nil), key...)})
 	}
 }
@@ -628,9 +628,9 @@ func (c *client) waitBlocked() {
 
 // logPush appends the push of v onto key to the append-only file; key's shard is locked.
 func (c *client) logPush(key, v []byte, left bool) {
-	if c.s.aof != nil {
+	if c.s.aof.Load() != nil {
 		push := map[bool]string{true: "LPUSH", false: "RPUSH"}[left]
-		c.aofEnd = c.s.aof.appendCmds(c.db, [][][]byte{{[]byte(push), key, v}})
+		c.aofEnd = c.s.aof.Load().appendCmds(c.db, [][][]byte{{[]byte(push), key, v}})
 	}
 }
 

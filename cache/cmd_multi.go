@@ -64,10 +64,10 @@ func cmdExec(c *client, args [][]byte) {
 		c.call(q.cmd, q.args)
 	}
 	c.inExec = false
-	if c.s.aof != nil && len(c.txLog) > 0 {
+	if c.s.aof.Load() != nil && len(c.txLog) > 0 {
 		recs := append([][][]byte{{[]byte("MULTI")}}, c.txLog...)
 		recs = append(recs, [][]byte{[]byte("EXEC")})
-		c.aofEnd = c.s.aof.appendTx(startDB, c.txDB, recs)
+		c.aofEnd = c.s.aof.Load().appendTx(startDB, c.txDB, recs)
 	}
 	c.unlock()
 	c.unwatchAll()

@@ -579,9 +579,9 @@ func (c *client) infoSection(b *strings.Builder, sec string) {
 		} else {
 			line("aof_enabled", 0)
 		}
-		if s.aof != nil {
-			line("aof_rewrite_in_progress", boolInt(s.aof.rewriting.Load()))
-			line("aof_rewrites", s.aof.rewrites.Load())
+		if a := s.aof.Load(); a != nil {
+			line("aof_rewrite_in_progress", boolInt(a.rewriting.Load()))
+			line("aof_rewrites", a.rewrites.Load())
 		}
 		line("rdb_changes_since_last_save", 0)
 		line("rdb_last_save_time", s.start.Unix())
@@ -624,11 +624,12 @@ var errNoRDB = "ERR gantry keeps no RDB snapshots; with appendonly yes the appen
 
 // cmdSave makes the append-only file durable now.
 func cmdSave(c *client, args [][]byte) {
-	if c.s.aof == nil {
+	a := c.s.aof.Load()
+	if a == nil {
 		c.w.Error(errNoRDB)
 		return
 	}
-	if err := c.s.aof.syncAll(); err != nil {
+	if err := a.syncAll(); err != nil {
 		c.w.Error("ERR " + err.Error())
 		return
 	}
@@ -638,11 +639,12 @@ func cmdSave(c *client, args [][]byte) {
 
 // cmdBGSave rewrites the append-only file in the background.
 func cmdBGSave(c *client, args [][]byte) {
-	if c.s.aof == nil {
+	a := c.s.aof.Load()
+	if a == nil {
 		c.w.Error(errNoRDB)
 		return
 	}
-	c.s.aof.requestRewrite()
+	a.requestRewrite()
 	c.w.Status("Background saving started")
 }
 
@@ -662,8 +664,8 @@ func cmdShutdown(c *client, args [][]byte) {
 			return
 		}
 	}
-	if c.s.aof != nil {
-		if err := c.s.aof.syncAll(); err != nil {
+	if a := c.s.aof.Load(); a != nil {
+		if err := a.syncAll(); err != nil {
 			c.w.Error("ERR Errors trying to SHUTDOWN. Check logs.")
 			return
 		}
@@ -674,11 +676,12 @@ func cmdShutdown(c *client, args [][]byte) {
 }
 
 func cmdBGRewriteAOF(c *client, args [][]byte) {
-	if c.s.aof == nil {
+	a := c.s.aof.Load()
+	if a == nil {
 		c.w.Error("ERR appendonly is off: there is no file to rewrite")
 		return
 	}
-	c.s.aof.requestRewrite()
+	a.requestRewrite()
 	c.w.Status("Background append only file rewriting started")
 }
 

@@ -259,8 +259,8 @@ func (c *client) call(cmd *command, args [][]byte) {
 		c.w.Error(errOOM)
 		return
 	}
-	if c.s.aof != nil && cmd.flags&fWrite != 0 && !c.loading {
-		if err := c.s.aof.failed(); err != nil {
+	if a := c.s.aof.Load(); a != nil && cmd.flags&fWrite != 0 && !c.loading {
+		if err := a.failed(); err != nil {
 			c.w.Error("MISCONF Errors writing to the AOF file: " + err.Error())
 			return
 		}
@@ -282,7 +282,7 @@ func (c *client) call(cmd *command, args [][]byte) {
 	if !start.IsZero() {
 		c.s.latency[cmd.id].Observe(time.Since(start).Seconds())
 	}
-	if c.s.aof != nil && (c.dirty != dirty || c.aofOver != nil || c.aofExtra != nil) && cmd.flags&fWrite != 0 {
+	if c.s.aof.Load() != nil && (c.dirty != dirty || c.aofOver != nil || c.aofExtra != nil) && cmd.flags&fWrite != 0 {
 		c.logWrite(cmd, args)
 	}
 	if !c.inExec {

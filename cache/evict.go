@@ -53,8 +53,8 @@ func (s *Server) evictOne(policy string) bool {
 		if best != nil {
 			bestKey := best.key()
 			s.ks.remove(sh, bestDB, bestKey, best)
-			if s.aof != nil {
-				s.aof.appendCmds(bestDB, [][][]byte{{[]byte("DEL"), []byte(bestKey)}})
+			if s.aof.Load() != nil {
+				s.aof.Load().appendCmds(bestDB, [][][]byte{{[]byte("DEL"), []byte(bestKey)}})
 			}
 			sh.touchWatched(bestDB, bestKey)
 			sh.mu.Unlock()

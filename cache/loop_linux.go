@@ -200,7 +200,7 @@ func (l *loop) syncLog() {
 		}
 	}
 	var err error
-	if a := l.s.appendLog(); a != nil && upTo > 0 {
+	if a := l.s.aof.Load(); a != nil && upTo > 0 {
 		err = a.sync(upTo)
 	}
 	for i, c := range l.logged {

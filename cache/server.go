@@ -50,8 +50,10 @@ type Server struct {
 	blocked  atomic.Int64 // clients waiting in a blocking command
 	lfu      atomic.Bool  // the policy is an LFU one: count accesses
 	// aof is the append-only file, nil when appendonly is off. CONFIG SET
-	// appendonly changes it with every shard locked and mu held (setAppendOnly).
-	aof       *aof
+	// appendonly changes it with every shard locked (setAppendOnly), so a
+	// command that holds its shards sees one value throughout; it is atomic for the
+	// checks made before a command locks anything.
+	aof       atomic.Pointer[aof]
 	aofSwitch sync.Mutex // serialises setAppendOnly
 
 	// The event loops (loop_linux.go), started with the first connection they
@@ -136,7 +138,7 @@ func New(cfg Config) (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
-		s.aof = a
+		s.aof.Store(a)
 		s.runAOF(a, cfg.AOFRewriteMinSize)
 	}
 	s.cfgMu.Lock()
@@ -284,18 +286,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	if a := s.appendLog(); a != nil {
+	if a := s.aof.Load(); a != nil {
 		return a.close()
 	}
 	return nil
 }
 
-// appendLog returns the append-only file, for a caller that holds no shard lock.
-func (s *Server) appendLog() *aof {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.aof
-}
 
 // expireLoop runs the active expiry ten times a second, as Redis's hz 10 does,
 // each cycle taking at most a quarter of its 100 ms.
