@@ -246,6 +246,10 @@ type keyspace struct {
 	shards  [nShards]shard
 	expired atomic.Int64 // keys removed because their time ran out
 	evicted atomic.Int64 // keys removed to stay under maxmemory
+	// expireFrom is the shard the next active-expiry cycle starts at: the one after
+	// where the last stopped, so that under heavy expiry no shard waits for the
+	// others' keys to run out. Only the expiry goroutine uses it.
+	expireFrom int
 }
 
 func newKeyspace(dbs int) *keyspace {
@@ -352,10 +356,12 @@ type sizer interface{ memSize() int64 }
 
 // activeExpire runs one cycle of the active expiry: in each shard and database it
 // samples up to 20 keys with a time to live, removes the expired ones, and goes on
-// while more than a quarter of a sample had expired, within the time budget.
+// while more than a quarter of a sample had expired, within the time budget. A
+// cycle cut short by its budget leaves the next to start at the shard after it.
 func (ks *keyspace) activeExpire(now int64, budget time.Duration) {
 	deadline := time.Now().Add(budget)
-	for i := range ks.shards {
+	for n := range nShards {
+		i := (ks.expireFrom + n) % nShards
 		sh := &ks.shards[i]
 		sh.mu.Lock()
 		for db := range sh.vol {
@@ -381,6 +387,7 @@ func (ks *keyspace) activeExpire(now int64, budget time.Duration) {
 		}
 		sh.mu.Unlock()
 		if time.Now().After(deadline) {
+			ks.expireFrom = (i + 1) % nShards
 			return
 		}
 	}

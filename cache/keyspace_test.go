@@ -353,3 +353,23 @@ func TestRandomKeySpread(t *testing.T) {
 		t.Fatalf("300 RANDOMKEY calls gave %d distinct keys of 1000", len(seen))
 	}
 }
+
+// A cycle that runs out of budget leaves the next one to start at the following
+// shard: with a budget of zero each cycle does one shard, and nShards cycles reach
+// every shard rather than shard 0 again and again.
+func TestActiveExpiryTakesTurnsAcrossShards(t *testing.T) {
+	ks := newKeyspace(1)
+	for i := range ks.shards {
+		for j := range 4 {
+			ks.putString(&ks.shards[i], 0, []byte(fmt.Sprintf("s%d-%d", i, j)), []byte("v"), 1, 0)
+		}
+	}
+	for range nShards {
+		ks.activeExpire(2, 0)
+	}
+	for i := range ks.shards {
+		if n := ks.shards[i].vol[0].len(); n != 0 {
+			t.Fatalf("shard %d still holds %d expired keys after %d cycles", i, n, nShards)
+		}
+	}
+}
