@@ -292,7 +292,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return nil
 }
 
-
 // expireLoop runs the active expiry ten times a second, as Redis's hz 10 does,
 // each cycle taking at most a quarter of its 100 ms.
 func (s *Server) expireLoop() {
