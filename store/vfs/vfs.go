@@ -59,19 +59,8 @@ func (OS) Exists(name string) (bool, error) {
 
 type osFile struct{ *os.File }
 
-// Sync uses fdatasync: the engine never depends on file times, and the size change of an
-// appending write is part of the data that fdatasync flushes.
-func (f osFile) Sync() error {
-	for {
-		err := syscall.Fdatasync(int(f.Fd()))
-		if err != syscall.EINTR {
-			if err != nil {
-				return &os.PathError{Op: "fdatasync", Path: f.Name(), Err: err}
-			}
-			return nil
-		}
-	}
-}
+// Sync makes the file's data durable (datasync: fdatasync where the system has it).
+func (f osFile) Sync() error { return datasync(f.File) }
 
 func (f osFile) Size() (int64, error) {
 	fi, err := f.Stat()
