@@ -31,8 +31,8 @@ import (
 // pool's max_idle_per_host connections per host, and past that requests wait for a
 // stream to end.
 //
-// The client is reached as an http.RoundTripper: the host's http.Transport (u.h2) hands
-// every request to it (RegisterProtocol), and calls its CloseIdleConnections.
+// Each host of an h2 pool has its client (u.h2), an http.RoundTripper: requests and
+// health checks go through it.
 
 // Windows and limits of the HTTP/2 client.
 const (
@@ -65,15 +65,6 @@ type h2Client struct {
 
 	roomMu sync.Mutex    // taken with no other lock after it
 	room   chan struct{} // closed (and replaced) when a stream ends or a connection changes
-}
-
-// h2RoundTripper registers the client with the host's http.Transport. It is a struct with
-// one exported field, which is how net/http finds an HTTP/2 implementation registered
-// for "https" to call its CloseIdleConnections (see Transport.onceSetNextProtoDefaults).
-type h2RoundTripper struct{ Client *h2Client }
-
-func (rt h2RoundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
-	return rt.Client.RoundTrip(req)
 }
 
 func newH2Client(u *upstream) *h2Client {

@@ -6,7 +6,6 @@ import (
 	"context"
 	"crypto/tls"
 	"net"
-	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,8 +20,8 @@ import (
 type upstream struct {
 	addr   string // host:port to dial
 	weight int
-	tls    *tls.Config     // nil: plain TCP
-	h2     *http.Transport // the host's HTTP/2 transport, in an h2 pool; else nil
+	tls    *tls.Config // nil: plain TCP
+	h2     *h2Client   // the host's HTTP/2 client, in an h2 pool; else nil
 	backup bool
 	pool   *pool
 

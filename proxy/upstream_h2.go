@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/tls"
 	"errors"
 	"io"
 	"net/http"
@@ -22,22 +21,6 @@ import (
 // forwarding rules cannot drift between the protocols. Balancing, retries, the breaker,
 // ejection and read timeouts work as for HTTP/1.1 pools. Bodies and trailers stream both
 // ways, which is what gRPC needs.
-
-// newH2Transport returns the HTTP/2 transport of one host of an h2 pool: an
-// http.Transport that hands every request to the proxy's own HTTP/2 client (h2client.go),
-// which dials through the pool's dialer so that its timeout and TLS settings apply (h2c
-// with prior knowledge on plain TCP, h2 by ALPN over TLS). Its CloseIdleConnections
-// reaches the client too.
-func newH2Transport(u *upstream) *http.Transport {
-	tr := &http.Transport{
-		// Non-nil: net/http's own HTTP/2 stays out of the way.
-		TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{},
-	}
-	rt := h2RoundTripper{newH2Client(u)}
-	tr.RegisterProtocol("http", rt)
-	tr.RegisterProtocol("https", rt)
-	return tr
-}
 
 // h2Exchange is one request in flight to an h2 host, with the read timeout that bounds
 // the upstream's silence. Reads of its body restart the timer.
@@ -498,7 +481,7 @@ func hopByHopName(k string) bool {
 	return false
 }
 
-// healthDo sends a health check: over the host's HTTP/2 transport for an h2 pool, else
+// healthDo sends a health check: through the host's HTTP/2 client for an h2 pool, else
 // with client.
 func (u *upstream) healthDo(client *http.Client, req *http.Request) (*http.Response, error) {
 	if u.h2 != nil {

@@ -139,7 +139,7 @@ func (p *pool) setupTransport() error {
 	}
 	if p.cfg.Protocol == protoH2 {
 		for _, u := range p.all {
-			u.h2 = newH2Transport(u)
+			u.h2 = newH2Client(u)
 		}
 	}
 	return nil
