@@ -80,7 +80,7 @@ type Config struct {
 
 	// EventLoops is how many event loops serve plain HTTP/1.1 client connections (Linux;
 	// see "The HTTP/1.1 event loop" in docs/proxy.md), at most 64. 0 (the default) means
-	// one for every two cores; -1 none: every connection has a goroutine of its own.
+	// one for every core; -1 none: every connection has a goroutine of its own.
 	EventLoops int `yaml:"event_loops"`
 
 	// Log receives errors and events; nil discards them.
@@ -366,7 +366,7 @@ func explainYAML(err error) error {
 	return errors.New(strings.Join(msgs, "; "))
 }
 
-// defaultEventLoops is what EventLoops 0 becomes: 0, one loop per two cores. The
+// defaultEventLoops is what EventLoops 0 becomes: 0, one loop per core. The
 // package's tests can run every test with another default (-event-loops,
 // loop_linux_test.go), -1 to check the goroutine path alone.
 var defaultEventLoops = 0
@@ -411,7 +411,7 @@ func (c *Config) Validate() error {
 		c.EventLoops = defaultEventLoops
 	}
 	if c.EventLoops < -1 || c.EventLoops > 64 {
-		return fmt.Errorf("event_loops: %d is out of range; allowed -1 (none), 0 (one per two cores) to 64", c.EventLoops)
+		return fmt.Errorf("event_loops: %d is out of range; allowed -1 (none), 0 (one per core) to 64", c.EventLoops)
 	}
 	if c.Via != "" && !isToken([]byte(c.Via)) {
 		return fmt.Errorf("via: %q is not a token; allowed letters, digits and !#$%%&'*+-.^_`|~", c.Via)

@@ -130,9 +130,11 @@ type dialResult struct {
 func (s *Server) startLoops() {
 	n := s.cfg.EventLoops
 	if n == 0 {
-		// One loop for two cores: wrk, the upstreams and the proxy share them, and a
-		// loop keeps a core busy while it has sockets ready.
-		n = max(1, runtime.GOMAXPROCS(0)/2)
+		// One loop per core. Unlike a cache command, proxying a request is mostly the
+		// kernel's work on four sockets, and one loop on two cores left a core idle:
+		// two loops served 1.09-1.27x one loop's requests in every round of
+		// docs/benchmarks.md's "loops per core" run.
+		n = runtime.GOMAXPROCS(0)
 	}
 	var loops []*loop
 	for range n {

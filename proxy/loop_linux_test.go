@@ -21,7 +21,7 @@ import (
 
 // -event-loops N runs every test of the package with N event loops as the default
 // (go test ./proxy -args -event-loops=-1 checks the goroutine path alone; the default,
-// one loop per two cores, checks the loop).
+// one loop per core, checks the loop).
 var _ = registerLoopsFlag()
 
 func registerLoopsFlag() bool {
