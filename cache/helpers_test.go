@@ -2,7 +2,6 @@ package cache
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"net"
 	"os/exec"
@@ -36,23 +35,7 @@ func startServer(t testing.TB, cfg Config) (*Server, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(context.Background(), ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
-	return srv, ln.Addr().String()
+	return srv, testenv.Serve(t, srv)
 }
 
 // startRedis runs a real redis-server without persistence on a free loopback port.
