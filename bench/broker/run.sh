@@ -79,10 +79,11 @@ load() { timeout 300 "$tmp/load" "$@" | tee -a "$tmp/results"; }
 echo "== disk ($tmp)"
 load disk -dir "$tmp"
 # Let the disk settle before the latency rows: disk-seq-write has just written and deleted
-# ~537 MB, and the writeback and freeing (the root filesystem here is ext4 mounted with
-# `discard`) left behind stalled the e2e row's fsyncs for up to 0.3-0.65 s in 3 of 5
-# runs (e2e p99 24-540 ms; 14-34 ms in 3 of 4 runs with this wait, on a busy machine;
-# docs/benchmarks.md, "The e2e tail").
+# ~537 MB, and the writeback and freeing it leaves (the root filesystem here is ext4
+# mounted with `discard`) may stall the e2e row's fsyncs. A precaution, not a shown fix:
+# on a busy machine one series of runs had fsync stalls of 0.3-0.65 s without this wait
+# and none over 0.23 s with it, a second series no difference (docs/benchmarks.md,
+# "The e2e tail").
 sync
 sleep 5
 
