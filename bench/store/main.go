@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command store-bench runs the storage workloads of bench/store/workload through gantry's
 // store, bbolt and SQLite (WAL mode, synchronous=FULL), each with fsync per commit, in one
 // run, and prints ops/s per engine and the lines `ratio ROW vs ANCHOR = X.XX` (X > 1: gantry
