@@ -105,28 +105,32 @@ func BenchmarkGet(b *testing.B) {
 	cpu.report(b)
 }
 
+// scan100 reads the i-th benchmark scan: 100 keys from a point spread over the keys.
+func scan100(db *DB, keys, i int) error {
+	return db.View(func(tx *Tx) error {
+		bk, err := tx.Bucket([]byte("kv"))
+		if err != nil {
+			return err
+		}
+		c := bk.Cursor()
+		n := 0
+		for k, _ := c.Seek(benchKey((i * 7919) % (keys - 100))); k != nil && n < 100; k, _ = c.Next() {
+			n++
+		}
+		if n != 100 {
+			return fmt.Errorf("scanned %d", n)
+		}
+		return c.Err()
+	})
+}
+
 func BenchmarkScan100(b *testing.B) {
 	keys := benchKeys(b)
 	db := benchDB(b, keys)
 	b.ReportAllocs()
 	cpu := startCPU(b)
 	for i := 0; b.Loop(); i++ {
-		err := db.View(func(tx *Tx) error {
-			bk, err := tx.Bucket([]byte("kv"))
-			if err != nil {
-				return err
-			}
-			c := bk.Cursor()
-			n := 0
-			for k, _ := c.Seek(benchKey((i * 7919) % (keys - 100))); k != nil && n < 100; k, _ = c.Next() {
-				n++
-			}
-			if n != 100 {
-				return fmt.Errorf("scanned %d", n)
-			}
-			return c.Err()
-		})
-		if err != nil {
+		if err := scan100(db, keys, i); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -164,22 +168,7 @@ func BenchmarkScanWhileWriting(b *testing.B) {
 	b.ReportAllocs()
 	cpu := startCPU(b)
 	for i := 0; b.Loop(); i++ {
-		err := db.View(func(tx *Tx) error {
-			bk, err := tx.Bucket([]byte("kv"))
-			if err != nil {
-				return err
-			}
-			c := bk.Cursor()
-			n := 0
-			for k, _ := c.Seek(benchKey((i * 7919) % (keys - 100))); k != nil && n < 100; k, _ = c.Next() {
-				n++
-			}
-			if n != 100 {
-				return fmt.Errorf("scanned %d", n)
-			}
-			return c.Err()
-		})
-		if err != nil {
+		if err := scan100(db, keys, i); err != nil {
 			b.Fatal(err)
 		}
 	}
