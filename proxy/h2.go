@@ -492,15 +492,7 @@ func (h h2Handler) serveRequest(w *h2Stream, r *http.Request, c *conn, target []
 // h2load). So the connections stay, up to h2MaxIdle per host: the idle sweep closes
 // those that then stay unused for the pool's idle timeout.
 func (u *upstream) putBusy(uc *upConn) {
-	uc.idleSince = time.Now()
-	u.mu.Lock()
-	if len(u.idle) < max(u.pool.cfg.MaxIdlePerHost, h2MaxIdle) && !u.drained.Load() && !u.pool.retired.Load() {
-		u.idle = append(u.idle, uc)
-		u.mu.Unlock()
-		return
-	}
-	u.mu.Unlock()
-	uc.close()
+	u.putUpTo(uc, max(u.pool.cfg.MaxIdlePerHost, h2MaxIdle))
 }
 
 // h2MaxIdle bounds the idle connections putBusy keeps to one host: more than the

@@ -345,6 +345,7 @@ func (cl *h2Client) dial(ctx context.Context) (*h2cConn, error) {
 	nc.SetDeadline(time.Time{})
 	c.lastRead.Store(time.Now().UnixNano())
 	c.idle = time.AfterFunc(cl.idleTimeout, c.closeIfIdle)
+	u.open.Add(1) // until readLoop ends: gantry_proxy_upstream_connections counts HTTP/2 too
 	go c.readLoop()
 	go c.writeLoop()
 	return c, nil
@@ -458,6 +459,7 @@ func (c *h2cConn) readLoop() {
 	c.nc.Close()
 	c.idle.Stop()
 	c.cl.remove(c)
+	c.cl.u.open.Add(-1)
 }
 
 // checkLocked sends a PING when the host has been silent for a while as a request gives

@@ -358,7 +358,8 @@ func TestH2ClientReuse(t *testing.T) {
 	}
 	srv.Start()
 	t.Cleanup(srv.Close)
-	_, paddr := start(t, h2Pool(PoolConfig{IdleTimeout: 300 * time.Millisecond}, srv.Listener.Addr().String()))
+	s, paddr := start(t, h2Pool(PoolConfig{IdleTimeout: 300 * time.Millisecond}, srv.Listener.Addr().String()))
+	host := s.table.Load().pools[0].all[0]
 	for _, c := range []*http.Client{client(t), h2cClient(t)} {
 		for i := range 10 {
 			path := "/" + strconv.Itoa(i)
@@ -370,10 +371,13 @@ func TestH2ClientReuse(t *testing.T) {
 	if n := accepted.Load(); n != 1 {
 		t.Errorf("20 requests in turn took %d connections; want 1", n)
 	}
+	if n := host.open.Load(); n != 1 {
+		t.Errorf("gantry_proxy_upstream_connections counts %d HTTP/2 connections; want 1", n)
+	}
 	deadline := time.Now().Add(5 * time.Second)
-	for open.Load() != 0 {
+	for open.Load() != 0 || host.open.Load() != 0 {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d connections open past the idle timeout", open.Load())
+			t.Fatalf("%d connections open past the idle timeout (%d counted by the proxy)", open.Load(), host.open.Load())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

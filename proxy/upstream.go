@@ -132,9 +132,15 @@ func (u *upstream) dial(ctx context.Context) (*upConn, error) {
 
 // put gives a connection whose last exchange ended cleanly back to the idle list.
 func (u *upstream) put(uc *upConn) {
+	u.putUpTo(uc, u.pool.cfg.MaxIdlePerHost)
+}
+
+// putUpTo keeps uc idle unless the host already has limit idle connections, or takes no
+// more traffic; otherwise it closes uc.
+func (u *upstream) putUpTo(uc *upConn, limit int) {
 	uc.idleSince = time.Now()
 	u.mu.Lock()
-	if len(u.idle) < u.pool.cfg.MaxIdlePerHost && !u.drained.Load() && !u.pool.retired.Load() {
+	if len(u.idle) < limit && !u.drained.Load() && !u.pool.retired.Load() {
 		u.idle = append(u.idle, uc)
 		u.mu.Unlock()
 		return
