@@ -263,19 +263,7 @@ func (c *h2cConn) waitRoomLocked() {
 
 // writeBlockLocked queues the header block in c.block as HEADERS and CONTINUATION frames.
 func (c *h2cConn) writeBlockLocked(id uint32, end bool) {
-	b := c.block.Bytes()
-	first := true
-	for first || len(b) > 0 {
-		n := min(len(b), c.peerMaxFrame)
-		frag := b[:n]
-		b = b[n:]
-		if first {
-			c.wfr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: frag, EndStream: end, EndHeaders: len(b) == 0})
-		} else {
-			c.wfr.WriteContinuation(id, len(b) == 0, frag)
-		}
-		first = false
-	}
+	writeHeaderBlock(c.wfr, id, c.block.Bytes(), c.peerMaxFrame, end)
 	c.wake.Signal()
 }
 

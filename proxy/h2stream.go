@@ -629,20 +629,25 @@ func (c *h2Conn) writeHeadLocked(st *h2Stream, end, whole bool) {
 // writeBlockLocked queues the header block in c.block as HEADERS and as many
 // CONTINUATION frames as the client's frame size needs.
 func (c *h2Conn) writeBlockLocked(id uint32, end bool) {
-	b := c.block.Bytes()
+	writeHeaderBlock(c.wfr, id, c.block.Bytes(), c.peerMaxFrame, end)
+	c.wake.Signal()
+}
+
+// writeHeaderBlock writes a header block b as one HEADERS frame and as many CONTINUATION
+// frames as the peer's maxFrame needs; both ends of the proxy's HTTP/2 use it.
+func writeHeaderBlock(fr *http2.Framer, id uint32, b []byte, maxFrame int, end bool) {
 	first := true
 	for first || len(b) > 0 {
-		n := min(len(b), c.peerMaxFrame)
+		n := min(len(b), maxFrame)
 		frag := b[:n]
 		b = b[n:]
 		if first {
-			c.wfr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: frag, EndStream: end, EndHeaders: len(b) == 0})
+			fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: frag, EndStream: end, EndHeaders: len(b) == 0})
 		} else {
-			c.wfr.WriteContinuation(id, len(b) == 0, frag)
+			fr.WriteContinuation(id, len(b) == 0, frag)
 		}
 		first = false
 	}
-	c.wake.Signal()
 }
 
 // statusText3 returns a status code as its three digits, without allocating for the
