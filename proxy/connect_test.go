@@ -12,6 +12,12 @@ import (
 
 // echoServer echoes each line back until the peer closes.
 func echoServer(t *testing.T) string {
+	return tcpServer(t, func(c net.Conn) { io.Copy(c, c) })
+}
+
+// tcpServer starts a TCP server on loopback that serves its connections one at a time
+// with serve, closing each after, until the test ends; it returns the address.
+func tcpServer(t *testing.T, serve func(net.Conn)) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -25,7 +31,7 @@ func echoServer(t *testing.T) string {
 			if err != nil {
 				return
 			}
-			io.Copy(c, c)
+			serve(c)
 			c.Close()
 		}
 	}()

@@ -403,24 +403,9 @@ func TestH2ClientBadUpstream(t *testing.T) {
 
 // answerOnce starts a TCP server that reads what comes first, writes answer and closes.
 func answerOnce(t *testing.T, answer string) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	t.Cleanup(func() { ln.Close(); <-done })
-	go func() {
-		defer close(done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.SetDeadline(time.Now().Add(5 * time.Second))
-			c.Read(make([]byte, 4096))
-			io.WriteString(c, answer)
-			c.Close()
-		}
-	}()
-	return ln.Addr().String()
+	return tcpServer(t, func(c net.Conn) {
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		c.Read(make([]byte, 4096))
+		io.WriteString(c, answer)
+	})
 }

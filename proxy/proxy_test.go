@@ -429,28 +429,13 @@ func TestAccessLog(t *testing.T) {
 // rawUpstream answers every connection with resp after reading one request head, then
 // closes.
 func rawUpstream(t *testing.T, resp string) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	t.Cleanup(func() { ln.Close(); <-done })
-	go func() {
-		defer close(done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			br := bufio.NewReader(c)
-			if n, _, err := readHead(br, nil); err == nil {
-				br.Discard(n)
-				io.WriteString(c, resp)
-			}
-			c.Close()
+	return tcpServer(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		if n, _, err := readHead(br, nil); err == nil {
+			br.Discard(n)
+			io.WriteString(c, resp)
 		}
-	}()
-	return ln.Addr().String()
+	})
 }
 
 func TestResponseFramings(t *testing.T) {
