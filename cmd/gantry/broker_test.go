@@ -2,15 +2,12 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"gantry/internal/testenv"
 )
@@ -19,31 +16,8 @@ import (
 // tools: topic, produce, consume and group.
 func TestBrokerAndClientTools(t *testing.T) {
 	addr, adminAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int, 1)
 	logs := &testenv.Buffer{}
-	go func() {
-		done <- run(ctx, stdio{strings.NewReader(""), io.Discard, logs},
-			[]string{"broker", "--addr", addr, "--admin", adminAddr, "--dir", t.TempDir()})
-	}()
-	defer func() {
-		cancel()
-		if code := <-done; code != 0 {
-			t.Errorf("broker exited %d", code)
-		}
-	}()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.Dial("tcp", addr)
-		if err == nil {
-			c.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("broker did not listen: %v", err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	serveInBackground(t, logs, addr, "broker", "--addr", addr, "--admin", adminAddr, "--dir", t.TempDir())
 	b := "--brokers=" + addr
 	expect := func(stdin string, want string, args ...string) string {
 		t.Helper()
@@ -157,29 +131,7 @@ func TestBrokerConfigFile(t *testing.T) {
 	// A good file starts the broker where it says; a flag overrides the file.
 	addr := testenv.FreeAddr(t)
 	cfg := write("good.yaml", fmt.Sprintf("addr: 127.0.0.1:1\nadmin: \"\"\ndir: %s/data\nauto_create_topics: true\npartitions: 3\n", dir))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, stdio{strings.NewReader(""), io.Discard, io.Discard}, []string{"broker", "--config", cfg, "--addr", addr})
-	}()
-	defer func() {
-		cancel()
-		if code := <-done; code != 0 {
-			t.Errorf("broker exited %d", code)
-		}
-	}()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.Dial("tcp", addr)
-		if err == nil {
-			c.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("broker did not listen on the --addr that overrides the file: %v", err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	serveInBackground(t, io.Discard, addr, "broker", "--config", cfg, "--addr", addr) // --addr overrides the file
 	// auto_create_topics and partitions from the file: producing creates a 3-partition topic.
 	if code, out, errOut := gantryIn(t, "x\n", "produce", "auto", "--brokers", addr); code != 0 {
 		t.Fatalf("produce: %d %s %s", code, out, errOut)

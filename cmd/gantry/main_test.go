@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"net"
 	"regexp"
 	"strings"
@@ -26,6 +27,34 @@ func gantryIn(t *testing.T, stdin string, args ...string) (int, string, string) 
 	defer cancel()
 	code := run(ctx, stdio{strings.NewReader(stdin), &out, &errw}, args)
 	return code, out.String(), errw.String()
+}
+
+// serveInBackground runs a serving command line (broker, cache, proxy...) until the test
+// ends, then cancels it as SIGTERM would and checks that it exited 0. It returns once addr
+// accepts connections.
+func serveInBackground(t *testing.T, stderr io.Writer, addr string, args ...string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, stdio{strings.NewReader(""), io.Discard, stderr}, args) }()
+	t.Cleanup(func() {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("gantry %s exited %d", args[0], code)
+		}
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("gantry %s did not listen on %s: %v", args[0], addr, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 func TestCommandLine(t *testing.T) {
