@@ -124,8 +124,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.mu.Unlock()
 	s.loops.Do(func() {
 		s.wg.Add(2)
-		go s.flushLoop()
-		go s.retentionLoop()
+		go s.every(s.cfg.FlushInterval, s.flushDirty)
+		go s.every(s.cfg.RetentionCheck, func() { s.RunRetention(time.Now()) })
 	})
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
@@ -208,10 +208,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// flushLoop syncs, every FlushInterval, each partition with unsynced records.
-func (s *Server) flushLoop() {
+// every runs f every d until the server closes; one of the server's background loops
+// (s.wg counts them).
+func (s *Server) every(d time.Duration, f func()) {
 	defer s.wg.Done()
-	t := time.NewTicker(s.cfg.FlushInterval)
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
@@ -219,11 +220,16 @@ func (s *Server) flushLoop() {
 			return
 		case <-t.C:
 		}
-		for _, p := range s.topics.all() {
-			if p.log.Dirty() {
-				if err := s.sync(p, p.log.EndOffset()); err != nil && s.ctx.Err() == nil && !errors.Is(err, plog.ErrClosed) {
-					s.log.Error("flush", "topic", p.topic, "partition", p.index, "err", err)
-				}
+		f()
+	}
+}
+
+// flushDirty syncs each partition with unsynced records (every FlushInterval).
+func (s *Server) flushDirty() {
+	for _, p := range s.topics.all() {
+		if p.log.Dirty() {
+			if err := s.sync(p, p.log.EndOffset()); err != nil && s.ctx.Err() == nil && !errors.Is(err, plog.ErrClosed) {
+				s.log.Error("flush", "topic", p.topic, "partition", p.index, "err", err)
 			}
 		}
 	}
@@ -233,20 +239,6 @@ func (s *Server) flushLoop() {
 // metrics: Config.Log.OnSync.)
 func (s *Server) sync(p *partition, end int64) error {
 	return p.log.SyncTo(end)
-}
-
-func (s *Server) retentionLoop() {
-	defer s.wg.Done()
-	t := time.NewTicker(s.cfg.RetentionCheck)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.ctx.Done():
-			return
-		case <-t.C:
-		}
-		s.RunRetention(time.Now())
-	}
 }
 
 // RunRetention applies retention (and compaction, for compacted topics) to every
