@@ -9,6 +9,8 @@
 #               consumer (run first, on the idle broker), and the producer's ack latency;
 #               then acks=leader, without fsync; then acks=all against a broker on tmpfs
 #               (fsync free): what the disk adds to the acks=all tail
+#   sync probe  disk-sync-probe-now: the e2e row's fsync pattern written without the broker
+#               (bench/broker/fsyncprobe, 12 s), beside the same loop on tmpfs
 #   disk        disk-seq-write: one file written sequentially, 1 MiB at a time, with an
 #               fsync after every MiB: the "disk's sequential write bandwidth", the
 #               baseline of the 80% target (ANCHORS.md: ≈ 840 MB/s on a quiet host); and
@@ -66,6 +68,7 @@ command -v curl >/dev/null || { apt-get install -y curl >/dev/null; }
 echo "== build"
 go build -o "$tmp/gantry" ./cmd/gantry
 go build -o "$tmp/load" ./bench/broker/load
+go build -o "$tmp/fsyncprobe" ./bench/broker/fsyncprobe
 NATS=${NATS_SERVER:-}
 if [ -z "$NATS" ]; then
 	# A current nats-server (>= 2.10 has sync_interval); Debian's 2.9 lacks it.
@@ -125,6 +128,14 @@ if [ -d /dev/shm ] && [ -w /dev/shm ]; then
 	shmpid=
 	rm -rf "$shm"
 fi
+# The disk's own tail for the e2e row's sync pattern, without the broker, right after
+# the e2e rows: bench/broker/fsyncprobe writing 4 files as the broker does (1,152-byte
+# pwrites into room of zeros, fdatasync every 6.75 KiB, 394 a second each), taking turns
+# with the same loop on tmpfs (the CPU's and scheduler's share), 2 × 3 s each. An e2e
+# p99 far above this line's p99.9 would point at the broker rather than the disk
+# (docs/benchmarks.md, "fsync strategies and the tail").
+timeout 60 "$tmp/fsyncprobe" -dir "$tmp" -only now,tmpfs -rounds 2 -slice 3s |
+	awk '/^all rounds/ { on = 1; next } on { name = $1; $1 = ""; print "disk-sync-probe-" name $0 }' | tee -a "$tmp/results" || true
 # CPU seconds the broker process has used (utime + stime), to tell a CPU-bound row.
 broker_cpu() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$1/stat"; }
 fsyncs0=$(metric gantry_broker_fsync_seconds_count)

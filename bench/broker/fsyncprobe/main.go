@@ -137,7 +137,7 @@ func run(dir string, c config) error {
 			if err := os.MkdirAll(sd, 0o755); err != nil {
 				return err
 			}
-			if total := dirBytes(tmp); total > c.maxBytes {
+			if total := dirBytes(tmp) + dirBytes(shm); total > c.maxBytes {
 				fmt.Printf("stopped: the files hold %d bytes (-max-bytes %d)\n", total, c.maxBytes)
 				return report(all, allIO)
 			}
