@@ -82,7 +82,7 @@ func main() {
 	flag.DurationVar(&c.slice, "slice", 2*time.Second, "time each strategy writes per turn")
 	flag.IntVar(&c.rounds, "rounds", 6, "turns of every strategy")
 	flag.Int64Var(&c.maxBytes, "max-bytes", 2<<30, "stop when the files hold this many bytes")
-	flag.DurationVar(&c.long, "long", 20*time.Millisecond, "a sync at least this long counts as a stall")
+	flag.DurationVar(&c.long, "long", 20*time.Millisecond, "a unit blocked on I/O at least this long counts as a stall")
 	only := flag.String("only", "", "comma-separated strategies (default all)")
 	flag.Parse()
 	if *only != "" {
@@ -158,10 +158,10 @@ func run(dir string, c config) error {
 			// Did the stalls meet other writes more often than any window of the slice?
 			co, sw, sf := 0, 0.0, 0.0
 			for _, s := range stalls {
-				if samp.othersDuring(s[0].Add(-200*time.Millisecond), s[1]) >= 1<<20 {
+				if samp.othersDuring(s.t0.Add(-200*time.Millisecond), s.t1) >= 1<<20 {
 					co++
 				}
-				w, f := samp.deviceDuring(s[0], s[1])
+				w, f := samp.deviceDuring(s.t0, s.t1)
 				sw, sf = max(sw, w), max(sf, f)
 			}
 			base, nw := 0, 0
@@ -171,8 +171,8 @@ func run(dir string, c config) error {
 					base++
 				}
 			}
-			fmt.Printf("round %d %-9s %s | blocked %s | device wrote %5.1f MB/s, other processes %5.1f MB/s, ≥ 1 MB in %d%% of 250 ms windows | device: %d flushes, mean %.2f ms/flush %.2f ms/write | stalls ≥ %v: %d, %d with ≥ 1 MB of others in them or the 200 ms before; worst device means during a stall %.0f ms/write %.0f ms/flush\n",
-				r+1, name, quantiles(ds), quantiles(ios), dev, others, 100*base/max(nw, 1), flushes, fms, wms, c.long, len(stalls), co, sw, sf)
+			fmt.Printf("round %d %-9s %s | blocked %s | device wrote %5.1f MB/s, other processes %5.1f MB/s, ≥ 1 MB in %d%% of 250 ms windows | device: %d flushes, mean %.2f ms/flush %.2f ms/write | stalls ≥ %v: %d, %d while another file's unit was stalled too, %d with ≥ 1 MB of others in them or the 200 ms before; worst device means during a stall %.0f ms/write %.0f ms/flush\n",
+				r+1, name, quantiles(ds), quantiles(ios), dev, others, 100*base/max(nw, 1), flushes, fms, wms, c.long, len(stalls), shared(stalls), co, sw, sf)
 		}
 	}
 	return report(all, allIO)
@@ -201,12 +201,12 @@ func quantiles(ds []time.Duration) string {
 
 // slice runs one strategy for c.slice: c.files writers side by side, each making
 // c.rate units a second durable. It returns every unit's time and the stalls.
-func slice(dir, name string, c config) ([]time.Duration, []time.Duration, [][2]time.Time, error) {
+func slice(dir, name string, c config) ([]time.Duration, []time.Duration, []stall, error) {
 	var (
 		mu     sync.Mutex
 		ds     []time.Duration
 		ios    []time.Duration
-		stalls [][2]time.Time
+		stalls []stall
 		wg     sync.WaitGroup
 		errs   = make([]error, c.files)
 	)
@@ -251,9 +251,11 @@ func slice(dir, name string, c config) ([]time.Duration, []time.Duration, [][2]t
 				mu.Lock()
 				ds = append(ds, t1.Sub(t0))
 				// Off the CPU and not waiting for it: blocked, i.e. waiting for I/O.
-				ios = append(ios, max(0, t1.Sub(t0)-(cpu1-cpu0)-(wait1-wait0)))
-				if t1.Sub(t0) >= c.long {
-					stalls = append(stalls, [2]time.Time{t0, t1})
+				blocked := max(0, t1.Sub(t0)-(cpu1-cpu0)-(wait1-wait0))
+				ios = append(ios, blocked)
+				// A stall is a unit blocked on I/O that long, not one waiting for a CPU.
+				if blocked >= c.long {
+					stalls = append(stalls, stall{i, t0, t1})
 				}
 				mu.Unlock()
 				// Missed ticks are dropped: a stalled broker's producer waits too.
@@ -279,6 +281,28 @@ func schedstat(f *os.File) (cpu, wait time.Duration) {
 	c, _ := strconv.ParseInt(fs[0], 10, 64)
 	w, _ := strconv.ParseInt(fs[1], 10, 64)
 	return time.Duration(c), time.Duration(w)
+}
+
+// stall is a unit of file w blocked on I/O for at least -long, from t0 to t1.
+type stall struct {
+	w      int
+	t0, t1 time.Time
+}
+
+// shared counts the stalls during which another file also had a stalled unit under
+// way: a whole-device (or whole-journal) stall rather than one file's.
+func shared(stalls []stall) int {
+	n := 0
+	for _, a := range stalls {
+		mid := a.t0.Add(a.t1.Sub(a.t0) / 2)
+		for _, b := range stalls {
+			if b.w != a.w && !b.t0.After(mid) && !b.t1.Before(mid) {
+				n++
+				break
+			}
+		}
+	}
+	return n
 }
 
 // writer appends durable units to one file, as a partition's log does with one
