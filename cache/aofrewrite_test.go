@@ -65,12 +65,17 @@ func TestAOFRewriteDoesNotPause(t *testing.T) {
 	var (
 		probing   atomic.Bool
 		mu        sync.Mutex
-		worst     time.Duration
-		during    int
+		cmds      [][2]time.Time // the probe's SET+GETs during the rewrite
 		probeErr  error
 		stopProbe = make(chan struct{})
 		probeDone = make(chan struct{})
 	)
+	// The busy machine stalls the whole test process now and then (for up to
+	// ~0.9 s under -race with other work on the two cores), and a stall inside
+	// one probe command made it look like a pause. The meter sees those stalls
+	// from a goroutine that takes no lock of the server; what counts against the
+	// rewrite is a command's time less the stalls inside it.
+	meter := startStallMeter(t)
 	go func() {
 		defer close(probeDone)
 		c := redis.NewClient(&redis.Options{Addr: addr, DisableIdentity: true})
@@ -82,26 +87,25 @@ func TestAOFRewriteDoesNotPause(t *testing.T) {
 			default:
 			}
 			k := "key:" + strconv.Itoa(rand.IntN(n))
-			start := time.Now()
+			t0 := time.Now()
 			err := c.Set(ctx, k, "changed-"+strconv.Itoa(i), 0).Err()
 			if err == nil {
 				err = c.Get(ctx, k).Err()
 			}
-			took := time.Since(start)
+			t1 := time.Now()
 			mu.Lock()
 			if err != nil && probeErr == nil {
 				probeErr = err
 			}
 			if probing.Load() {
-				during++
-				worst = max(worst, took)
+				cmds = append(cmds, [2]time.Time{t0, t1})
 			}
 			mu.Unlock()
 		}
 	}()
 
-	probing.Store(true)
 	start := time.Now()
+	probing.Store(true)
 	if err := rdb.Do(ctx, "BGREWRITEAOF").Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -115,15 +119,24 @@ func TestAOFRewriteDoesNotPause(t *testing.T) {
 	if probeErr != nil {
 		t.Fatal(probeErr)
 	}
-	t.Logf("%d keys: rewrite took %v (its final step held the log %v); the probe ran %d SET+GET meanwhile, the slowest %v",
-		n, took, time.Duration(srv.aof.Load().lastFinish.Load()), during, worst)
+	meter.stop()
+	during := len(cmds)
+	var worst, worstRaw, worstAt time.Duration
+	for _, c := range cmds {
+		worstRaw = max(worstRaw, c[1].Sub(c[0]))
+		if own := c[1].Sub(c[0]) - meter.stalledWithin(c[0], c[1]); own > worst {
+			worst, worstAt = own, c[0].Sub(start)
+		}
+	}
+	t.Logf("%d keys: rewrite took %v (its final step held the log %v); the probe ran %d SET+GET meanwhile, the slowest %v (%v less the process's stalls in it, at +%v); the process stalled %v at most",
+		n, took, time.Duration(srv.aof.Load().lastFinish.Load()), during, worstRaw, worst, worstAt, meter.longest())
 	if during < 10 {
 		t.Fatalf("the probe ran only %d commands during a %v rewrite: clients were paused", during, took)
 	}
 	// Holding every shard for the whole rewrite, as before, this came to
 	// 0.95 of the rewrite's time; now it is one shard's copy or the final fsync.
 	if worst > took/3 {
-		t.Fatalf("slowest SET+GET during the rewrite %v, a third of the rewrite's %v or more: clients were paused", worst, took)
+		t.Fatalf("slowest SET+GET during the rewrite %v (less the process's stalls), a third of the rewrite's %v or more: clients were paused", worst, took)
 	}
 	// The new file gives back the dataset, the probe's writes included.
 	want := rdb.DBSize(ctx).Val()
@@ -138,6 +151,81 @@ func TestAOFRewriteDoesNotPause(t *testing.T) {
 	if got := r2.MGet(ctx, "key:0", "key:1", "key:"+strconv.Itoa(n-1)).Val(); fmt.Sprint(got) != fmt.Sprint(sample) {
 		t.Fatalf("after restart MGET = %v, want %v", got, sample)
 	}
+}
+
+// stallMeter measures how late a goroutine that holds no lock wakes from 1 ms
+// sleeps: the times the whole process was not running (a busy machine, the
+// collector's pauses), which no server design can avoid.
+type stallMeter struct {
+	mu     sync.Mutex
+	stalls [][2]time.Time // [from, to] of each wake-up later than 2 ms
+	quit   chan struct{}
+	done   chan struct{}
+}
+
+func startStallMeter(t *testing.T) *stallMeter {
+	m := &stallMeter{quit: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(m.done)
+		prev := time.Now()
+		for {
+			select {
+			case <-m.quit:
+				return
+			default:
+			}
+			time.Sleep(time.Millisecond)
+			now := time.Now()
+			if now.Sub(prev) > 3*time.Millisecond {
+				m.mu.Lock()
+				m.stalls = append(m.stalls, [2]time.Time{prev.Add(time.Millisecond), now})
+				m.mu.Unlock()
+			}
+			prev = now
+		}
+	}()
+	t.Cleanup(m.stop)
+	return m
+}
+
+func (m *stallMeter) stop() {
+	select {
+	case <-m.quit:
+	default:
+		close(m.quit)
+	}
+	<-m.done
+}
+
+// stalledWithin is how much of [from, to] the process spent stalled.
+func (m *stallMeter) stalledWithin(from, to time.Time) time.Duration {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var d time.Duration
+	for _, s := range m.stalls {
+		lo, hi := s[0], s[1]
+		if lo.Before(from) {
+			lo = from
+		}
+		if hi.After(to) {
+			hi = to
+		}
+		if hi.After(lo) {
+			d += hi.Sub(lo)
+		}
+	}
+	return d
+}
+
+// longest is the longest stall seen.
+func (m *stallMeter) longest() time.Duration {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var d time.Duration
+	for _, s := range m.stalls {
+		d = max(d, s[1].Sub(s[0]))
+	}
+	return d
 }
 
 // waitForLong is waitFor with its own deadline.

@@ -166,16 +166,20 @@ func TestAuditRESP3FixedReplies(t *testing.T) {
 func TestAuditInlineAndPipelineBytes(t *testing.T) {
 	redisAddr := startRedis(t)
 	_, gantryAddr := startServer(t, Config{})
-	for _, in := range []string{
-		"PING\r\nSET a 1\r\nGET a\r\nINCR a\r\nEXISTS a b\r\n",
-		"*2\r\n$4\r\nECHO\r\n$2\r\nhi\r\nECHO there\r\n*1\r\n$4\r\nPING\r\nDEL a\n",
-		"SET \"a b\" 'c d'\r\nGET \"a b\"\r\nMGET \"a b\" nokey\r\n",
-		strings.Repeat("RPUSH l x\r\n", 50) + "LLEN l\r\nLPOP l 3\r\nDEL l\r\n",
-		"HELLO 3\r\nGET nokey\r\nHSET h a 1\r\nHGETALL h\r\nDEL h\r\nSMEMBERS nokey\r\nZSCORE nokey a\r\n",
+	for _, tc := range []struct {
+		in      string
+		replies int // one per command
+	}{
+		{"PING\r\nSET a 1\r\nGET a\r\nINCR a\r\nEXISTS a b\r\n", 5},
+		{"*2\r\n$4\r\nECHO\r\n$2\r\nhi\r\nECHO there\r\n*1\r\n$4\r\nPING\r\nDEL a\n", 4},
+		{"SET \"a b\" 'c d'\r\nGET \"a b\"\r\nMGET \"a b\" nokey\r\n", 3},
+		{strings.Repeat("RPUSH l x\r\n", 50) + "LLEN l\r\nLPOP l 3\r\nDEL l\r\n", 53},
+		{"HELLO 3\r\nGET nokey\r\nHSET h a 1\r\nHGETALL h\r\nDEL h\r\nSMEMBERS nokey\r\nZSCORE nokey a\r\n", 7},
 	} {
+		in := tc.in
 		name := strings.ReplaceAll(in, "\r\n", " ")
 		t.Run(name[:min(30, len(name))], func(t *testing.T) {
-			want, got := rawExchange(t, redisAddr, in), rawExchange(t, gantryAddr, in)
+			want, got := rawExchange(t, redisAddr, in, tc.replies), rawExchange(t, gantryAddr, in, tc.replies)
 			if strings.HasPrefix(in, "HELLO 3") {
 				// HELLO's map carries the connection id and the server version.
 				want, got = dropHello(t, want), dropHello(t, got)
