@@ -1,8 +1,10 @@
 package cache
 
 import (
+	"bytes"
 	"errors"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -12,7 +14,11 @@ import (
 // param is one CONFIG GET/SET parameter.
 type param struct {
 	get func(cfg *Config) string
-	set func(cfg *Config, v string) bool // nil: read-only
+	set func(cfg *Config, v string) bool // nil: fixed while the server runs
+	// fixed is why CONFIG SET refuses a parameter without set, in Redis's words:
+	// "immutable" (Redis cannot change it either, or gantry's is built in) or
+	// "protected" (dir: Redis refuses it unless enable-protected-configs).
+	fixed string
 	// bad ends CONFIG SET's error when set refuses a value; Redis's text for
 	// numbers when empty.
 	bad string
@@ -75,7 +81,7 @@ var params = map[string]param{
 		},
 		min: 1, max: math.MaxUint32,
 	},
-	"databases": {get: func(cfg *Config) string { return strconv.Itoa(cfg.Databases) }},
+	"databases": {get: func(cfg *Config) string { return strconv.Itoa(cfg.Databases) }, fixed: immutable},
 	"appendonly": {
 		get: func(cfg *Config) string {
 			if cfg.AppendOnly {
@@ -120,8 +126,72 @@ var params = map[string]param{
 			return bad
 		},
 	},
-	"dir":  {get: func(cfg *Config) string { return cfg.Dir }},
-	"save": {get: func(cfg *Config) string { return "" }},
+	"dir": {get: func(cfg *Config) string { return cfg.Dir }, fixed: protected},
+	// No RDB snapshots: save is always off, and CONFIG SET save "" (which test
+	// suites and scripts send to turn snapshots off) is all it takes.
+	"save": {
+		get: func(cfg *Config) string { return "" },
+		set: func(cfg *Config, v string) bool { return strings.TrimSpace(v) == "" },
+		bad: "gantry writes no RDB snapshots: only \"\" (none) can be set",
+	},
+
+	// The sizes up to which gantry names a collection by Redis's compact
+	// encoding (OBJECT ENCODING) and answers HSCAN, SSCAN and ZSCAN in one call:
+	// built in (types.go, zset.go), so CONFIG GET tells them and CONFIG SET
+	// refuses them. TestConfigEncodingThresholds holds OBJECT ENCODING to them.
+	"hash-max-listpack-entries": fixedInt(hashMaxListpackEntries),
+	"hash-max-listpack-value":   fixedInt(hashMaxListpackValue),
+	"set-max-intset-entries":    fixedInt(setMaxIntsetEntries),
+	"zset-max-listpack-entries": fixedInt(zsetMaxListpackEntries),
+	"zset-max-listpack-value":   fixedInt(zsetMaxListpackValue),
+
+	// Eviction samples five keys (evict.go); the LFU counter is Redis's with
+	// its default factor, and never decays (0 is Redis's "never"); the active
+	// expiry runs ten times a second (server.go). Built in as well.
+	"maxmemory-samples": fixedInt(5),
+	"lfu-log-factor":    fixedInt(10),
+	"lfu-decay-time":    fixedInt(0),
+	"hz":                fixedInt(10),
+}
+
+// The thresholds of the compact encodings gantry names (see params).
+const (
+	hashMaxListpackEntries = 128
+	hashMaxListpackValue   = 64
+	setMaxIntsetEntries    = 512
+	zsetMaxListpackEntries = 128
+	zsetMaxListpackValue   = 64
+)
+
+// What CONFIG SET says of a parameter it cannot change, as Redis 7.0 does.
+const (
+	immutable = "can't set immutable config"
+	protected = "can't set protected config"
+)
+
+func fixedInt(n int) param {
+	return param{get: func(*Config) string { return strconv.Itoa(n) }, fixed: immutable}
+}
+
+// paramAliases are Redis 7.0's other names of parameters gantry has (the
+// encodings were called ziplists before 7.0). CONFIG GET lists them as Redis
+// does, under both names.
+var paramAliases = map[string]string{
+	"hash-max-ziplist-entries": "hash-max-listpack-entries",
+	"hash-max-ziplist-value":   "hash-max-listpack-value",
+	"zset-max-ziplist-entries": "zset-max-listpack-entries",
+	"zset-max-ziplist-value":   "zset-max-listpack-value",
+}
+
+// lookupParam finds a parameter by any of its names, in any case; canon is its
+// own name.
+func lookupParam(name string) (p param, canon string, ok bool) {
+	name = strings.ToLower(name)
+	if a, isAlias := paramAliases[name]; isAlias {
+		name = a
+	}
+	p, ok = params[name]
+	return p, name, ok
 }
 
 // parseMemory parses a redis.conf memory size: 100, 1k, 1kb, 1m, 1mb, 1g, 1gb.
@@ -144,52 +214,98 @@ func parseMemory(v string) (int64, bool) {
 	return n * mul, true
 }
 
+// cmdConfigGet answers every parameter any pattern names, once. As in Redis, a
+// pattern without glob characters is looked up by name and answered under the
+// name as the client wrote it; a glob is matched, ignoring case, against every
+// name (aliases too) and answered under the names it matched. Redis answers in
+// its hash table's order, which changes from process to process; gantry sorts.
 func cmdConfigGet(c *client, args [][]byte) {
 	cfg := c.s.config()
-	seen := map[string]bool{}
-	var names []string
+	type match struct{ name, canon string }
+	var out []match
+	seen := func(name string) bool {
+		for _, m := range out {
+			if strings.EqualFold(m.name, name) {
+				return true
+			}
+		}
+		return false
+	}
 	for _, pat := range args[2:] {
-		for name := range params {
-			if !seen[name] && globMatch(pat, []byte(name), true) {
-				seen[name] = true
-				names = append(names, name)
+		if !bytes.ContainsAny(pat, "*?[") {
+			if _, canon, ok := lookupParam(string(pat)); ok && !seen(string(pat)) {
+				out = append(out, match{string(pat), canon})
+			}
+			continue
+		}
+		for _, name := range paramNames() {
+			if !seen(name) && globMatch(pat, []byte(name), true) {
+				_, canon, _ := lookupParam(name)
+				out = append(out, match{name, canon})
 			}
 		}
 	}
-	sort.Strings(names)
-	c.w.Map(len(names))
-	for _, n := range names {
-		c.w.BulkString(n)
-		c.w.BulkString(params[n].get(&cfg))
+	sort.Slice(out, func(i, j int) bool { return strings.ToLower(out[i].name) < strings.ToLower(out[j].name) })
+	c.w.Map(len(out))
+	for _, m := range out {
+		c.w.BulkString(m.name)
+		c.w.BulkString(params[m.canon].get(&cfg))
 	}
 }
 
+// paramNames lists every parameter's names, aliases included.
+func paramNames() []string {
+	names := make([]string, 0, len(params)+len(paramAliases))
+	for n := range params {
+		names = append(names, n)
+	}
+	for n := range paramAliases {
+		names = append(names, n)
+	}
+	return names
+}
+
+// cmdConfigSet checks every name first, as Redis does (the first unknown,
+// unchangeable or repeated one is the error, named as written), then sets the
+// values in order; a value refused leaves every parameter as it was.
 func cmdConfigSet(c *client, args [][]byte) {
 	if len(args)%2 != 0 {
-		c.w.Error("ERR wrong number of arguments for 'config|set' command")
+		// The table's arity (-4) answered fewer; an odd count is Redis's syntax error.
+		c.w.Error("ERR syntax error")
 		return
+	}
+	var canons []string
+	for i := 2; i < len(args); i += 2 {
+		p, canon, ok := lookupParam(string(args[i]))
+		if !ok {
+			c.w.Error("ERR Unknown option or number of arguments for CONFIG SET - '" + string(args[i]) + "'")
+			return
+		}
+		if p.set == nil {
+			c.w.Error("ERR CONFIG SET failed (possibly related to argument '" + string(args[i]) + "') - " + p.fixed)
+			return
+		}
+		if slices.Contains(canons, canon) {
+			c.w.Error("ERR CONFIG SET failed (possibly related to argument '" + string(args[i]) + "') - duplicate parameter")
+			return
+		}
+		canons = append(canons, canon)
 	}
 	c.s.cfgMu.Lock()
 	cfg := c.s.cfg
 	wasAOF := cfg.AppendOnly
-	for i := 2; i < len(args); i += 2 {
-		name := lowerString(args[i])
-		p, ok := params[name]
-		if !ok || p.set == nil {
-			c.s.cfgMu.Unlock()
-			c.w.Error("ERR Unknown option or number of arguments for CONFIG SET - '" + string(args[i]) + "'")
-			return
-		}
-		if !p.set(&cfg, string(args[i+1])) {
+	for j, name := range canons {
+		p, v := params[name], args[3+2*j]
+		if !p.set(&cfg, string(v)) {
 			c.s.cfgMu.Unlock()
 			bad := p.bad
 			if p.badFor != nil {
-				bad = p.badFor(string(args[i+1]))
+				bad = p.badFor(string(v))
 			}
 			if bad == "" {
 				bad = "argument couldn't be parsed into an integer"
 			}
-			if n, ok := parseInt(args[i+1]); ok && p.max != 0 && (n < p.min || n > p.max) {
+			if n, ok := parseInt(v); ok && p.max != 0 && (n < p.min || n > p.max) {
 				bad = "argument must be between " + strconv.FormatInt(p.min, 10) + " and " + strconv.FormatInt(p.max, 10) + " inclusive"
 			}
 			c.w.Error("ERR CONFIG SET failed (possibly related to argument '" + name + "') - " + bad)

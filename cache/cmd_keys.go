@@ -487,8 +487,26 @@ func (e *entry) encoding() string {
 	case kSet:
 		return e.obj.(*set).encoding()
 	default:
-		return e.obj.(*zset).encoding()
+		return zsetEncoding(e.obj.(*zset))
 	}
+}
+
+// zsetEncoding names a sorted set as Redis 7.0 would, from its size: a listpack
+// while it has at most zset-max-listpack-entries members, none longer than
+// zset-max-listpack-value bytes. (Redis never converts back: a set that shrank
+// below the limits is still a skiplist there; a listed difference.)
+func zsetEncoding(z *zset) string {
+	// zset.encoding counts members and their average length: past either
+	// limit some member is too long, or there are too many.
+	if z.encoding() == "skiplist" {
+		return "skiplist"
+	}
+	for x := z.head.level[0].next; x != nil; x = x.level[0].next {
+		if len(x.member) > zsetMaxListpackValue {
+			return "skiplist"
+		}
+	}
+	return "listpack"
 }
 
 func (e *entry) clone() *entry {

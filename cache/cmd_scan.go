@@ -185,7 +185,7 @@ func cmdZScan(c *client, args [][]byte) {
 	for x := z.head.level[0].next; x != nil; x = x.level[0].next {
 		items = append(items, scanItem{h: elemHash(x.member), name: x.member, sc: x.score})
 	}
-	items, next := cs.pick(items, z.encoding() != "listpack")
+	items, next := cs.pick(items, zsetEncoding(z) != "listpack")
 	c.scanReply(next, 2*len(items), func() {
 		var b [32]byte
 		for _, it := range items {

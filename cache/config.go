@@ -133,11 +133,49 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Dir == "" {
 		c.Dir = "."
 	}
+	if c.OutputBufferLimit < 0 {
+		return c, fmt.Errorf("cache: OutputBufferLimit must not be negative, not %d", c.OutputBufferLimit)
+	}
 	if c.OutputBufferLimit == 0 {
 		c.OutputBufferLimit = 32 << 20
+	}
+	if err := c.OutputLimits.check(); err != nil {
+		return c, err
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	return c, nil
+}
+
+// ParseOutputLimits reads client-output-buffer-limit as redis.conf, CONFIG SET
+// and gantry cache's flag give it: groups of a class (normal, replica or slave,
+// pubsub), a hard limit, a soft limit (bytes, or 64mb, 1gb, ...) and the soft
+// limit's seconds, such as "normal 0 0 0 pubsub 32mb 8mb 60". Each group replaces
+// its class in base; the classes not named keep base's. The error names the
+// setting and says what is wrong, in Redis's words.
+func ParseOutputLimits(base OutputLimits, v string) (OutputLimits, error) {
+	o, bad := parseOutputLimits(base, v)
+	if bad != "" {
+		return base, fmt.Errorf("client-output-buffer-limit %q: %s", v, bad)
+	}
+	return o, nil
+}
+
+// check refuses negative limits, naming the field.
+func (o OutputLimits) check() error {
+	for _, c := range []struct {
+		name string
+		l    OutputLimit
+	}{{"Normal", o.Normal}, {"Replica", o.Replica}, {"Pubsub", o.Pubsub}} {
+		for _, f := range []struct {
+			name string
+			v    int64
+		}{{"Hard", c.l.Hard}, {"Soft", c.l.Soft}, {"SoftSeconds", c.l.SoftSeconds}} {
+			if f.v < 0 {
+				return fmt.Errorf("cache: OutputLimits.%s.%s must not be negative, not %d", c.name, f.name, f.v)
+			}
+		}
+	}
+	return nil
 }

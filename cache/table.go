@@ -224,12 +224,14 @@ func commandTable() (map[string]*command, []*command) {
 			{"list", -2, "admin loading stale", 0, 0, 0, cmdClientList},
 			{"info", 2, "loading stale", 0, 0, 0, cmdClientInfo},
 			{"kill", -3, "admin loading stale", 0, 0, 0, cmdClientKill},
+			{"help", 2, "loading stale", 0, 0, 0, cmdClientHelp},
 		},
 		"config": {
 			{"get", -3, "admin loading stale", 0, 0, 0, cmdConfigGet},
 			{"set", -4, "admin loading stale", 0, 0, 0, cmdConfigSet},
 			{"resetstat", 2, "admin loading stale", 0, 0, 0, cmdConfigResetStat},
 			{"rewrite", 2, "admin loading stale", 0, 0, 0, cmdConfigRewrite},
+			{"help", 2, "loading stale", 0, 0, 0, cmdConfigHelp},
 		},
 		"command": {
 			{"count", 2, "loading stale", 0, 0, 0, cmdCommandCount},
@@ -237,17 +239,20 @@ func commandTable() (map[string]*command, []*command) {
 			{"info", -2, "loading stale", 0, 0, 0, cmdCommandInfo},
 			{"list", -2, "loading stale", 0, 0, 0, cmdCommandList},
 			{"getkeys", -4, "loading stale", 0, 0, 0, cmdCommandGetKeys},
+			{"help", 2, "loading stale", 0, 0, 0, cmdCommandHelp},
 		},
 		"object": {
 			{"encoding", 3, "readonly", 2, 2, 1, cmdObject},
 			{"freq", 3, "readonly", 2, 2, 1, cmdObject},
 			{"idletime", 3, "readonly", 2, 2, 1, cmdObject},
 			{"refcount", 3, "readonly", 2, 2, 1, cmdObject},
+			{"help", 2, "loading stale", 0, 0, 0, cmdObjectHelp},
 		},
 		"pubsub": {
 			{"channels", -2, "pubsub loading stale", 0, 0, 0, cmdPubsubChannels},
 			{"numsub", -2, "pubsub loading stale", 0, 0, 0, cmdPubsubNumSub},
 			{"numpat", 2, "pubsub loading stale", 0, 0, 0, cmdPubsubNumPat},
+			{"help", 2, "loading stale", 0, 0, 0, cmdPubsubHelp},
 		},
 	}
 	cmds := make(map[string]*command)

@@ -28,6 +28,8 @@ type cacheSettings struct {
 	timeout     int
 	maxclients  int
 	databases   int
+	// outputLimits is client-output-buffer-limit: class hard soft seconds groups.
+	outputLimits string
 }
 
 func runCache(ctx context.Context, s stdio, args []string) error {
@@ -49,6 +51,7 @@ func runCache(ctx context.Context, s stdio, args []string) error {
 	fs.IntVar(&set.timeout, "timeout", 0, "close connections idle this many seconds; 0 never")
 	fs.IntVar(&set.maxclients, "maxclients", 10000, "most connections at once")
 	fs.IntVar(&set.databases, "databases", 16, "number of databases")
+	fs.StringVar(&set.outputLimits, "client-output-buffer-limit", "", `output buffer limits, "CLASS HARD SOFT SECONDS" groups (CLASS normal, replica or pubsub), e.g. "normal 256mb 64mb 60"; classes not given keep Redis's defaults`)
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -67,6 +70,11 @@ func runCache(ctx context.Context, s stdio, args []string) error {
 		}
 		fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 		for name, v := range fileSet {
+			if name == "client-output-buffer-limit" && given[name] {
+				// Class by class: the flag's groups come after the file's.
+				set.outputLimits = v + " " + set.outputLimits
+				continue
+			}
 			if !given[name] {
 				if err := fs.Set(name, v); err != nil {
 					return fmt.Errorf("%s: %s: %w", *config, name, err)
@@ -134,6 +142,23 @@ func (set cacheSettings) config() (cache.Config, error) {
 	cfg.Timeout = time.Duration(set.timeout) * time.Second
 	cfg.MaxClients = set.maxclients
 	cfg.Databases = set.databases
+	if set.outputLimits != "" {
+		o, err := cache.ParseOutputLimits(cache.OutputLimits{}, set.outputLimits)
+		if err != nil {
+			return cfg, fmt.Errorf("--%w", err)
+		}
+		// cache.Config takes a class left zero for Redis's default, so a
+		// replica or pubsub class of 0 0 0 (no limit) cannot be given at start.
+		for _, c := range []struct {
+			name string
+			l    cache.OutputLimit
+		}{{"replica", o.Replica}, {"slave", o.Replica}, {"pubsub", o.Pubsub}} {
+			if c.l == (cache.OutputLimit{}) && strings.Contains(strings.ToLower(set.outputLimits), c.name) {
+				return cfg, fmt.Errorf("--client-output-buffer-limit: %s 0 0 0 (no limit) can only be set with CONFIG SET", c.name)
+			}
+		}
+		cfg.OutputLimits = o
+	}
 	return cfg, nil
 }
 
@@ -161,6 +186,7 @@ func parseBytes(s string) (int64, error) {
 var cacheDirectives = map[string]bool{
 	"maxmemory": true, "maxmemory-policy": true, "appendonly": true, "appendfsync": true,
 	"requirepass": true, "timeout": true, "maxclients": true, "databases": true, "dir": true,
+	"client-output-buffer-limit": true,
 }
 
 // readCacheConfig reads a redis.conf-style file: one "directive value" per line,
@@ -182,7 +208,14 @@ func readCacheConfig(path string) (map[string]string, error) {
 		name = strings.ToLower(name)
 		val = strings.Trim(strings.TrimSpace(val), `"`)
 		if !cacheDirectives[name] {
-			return nil, fmt.Errorf("%s:%d: unknown directive %q (known: maxmemory, maxmemory-policy, appendonly, appendfsync, requirepass, timeout, maxclients, databases)", path, n, name)
+			return nil, fmt.Errorf("%s:%d: unknown directive %q (known: maxmemory, maxmemory-policy, appendonly, appendfsync, requirepass, timeout, maxclients, databases, dir, client-output-buffer-limit)", path, n, name)
+		}
+		if name == "client-output-buffer-limit" {
+			// redis.conf gives one line per class: they add up.
+			if _, err := cache.ParseOutputLimits(cache.OutputLimits{}, val); err != nil {
+				return nil, fmt.Errorf("%s:%d: %w", path, n, err)
+			}
+			val = strings.TrimSpace(out[name] + " " + val)
 		}
 		out[name] = val
 	}

@@ -22,6 +22,8 @@ func TestCacheCommandLine(t *testing.T) {
 	os.WriteFile(bad, []byte("# comment\nmaxmemory 10mb\nmaxmemroy 1\n"), 0o644)
 	badPolicy := filepath.Join(dir, "policy.conf")
 	os.WriteFile(badPolicy, []byte("maxmemory-policy lru\n"), 0o644)
+	badLimit := filepath.Join(dir, "limit.conf")
+	os.WriteFile(badLimit, []byte("client-output-buffer-limit normal 0 0 0\nclient-output-buffer-limit pubsub 32mb 8mb\n"), 0o644)
 	for _, tt := range []struct {
 		args   []string
 		code   int
@@ -37,6 +39,10 @@ func TestCacheCommandLine(t *testing.T) {
 		{[]string{"cache", "--config", bad}, 1, `bad.conf:3: unknown directive "maxmemroy"`},
 		{[]string{"cache", "--config", badPolicy}, 2, `maxmemory-policy "lru" is not one of`},
 		{[]string{"cache", "--config", filepath.Join(dir, "missing.conf")}, 1, "no such file"},
+		{[]string{"cache", "--config", badLimit}, 1, `limit.conf:2: client-output-buffer-limit "pubsub 32mb 8mb": Wrong number of arguments in buffer limit configuration.`},
+		{[]string{"cache", "--client-output-buffer-limit", "normal 1 2 3 other 1 2 3"}, 2, `--client-output-buffer-limit "normal 1 2 3 other 1 2 3": Invalid client class specified in buffer limit configuration.`},
+		{[]string{"cache", "--client-output-buffer-limit", "normal 1 -2 3"}, 2, `--client-output-buffer-limit "normal 1 -2 3": Error in hard, soft or soft_seconds setting in buffer limit configuration.`},
+		{[]string{"cache", "--client-output-buffer-limit", "pubsub 0 0 0"}, 2, "--client-output-buffer-limit: pubsub 0 0 0 (no limit) can only be set with CONFIG SET"},
 	} {
 		code, _, stderr := gantry(t, tt.args...)
 		if code != tt.code || !strings.Contains(stderr, tt.stderr) {
@@ -52,13 +58,15 @@ func TestCacheServes(t *testing.T) {
 	addr, adminAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
 	conf := filepath.Join(t.TempDir(), "cache.conf")
 	dataDir := t.TempDir()
-	os.WriteFile(conf, []byte("requirepass secret\nmaxmemory 1mb\nappendonly yes\nappendfsync always\ndir "+dataDir+"\n"), 0o644)
+	os.WriteFile(conf, []byte("requirepass secret\nmaxmemory 1mb\nappendonly yes\nappendfsync always\ndir "+dataDir+"\n"+
+		"client-output-buffer-limit normal 1mb 512kb 10\nclient-output-buffer-limit pubsub 16mb 4mb 20\n"), 0o644)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	var errw testenv.Buffer
 	go func() {
 		done <- run(ctx, stdio{strings.NewReader(""), io.Discard, &errw},
-			[]string{"cache", "--addr", addr, "--admin", adminAddr, "--config", conf, "--maxmemory", "2mb"})
+			[]string{"cache", "--addr", addr, "--admin", adminAddr, "--config", conf, "--maxmemory", "2mb",
+				"--client-output-buffer-limit", "pubsub 64mb 16mb 30"})
 	}()
 	var conn net.Conn
 	deadline := time.Now().Add(10 * time.Second)
@@ -101,6 +109,17 @@ func TestCacheServes(t *testing.T) {
 	}
 	if got := strings.Join(lines, " "); got != "*2 $9 maxmemory $7 2097152" {
 		t.Fatalf("CONFIG GET maxmemory = %q", got)
+	}
+	// The file's lines add up class by class, and the flag's pubsub class
+	// replaces the file's.
+	conn.Write([]byte("CONFIG GET client-output-buffer-limit\r\n"))
+	lines = lines[:0]
+	for range 5 {
+		l, _ := br.ReadString('\n')
+		lines = append(lines, strings.TrimSpace(l))
+	}
+	if got, want := lines[4], "normal 1048576 524288 10 slave 268435456 67108864 60 pubsub 67108864 16777216 30"; got != want {
+		t.Fatalf("CONFIG GET client-output-buffer-limit = %q, want %q", got, want)
 	}
 	if got := send("DBSIZE"); got != ":1\r\n" {
 		t.Fatalf("DBSIZE = %q", got)
