@@ -2,6 +2,7 @@ package cache
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"strconv"
@@ -326,5 +327,52 @@ func TestLoopTakesBackBlockedClient(t *testing.T) {
 	waitModes(t, srv, 2, 1)
 	if got := pusher.do("PUBLISH", "ch", "m"); got != ":1\r\n" {
 		t.Fatalf("PUBLISH = %q", got)
+	}
+}
+
+// Each loop serves from the one thread it is locked to: under load from several
+// clients, across many of the loop's Gosched calls, it is never found on another
+// thread.
+func TestLoopKeepsItsThread(t *testing.T) {
+	srv, addr := startServer(t, Config{EventLoops: 2})
+	const clients = 6
+	done := make(chan error, clients)
+	until := time.Now().Add(200 * time.Millisecond) // 40 of the loops' 5 ms yields
+	for i := range clients {
+		r := dialRaw(t, addr)
+		go func() {
+			key := "k" + strconv.Itoa(i)
+			r.c.SetDeadline(time.Now().Add(10 * time.Second))
+			incr := encodeCommand([]string{"INCR", key})
+			for n := 0; time.Now().Before(until) || n < 100; n++ {
+				if _, err := r.c.Write(incr); err != nil {
+					done <- err
+					return
+				}
+				if got := r.reply(); got != ":"+strconv.Itoa(n+1)+"\r\n" {
+					done <- errors.New("INCR " + key + " = " + strconv.Quote(got))
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	for range clients {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil { // the loops have exited: their fields are ours
+		t.Fatalf("Shutdown: %v", err)
+	}
+	for i, l := range srv.loops {
+		if l.lastYield == 0 {
+			t.Fatalf("loop %d never yielded", i)
+		}
+		if l.moved != 0 {
+			t.Fatalf("loop %d was found on another thread %d times", i, l.moved)
+		}
 	}
 }
