@@ -30,8 +30,13 @@ import (
 // delete an earlier transaction Y whole, recording "del/X" = Y.
 //
 // STORE_CRASH_CYCLES sets the number of kills (default 200, or 4 with -short).
+//
+// Every other database has log segments of 8 KiB (7 frames of its 1 KiB pages) beside a
+// 16 KiB checkpoint distance: a commit rolls into a new or recycled segment every few
+// transactions, many transactions span two or three segments, and checkpoints recycle
+// segments all the time, so that kills land in rolls, recycles and checkpoints.
 
-const childEnv = "STORE_CRASH_CHILD"
+const childEnv, segEnv = "STORE_CRASH_CHILD", "STORE_CRASH_SEGMENT"
 
 func TestCrashHarnessChild(t *testing.T) {
 	dir := os.Getenv(childEnv)
@@ -51,6 +56,7 @@ func crashChild(dir string) error {
 	// loaded machine that took longer than this child's start (TestCrashHarness failed
 	// with ErrLocked), so the child waits a bounded time for the lock.
 	opts := &Options{PageSize: 1024, CheckpointBytes: 16 << 10, Retries: 100}
+	opts.WALSegmentBytes, _ = strconv.ParseInt(os.Getenv(segEnv), 10, 64)
 	db, err := Open(filepath.Join(dir, "crash.db"), opts)
 	for wait := time.Now().Add(5 * time.Second); errors.Is(err, ErrLocked) && time.Now().Before(wait); {
 		time.Sleep(5 * time.Millisecond)
@@ -203,6 +209,7 @@ func TestCrashHarness(t *testing.T) {
 		wg.Go(func() {
 			rng := rand.New(rand.NewPCG(seed, uint64(w)))
 			var dir string
+			var seg int64
 			for n := 0; ; n++ {
 				cycle := int(next.Add(1)) - 1
 				if cycle >= cycles {
@@ -210,8 +217,11 @@ func TestCrashHarness(t *testing.T) {
 				}
 				if n%perDB == 0 {
 					dir = t.TempDir()
+					if seg = 0; (n/perDB+w)%2 == 0 {
+						seg = 8 << 10
+					}
 				}
-				if err := crashCycle(exe, dir, rng); err != nil {
+				if err := crashCycle(exe, dir, seg, rng); err != nil {
 					errs <- fmt.Errorf("cycle %d: %w", cycle, err)
 					return
 				}
@@ -226,11 +236,11 @@ func TestCrashHarness(t *testing.T) {
 }
 
 // crashCycle starts a child on dir, kills it at a random moment, and checks the database.
-func crashCycle(exe, dir string, rng *rand.Rand) error {
+func crashCycle(exe, dir string, seg int64, rng *rand.Rand) error {
 	journal := filepath.Join(dir, "journal")
 	before := fileSize(journal)
 	cmd := exec.Command(exe, "-test.run=^TestCrashHarnessChild$", "-test.count=1")
-	cmd.Env = append(os.Environ(), childEnv+"="+dir)
+	cmd.Env = append(os.Environ(), childEnv+"="+dir, segEnv+"="+strconv.FormatInt(seg, 10))
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
@@ -285,6 +295,15 @@ func verifyCrash(dir string) error {
 	defer db.Close()
 	if rep, err := db.Check(); err != nil {
 		return fmt.Errorf("%w %v", err, rep.Problems)
+	}
+	// The log's files stay bounded: the segments in use plus the spares kept (at most
+	// 16K/8K + 4 in the child), whatever the kills interrupted.
+	segs, err := filepath.Glob(filepath.Join(dir, "crash.db.*-wal"))
+	if err != nil {
+		return err
+	}
+	if st := db.Stats(); len(segs) != st.WALSegments+st.WALSpares || len(segs) > 24 {
+		return fmt.Errorf("%d log segment files: %d in use, %d spares", len(segs), st.WALSegments, st.WALSpares)
 	}
 	keys := map[string]map[int]string{} // tx id -> key index -> value
 	deleted := map[string]bool{}

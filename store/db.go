@@ -61,6 +61,12 @@ type Options struct {
 	// CheckpointBytes is the log size past which a commit copies the log into the data
 	// file. Default 64 MiB.
 	CheckpointBytes int64
+	// WALSegmentBytes is the size of a log segment file, filled with zeros when it is
+	// made and reused after checkpoints (docs/store.md, "Segments"). Default a quarter of
+	// CheckpointBytes, from 64 KiB to 1 MiB (1 MiB with the default CheckpointBytes). Up to
+	// CheckpointBytes/WALSegmentBytes + 4 (at most 64) spare segments are kept: the log
+	// takes up to about twice CheckpointBytes on disk.
+	WALSegmentBytes int64
 	// LockTimeout bounds how long Tx.Lock waits for a key. Default 1s.
 	LockTimeout time.Duration
 	// MaxTxBytes bounds the keys and values one transaction may write (its write set is
@@ -117,13 +123,13 @@ type snapPin struct {
 	refs atomic.Int64
 }
 
-// DB is an open database: one data file of pages and its write-ahead log (path + "-wal").
+// DB is an open database: one data file of pages and its write-ahead log, segment files
+// named path.000000000001-wal and on.
 type DB struct {
 	path     string
 	opts     Options
 	log      *slog.Logger
 	dbf      vfs.File
-	walf     vfs.File
 	wal      *wal.Log
 	pageSize int
 	pool     *pool
@@ -184,8 +190,8 @@ type dbStats struct {
 // Open opens the database at path, creating it if missing, and recovers it from its log.
 func Open(path string, opts *Options) (*DB, error) {
 	o := opts.withDefaults()
-	if o.CacheBytes < 0 || o.CheckpointBytes < 0 || o.MaxTxBytes < 0 || o.LockTimeout < 0 || o.Retries < 0 {
-		return nil, errors.New("store: CacheBytes, CheckpointBytes, MaxTxBytes, LockTimeout and Retries must not be negative")
+	if o.CacheBytes < 0 || o.CheckpointBytes < 0 || o.MaxTxBytes < 0 || o.LockTimeout < 0 || o.Retries < 0 || o.WALSegmentBytes < 0 {
+		return nil, errors.New("store: CacheBytes, CheckpointBytes, WALSegmentBytes, MaxTxBytes, LockTimeout and Retries must not be negative")
 	}
 	if !page.ValidSize(o.PageSize) {
 		return nil, fmt.Errorf("store: page size %d: want a power of two from %d to %d", o.PageSize, page.MinSize, page.MaxSize)
@@ -242,9 +248,6 @@ func (db *DB) open() error {
 		}
 	}
 	db.pool = newPool(max(16, db.opts.CacheBytes/db.pageSize), &db.table)
-	if db.walf, err = db.opts.FS.OpenFile(db.path+"-wal", true); err != nil {
-		return err
-	}
 	// The side file holds versions for this process's snapshots only: whatever an earlier
 	// process left there is of no use.
 	if db.side.f, err = db.opts.FS.OpenFile(db.path+"-side", true); err != nil {
@@ -254,13 +257,7 @@ func (db *DB) open() error {
 	if err := db.side.f.Truncate(0); err != nil {
 		return err
 	}
-	if size == 0 {
-		// A log beside a new data file belongs to some earlier database: never replay it.
-		if err := db.walf.Truncate(0); err != nil {
-			return err
-		}
-	}
-	l, frames, err := wal.Open(db.walf, db.pageSize, meta.LSN+1, meta.ID) // ID 0 if the meta page is torn
+	l, frames, err := db.openLog(meta, metaErr, size == 0)
 	if err != nil {
 		return err
 	}
@@ -315,6 +312,56 @@ func (db *DB) open() error {
 	return nil
 }
 
+// openLog opens the log and recovers the commits the data file lacks, from the start the
+// log's headers record (the data file's meta page can be ahead of its other pages after a
+// crash in a checkpoint; when it is torn, metaErr, the last recovered commit's meta page is
+// the one kept, and the log's database id is checked against it). A log beside a new data file (fresh)
+// belongs to some earlier database: it is never replayed. A log of format version 1 (one
+// file, path + "-wal") is removed when it holds nothing the data file lacks, as after a
+// clean close; otherwise Open refuses it.
+func (db *DB) openLog(meta page.Meta, metaErr error, fresh bool) (*wal.Log, []wal.Frame, error) {
+	from, id := meta.LSN+1, meta.ID
+	if metaErr != nil {
+		from, id = 0, 0 // ID 0: any log, checked against its last commit below
+	}
+	legacy := db.path + "-wal"
+	exists, needed, err := wal.Legacy(db.opts.FS, legacy, db.pageSize, from)
+	if err != nil && !fresh {
+		return nil, nil, fmt.Errorf("%s: %w", legacy, err)
+	}
+	if needed && !fresh {
+		return nil, nil, fmt.Errorf("%w: %s is a log of format version 1 that holds commits the data file lacks: open the database once with a gantry from before log segments, which checkpoints it on open", wal.ErrFormat, legacy)
+	}
+	// Spares for a checkpoint's worth of log and the transactions that cross the limit.
+	spares := int(min(64, db.opts.CheckpointBytes/max(1, db.segmentBytes())+4))
+	l, frames, err := wal.Open(db.opts.FS, db.path, db.pageSize, from, wal.Options{ID: id, SegmentBytes: db.segmentBytes(), Spares: spares, Discard: fresh})
+	if err != nil {
+		return nil, nil, err
+	}
+	if exists {
+		// The segments are in place (Open synced them): the old file can go.
+		err := db.opts.FS.Remove(legacy)
+		if err == nil {
+			err = db.opts.FS.SyncDir(legacy)
+		}
+		if err != nil {
+			l.Close()
+			return nil, nil, err
+		}
+	}
+	return l, frames, nil
+}
+
+// segmentBytes is the size of a new log segment: WALSegmentBytes, else a quarter of the
+// checkpoint distance from 64 KiB to 1 MiB (wal.DefaultSegmentBytes), so that a small log
+// is not made of files mostly empty.
+func (db *DB) segmentBytes() int64 {
+	if db.opts.WALSegmentBytes > 0 {
+		return db.opts.WALSegmentBytes
+	}
+	return min(wal.DefaultSegmentBytes, max(64<<10, db.opts.CheckpointBytes/4))
+}
+
 // create writes an empty database: the meta page and an empty root leaf, synced.
 func (db *DB) create() (page.Meta, error) {
 	meta := page.Meta{PageSize: uint32(db.pageSize), Root: 1, PageCount: 2, NextBucket: 1, ID: rand.Uint64() | 1}
@@ -348,9 +395,6 @@ func (db *DB) Close() error {
 		if failed == nil {
 			err = db.checkpointLocked()
 		}
-		if err == nil && failed == nil {
-			err = db.wal.Shrink()
-		}
 		db.commitMu.Unlock()
 		if cerr := db.closeFiles(); err == nil {
 			err = cerr
@@ -361,8 +405,8 @@ func (db *DB) Close() error {
 
 func (db *DB) closeFiles() error {
 	var err error
-	if db.walf != nil {
-		err = db.walf.Close()
+	if db.wal != nil {
+		err = db.wal.Close()
 	}
 	if db.side.f != nil {
 		db.side.f.Truncate(0) // nothing in it is of use to a later process
@@ -795,12 +839,25 @@ func (db *DB) checkpointToOldest(held []snapshot) error {
 	return db.restartLog(bound)
 }
 
-// restartLog starts the log over after bound, the latest commit, now in the synced data
-// file. commitMu is held.
+// restartLog lets the log go up to bound, the latest commit, now in the synced data file:
+// no reader reads those frames again, and the segments that hold only them become spares.
+// commitMu is held.
 func (db *DB) restartLog(bound uint64) error {
+	if err := db.releaseLog(bound); err != nil {
+		return err
+	}
+	// Outside idxMu: no reader can be reading a released frame (releaseLog emptied the
+	// table under it), and renaming files and syncing the directory take a while.
+	if err := db.wal.Recycle(); err != nil {
+		return db.fail(err)
+	}
+	return nil
+}
+
+func (db *DB) releaseLog(bound uint64) error {
 	db.idxMu.Lock()
 	defer db.idxMu.Unlock()
-	if err := db.wal.Reset(bound + 1); err != nil {
+	if err := db.wal.Release(bound); err != nil {
 		return db.fail(err)
 	}
 	// What readers will now read from the data file is each page's newest frame: keep the
@@ -849,8 +906,10 @@ type Stats struct {
 	Conflicts    uint64 // commits refused with ErrConflict
 	Checkpoints  uint64
 	Syncs        uint64 // log fsyncs (fewer than commits when group commit shares them)
-	WALFrames    uint64 // frames in the log now
-	WALBytes     int64  // size of the log now
+	WALFrames    uint64 // frames in the log not yet checkpointed
+	WALBytes     int64  // the size of those frames
+	WALSegments  int    // log segment files in use
+	WALSpares    int    // recycled segment files kept for reuse
 	CachedPages  int    // pages in the buffer pool now
 	// SideVersions and SideBytes: page versions saved aside for snapshots older than the
 	// last checkpoint, and the side file's size (see docs/store.md, "Checkpoints").
@@ -871,6 +930,8 @@ func (db *DB) Stats() Stats {
 		Syncs:        ws.Syncs,
 		WALFrames:    ws.Frames,
 		WALBytes:     ws.Bytes,
+		WALSegments:  ws.Segments,
+		WALSpares:    ws.Spares,
 		CachedPages:  db.pool.len(),
 		SideVersions: int(db.sideVersions.Load()),
 		SideBytes:    db.sideBytes.Load(),

@@ -10,6 +10,7 @@ import (
 
 	"gantry/store/page"
 	"gantry/store/vfs"
+	"gantry/store/wal"
 )
 
 func TestFailedSyncOrFullDiskTurnsReadOnly(t *testing.T) {
@@ -181,20 +182,24 @@ func TestCheckpointKeepsOldSnapshotsAndResetsTheLog(t *testing.T) {
 func TestLogOfAnotherDatabaseIsRefused(t *testing.T) {
 	dir := t.TempDir()
 	a, b := filepath.Join(dir, "a.db"), filepath.Join(dir, "b.db")
+	opts := &Options{CheckpointBytes: 1 << 30, WALSegmentBytes: 64 << 10}
 	var walA []byte
 	for _, p := range []string{a, b} {
-		db, err := Open(p, &Options{CheckpointBytes: 1 << 30})
+		db, err := Open(p, opts)
 		if err != nil {
 			t.Fatal(err)
 		}
 		put(t, db, "x", "k", p)
 		if p == a {
-			walA, _ = os.ReadFile(a + "-wal") // a's log while it still has frames
+			walA, _ = os.ReadFile(wal.SegmentName(a, 1)) // a's log while it still has frames
 		}
 		db.Close()
 	}
-	os.WriteFile(b+"-wal", walA, 0o644)
-	if _, err := Open(b, nil); err == nil || !strings.Contains(err.Error(), "belongs to database") {
+	if len(walA) == 0 {
+		t.Fatal("a has no first log segment")
+	}
+	os.WriteFile(wal.SegmentName(b, 1), walA, 0o644)
+	if _, err := Open(b, opts); err == nil || !strings.Contains(err.Error(), "belongs to database") {
 		t.Fatalf("b opened with a's log: %v", err)
 	}
 }

@@ -14,6 +14,9 @@ const (
 	OpWrite Op = iota
 	OpSync
 	OpTruncate
+	OpRename // name is the old name, p the new one
+	OpRemove
+	OpSyncDir // name is the file whose directory is synced
 )
 
 // ErrInjected is the error a Fault returns when a test only needs some failure.
@@ -24,7 +27,7 @@ var ENOSPC error = syscall.ENOSPC
 
 // A Fault decides the fate of one operation. For a write of len(p) bytes it returns how
 // many bytes reach the file before err (n < len(p) with err != nil is a short or torn
-// write); err == nil lets the operation through whole. For Sync and Truncate only err counts.
+// write); err == nil lets the operation through whole. For the other operations only err counts.
 type Fault func(op Op, name string, off int64, p []byte) (n int, err error)
 
 // FaultFS wraps an FS and passes every write, sync and truncate through Fault first.
@@ -59,6 +62,42 @@ func (fs *FaultFS) OpenFile(name string, create bool) (File, error) {
 
 // Exists implements FS.
 func (fs *FaultFS) Exists(name string) (bool, error) { return fs.FS.Exists(name) }
+
+// List implements FS.
+func (fs *FaultFS) List(prefix string) ([]string, error) { return fs.FS.List(prefix) }
+
+// Rename implements FS.
+func (fs *FaultFS) Rename(oldname, newname string) error {
+	if err := fs.check(OpRename, oldname, []byte(newname)); err != nil {
+		return err
+	}
+	return fs.FS.Rename(oldname, newname)
+}
+
+// Remove implements FS.
+func (fs *FaultFS) Remove(name string) error {
+	if err := fs.check(OpRemove, name, nil); err != nil {
+		return err
+	}
+	return fs.FS.Remove(name)
+}
+
+// SyncDir implements FS.
+func (fs *FaultFS) SyncDir(name string) error {
+	if err := fs.check(OpSyncDir, name, nil); err != nil {
+		return err
+	}
+	return fs.FS.SyncDir(name)
+}
+
+// check passes a whole-or-nothing operation through the fault.
+func (fs *FaultFS) check(op Op, name string, p []byte) error {
+	if fault := fs.current(); fault != nil {
+		_, err := fault(op, name, 0, p)
+		return err
+	}
+	return nil
+}
 
 type faultFile struct {
 	File

@@ -2,8 +2,11 @@ package vfs
 
 import (
 	"io"
+	"maps"
 	"math/rand/v2"
 	"os"
+	"sort"
+	"strings"
 	"sync"
 )
 
@@ -12,9 +15,20 @@ import (
 // open handles and keeps, of each unsynced write, all of it, none of it, or (torn) a prefix
 // cut at a 512-byte sector boundary, chosen at random. The zero value is not usable: call
 // NewMemFS.
+//
+// Directory entries are modelled as a journalling file system keeps them: renames and
+// removals since the last SyncDir survive a crash as a random prefix of them, in order.
+// Creating a file commits the entries before it and itself (as the journal commit that a
+// creation's fsync forces would).
 type MemFS struct {
-	mu    sync.Mutex // guards files and every memFile
-	files map[string]*memFile
+	mu     sync.Mutex // guards everything below and every memFile
+	files  map[string]*memFile
+	dnames map[string]*memFile // the directory as it is durable
+	dirOps []dirOp             // renames and removals since the last SyncDir
+}
+
+type dirOp struct {
+	old, new string // new == "" for a removal
 }
 
 // memFile is one file's contents: durable is what survives a crash; data is what reads see.
@@ -33,7 +47,9 @@ type pendingWrite struct {
 }
 
 // NewMemFS returns an empty in-memory file system.
-func NewMemFS() *MemFS { return &MemFS{files: make(map[string]*memFile)} }
+func NewMemFS() *MemFS {
+	return &MemFS{files: make(map[string]*memFile), dnames: make(map[string]*memFile)}
+}
 
 // OpenFile implements FS.
 func (fs *MemFS) OpenFile(name string, create bool) (File, error) {
@@ -46,6 +62,7 @@ func (fs *MemFS) OpenFile(name string, create bool) (File, error) {
 		}
 		f = &memFile{}
 		fs.files[name] = f
+		fs.syncDir()
 	}
 	return &memHandle{fs: fs, f: f, name: name, gen: f.gen}, nil
 }
@@ -58,11 +75,82 @@ func (fs *MemFS) Exists(name string) (bool, error) {
 	return ok, nil
 }
 
-// Crash simulates a power cut: every handle becomes unusable, locks are dropped, and each
-// file keeps its durable bytes plus a random part of its unsynced writes.
+// List implements FS.
+func (fs *MemFS) List(prefix string) ([]string, error) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	var names []string
+	for name := range fs.files {
+		if strings.HasPrefix(name, prefix) {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+// Rename implements FS.
+func (fs *MemFS) Rename(oldname, newname string) error {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	f, ok := fs.files[oldname]
+	if !ok {
+		return &os.LinkError{Op: "rename", Old: oldname, New: newname, Err: os.ErrNotExist}
+	}
+	delete(fs.files, oldname)
+	fs.files[newname] = f
+	fs.dirOps = append(fs.dirOps, dirOp{oldname, newname})
+	return nil
+}
+
+// Remove implements FS.
+func (fs *MemFS) Remove(name string) error {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if _, ok := fs.files[name]; !ok {
+		return &os.PathError{Op: "remove", Path: name, Err: os.ErrNotExist}
+	}
+	delete(fs.files, name)
+	fs.dirOps = append(fs.dirOps, dirOp{old: name})
+	return nil
+}
+
+// SyncDir implements FS. A MemFS is one directory.
+func (fs *MemFS) SyncDir(string) error {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	fs.syncDir()
+	return nil
+}
+
+func (fs *MemFS) syncDir() {
+	fs.dnames = maps.Clone(fs.files)
+	fs.dirOps = nil
+}
+
+// Crash simulates a power cut: every handle becomes unusable, locks are dropped, each
+// file keeps its durable bytes plus a random part of its unsynced writes, and the
+// directory keeps a random prefix of the renames and removals not yet synced.
 func (fs *MemFS) Crash(rng *rand.Rand) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
+	names, kept := fs.dnames, 0
+	if len(fs.dirOps) > 0 { // draw only then: crash outcomes of tests without renames stay as they were
+		kept = rng.IntN(len(fs.dirOps) + 1)
+	}
+	for _, op := range fs.dirOps[:kept] {
+		if f, ok := names[op.old]; ok {
+			delete(names, op.old)
+			if op.new != "" {
+				names[op.new] = f
+			}
+		}
+	}
+	for _, f := range fs.files { // files the crash removes: their handles die too
+		f.gen++
+	}
+	fs.files = names
+	fs.syncDir()
 	for _, f := range fs.files {
 		d := f.durable
 		for _, w := range f.pending {

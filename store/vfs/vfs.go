@@ -4,6 +4,8 @@ import (
 	"errors"
 	"io"
 	"os"
+	"path/filepath"
+	"strings"
 	"syscall"
 )
 
@@ -16,6 +18,16 @@ type FS interface {
 	OpenFile(name string, create bool) (File, error)
 	// Exists reports whether name exists.
 	Exists(name string) (bool, error)
+	// List returns the names that begin with prefix, sorted. The directory searched is
+	// the prefix's own (everything up to its last separator).
+	List(prefix string) ([]string, error)
+	// Rename renames oldname to newname, replacing newname if it exists. Like Remove, it
+	// is durable only after SyncDir.
+	Rename(oldname, newname string) error
+	Remove(name string) error
+	// SyncDir makes durable the directory entries (creations, renames, removals) of the
+	// directory that holds name.
+	SyncDir(name string) error
 }
 
 // File is an open file.
@@ -55,6 +67,44 @@ func (OS) Exists(name string) (bool, error) {
 		return false, nil
 	}
 	return err == nil, err
+}
+
+// List implements FS.
+func (OS) List(prefix string) ([]string, error) {
+	dir, base := filepath.Split(prefix)
+	if dir == "" {
+		dir = "."
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, e := range ents { // ReadDir sorts by name
+		if strings.HasPrefix(e.Name(), base) {
+			names = append(names, filepath.Join(filepath.Dir(prefix), e.Name()))
+		}
+	}
+	return names, nil
+}
+
+// Rename implements FS.
+func (OS) Rename(oldname, newname string) error { return os.Rename(oldname, newname) }
+
+// Remove implements FS.
+func (OS) Remove(name string) error { return os.Remove(name) }
+
+// SyncDir implements FS: fsync of the directory itself.
+func (OS) SyncDir(name string) error {
+	d, err := os.Open(filepath.Dir(name))
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 type osFile struct{ *os.File }

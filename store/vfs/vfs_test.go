@@ -104,3 +104,73 @@ func TestFaultFS(t *testing.T) {
 		t.Fatalf("got %q", got)
 	}
 }
+
+// TestMemFSCrashKeepsAPrefixOfRenames: renames and removals not yet synced survive a
+// crash as a prefix of them, in order; SyncDir makes them durable.
+func TestMemFSCrashKeepsAPrefixOfRenames(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	outcomes := map[string]bool{}
+	for range 60 {
+		fs := NewMemFS()
+		for _, n := range []string{"a", "b", "c"} {
+			f, _ := fs.OpenFile(n, true)
+			f.WriteAt([]byte(n), 0)
+			f.Sync()
+			f.Close()
+		}
+		fs.Rename("a", "x")
+		fs.Remove("b")
+		fs.Rename("c", "y")
+		fs.Crash(rng)
+		names, _ := fs.List("")
+		got := ""
+		for _, n := range names {
+			got += n + "=" + string(fs.Contents(n)) + " "
+		}
+		switch got {
+		case "a=a b=b c=c ", "b=b c=c x=a ", "c=c x=a ", "x=a y=c ":
+			outcomes[got] = true
+		default:
+			t.Fatalf("after a crash: %q is no prefix of the renames", got)
+		}
+	}
+	if len(outcomes) != 4 {
+		t.Fatalf("outcomes %v: want every prefix", outcomes)
+	}
+	fs := NewMemFS()
+	f, _ := fs.OpenFile("a", true)
+	f.Close()
+	fs.Rename("a", "b")
+	if err := fs.SyncDir("b"); err != nil {
+		t.Fatal(err)
+	}
+	fs.Crash(rng)
+	if ok, _ := fs.Exists("b"); !ok {
+		t.Fatal("a synced rename was lost")
+	}
+}
+
+func TestOSRenameListSyncDir(t *testing.T) {
+	dir := t.TempDir()
+	var fs OS
+	for _, n := range []string{"db.1-wal", "db.2-wal", "other"} {
+		f, err := fs.OpenFile(filepath.Join(dir, n), true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+	}
+	if err := fs.Rename(filepath.Join(dir, "db.1-wal"), filepath.Join(dir, "db.3-wal")); err != nil {
+		t.Fatal(err)
+	}
+	if err := fs.Remove(filepath.Join(dir, "db.2-wal")); err != nil {
+		t.Fatal(err)
+	}
+	if err := fs.SyncDir(filepath.Join(dir, "db.3-wal")); err != nil {
+		t.Fatal(err)
+	}
+	names, err := fs.List(filepath.Join(dir, "db."))
+	if err != nil || len(names) != 1 || names[0] != filepath.Join(dir, "db.3-wal") {
+		t.Fatalf("List = %v, %v", names, err)
+	}
+}

@@ -6,16 +6,24 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"math/rand/v2"
+	"sort"
+	"strconv"
+	"strings"
 	"sync"
 
 	"gantry/store/vfs"
 )
 
 const (
-	magic       = "GNTWAL01"
-	version     = 1
-	HeaderSize  = 40
+	magic       = "GNTWAL02"
+	version     = 2
+	HeaderSize  = 64
 	FrameHeader = 24
+	// DefaultSegmentBytes is a segment's size when Options leave it 0.
+	DefaultSegmentBytes = 1 << 20
+	// DefaultSpares is how many recycled segments are kept when Options leave it 0.
+	DefaultSpares = 4
 )
 
 // FlagCommit marks the last frame of a transaction.
@@ -23,7 +31,8 @@ const FlagCommit = 1
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// ErrFormat reports a log file that is not a gantry WAL or has another page size.
+// ErrFormat reports a log that is not a gantry WAL, has another page size or belongs to
+// another database.
 var ErrFormat = errors.New("wal: not a gantry write-ahead log")
 
 // Frame is one page image in the log.
@@ -34,83 +43,266 @@ type Frame struct {
 	Page  []byte
 }
 
-// Log is an open write-ahead log. Append is called by one goroutine at a time (the
-// engine's committer); Sync and ReadPage are safe from any goroutine.
-type Log struct {
-	f        vfs.File
-	pageSize int
+// Options configure Open.
+type Options struct {
+	// ID names the database the log belongs to: a segment of another database is refused
+	// (ErrFormat) rather than replayed; 0 accepts any (the caller checks ID after).
+	ID uint64
+	// SegmentBytes is the size of a new segment. Default DefaultSegmentBytes; at least
+	// one frame fits.
+	SegmentBytes int64
+	// Spares bounds the recycled segments kept for reuse. Default DefaultSpares; a
+	// negative value keeps none.
+	Spares int
+	// Discard: the segments found belong to no database worth recovering (the data file
+	// is new); they are only kept as spares.
+	Discard bool
+}
 
-	mu      sync.Mutex // guards everything below
-	cond    *sync.Cond // broadcast when a sync ends
-	salt    uint32
-	base    uint64 // LSN of the first frame of this generation
-	next    uint64 // LSN the next appended frame gets
-	synced  uint64 // every frame below this LSN is durable
-	syncing bool
-	err     error // a failed write or sync: the log takes no more frames
-	syncs   uint64
-	buf     []byte
-	size    int64 // bytes the file has: frames are written into zeroed space ahead
-	id      uint64
+// segment is one live segment file: frames [base, base+frames) at their positions.
+// start is the first LSN the data file lacked when its header was last written: recovery
+// replays from the highest start of the live segments.
+type segment struct {
+	seq    uint64
+	base   uint64
+	frames uint64
+	start  uint64
+	salt   uint32
+	name   string
+	f      vfs.File
+}
+
+func (s *segment) end() uint64 { return s.base + s.frames }
+
+// Log is an open write-ahead log. Append, Release and Recycle are called by one goroutine
+// at a time (the engine's committer, under its commit lock); Sync and ReadFrame are safe
+// from any goroutine.
+type Log struct {
+	fs       vfs.FS
+	path     string
+	pageSize int
+	segBytes int64
+	maxSpare int
+
+	// spares are recycled segment files, ascending by the sequence number of their name,
+	// which no header has carried yet. topSeq is the highest sequence number any file is
+	// named after: a new name is always above it. Only the committer changes them.
+	spares []string // guarded by the committer; mu only for nspares
+	topSeq uint64
+	buf    []byte
+
+	mu       sync.Mutex // guards everything below
+	cond     *sync.Cond // broadcast when a sync ends
+	segs     []*segment // live segments, ascending; the last takes appends
+	start    uint64     // first LSN not yet in the data file (Release)
+	next     uint64     // LSN the next appended frame gets
+	synced   uint64     // every frame below this LSN is durable
+	dirty    []*segment // segments written since the last sync began
+	unsealed bool       // the segment taking appends needs a new salt (recovery)
+	recycle  bool       // Release was called: appends wait for Recycle
+	discard  bool       // Open only: the segments found are of no database to recover
+	syncing  bool
+	err      error // a failed write or sync: the log takes no more frames
+	syncs    uint64
+	nspares  int // len(spares), for Stats
+	id       uint64
 }
 
 // ID returns the identifier of the database the log belongs to.
 func (l *Log) ID() uint64 { return l.id }
 
-// maxGrow bounds how far ahead of the last frame the file is extended with zeros. An fsync
-// that also has to persist a new file size costs a journal commit on most file systems;
-// writing into space that already exists keeps fdatasync to the data itself.
-const maxGrow = 4 << 20
-
 // Stats counts the log's work.
 type Stats struct {
-	Syncs  uint64 // fsyncs done
-	Frames uint64 // frames in the file now
-	Bytes  int64  // size of the file's valid part
+	Syncs    uint64 // fsyncs done (of segments)
+	Frames   uint64 // frames not yet released to the data file
+	Bytes    int64  // the size those frames take (with one header)
+	Segments int    // live segment files
+	Spares   int    // recycled segment files waiting for reuse
 }
 
-// Open reads the log in f, creating an empty one with base LSN base when f is empty or its
-// header is damaged (a header is only ever rewritten after the data file is durable, so a
-// torn one hides nothing). It returns the committed frames' headers in order (Page unset).
-// id names the database the log belongs to: a log of another database is refused
-// (ErrFormat) rather than replayed; id 0 accepts any log (the caller checks ID after).
-func Open(f vfs.File, pageSize int, base, id uint64) (*Log, []Frame, error) {
-	l := &Log{f: f, pageSize: pageSize, id: id}
-	l.cond = sync.NewCond(&l.mu)
-	size, err := f.Size()
-	if err != nil {
-		return nil, nil, err
-	}
-	l.size = size
-	hdr := make([]byte, HeaderSize)
-	if _, err := f.ReadAt(hdr[:min(size, HeaderSize)], 0); err != nil && err != io.EOF {
-		return nil, nil, err
-	}
-	ok, err := l.readHeader(hdr)
-	if err != nil {
-		return nil, nil, err
-	}
+// SegmentName returns the name of segment seq of the log of the database at path:
+// path.000000000001-wal. Every log file name ends in "-wal" and sorts in sequence order.
+func SegmentName(path string, seq uint64) string {
+	return fmt.Sprintf("%s.%012d-wal", path, seq)
+}
+
+func parseName(path, name string) (uint64, bool) {
+	s, ok := strings.CutPrefix(name, path+".")
 	if !ok {
-		if err := l.writeHeader(1, base); err != nil {
-			return nil, nil, err
-		}
-		return l, nil, nil
+		return 0, false
 	}
-	frames, err := l.scan(size)
+	if s, ok = strings.CutSuffix(s, "-wal"); !ok || len(s) != 12 {
+		return 0, false
+	}
+	seq, err := strconv.ParseUint(s, 10, 64)
+	return seq, err == nil && seq > 0
+}
+
+// Open finds the segments of the log of the database at path and recovers it: it returns,
+// in order and with Page unset, the committed frames from the last checkpoint on (the
+// start recorded in the segments' headers after the data file was synced). When it
+// returns none the log is ready for appends; otherwise the caller copies those frames
+// into its data file and calls Release and Recycle before appending.
+//
+// from is the first LSN the data file's meta page says it lacks (0 when unknown: the page
+// is torn). The meta page can be ahead of the rest of the data file (a checkpoint wrote it
+// but crashed before its sync), so it only serves a new log's first LSN and a check:
+// frames it lacks that no segment holds are an error, not a log started past the hole.
+func Open(fs vfs.FS, path string, pageSize int, from uint64, opts Options) (*Log, []Frame, error) {
+	l := &Log{fs: fs, path: path, pageSize: pageSize, id: opts.ID, segBytes: opts.SegmentBytes, maxSpare: opts.Spares, discard: opts.Discard}
+	l.cond = sync.NewCond(&l.mu)
+	if l.segBytes <= 0 {
+		l.segBytes = DefaultSegmentBytes
+	}
+	l.segBytes = max(l.segBytes, HeaderSize+l.frameSize())
+	if l.maxSpare == 0 {
+		l.maxSpare = DefaultSpares
+	}
+	l.maxSpare = max(l.maxSpare, 0)
+	frames, err := l.recover(from)
+	l.discard = false
 	if err != nil {
+		l.Close()
 		return nil, nil, err
 	}
 	return l, frames, nil
 }
 
-func (l *Log) readHeader(h []byte) (bool, error) {
+func (l *Log) recover(from uint64) ([]Frame, error) {
+	names, err := l.fs.List(l.path + ".")
+	if err != nil {
+		return nil, err
+	}
+	var stale []*segment // live segments to turn into spares
+	broken := false
+	for _, name := range names {
+		seq, ok := parseName(l.path, name)
+		if !ok {
+			continue
+		}
+		l.topSeq = max(l.topSeq, seq)
+		f, err := l.fs.OpenFile(name, false)
+		if err != nil {
+			return nil, err
+		}
+		s := &segment{name: name, f: f}
+		if l.discard { // renamed, so that no header names its file any more
+			stale = append(stale, s)
+			continue
+		}
+		live, err := l.readHeader(s, seq)
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		switch {
+		case !live:
+			// A recycled segment (its header is of an earlier sequence number), one never
+			// written, or one whose header write was torn before any frame in it was synced:
+			// a spare as it is. Spares are always named above every live segment (they are
+			// named so when recycled, and taken lowest first), so their order holds.
+			f.Close()
+			l.spares = append(l.spares, name)
+		case broken || len(l.segs) > 0 && s.base != l.segs[len(l.segs)-1].end():
+			// A break in the chain: a segment between was never made durable (its header
+			// write was lost in a crash), so no commit in it or after it was acknowledged:
+			// a commit returns once every segment up to its last frame is synced, in order.
+			// (Recycling renames the oldest segments first, and a crash keeps a prefix of
+			// renames, so the chain never loses a segment at its start.)
+			broken = true
+			stale = append(stale, s)
+		default:
+			l.segs = append(l.segs, s)
+		}
+	}
+	replay := uint64(0)
+	if len(l.segs) > 0 {
+		first, last := l.segs[0], l.segs[len(l.segs)-1]
+		replay = first.base // the segments before it were recycled after a checkpoint
+		for _, s := range l.segs {
+			replay = max(replay, s.start)
+		}
+		switch {
+		case from != 0 && from < first.base:
+			if ok, err := l.validAt(first, first.base); err != nil {
+				return nil, err
+			} else if ok {
+				return nil, fmt.Errorf("%w: frames %d to %d are missing (segments before %s)", ErrFormat, from, first.base-1, first.name)
+			}
+			fallthrough // the log holds nothing the data file needs: start over
+		case from > last.end():
+			stale = append(stale, l.segs...)
+			l.segs = nil
+		}
+	}
+	var frames []Frame
+	if len(l.segs) > 0 {
+		if frames, err = l.scan(replay); err != nil {
+			return nil, err
+		}
+		// Segments wholly past the end held a torn tail: they go, durably, before any new
+		// frame can follow the recovered ones.
+		for len(l.segs) > 1 && l.segs[len(l.segs)-1].base >= l.next {
+			stale = append(stale, l.segs[len(l.segs)-1])
+			l.segs = l.segs[:len(l.segs)-1]
+		}
+	}
+	// Live segments that are no part of the log any more are renamed to spares, durably,
+	// and spares past the bound removed, before anything is appended.
+	for _, s := range stale {
+		if err := l.toSpare(s); err != nil {
+			return nil, err
+		}
+	}
+	trimmed := false
+	for len(l.spares) > l.maxSpare {
+		if err := l.fs.Remove(l.spares[len(l.spares)-1]); err != nil {
+			return nil, err
+		}
+		l.spares, trimmed = l.spares[:len(l.spares)-1], true
+	}
+	l.countSpares()
+	if len(stale) > 0 || trimmed {
+		if err := l.fs.SyncDir(l.path); err != nil {
+			return nil, err
+		}
+	}
+	if len(l.segs) == 0 {
+		if from == 0 {
+			from = 1
+		}
+		l.start, l.next, l.synced = from, from, from
+		if _, err := l.roll(from); err != nil {
+			return nil, err
+		}
+		return nil, nil
+	}
+	if len(frames) == 0 {
+		l.unsealed = true
+		return nil, l.writeCurrent()
+	}
+	l.unsealed = true
+	return frames, nil
+}
+
+// readHeader reads the header of s, the file named after sequence number seq. It is
+// live when its checksum holds and it names seq; anything else (zeros, a header torn in
+// its write, the header of an earlier life of a recycled file) makes it a spare, never an
+// error: a spare may even be of another database or page size, left from one the data
+// file replaced. A live header of another format, page size or database is an error.
+func (l *Log) readHeader(s *segment, seq uint64) (live bool, err error) {
+	h := make([]byte, HeaderSize)
+	if _, err := s.f.ReadAt(h, 0); err != nil && err != io.EOF {
+		return false, err
+	}
 	if string(h[:8]) != magic {
-		if allZero(h) {
+		if allZero(h[:8]) {
 			return false, nil
 		}
 		return false, ErrFormat
 	}
-	if crc32.Checksum(h[:36], castagnoli) != binary.LittleEndian.Uint32(h[36:]) {
+	if crc32.Checksum(h[:56], castagnoli) != binary.LittleEndian.Uint32(h[56:]) ||
+		binary.LittleEndian.Uint64(h[24:]) != seq {
 		return false, nil
 	}
 	if v := binary.LittleEndian.Uint32(h[8:]); v != version {
@@ -119,14 +311,21 @@ func (l *Log) readHeader(h []byte) (bool, error) {
 	if ps := int(binary.LittleEndian.Uint32(h[12:])); ps != l.pageSize {
 		return false, fmt.Errorf("%w: page size %d, database has %d", ErrFormat, ps, l.pageSize)
 	}
-	if id := binary.LittleEndian.Uint64(h[28:]); l.id != 0 && id != l.id {
-		return false, fmt.Errorf("%w: the log belongs to database %016x, not %016x", ErrFormat, id, l.id)
-	} else {
-		l.id = id
+	s.salt = binary.LittleEndian.Uint32(h[16:])
+	s.frames = uint64(binary.LittleEndian.Uint32(h[20:]))
+	s.seq = seq
+	s.base = binary.LittleEndian.Uint64(h[32:])
+	id := binary.LittleEndian.Uint64(h[40:])
+	s.start = binary.LittleEndian.Uint64(h[48:])
+	if size, err := s.f.Size(); err != nil {
+		return false, err
+	} else if size < HeaderSize+int64(s.frames)*l.frameSize() || s.salt == 0 {
+		return false, fmt.Errorf("%w: segment of %d frames in %d bytes", ErrFormat, s.frames, size)
 	}
-	l.salt = binary.LittleEndian.Uint32(h[16:])
-	l.base = binary.LittleEndian.Uint64(h[20:])
-	l.next, l.synced = l.base, l.base
+	if l.id != 0 && id != l.id {
+		return false, fmt.Errorf("%w: the log belongs to database %016x, not %016x", ErrFormat, id, l.id)
+	}
+	l.id = id
 	return true, nil
 }
 
@@ -139,44 +338,74 @@ func allZero(b []byte) bool {
 	return true
 }
 
-func (l *Log) writeHeader(salt uint32, base uint64) error {
+// newSalt gives s a new incarnation: no frame written under an earlier salt passes for
+// one of its.
+func newSalt(s *segment) {
+	salt := rand.Uint32()
+	for salt == 0 || salt == s.salt { // zeroed space must never match
+		salt = rand.Uint32()
+	}
+	s.salt = salt
+}
+
+// writeHeader writes s's header. The header is 64 bytes at the start of a sector: a
+// rewrite lands whole or not at all (and a torn one fails its CRC: then the segment looks
+// spare, which Recycle's order makes harmless; see there).
+func (l *Log) writeHeader(s *segment) error {
 	h := make([]byte, HeaderSize)
 	copy(h, magic)
 	binary.LittleEndian.PutUint32(h[8:], version)
 	binary.LittleEndian.PutUint32(h[12:], uint32(l.pageSize))
-	binary.LittleEndian.PutUint32(h[16:], salt)
-	binary.LittleEndian.PutUint64(h[20:], base)
-	binary.LittleEndian.PutUint64(h[28:], l.id)
-	binary.LittleEndian.PutUint32(h[36:], crc32.Checksum(h[:36], castagnoli))
-	if _, err := l.f.WriteAt(h, 0); err != nil {
-		return err
-	}
-	if err := l.f.Sync(); err != nil {
-		return err
-	}
-	l.mu.Lock()
-	l.salt, l.base, l.next, l.synced = salt, base, base, base
-	l.size = max(l.size, HeaderSize)
-	l.mu.Unlock()
-	return nil
+	binary.LittleEndian.PutUint32(h[16:], s.salt)
+	binary.LittleEndian.PutUint32(h[20:], uint32(s.frames))
+	binary.LittleEndian.PutUint64(h[24:], s.seq)
+	binary.LittleEndian.PutUint64(h[32:], s.base)
+	binary.LittleEndian.PutUint64(h[40:], l.id)
+	binary.LittleEndian.PutUint64(h[48:], s.start)
+	binary.LittleEndian.PutUint32(h[56:], crc32.Checksum(h[:56], castagnoli))
+	_, err := s.f.WriteAt(h, 0)
+	return err
 }
 
 func (l *Log) frameSize() int64 { return int64(FrameHeader + l.pageSize) }
 
-func (l *Log) offset(lsn uint64) int64 {
-	return HeaderSize + int64(lsn-l.base)*l.frameSize()
+func (l *Log) offset(s *segment, lsn uint64) int64 {
+	return HeaderSize + int64(lsn-s.base)*l.frameSize()
 }
 
-// scan reads frames from the start and keeps those up to the last valid commit frame.
-func (l *Log) scan(size int64) ([]Frame, error) {
+// segFor returns the live segment holding lsn, or nil. mu is held (or the log not shared).
+func (l *Log) segFor(lsn uint64) *segment {
+	i := sort.Search(len(l.segs), func(i int) bool { return l.segs[i].end() > lsn })
+	if i < len(l.segs) && l.segs[i].base <= lsn {
+		return l.segs[i]
+	}
+	return nil
+}
+
+func (l *Log) validAt(s *segment, lsn uint64) (bool, error) {
+	buf := make([]byte, l.frameSize())
+	if _, err := s.f.ReadAt(buf, l.offset(s, lsn)); err != nil && err != io.EOF {
+		return false, err
+	}
+	_, ok := DecodeFrame(buf, s.salt, lsn)
+	return ok, nil
+}
+
+// scan reads frames from from on, across segments, and keeps those up to the last valid
+// commit frame: a torn or half-written tail is cut off there.
+func (l *Log) scan(from uint64) ([]Frame, error) {
 	var frames []Frame
 	committed := 0
 	buf := make([]byte, l.frameSize())
-	for lsn := l.base; l.offset(lsn)+l.frameSize() <= size; lsn++ {
-		if _, err := l.f.ReadAt(buf, l.offset(lsn)); err != nil {
+	for lsn := from; ; lsn++ {
+		s := l.segFor(lsn)
+		if s == nil {
+			break
+		}
+		if _, err := s.f.ReadAt(buf, l.offset(s, lsn)); err != nil {
 			return nil, err
 		}
-		fr, ok := DecodeFrame(buf, l.salt, lsn)
+		fr, ok := DecodeFrame(buf, s.salt, lsn)
 		if !ok {
 			break
 		}
@@ -187,9 +416,130 @@ func (l *Log) scan(size int64) ([]Frame, error) {
 		}
 	}
 	frames = frames[:committed]
-	l.next = l.base + uint64(len(frames))
+	l.start = from
+	l.next = from + uint64(len(frames))
 	l.synced = l.next
 	return frames, nil
+}
+
+// writeCurrent rewrites the header of the segment taking appends with the log's start,
+// and syncs it. After recovery (unsealed) it also gives it a new salt: frames of a torn
+// tail past the recovered end, under the old salt, can then never follow new ones; only
+// frames the data file already holds go with the old salt. Called by Open or by the
+// committer with no append in progress; the salt changes only before any reader exists.
+func (l *Log) writeCurrent() error {
+	l.mu.Lock()
+	s, start, unsealed := l.segs[len(l.segs)-1], l.start, l.unsealed
+	l.mu.Unlock()
+	s.start = start
+	if unsealed {
+		newSalt(s)
+	}
+	if err := l.writeHeader(s); err != nil {
+		return err
+	}
+	if err := s.f.Sync(); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	l.unsealed = false
+	l.mu.Unlock()
+	return nil
+}
+
+// toSpare renames s's file to a new name above every sequence number in use, so that its
+// header (of an older number) marks it as no part of the log, or removes it when enough
+// spares are kept. The caller syncs the directory.
+func (l *Log) toSpare(s *segment) error {
+	s.f.Close()
+	if len(l.spares) >= l.maxSpare {
+		return l.fs.Remove(s.name)
+	}
+	l.topSeq++
+	name := SegmentName(l.path, l.topSeq)
+	if err := l.fs.Rename(s.name, name); err != nil {
+		return err
+	}
+	l.spares = append(l.spares, name)
+	l.countSpares()
+	return nil
+}
+
+func (l *Log) countSpares() {
+	l.mu.Lock()
+	l.nspares = len(l.spares)
+	l.mu.Unlock()
+}
+
+// roll makes a new live segment starting at base: the oldest spare, else a new file
+// filled with zeros and synced with its directory entry before a frame goes in, so that
+// the fdatasync of a commit never has to persist a change of the file's size.
+func (l *Log) roll(base uint64) (*segment, error) {
+	s := &segment{base: base}
+	for s.f == nil && len(l.spares) > 0 {
+		s.name, l.spares = l.spares[0], l.spares[1:]
+		l.countSpares()
+		s.seq, _ = parseName(l.path, s.name)
+		f, err := l.fs.OpenFile(s.name, false)
+		if err != nil {
+			return nil, err
+		}
+		size, err := f.Size()
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		if s.frames = uint64(max(0, size-HeaderSize) / l.frameSize()); s.frames == 0 {
+			f.Close()
+			if err := l.fs.Remove(s.name); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		s.f = f
+	}
+	if s.f == nil {
+		l.topSeq++
+		s.seq, s.name = l.topSeq, SegmentName(l.path, l.topSeq)
+		s.frames = uint64((l.segBytes - HeaderSize) / l.frameSize())
+		f, err := l.fs.OpenFile(s.name, true)
+		if err != nil {
+			return nil, err
+		}
+		s.f = f
+		if err := l.fill(f, HeaderSize+int64(s.frames)*l.frameSize()); err != nil {
+			f.Close()
+			return nil, err
+		}
+	}
+	newSalt(s)
+	l.mu.Lock()
+	s.start = l.start
+	l.mu.Unlock()
+	if err := l.writeHeader(s); err != nil {
+		s.f.Close()
+		return nil, err
+	}
+	l.mu.Lock()
+	l.segs = append(l.segs, s)
+	l.dirty = append(l.dirty, s)
+	l.mu.Unlock()
+	return s, nil
+}
+
+// fill writes size bytes of zeros into a new file and makes them and its name durable.
+// Zeros never pass for a frame (the salt is never 0) nor for a header.
+func (l *Log) fill(f vfs.File, size int64) error {
+	zeros := make([]byte, min(size, 128<<10))
+	for off := int64(0); off < size; off += int64(len(zeros)) {
+		if _, err := f.WriteAt(zeros[:min(int64(len(zeros)), size-off)], off); err != nil {
+			return err
+		}
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	return l.fs.SyncDir(l.path)
 }
 
 // DecodeFrame checks a frame read from the log: its salt, its position and its CRC.
@@ -217,6 +567,16 @@ func frameCRC(b []byte) uint32 {
 	return crc32.Update(c, castagnoli, b[FrameHeader:])
 }
 
+// EncodeFrame writes fr into b (FrameHeader + page size bytes) under salt.
+func EncodeFrame(b []byte, fr Frame, salt uint32) {
+	binary.LittleEndian.PutUint32(b, fr.Pgno)
+	binary.LittleEndian.PutUint32(b[4:], fr.Flags)
+	binary.LittleEndian.PutUint64(b[8:], fr.LSN)
+	binary.LittleEndian.PutUint32(b[16:], salt)
+	copy(b[FrameHeader:], fr.Page)
+	binary.LittleEndian.PutUint32(b[20:], frameCRC(b))
+}
+
 // Next returns the LSN the next appended frame will get.
 func (l *Log) Next() uint64 {
 	l.mu.Lock()
@@ -227,70 +587,67 @@ func (l *Log) Next() uint64 {
 // Append writes frames (page images of l's page size, the last flagged commit by the
 // caller) at the end of the log and returns the LSN of the last one. LSNs are assigned
 // here and stored in each frame; the pages must already carry them (the caller asks Next).
+// A transaction larger than what is left of the segment continues in the next one.
 // Nothing is durable before Sync.
 func (l *Log) Append(frames []Frame) (uint64, error) {
 	l.mu.Lock()
-	if l.err != nil {
-		l.mu.Unlock()
-		return 0, l.err
+	start, err := l.next, l.err
+	if err == nil && l.unsealed {
+		err = errors.New("wal: recovered frames not released yet")
+	} else if err == nil && l.recycle {
+		err = errors.New("wal: released frames not recycled yet")
+	} else if err == nil && len(l.segs) == 0 {
+		err = errors.New("wal: log closed")
 	}
-	start := l.next
+	var cur *segment
+	if err == nil {
+		cur = l.segs[len(l.segs)-1]
+	}
 	l.mu.Unlock()
-	fs := int(l.frameSize())
-	need := fs * len(frames)
-	if cap(l.buf) < need {
-		l.buf = make([]byte, need)
+	if err != nil {
+		return 0, err
 	}
-	b := l.buf[:need]
 	for i, fr := range frames {
 		if len(fr.Page) != l.pageSize {
 			return 0, fmt.Errorf("wal: frame of %d bytes in a log of %d-byte pages", len(fr.Page), l.pageSize)
 		}
-		lsn := start + uint64(i)
-		if fr.LSN != lsn {
-			return 0, fmt.Errorf("wal: frame carries lsn %d, log is at %d", fr.LSN, lsn)
+		if fr.LSN != start+uint64(i) {
+			return 0, fmt.Errorf("wal: frame carries lsn %d, log is at %d", fr.LSN, start+uint64(i))
 		}
-		EncodeFrame(b[i*fs:(i+1)*fs], fr, l.salt)
 	}
-	if end := l.offset(start) + int64(need); end > l.size {
-		if err := l.grow(end); err != nil {
+	fs := int(l.frameSize())
+	var written []*segment
+	for lsn, rest := start, frames; len(rest) > 0; {
+		if lsn >= cur.end() {
+			if cur, err = l.roll(cur.end()); err != nil {
+				l.fail(err)
+				return 0, err
+			}
+		}
+		n := int(min(uint64(len(rest)), cur.end()-lsn))
+		if cap(l.buf) < n*fs {
+			l.buf = make([]byte, n*fs)
+		}
+		b := l.buf[:n*fs]
+		for i, fr := range rest[:n] {
+			EncodeFrame(b[i*fs:(i+1)*fs], fr, cur.salt)
+		}
+		if _, err := cur.f.WriteAt(b, l.offset(cur, lsn)); err != nil {
 			l.fail(err)
 			return 0, err
 		}
-	}
-	if _, err := l.f.WriteAt(b, l.offset(start)); err != nil {
-		l.fail(err)
-		return 0, err
+		written = append(written, cur)
+		lsn, rest = lsn+uint64(n), rest[n:]
 	}
 	l.mu.Lock()
 	l.next = start + uint64(len(frames))
-	l.mu.Unlock()
-	return l.next - 1, nil
-}
-
-// grow extends the file with zeros to at least end, a chunk at a time. Zeros never pass
-// for a frame (the salt is never 0), so recovery stops at them.
-func (l *Log) grow(end int64) error {
-	target := end + min(maxGrow, max(64*l.frameSize(), l.size)) // double, up to maxGrow
-	zeros := make([]byte, 1<<20)
-	for off := l.size; off < target; off += int64(len(zeros)) {
-		n := min(int64(len(zeros)), target-off)
-		if _, err := l.f.WriteAt(zeros[:n], off); err != nil {
-			return err
+	for _, s := range written {
+		if len(l.dirty) == 0 || l.dirty[len(l.dirty)-1] != s {
+			l.dirty = append(l.dirty, s)
 		}
 	}
-	l.size = target
-	return nil
-}
-
-// EncodeFrame writes fr into b (FrameHeader + page size bytes) under salt.
-func EncodeFrame(b []byte, fr Frame, salt uint32) {
-	binary.LittleEndian.PutUint32(b, fr.Pgno)
-	binary.LittleEndian.PutUint32(b[4:], fr.Flags)
-	binary.LittleEndian.PutUint64(b[8:], fr.LSN)
-	binary.LittleEndian.PutUint32(b[16:], salt)
-	copy(b[FrameHeader:], fr.Page)
-	binary.LittleEndian.PutUint32(b[20:], frameCRC(b))
+	l.mu.Unlock()
+	return l.next - 1, nil
 }
 
 func (l *Log) fail(err error) {
@@ -310,7 +667,7 @@ func (l *Log) Err() error {
 }
 
 // Sync returns once the frame with LSN lsn is durable. Concurrent callers share fsyncs:
-// one leader syncs everything appended so far while the others wait for its result.
+// one leader syncs every segment written so far while the others wait for its result.
 // A failed fsync fails this and every later call: after a failed fsync the kernel may
 // have dropped the dirty pages, so nothing written since the last good sync can be trusted.
 func (l *Log) Sync(lsn uint64) error {
@@ -327,12 +684,18 @@ func (l *Log) Sync(lsn uint64) error {
 			continue
 		}
 		l.syncing = true
-		target := l.next
+		target, segs := l.next, l.dirty
+		l.dirty = nil
 		l.mu.Unlock()
-		err := l.f.Sync()
+		var err error
+		for _, s := range segs { // in order: a later segment's frames follow the earlier's
+			if err = s.f.Sync(); err != nil {
+				break
+			}
+		}
 		l.mu.Lock()
 		l.syncing = false
-		l.syncs++
+		l.syncs += uint64(len(segs))
 		if err != nil && l.err == nil {
 			l.err = err
 		} else if err == nil && target > l.synced {
@@ -345,16 +708,16 @@ func (l *Log) Sync(lsn uint64) error {
 // ReadFrame reads the page image of frame lsn into page and checks the frame.
 func (l *Log) ReadFrame(lsn uint64, pgno uint32, page []byte) error {
 	l.mu.Lock()
-	base, salt, next := l.base, l.salt, l.next
+	start, next, s := l.start, l.next, l.segFor(lsn)
 	l.mu.Unlock()
-	if lsn < base || lsn >= next {
-		return fmt.Errorf("wal: frame %d not in the log [%d, %d)", lsn, base, next)
+	if lsn < start || lsn >= next || s == nil {
+		return fmt.Errorf("wal: frame %d not in the log [%d, %d)", lsn, start, next)
 	}
 	b := make([]byte, l.frameSize())
-	if _, err := l.f.ReadAt(b, HeaderSize+int64(lsn-base)*l.frameSize()); err != nil && err != io.EOF {
+	if _, err := s.f.ReadAt(b, l.offset(s, lsn)); err != nil && err != io.EOF {
 		return err
 	}
-	fr, ok := DecodeFrame(b, salt, lsn)
+	fr, ok := DecodeFrame(b, s.salt, lsn)
 	if !ok || fr.Pgno != pgno {
 		return fmt.Errorf("wal: frame %d for page %d is damaged", lsn, pgno)
 	}
@@ -362,44 +725,100 @@ func (l *Log) ReadFrame(lsn uint64, pgno uint32, page []byte) error {
 	return nil
 }
 
-// Reset starts a new generation whose first frame gets LSN base. The caller guarantees
-// every frame is already in the (synced) data file, no reader needs the old frames, and
-// no Append or ReadFrame runs meanwhile.
-func (l *Log) Reset(base uint64) error {
+// Release records that the data file (synced) now holds every frame up to bound, the last
+// appended: no reader will ask for them again. Recycle then makes it durable and lets the
+// segments go; appends wait for it.
+func (l *Log) Release(bound uint64) error {
 	l.mu.Lock()
-	salt, err := l.salt+1, l.err
-	l.mu.Unlock()
-	if salt == 0 { // zeroed space must never match
-		salt = 1
+	defer l.mu.Unlock()
+	if l.err != nil {
+		return l.err
 	}
-	if err != nil {
-		return err
+	if bound+1 != l.next {
+		return fmt.Errorf("wal: release up to %d, log is at %d", bound, l.next)
 	}
-	if err := l.writeHeader(salt, base); err != nil {
-		l.fail(err)
-		return err
-	}
+	l.start = bound + 1
+	l.recycle = true
 	return nil
 }
 
-// Shrink gives back the file space past the header when the log holds no frame (after a
-// checkpoint restarted it): space grown ahead for a large load is not kept forever.
-func (l *Log) Shrink() error {
+// Recycle turns every segment wholly released, except the one taking appends, into a
+// spare (or removes it past the bound on spares), oldest first, so that the log stays a
+// contiguous run if a crash cuts this short; syncs the directory; and only then records
+// the new start in the header of the segment taking appends. In that order a crash leaves
+// either the old start with the segments it needs, or the new start, and a header torn
+// in the rewrite leaves no older live segment to replay from.
+func (l *Log) Recycle() error {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.err != nil || l.next != l.base {
+	for l.syncing { // a sync in flight may be holding a segment about to close
+		l.cond.Wait()
+	}
+	if l.err != nil || !l.recycle {
+		l.mu.Unlock()
 		return l.err
 	}
-	if err := l.f.Truncate(HeaderSize); err != nil {
-		return err
+	n := 0
+	for n < len(l.segs)-1 && l.segs[n].end() <= l.start {
+		n++
 	}
-	l.size = HeaderSize
-	return nil
+	old := append([]*segment(nil), l.segs[:n]...)
+	l.segs = append(l.segs[:0], l.segs[n:]...)
+	keep := l.dirty[:0] // synced already (the checkpoint synced the log), but be sure
+	for _, s := range l.dirty {
+		if s.end() > l.start || s == l.segs[len(l.segs)-1] {
+			keep = append(keep, s)
+		}
+	}
+	l.dirty = keep
+	l.mu.Unlock()
+	// No sync, read or append can reach the old segments now: the files and the header
+	// are written without the lock, so that readers missing the cache do not wait on them.
+	var err error
+	for _, s := range old {
+		if err = l.toSpare(s); err != nil {
+			break
+		}
+	}
+	if err == nil && n > 0 {
+		err = l.fs.SyncDir(l.path)
+	}
+	if err == nil {
+		err = l.writeCurrent()
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.recycle = false
+	if err != nil && l.err == nil {
+		l.err = err
+		l.cond.Broadcast()
+	}
+	return err
+}
+
+// Close closes the segment files.
+func (l *Log) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var err error
+	for _, s := range l.segs {
+		if cerr := s.f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	l.segs = nil
+	return err
 }
 
 // Stats returns the log's counters.
 func (l *Log) Stats() Stats {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return Stats{Syncs: l.syncs, Frames: l.next - l.base, Bytes: l.offset(l.next)}
+	frames := l.next - l.start
+	return Stats{
+		Syncs:    l.syncs,
+		Frames:   frames,
+		Bytes:    HeaderSize + int64(frames)*l.frameSize(),
+		Segments: len(l.segs),
+		Spares:   l.nspares,
+	}
 }
