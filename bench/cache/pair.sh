@@ -14,7 +14,8 @@
 #   bench/cache/pair.sh /tmp/old /tmp/new
 #
 # Environment: N (requests per run, default 50000), P (pipeline, default 1), ROUNDS
-# (default 3), TESTS (default set,get,incr,lpush,rpop,sadd,hset,zadd,mset). Each
+# (default 3), TESTS (default set,get,incr,lpush,rpop,sadd,hset,zadd,mset), RUNS (a file
+# to keep every run's figures in: TEST SERVER ROUND ops p99 cpu wait cs). Each
 # redis-benchmark run is bounded to 120 s.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -53,8 +54,9 @@ echo "$(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); servers: ${names[*]
 
 TCK=$(getconf CLK_TCK)
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-wait_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $2} END {printf "%d", s}'; }
-switches() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/ {s += $2} END {printf "%d", s}'; }
+# (%.0f, not %d: the sums pass 2^31, where some awks' %d stops)
+wait_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $2} END {printf "%.0f", s}'; }
+switches() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/ {s += $2} END {printf "%.0f", s}'; }
 
 k=${#ports[@]}
 for round in $(seq "$ROUNDS"); do
@@ -73,6 +75,7 @@ for round in $(seq "$ROUNDS"); do
 	done
 done
 
+if [ -n "${RUNS:-}" ]; then cp "$tmp/runs" "$RUNS"; fi
 python3 - "$tmp/runs" "${names[@]}" <<'PY'
 import statistics as st, sys
 runs, names = sys.argv[1], sys.argv[2:]
