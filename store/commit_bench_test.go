@@ -14,8 +14,17 @@ import (
 //	go test -run '^$' -bench 'CommitDurable' -count 8 ./store
 
 // BenchmarkCommitDurable: one goroutine commits one-put transactions, each synced.
-func BenchmarkCommitDurable(b *testing.B) {
-	db, err := Open(filepath.Join(b.TempDir(), "c.db"), &Options{})
+func BenchmarkCommitDurable(b *testing.B) { commitDurable(b, &Options{}) }
+
+// BenchmarkCommitDurableCheckpointing: the same with a 4 MiB checkpoint distance, so that
+// a checkpoint comes every few hundred commits and the log's old segments are recycled
+// (one file restarted, before segments) all the time.
+func BenchmarkCommitDurableCheckpointing(b *testing.B) {
+	commitDurable(b, &Options{CheckpointBytes: 4 << 20})
+}
+
+func commitDurable(b *testing.B, opts *Options) {
+	db, err := Open(filepath.Join(b.TempDir(), "c.db"), opts)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -32,7 +41,9 @@ func BenchmarkCommitDurable(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(db.Stats().Syncs)/float64(b.N), "syncs/op")
+	st := db.Stats()
+	b.ReportMetric(float64(st.Syncs)/float64(b.N), "syncs/op")
+	b.ReportMetric(float64(st.Checkpoints)/float64(b.N), "ckpts/op")
 }
 
 // BenchmarkCommitDurable8: eight goroutines commit one-put transactions on different keys;
