@@ -15,7 +15,48 @@ import (
 )
 
 func benchDB(b *testing.B, keys int) *DB {
+	scatterHeap(b)
 	return benchDBWith(b, keys, &Options{NoSync: true, CacheBytes: 1 << 30}) // as bench/store: every page cached
+}
+
+// scatterHeap, with STORE_BENCH_SCATTER=N, first writes N random keys in transactions of
+// 1000 to a database of their own and closes it, as bench/store's insert-rand-1000 row does
+// before the read rows' database is loaded: the read database's pages then come from a heap
+// that a long random load has fragmented, not from fresh memory in load order, and the
+// read benchmarks measure the cache misses of that layout.
+func scatterHeap(b *testing.B) {
+	s := os.Getenv("STORE_BENCH_SCATTER")
+	if s == "" {
+		return
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1000 {
+		b.Fatalf("STORE_BENCH_SCATTER=%q: want a number of keys, at least 1000", s)
+	}
+	db, err := Open(filepath.Join(b.TempDir(), "scatter.db"), &Options{NoSync: true, CacheBytes: 1 << 30})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := 0; i < n; i += 1000 {
+		err := db.Update(func(tx *Tx) error {
+			bk, err := tx.CreateBucketIfNotExists([]byte("kv"))
+			if err != nil {
+				return err
+			}
+			for j := i; j < min(i+1000, n); j++ {
+				if err := bk.Put(benchKey(int(uint64(j)*0x9E3779B97F4A7C15>>1)), make([]byte, 100)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		b.Fatal(err)
+	}
 }
 
 func benchDBWith(b *testing.B, keys int, opts *Options) *DB {

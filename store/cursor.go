@@ -130,7 +130,8 @@ type Cursor struct {
 	// leaf instead of seeking.
 	onTree bool
 	// inBkt is the end of the run of the leaf's entries, from the current one on, that are
-	// in the bucket: Next steps through them without reading their keys' prefixes.
+	// in the bucket (bucketRun): Next steps through them without reading their keys'
+	// prefixes, and finish takes the current key without reading it when inBkt is past it.
 	inBkt int
 }
 
@@ -224,7 +225,7 @@ func (c *Cursor) finish(err error) ([]byte, []byte) {
 		c.err = err
 		c.cur, c.val = nil, nil
 	}
-	if !c.inBucket(c.cur) {
+	if c.cur == nil || !(c.onTree && c.inBkt > c.tc.idx) && !c.inBucket(c.cur) {
 		c.cur, c.val = nil, nil
 		return nil, nil
 	}
@@ -248,15 +249,38 @@ func (c *Cursor) fromTree(err error) error {
 	c.onTree = true
 	k, val := c.tc.entry(c.tc.idx)
 	c.cur = k
-	// Keys sort by bucket first: when the leaf's last key is in the bucket, so is every
-	// key from this one (which finish checks) to it.
-	c.inBkt = c.tc.idx + 1
-	if last, _ := c.tc.entry(c.tc.n - 1); c.inBucket(last) {
-		c.inBkt = c.tc.n
-	}
+	c.inBkt = c.bucketRun()
 	v, err := value(c.tc.r, val)
 	c.val = v
 	return err
+}
+
+// bucketRun returns the end of the run of the leaf's entries, from the tree cursor's on,
+// that are in the bucket; the tree cursor's index when its own key is not. Keys sort by
+// bucket first: when the current key and the leaf's last are in the bucket, so is every
+// key between. A leaf decoded from its page knows its first and last keys' buckets
+// (page.Node.FirstBkt, LastBkt), so a scan reads no key's cell to know that a leaf lies
+// wholly in its bucket; else it reads the current key and the last one.
+func (c *Cursor) bucketRun() int {
+	tc := &c.tc
+	l := tc.leaf
+	known := l.Raw != nil && l.Bkts
+	if known && l.FirstBkt == c.b.id && l.LastBkt == c.b.id {
+		return tc.n
+	}
+	if k, _ := tc.entry(tc.idx); !c.inBucket(k) {
+		return tc.idx
+	}
+	if known {
+		if l.LastBkt == c.b.id {
+			return tc.n
+		}
+		return tc.idx + 1
+	}
+	if last, _ := tc.entry(tc.n - 1); c.inBucket(last) {
+		return tc.n
+	}
+	return tc.idx + 1
 }
 
 // seekGE positions on the first visible key >= k: the smaller of the tree's and the

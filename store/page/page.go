@@ -98,16 +98,21 @@ type Node struct {
 	// RawLeafValue): its slot array and cells sit in one buffer, where Keys, Vals and
 	// Children are three more. It comes first so that a reader's look at a node touches
 	// one cache line of the Node.
-	Raw      []byte
-	Type     byte
-	Pgno     uint32
-	LSN      uint64
-	Next     uint32   // leaf: right sibling; overflow, free: next page in the chain
-	Prev     uint32   // leaf: left sibling
-	Keys     [][]byte // leaf and branch
-	Vals     []Value  // leaf
-	Children []uint32 // branch: len(Keys)+1 children; keys[i] is the least key of Children[i+1]
-	Data     []byte   // overflow
+	Raw  []byte
+	Type byte
+	Pgno uint32
+	LSN  uint64
+	Next uint32 // leaf: right sibling; overflow, free: next page in the chain
+	Prev uint32 // leaf: left sibling
+	// FirstBkt and LastBkt are the first 4 bytes (big-endian) of a decoded leaf's first
+	// and last keys, set when Bkts is: a cursor knows from them, beside the fields it reads
+	// anyway, whether the whole leaf lies in its bucket, without reading a key's cell.
+	FirstBkt, LastBkt uint32
+	Bkts              bool
+	Keys              [][]byte // leaf and branch
+	Vals              []Value  // leaf
+	Children          []uint32 // branch: len(Keys)+1 children; keys[i] is the least key of Children[i+1]
+	Data              []byte   // overflow
 	// Ents locates each entry of a decoded leaf in Raw, 8 bytes an entry, so that a cursor
 	// stepping through a leaf finds keys and values without reading the cells' headers
 	// (nor Keys' and Vals' 64 bytes an entry). Nil when Raw is.
@@ -137,7 +142,7 @@ func (n *Node) Entry(i int) (k, v []byte, inline bool) {
 // Clone returns a copy of n whose slices can be changed without touching n's.
 func (n *Node) Clone() *Node {
 	c := *n
-	c.Raw, c.Ents = nil, nil
+	c.Raw, c.Ents, c.Bkts = nil, nil, false
 	c.Keys = append([][]byte(nil), n.Keys...)
 	c.Vals = append([]Value(nil), n.Vals...)
 	c.Children = append([]uint32(nil), n.Children...)
@@ -292,6 +297,11 @@ func Decode(p []byte, pgno uint32) (*Node, error) {
 			default:
 				return nil, corrupt(pgno, "slot %d has unknown flags %#x", i, c[0])
 			}
+		}
+		if count > 0 && len(n.Keys[0]) >= 4 && len(n.Keys[count-1]) >= 4 {
+			n.FirstBkt = binary.BigEndian.Uint32(n.Keys[0])
+			n.LastBkt = binary.BigEndian.Uint32(n.Keys[count-1])
+			n.Bkts = true
 		}
 	case TypeBranch:
 		n.Children = make([]uint32, count+1)

@@ -2,6 +2,7 @@ package page
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"testing"
 )
@@ -118,6 +119,13 @@ func checkRaw(t *testing.T, n *Node) {
 	t.Helper()
 	switch n.Type {
 	case TypeLeaf:
+		if c := len(n.Keys); c > 0 && len(n.Keys[0]) >= 4 && len(n.Keys[c-1]) >= 4 {
+			if !n.Bkts || n.FirstBkt != binary.BigEndian.Uint32(n.Keys[0]) || n.LastBkt != binary.BigEndian.Uint32(n.Keys[c-1]) {
+				t.Fatalf("buckets %v %08x %08x, keys %q ... %q", n.Bkts, n.FirstBkt, n.LastBkt, n.Keys[0], n.Keys[c-1])
+			}
+		} else if n.Bkts {
+			t.Fatalf("buckets set for keys %q", n.Keys)
+		}
 		for i, k := range n.Keys {
 			if got := RawLeafKey(n.Raw, i); !bytes.Equal(got, k) {
 				t.Fatalf("RawLeafKey(%d) = %q, Decode %q", i, got, k)
