@@ -325,7 +325,7 @@ func (db *DB) openLog(meta page.Meta, metaErr error, fresh bool) (*wal.Log, []wa
 		from, id = 0, 0 // ID 0: any log, checked against its last commit below
 	}
 	legacy := db.path + "-wal"
-	exists, needed, err := wal.Legacy(db.opts.FS, legacy, db.pageSize, from)
+	exists, needed, err := wal.Legacy(db.opts.FS, legacy, db.pageSize)
 	if err != nil && !fresh {
 		return nil, nil, fmt.Errorf("%s: %w", legacy, err)
 	}

@@ -19,9 +19,11 @@ import (
 const legacyMagic, legacyHeader = "GNTWAL01", 40
 
 // Legacy looks for a version-1 log at name. It reports whether the file exists and whether
-// it holds a committed frame from LSN from on (any, when from is 0): frames the data file
-// lacks, which only a crash of the version that wrote them leaves behind.
-func Legacy(fs vfs.FS, name string, pageSize int, from uint64) (exists, needed bool, err error) {
+// it holds a committed frame: that version restarted the log (new salt) only after a
+// checkpoint had synced the data file, so a valid frame means the data file may lack it,
+// even one at or below the data file's meta page LSN (a checkpoint that crashed before its
+// sync could leave the meta page ahead of the other pages). Only a crash leaves frames.
+func Legacy(fs vfs.FS, name string, pageSize int) (exists, needed bool, err error) {
 	if ok, err := fs.Exists(name); err != nil || !ok {
 		return false, false, err
 	}
@@ -64,5 +66,5 @@ func Legacy(fs vfs.FS, name string, pageSize int, from uint64) (exists, needed b
 			last = lsn
 		}
 	}
-	return true, last != 0 && last >= from, nil
+	return true, last != 0, nil
 }
