@@ -156,7 +156,7 @@ var params = map[string]param{
 
 // The thresholds of the compact encodings gantry names (see params).
 const (
-	hashMaxListpackEntries = 128
+	hashMaxListpackEntries = 512 // Redis 7.0's, built in and in its redis.conf
 	hashMaxListpackValue   = 64
 	setMaxIntsetEntries    = 512
 	zsetMaxListpackEntries = 128

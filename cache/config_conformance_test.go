@@ -96,7 +96,7 @@ func TestConfigGantryParameters(t *testing.T) {
 		{"CONFIG SET HASH-MAX-ZIPLIST-ENTRIES 10", "-ERR CONFIG SET failed (possibly related to argument 'HASH-MAX-ZIPLIST-ENTRIES') - can't set immutable config\r\n"},
 		{"CONFIG SET save 900\\s1", `-ERR CONFIG SET failed (possibly related to argument 'save') - gantry writes no RDB snapshots: only "" (none) can be set` + "\r\n"},
 		{"CONFIG GET lfu-decay-time", "*2\r\n$14\r\nlfu-decay-time\r\n$1\r\n0\r\n"},
-		{"CONFIG GET hash-max-ziplist-entries", "*2\r\n$24\r\nhash-max-ziplist-entries\r\n$3\r\n128\r\n"},
+		{"CONFIG GET hash-max-ziplist-entries", "*2\r\n$24\r\nhash-max-ziplist-entries\r\n$3\r\n512\r\n"},
 		// Globs see aliases and names alike, in gantry's sorted order.
 		{"CONFIG GET zset-max-*", "*8\r\n$25\r\nzset-max-listpack-entries\r\n$3\r\n128\r\n$23\r\nzset-max-listpack-value\r\n$2\r\n64\r\n" +
 			"$24\r\nzset-max-ziplist-entries\r\n$3\r\n128\r\n$22\r\nzset-max-ziplist-value\r\n$2\r\n64\r\n"},
@@ -270,10 +270,8 @@ OBJECT HELP x
 
 func TestConformanceObjectEncoding(t *testing.T) { runScripts(t, encodingScripts) }
 
-// OBJECT ENCODING of large values against redis-server 7.0: past every limit both
-// name the larger encoding. (A hash of 129 to 512 fields is a listpack in Redis
-// 7.0, whose hash-max-listpack-entries is 512, and a hashtable in gantry, whose
-// is 128: a listed difference, not compared here.)
+// OBJECT ENCODING of large values against redis-server 7.0: up to every limit both
+// name the compact encoding, past it the larger one.
 func TestConformanceObjectEncodingLarge(t *testing.T) {
 	redisAddr := startRedis(t)
 	_, gantryAddr := startServer(t, Config{})
@@ -292,6 +290,8 @@ func TestConformanceObjectEncodingLarge(t *testing.T) {
 		{"str1000", []string{"SET", "str1000", strings.Repeat("v", 1000)}},
 		{"list1000", seq("RPUSH", "list1000", 1000, func(i int) []string { return []string{strconv.Itoa(i)} })},
 		{"listlong", seq("RPUSH", "listlong", 10, func(i int) []string { return []string{long} })},
+		{"hash129", seq("HSET", "hash129", 129, func(i int) []string { return []string{"f" + strconv.Itoa(i), "v"} })},
+		{"hash512", seq("HSET", "hash512", 512, func(i int) []string { return []string{"f" + strconv.Itoa(i), "v"} })},
 		{"hash513", seq("HSET", "hash513", 513, func(i int) []string { return []string{"f" + strconv.Itoa(i), "v"} })},
 		{"hashlong", []string{"HSET", "hashlong", "f", long}},
 		{"set512", seq("SADD", "set512", 512, func(i int) []string { return []string{strconv.Itoa(i)} })},

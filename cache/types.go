@@ -350,7 +350,7 @@ func (h *hash) get(f []byte) ([]byte, bool) {
 
 // set stores f=v and reports whether f is new.
 func (h *hash) set(f, v []byte) bool {
-	if len(f) > 64 || len(v) > 64 {
+	if len(f) > hashMaxListpackValue || len(v) > hashMaxListpackValue {
 		h.big = true
 	}
 	if i, ok := h.idx[string(f)]; ok {
@@ -367,7 +367,7 @@ func (h *hash) set(f, v []byte) bool {
 	h.idx[string(f)] = len(h.fields)
 	h.fields = append(h.fields, hfield{name: string(f), val: val, live: true})
 	h.bytes += int64(len(f) + len(v))
-	if len(h.idx) > 128 {
+	if len(h.idx) > hashMaxListpackEntries {
 		h.big = true
 	}
 	return true
