@@ -133,7 +133,9 @@ func TestLoopHandsBlockingPopToGoroutine(t *testing.T) {
 // With GoroutinePerConn every connection has its own goroutine, and pipelines,
 // subscriptions, CLIENT KILL and the idle timeout work as in the loop.
 func TestGoroutinePerConn(t *testing.T) {
-	srv, addr := startServer(t, Config{GoroutinePerConn: true, Timeout: 300 * time.Millisecond})
+	// The idle timeout must outlast a stall of the whole test process between the dial
+	// and the first command (seen at 300 ms on a loaded machine).
+	srv, addr := startServer(t, Config{GoroutinePerConn: true, Timeout: 2 * time.Second})
 	a, sub := dialRaw(t, addr), dialRaw(t, addr)
 	a.c.SetDeadline(time.Now().Add(10 * time.Second))
 	a.c.Write(append(encodeCommand([]string{"SET", "k", "v"}), encodeCommand([]string{"GET", "k"})...))
@@ -151,7 +153,7 @@ func TestGoroutinePerConn(t *testing.T) {
 		t.Fatalf("message = %q", got)
 	}
 	// a goes idle past the timeout and is closed.
-	a.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	a.c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	if _, err := a.br.ReadByte(); err != io.EOF {
 		t.Fatalf("idle client read: %v, want EOF", err)
 	}
