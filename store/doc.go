@@ -16,10 +16,11 @@
 //	Tx (snapshot + private write set)
 //	    | Commit: validate, apply to the B+tree, append page images   (commitMu, short)
 //	    v
-//	write-ahead log  app.db-wal   frames = whole pages, last one the meta page + commit flag
+//	write-ahead log  app.db.000000000001-wal ...  numbered segments, recycled;
+//	                 frames = whole pages, last one the meta page + commit flag
 //	    | group commit: one fsync for all committers waiting
 //	    | checkpoint: older versions open snapshots read -> side file (app.db-side),
-//	    | newest frame of each page -> data file, fsync, restart the log
+//	    | newest frame of each page -> data file, fsync, recycle the segments before it
 //	    v
 //	data file  app.db             page 0 meta | B+tree branches, leaves, overflow | free pages
 //

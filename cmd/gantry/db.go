@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -67,10 +68,7 @@ func runDBFile(s stdio, sub string, args []string) error {
 	if _, err := os.Stat(path); err != nil {
 		return err // never create a database by looking at it
 	}
-	var walSize int64
-	if fi, err := os.Stat(path + "-wal"); err == nil {
-		walSize = fi.Size()
-	}
+	logAtOpen := logFiles(path)
 	db, err := store.Open(path, &store.Options{Logger: fs.logger(s.err)})
 	if err != nil {
 		return err
@@ -79,7 +77,7 @@ func runDBFile(s stdio, sub string, args []string) error {
 	switch sub {
 	case "stats":
 		rep, err := db.Check()
-		printStats(s, rep, walSize)
+		printStats(s, rep, logAtOpen, db.Stats())
 		return err
 	case "check":
 		rep, err := db.Check()
@@ -95,7 +93,28 @@ func runDBFile(s stdio, sub string, args []string) error {
 	}
 }
 
-func printStats(s stdio, rep store.Report, walSize int64) {
+// logFiles describes the write-ahead log's segment files beside the database at path
+// (named FILE.NNNNNNNNNNNN-wal, in use or spare) as they are before Open touches them.
+func logFiles(path string) string {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	entries, _ := os.ReadDir(dir)
+	var n, size int64
+	for _, e := range entries {
+		name := e.Name()
+		if !strings.HasPrefix(name, base+".") || !strings.HasSuffix(name, "-wal") {
+			continue
+		}
+		if fi, err := e.Info(); err == nil {
+			n, size = n+1, size+fi.Size()
+		}
+	}
+	return fmt.Sprintf("%d files, %d bytes", n, size)
+}
+
+func printStats(s stdio, rep store.Report, logAtOpen string, st store.Stats) {
 	tw := tabwriter.NewWriter(s.out, 0, 4, 2, ' ', 0)
 	row := func(k string, v any) { fmt.Fprintf(tw, "%s\t%v\n", k, v) }
 	row("page size", rep.PageSize)
@@ -108,7 +127,8 @@ func printStats(s stdio, rep store.Report, walSize int64) {
 	row("leaf fill", fmt.Sprintf("%.1f%%", 100*rep.LeafFill))
 	row("keys", rep.Keys)
 	row("commits", rep.TxID)
-	row("wal file bytes at open", walSize)
+	row("log segment files at open", logAtOpen)
+	row("log segments in use, spares", fmt.Sprintf("%d, %d", st.WALSegments, st.WALSpares))
 	names := make([]string, 0, len(rep.Buckets))
 	for n := range rep.Buckets {
 		names = append(names, n)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -71,6 +70,15 @@ func TestDBCommands(t *testing.T) {
 // finds in the same file, and the counts add up to what makeDB wrote.
 func TestDBStatsReportsTheFile(t *testing.T) {
 	path := makeDB(t)
+	segments, _ := filepath.Glob(path + ".*-wal")
+	var segBytes int64
+	for _, name := range segments {
+		fi, err := os.Stat(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		segBytes += fi.Size()
+	}
 	code, out, errs := gantry(t, "db", "stats", path)
 	if code != 0 {
 		t.Fatalf("stats: %d\n%s", code, errs)
@@ -115,8 +123,12 @@ func TestDBStatsReportsTheFile(t *testing.T) {
 		t.Errorf("pages %d do not hold branch %d + leaf %d + overflow %d + free %d", rep.Pages,
 			rep.BranchPages, rep.LeafPages, rep.OverflowPages, rep.FreePages)
 	}
-	if _, err := strconv.ParseInt(got["wal file bytes at open"], 10, 64); err != nil {
-		t.Errorf("wal file bytes at open = %q, want a byte count", got["wal file bytes at open"])
+	if want := fmt.Sprintf("%d files, %d bytes", len(segments), segBytes); len(segments) == 0 || got["log segment files at open"] != want {
+		t.Errorf("log segment files at open = %q, want %q (at least one)", got["log segment files at open"], want)
+	}
+	var inUse, spares int
+	if _, err := fmt.Sscanf(got["log segments in use, spares"], "%d, %d", &inUse, &spares); err != nil || inUse < 1 {
+		t.Errorf("log segments in use, spares = %q, want counts with at least one in use", got["log segments in use, spares"])
 	}
 }
 
