@@ -158,6 +158,31 @@ func equalModels(a, b model) bool {
 	return true
 }
 
+// crashAndReopen crashes mem (keeping a random part of what was not synced), reopens the
+// database with the faults off and returns what it holds: the model before the
+// transaction in flight (m) or after it (next), nothing else, and a tree Check accepts.
+func crashAndReopen(t *testing.T, cycle int, mem *vfs.MemFS, ffs *vfs.FaultFS, rng *rand.Rand, name string, opts *Options, m, next model) model {
+	t.Helper()
+	mem.Crash(rng)
+	ffs.SetFault(nil)
+	db, err := Open(name, opts)
+	if err != nil {
+		t.Fatalf("cycle %d: open after crash: %v", cycle, err)
+	}
+	defer db.Close()
+	switch got := contents(t, db); {
+	case equalModels(got, m):
+	case equalModels(got, next):
+		m = next
+	default:
+		t.Fatalf("cycle %d: after a crash the database is neither before nor after the transaction in flight", cycle)
+	}
+	if rep, err := db.Check(); err != nil {
+		t.Fatalf("cycle %d: %v %v", cycle, err, rep.Problems)
+	}
+	return m
+}
+
 func iterations(short, long int) int {
 	if n, err := strconv.Atoi(os.Getenv("STORE_PROPERTY_ITERS")); err == nil {
 		return n
@@ -254,21 +279,7 @@ func TestCrashAtEveryWrite(t *testing.T) {
 				t.Fatalf("cycle %d: commit failed with %v", cycle, err)
 			}
 			// In flight: either outcome is allowed. Find out which after the crash.
-			mem.Crash(rng)
-			ffs.SetFault(nil)
-			db2, err := Open("c.db", opts)
-			if err != nil {
-				t.Fatalf("cycle %d: open after crash: %v", cycle, err)
-			}
-			got := contents(t, db2)
-			switch {
-			case equalModels(got, m):
-			case equalModels(got, next):
-				m = next
-			default:
-				t.Fatalf("cycle %d: after a crash the database is neither before nor after the transaction in flight", cycle)
-			}
-			db2.Close()
+			m = crashAndReopen(t, cycle, mem, ffs, rng, "c.db", opts, m, next)
 			break
 		}
 	}

@@ -77,23 +77,7 @@ func TestCrashAcrossSegments(t *testing.T) {
 			if !errors.Is(err, ErrReadOnly) && !errors.Is(err, vfs.ErrInjected) {
 				t.Fatalf("cycle %d: commit failed with %v", cycle, err)
 			}
-			mem.Crash(rng)
-			ffs.SetFault(nil)
-			db2, err := Open(name, opts())
-			if err != nil {
-				t.Fatalf("cycle %d: open after crash: %v", cycle, err)
-			}
-			switch got := contents(t, db2); {
-			case equalModels(got, m):
-			case equalModels(got, next):
-				m = next
-			default:
-				t.Fatalf("cycle %d: after a crash the database is neither before nor after the transaction in flight", cycle)
-			}
-			if rep, err := db2.Check(); err != nil {
-				t.Fatalf("cycle %d: %v %v", cycle, err, rep.Problems)
-			}
-			db2.Close()
+			m = crashAndReopen(t, cycle, mem, ffs, rng, name, opts(), m, next)
 			break
 		}
 	}
