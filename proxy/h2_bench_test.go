@@ -95,8 +95,13 @@ func BenchmarkH2RoundTrip(b *testing.B) {
 // request sent in its place. It measures what the listener's scheduling costs when
 // streams overlap (several answers per write, frames from many workers).
 func BenchmarkH2Streams(b *testing.B) {
-	const inFlight = 10
 	fr, headers := h2BenchConn(b)
+	runH2Streams(b, fr, headers)
+}
+
+// runH2Streams keeps 10 GETs in flight on fr, sending the next as each one ends.
+func runH2Streams(b *testing.B, fr *http2.Framer, headers []byte) {
+	const inFlight = 10
 	id := uint32(1)
 	send := func() {
 		if err := fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: headers, EndStream: true, EndHeaders: true}); err != nil {
@@ -118,7 +123,6 @@ func BenchmarkH2Streams(b *testing.B) {
 // one h2c connection through the proxy and its HTTP/2 client to a net/http h2c backend
 // answering 13 bytes, the path of bench/proxy's h2up row without TLS.
 func BenchmarkH2UpstreamStreams(b *testing.B) {
-	const inFlight = 10
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "hello world!\n")
 	}))
@@ -128,19 +132,5 @@ func BenchmarkH2UpstreamStreams(b *testing.B) {
 	b.Cleanup(srv.Close)
 	fr, headers := h2BenchConnTo(b, Config{Pools: []PoolConfig{{Name: "app", Protocol: "h2",
 		Hosts: []HostConfig{{Addr: srv.Listener.Addr().String()}}}}})
-	id := uint32(1)
-	send := func() {
-		if err := fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: headers, EndStream: true, EndHeaders: true}); err != nil {
-			b.Fatal(err)
-		}
-		id += 2
-	}
-	for range inFlight {
-		send()
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		awaitStreamEnd(b, fr, 0)
-		send()
-	}
+	runH2Streams(b, fr, headers)
 }
