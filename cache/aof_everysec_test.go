@@ -2,7 +2,6 @@ package cache
 
 import (
 	"bufio"
-	"context"
 	"net"
 	"os"
 	"os/exec"
@@ -156,13 +155,5 @@ func TestAOFFsyncChild(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "child.pid"), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(Config{AppendOnly: true, AppendFsync: os.Getenv("GANTRY_FSYNC_MODE"), Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", os.Getenv("GANTRY_FSYNC_ADDR"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Serve(context.Background(), ln) // until SIGKILL
+	serveAOFUntilKilled(t, dir, os.Getenv("GANTRY_FSYNC_MODE"), os.Getenv("GANTRY_FSYNC_ADDR"))
 }

@@ -178,11 +178,17 @@ func TestAOFChild(t *testing.T) {
 	if dir == "" {
 		t.Skip("run by TestAOFCrash")
 	}
-	srv, err := New(Config{AppendOnly: true, AppendFsync: "always", Dir: dir})
+	serveAOFUntilKilled(t, dir, "always", os.Getenv("GANTRY_AOF_ADDR"))
+}
+
+// serveAOFUntilKilled is the body of a crash test's child process: a server with an
+// append-only file in dir, serving addr until the parent kills it.
+func serveAOFUntilKilled(t *testing.T, dir, fsync, addr string) {
+	srv, err := New(Config{AppendOnly: true, AppendFsync: fsync, Dir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", os.Getenv("GANTRY_AOF_ADDR"))
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
