@@ -158,6 +158,23 @@ func equalModels(a, b model) bool {
 	return true
 }
 
+// openHolding opens the database name and checks that it holds m, exactly, in a tree
+// Check accepts.
+func openHolding(t *testing.T, cycle int, name string, opts *Options, m model) *DB {
+	t.Helper()
+	db, err := Open(name, opts)
+	if err != nil {
+		t.Fatalf("cycle %d: open: %v", cycle, err)
+	}
+	if got := contents(t, db); !equalModels(got, m) {
+		t.Fatalf("cycle %d: recovered database differs from the acknowledged state", cycle)
+	}
+	if rep, err := db.Check(); err != nil {
+		t.Fatalf("cycle %d: %v %v", cycle, err, rep.Problems)
+	}
+	return db
+}
+
 // crashAndReopen crashes mem (keeping a random part of what was not synced), reopens the
 // database with the faults off and returns what it holds: the model before the
 // transaction in flight (m) or after it (next), nothing else, and a tree Check accepts.
@@ -250,16 +267,7 @@ func TestCrashAtEveryWrite(t *testing.T) {
 	opts := &Options{FS: ffs, PageSize: 1024, CacheBytes: 32 << 10, CheckpointBytes: 32 << 10}
 	m := model{}
 	for cycle := range iterations(40, 300) {
-		db, err := Open("c.db", opts)
-		if err != nil {
-			t.Fatalf("cycle %d: open: %v", cycle, err)
-		}
-		if got := contents(t, db); !equalModels(got, m) {
-			t.Fatalf("cycle %d: recovered database differs from the acknowledged state", cycle)
-		}
-		if rep, err := db.Check(); err != nil {
-			t.Fatalf("cycle %d: %v %v", cycle, err, rep.Problems)
-		}
+		db := openHolding(t, cycle, "c.db", opts, m)
 		ops := 0
 		dieAt := 1 + rng.IntN(60)
 		ffs.SetFault(func(vfs.Op, string, int64, []byte) (int, error) {

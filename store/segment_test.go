@@ -47,16 +47,7 @@ func TestCrashAcrossSegments(t *testing.T) {
 		if cycle%4 == 0 { // a new database now and then: its first segments are new files
 			name, m = fmt.Sprintf("s%d.db", cycle), model{}
 		}
-		db, err := Open(name, opts())
-		if err != nil {
-			t.Fatalf("cycle %d: open: %v", cycle, err)
-		}
-		if got := contents(t, db); !equalModels(got, m) {
-			t.Fatalf("cycle %d: recovered database differs from the acknowledged state", cycle)
-		}
-		if rep, err := db.Check(); err != nil {
-			t.Fatalf("cycle %d: %v %v", cycle, err, rep.Problems)
-		}
+		db := openHolding(t, cycle, name, opts(), m)
 		ops, dieAt := 0, 1+rng.IntN(120)
 		ffs.SetFault(func(op vfs.Op, name string, off int64, p []byte) (int, error) {
 			if ops++; ops < dieAt {

@@ -297,11 +297,27 @@ func TestStaleLogBesideNewFileIsIgnored(t *testing.T) {
 		t.Fatal(err)
 	}
 	put(t, db, "b", "k", "old database")
-	// Leave the log unflushed: copy it aside, close, and put it beside a fresh file.
-	wal, _ := os.ReadFile(path + "-wal")
+	// Leave the log unflushed: copy its segments aside, close, and put them beside a
+	// fresh file.
+	segments, _ := filepath.Glob(path + ".*-wal")
+	if len(segments) == 0 {
+		t.Fatal("no log segment beside the database")
+	}
+	saved := map[string][]byte{}
+	for _, name := range segments {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		saved[name] = b
+	}
 	db.Close()
 	os.Remove(path)
-	os.WriteFile(path+"-wal", wal, 0o644)
+	for name, b := range saved {
+		if err := os.WriteFile(name, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	db, err = Open(path, nil)
 	if err != nil {
 		t.Fatal(err)
