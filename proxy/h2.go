@@ -81,10 +81,12 @@ func (c *replayConn) Read(p []byte) (int, error) {
 
 // h2Request is the state of one HTTP/2 request, pooled.
 type h2Request struct {
-	c      conn
-	fw     *bufio.Writer
-	sink   h2Sink              // fw's destination
-	fields []hpack.HeaderField // the response head, for an HTTP/1.1 pool
+	c        conn
+	fw       *bufio.Writer
+	sink     h2Sink              // fw's destination
+	fields   []hpack.HeaderField // the response head
+	up       h2UpReq             // the upstream request of an h2 pool
+	trailers []hpack.HeaderField // the response trailers from an h2 pool
 	// arena holds the bytes of the request's head (method, host, path, target, fields),
 	// copied in one buffer reused from request to request, so that the head costs no
 	// allocation per field. scratch gathers the response's field values.
@@ -104,10 +106,10 @@ type h2Handler struct {
 	via []string // the Via value the proxy adds, shared by every response (read only)
 }
 
-// serve proxies the request of one HTTP/2 stream. A request for an HTTP/1.1 pool — the
-// common case — goes from the stream's decoded fields to the upstream and back into the
-// stream's frames without an http.Request or an http.Header; other routes (redirects,
-// static files, h2 pools) get an http.Request and the stream as their ResponseWriter.
+// serve proxies the request of one HTTP/2 stream. A request for a pool — HTTP/1.1 or h2 —
+// goes from the stream's decoded fields to the upstream and back into the stream's frames
+// without an http.Request or an http.Header (for an h2 pool, see h2up.go); static files
+// get an http.Request and the stream as their ResponseWriter.
 func (h h2Handler) serve(st *h2Stream) {
 	s := h.s
 	s.stats.requests.Add(1)
@@ -215,13 +217,17 @@ func (h h2Handler) serve(st *h2Stream) {
 		h.redirect(st, c, rt, target)
 		return
 	}
-	if rt.static != nil || rt.pool.cfg.Protocol == protoH2 {
+	if rt.static != nil {
 		r := st.request()
 		if r == nil {
 			fail(errBadTarget)
 			return
 		}
-		h.serveRequest(st, r, c, target, fail)
+		rt.serveStaticHTTP(st, r, s)
+		return
+	}
+	if rt.pool.cfg.Protocol == protoH2 {
+		h.forwardH2(st, hr, c, target, fail)
 		return
 	}
 	p := rt.pool
@@ -474,17 +480,6 @@ func (h h2Handler) redirect(st *h2Stream, c *conn, rt *route, target []byte) {
 	st.WriteHeader(rt.redirectCode)
 }
 
-// serveRequest serves the routes that take an http.Request: static files and h2 pools.
-func (h h2Handler) serveRequest(w *h2Stream, r *http.Request, c *conn, target []byte, fail func(*statusError)) {
-	s, rt := h.s, c.route
-	if rt.static != nil {
-		rt.serveStaticHTTP(w, r, s)
-		return
-	}
-	rt.pool.depositRetryToken()
-	h.forwardH2(w, r, c, target, fail)
-}
-
 // putBusy gives back an upstream connection that served an HTTP/2 stream. HTTP/2
 // clients run many streams at once (h2load's -c32 -m10: 320), and a host with more
 // requests in flight than MaxIdlePerHost would otherwise close what it cannot keep and
@@ -594,135 +589,4 @@ func writeChunkedEnd(dst *bufio.Writer, trailers []hpack.HeaderField) error {
 		dst.WriteString("\r\n")
 	}
 	return write(dst, crlf)
-}
-
-// h2TrailerBody is a request body bound for an h2 upstream that fills in the request's
-// trailers from the client's when it ends: the transport sends req.Trailer after the
-// body's last byte.
-type h2TrailerBody struct {
-	io.ReadCloser
-	st      h2Body
-	trailer http.Header
-}
-
-func (b *h2TrailerBody) Read(p []byte) (int, error) {
-	n, err := b.ReadCloser.Read(p)
-	if err == io.EOF {
-		for _, f := range b.st.trailerFields() {
-			k := http.CanonicalHeaderKey(f.Name)
-			b.trailer[k] = append(b.trailer[k], f.Value)
-		}
-	}
-	return n, err
-}
-
-// forwardH2 proxies an HTTP/2 request to an h2 pool: the request body, the response body
-// and the response trailers stream through as they come, so gRPC calls (unary and
-// streaming, with grpc-status in trailers) pass end to end. A cut upstream stream resets
-// the client's stream; a client that goes away cancels the upstream stream.
-func (h h2Handler) forwardH2(w http.ResponseWriter, r *http.Request, c *conn, target []byte, fail func(*statusError)) {
-	s, rt := h.s, c.route
-	p := rt.pool
-	req, err := c.h2Request(rt, c.req.host, target, strings.Contains(r.Header.Get("Te"), "trailers"))
-	if err != nil {
-		fail(errBadTarget)
-		return
-	}
-	if r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
-		req.Body, req.ContentLength = r.Body, r.ContentLength
-		if s.cfg.MaxBodyBytes >= 0 {
-			req.Body = &limitBody{r.Body, s.cfg.MaxBodyBytes}
-		}
-		if hb, ok := r.Body.(h2Body); ok {
-			// Non-nil: the transport sends what req.Trailer holds once the body ends. The
-			// names the client announced are announced upstream too (an HTTP/2 server such
-			// as Go's keeps only announced trailers).
-			req.Trailer = make(http.Header)
-			for _, v := range r.Header.Values("Trailer") {
-				for name := range strings.SplitSeq(v, ",") {
-					if name = strings.TrimSpace(name); name != "" && trailerAllowed([]byte(name)) {
-						req.Trailer[http.CanonicalHeaderKey(name)] = nil
-					}
-				}
-			}
-			req.Body = &h2TrailerBody{req.Body, hb, req.Trailer}
-		}
-	}
-	x, se := c.roundTripH2(r.Context(), rt, req, c.h2Pick(p, req.Body != nil))
-	if x == nil {
-		if se != nil {
-			fail(se)
-		}
-		return
-	}
-	defer x.finish()
-	resp, u := x.resp, x.u
-	hdr := w.Header()
-	for k, vs := range resp.Header {
-		if !hopByHopName(k) && !rt.respRules.drops([]byte(k)) {
-			hdr[k] = append(hdr[k], vs...)
-		}
-	}
-	for _, f := range rt.respRules.set {
-		hdr.Set(string(f.name), string(f.value))
-	}
-	hdr.Add("Via", string(s.via))
-	if p.cfg.StickyCookie != "" && !u.backup && string(p.stickyValue(&c.req)) != u.stickyID {
-		hdr.Add("Set-Cookie", p.cfg.StickyCookie+"="+u.stickyID+"; Path=/; HttpOnly")
-	}
-	st := resp.StatusCode
-	s.countAnswer(rt, u, st)
-	if s.cfg.AccessLog {
-		s.log.Info("access", "remote", string(c.remote), "method", r.Method, "target", r.RequestURI,
-			"status", st, "upstream", u.addr, "proto", r.Proto)
-	}
-	w.WriteHeader(st)
-	rc := http.NewResponseController(w)
-	left := resp.ContentLength // < 0: a stream, whose parts go out as they come
-	if left < 0 {
-		// The head goes out now: a stream's first message may come much later. (A
-		// body of known length follows its head at once; a response that ended with its
-		// head, such as a gRPC trailers-only error, goes out as one HEADERS frame.)
-		rc.Flush()
-	}
-	bp := s.h2bufs.Get().(*[]byte)
-	defer s.h2bufs.Put(bp)
-	buf := *bp
-	for {
-		n, err := x.Read(buf)
-		if n > 0 {
-			if _, werr := w.Write(buf[:n]); werr != nil {
-				return // the client is gone; finish resets the upstream stream
-			}
-			if left >= 0 {
-				left -= int64(n)
-			}
-			// The end of the body needs no flush: it leaves with END_STREAM when the
-			// handler returns.
-			if left != 0 && rc.Flush() != nil {
-				return
-			}
-		}
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			if r.Context().Err() != nil {
-				return // the client left, which cancelled the upstream stream: not the host's fault
-			}
-			u.failed()
-			s.log.Debug("proxy: HTTP/2 upstream body", "host", u.addr, "err", err)
-			panic(http.ErrAbortHandler) // resets the stream: a cut body must not look whole
-		}
-	}
-	for k, vs := range resp.Trailer {
-		if len(vs) > 0 && !hopByHopName(k) {
-			hdr[http.TrailerPrefix+k] = vs
-		}
-	}
-	if st >= 500 {
-		u.failed()
-	} else {
-		u.succeeded()
-	}
 }

@@ -107,35 +107,47 @@ func (cl *h2Client) CloseIdleConnections() {
 func (cl *h2Client) RoundTrip(req *http.Request) (*http.Response, error) {
 	fields, err := cl.requestFields(req)
 	if err != nil {
-		closeBody(req)
+		if req.Body != nil {
+			req.Body.Close()
+		}
 		return nil, err
 	}
-	hasBody := req.Body != nil && req.Body != http.NoBody
+	var body *h2cSend
+	if req.Body != nil && req.Body != http.NoBody {
+		body = &h2cSend{r: req.Body, length: req.ContentLength, trailers: func() []hpack.HeaderField {
+			return headerFields(req.Trailer) // the transport's contract: read once the body ended
+		}}
+	}
+	cs, err := cl.exchange(req.Context(), req.Method, fields, body)
+	if err != nil {
+		return nil, err
+	}
+	return cs.response(req), nil
+}
+
+// exchange sends a request — its header list (pseudo-fields first, names in lower case)
+// and body, if any — and returns its stream once the answer's head arrived. A request the
+// host did not process is sent again on another connection, if it has no body (a body is
+// read as it is sent). The body is closed in every case. ctx ending resets the stream.
+func (cl *h2Client) exchange(ctx context.Context, method string, fields []hpack.HeaderField, body *h2cSend) (*h2cStream, error) {
 	for try := 0; ; try++ {
-		cs, err := cl.open(req, fields, hasBody, try > 0)
+		cs, err := cl.open(ctx, method, fields, body, try > 0)
 		if err == nil {
-			var resp *http.Response
-			if resp, err = cs.awaitHead(req); err == nil {
-				return resp, nil
+			if err = cs.awaitHead(ctx); err == nil {
+				return cs, nil
 			}
 			cs.stop()
 		}
 		// A request without a body that the host did not process goes again; one with
 		// a body does not (its body is being read), and fails as any other.
-		if !hasBody && try < h2cRetries && (errors.Is(err, errH2Unprocessed) ||
-			errors.Is(err, errH2ConnLost) && idempotent([]byte(req.Method))) {
+		if body == nil && try < h2cRetries && (errors.Is(err, errH2Unprocessed) ||
+			errors.Is(err, errH2ConnLost) && idempotent([]byte(method))) {
 			continue
 		}
-		if cs == nil {
-			closeBody(req)
+		if cs == nil && body != nil {
+			body.r.Close()
 		}
 		return nil, err
-	}
-}
-
-func closeBody(req *http.Request) {
-	if req.Body != nil {
-		req.Body.Close()
 	}
 }
 
@@ -197,8 +209,7 @@ func (cl *h2Client) requestFields(req *http.Request) ([]hpack.HeaderField, error
 // A request sent again (fresh) goes on a new connection when the host may have one more:
 // its stream is then the connection's first, and cannot lose the race for the streams a
 // host takes before it fails again to the requests that came after it.
-func (cl *h2Client) open(req *http.Request, fields []hpack.HeaderField, hasBody, fresh bool) (*h2cStream, error) {
-	ctx := req.Context()
+func (cl *h2Client) open(ctx context.Context, method string, fields []hpack.HeaderField, body *h2cSend, fresh bool) (*h2cStream, error) {
 	cl.mu.Lock()
 	if fresh = fresh && len(cl.conns)+cl.freshDials < cl.maxConns; fresh {
 		cl.freshDials++
@@ -219,7 +230,7 @@ func (cl *h2Client) open(req *http.Request, fields []hpack.HeaderField, hasBody,
 		}
 		cl.wake()
 		if cs != nil {
-			if err := cs.start(req, fields, hasBody); err != nil {
+			if err := cs.start(ctx, method, fields, body); err != nil {
 				return nil, err
 			}
 			return cs, nil
@@ -231,7 +242,7 @@ func (cl *h2Client) open(req *http.Request, fields []hpack.HeaderField, hasBody,
 		for _, c := range cl.conns {
 			if cs := c.reserve(); cs != nil {
 				cl.mu.Unlock()
-				if err := cs.start(req, fields, hasBody); err != nil {
+				if err := cs.start(ctx, method, fields, body); err != nil {
 					return nil, err
 				}
 				return cs, nil

@@ -16,6 +16,10 @@ import (
 // h2cStream is one request to the host. The request's goroutine sends its head and waits
 // for the answer's; a goroutine of the stream's sends the body, if any (a gRPC call
 // streams both ways at once); the connection's reader fills in the answer.
+//
+// The answer's head is kept as the fields the host sent (status, head): an HTTP/2 client's
+// request takes them straight into its own stream's HEADERS, and only RoundTrip builds an
+// http.Response of them.
 type h2cStream struct {
 	c        *h2cConn
 	id       uint32
@@ -23,32 +27,46 @@ type h2cStream struct {
 	stop     func() bool   // stops the request context's callback
 	reqBody  io.ReadCloser // the body being sent, closed to stop its read when the stream ends
 
+	// Set before headDone closes, then read only.
+	status     int
+	head       []hpack.HeaderField // the answer's regular fields, names in lower case
+	respLength int64               // the answer body's length: its content-length, 0, or -1 (unknown)
+
 	// Guarded by c.mu.
 	sendWindow    int64
 	recvWindow    int64
 	recvUnacked   int64
 	gotHead       bool
 	headClosed    bool
-	resp          *http.Response
-	err           error // why the stream failed; set once
+	resp          *http.Response // RoundTrip's answer (nil on the fields path)
+	err           error          // why the stream failed; set once
 	in            []byte
 	inOff         int
-	inEOF         bool // the host ended its side
-	trailer       http.Header
-	ready         chan struct{} // signalled when in, inEOF or err change
-	reset         bool          // RST_STREAM went either way: nothing more is sent
-	closed        bool          // the stream left the connection (its slot is free)
-	sentEnd       bool          // our END_STREAM is queued
+	inEOF         bool                // the host ended its side
+	trailers      []hpack.HeaderField // the answer's trailer fields, set before inEOF
+	ready         chan struct{}       // signalled when in, inEOF or err change
+	reset         bool                // RST_STREAM went either way: nothing more is sent
+	closed        bool                // the stream left the connection (its slot is free)
+	sentEnd       bool                // our END_STREAM is queued
 	bodyClosed    bool
 	contentLength int64 // the answer's content-length; -1: none
 	received      int64
 	isHead        bool // a HEAD request: the answer's content-length is not its body's
 }
 
+// h2cSend is a request body to send: read from r, of length bytes (-1: unknown), and
+// followed by the fields trailers returns once r returned io.EOF (trailers may be nil).
+type h2cSend struct {
+	r        io.ReadCloser
+	length   int64
+	trailers func() []hpack.HeaderField
+}
+
 // start sends the request's head on a new stream and, when the request has a body,
 // starts the goroutine that sends it.
-func (cs *h2cStream) start(req *http.Request, fields []hpack.HeaderField, hasBody bool) error {
+func (cs *h2cStream) start(ctx context.Context, method string, fields []hpack.HeaderField, body *h2cSend) error {
 	c := cs.c
+	hasBody := body != nil
 	c.mu.Lock()
 	if c.dead || c.goneAway {
 		c.active--
@@ -57,7 +75,7 @@ func (cs *h2cStream) start(req *http.Request, fields []hpack.HeaderField, hasBod
 	}
 	cs.id = c.nextID
 	c.nextID += 2
-	cs.isHead = req.Method == http.MethodHead
+	cs.isHead = method == http.MethodHead
 	cs.sendWindow, cs.recvWindow = c.initWindow, h2cStreamWindow
 	c.streams[cs.id] = cs
 	c.waitRoomLocked()
@@ -68,32 +86,84 @@ func (cs *h2cStream) start(req *http.Request, fields []hpack.HeaderField, hasBod
 	c.writeBlockLocked(cs.id, !hasBody)
 	cs.sentEnd = !hasBody
 	if hasBody {
-		cs.reqBody = req.Body
+		cs.reqBody = body.r
 	}
 	c.mu.Unlock()
-	ctx := req.Context()
 	cs.stop = context.AfterFunc(ctx, func() { cs.cancel(ctx.Err()) })
 	if hasBody {
-		go cs.writeBody(req)
+		go cs.writeBody(body)
 	}
 	return nil
 }
 
 // awaitHead waits for the answer's head.
-func (cs *h2cStream) awaitHead(req *http.Request) (*http.Response, error) {
+func (cs *h2cStream) awaitHead(ctx context.Context) error {
 	<-cs.headDone
 	c := cs.c
 	c.mu.Lock()
-	resp, err := cs.resp, cs.err
+	got, err := cs.gotHead, cs.err
 	c.mu.Unlock()
-	if resp == nil {
-		if ctxErr := req.Context().Err(); ctxErr != nil {
-			return nil, ctxErr
+	if !got {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return ctxErr
 		}
-		return nil, err
+		return err
 	}
-	resp.Request = req
-	return resp, nil
+	return nil
+}
+
+// response returns the answer as an http.Response, its body reading the stream.
+func (cs *h2cStream) response(req *http.Request) *http.Response {
+	hdr := make(http.Header, len(cs.head))
+	for _, hf := range cs.head {
+		k := http.CanonicalHeaderKey(hf.Name)
+		hdr[k] = append(hdr[k], hf.Value)
+	}
+	resp := &http.Response{
+		Status:        statusText3(cs.status) + " " + http.StatusText(cs.status),
+		StatusCode:    cs.status,
+		Proto:         "HTTP/2.0",
+		ProtoMajor:    2,
+		Header:        hdr,
+		ContentLength: cs.respLength,
+		Body:          h2cBody{cs},
+		Request:       req,
+	}
+	for _, v := range hdr["Trailer"] {
+		for name := range strings.SplitSeq(v, ",") {
+			if name = strings.TrimSpace(name); name != "" {
+				if resp.Trailer == nil {
+					resp.Trailer = make(http.Header)
+				}
+				resp.Trailer[http.CanonicalHeaderKey(name)] = nil
+			}
+		}
+	}
+	c := cs.c
+	c.mu.Lock()
+	cs.resp = resp // its Trailer is filled in when the body ends
+	c.mu.Unlock()
+	return resp
+}
+
+// trailerFields returns the answer's trailer fields; they are known once a read of its
+// body returned io.EOF.
+func (cs *h2cStream) trailerFields() []hpack.HeaderField {
+	c := cs.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return cs.trailers
+}
+
+// headerFields returns the fields of h, names in lower case.
+func headerFields(h http.Header) []hpack.HeaderField {
+	var fs []hpack.HeaderField
+	for k, vs := range h {
+		for _, v := range vs {
+			fs = append(fs, hpack.HeaderField{Name: strings.ToLower(k), Value: v})
+		}
+	}
+	return fs
 }
 
 // cancel resets the stream when the request's context ends before the answer did.
@@ -110,8 +180,8 @@ func (cs *h2cStream) cancel(err error) {
 
 // writeBody sends the request body in DATA frames as the windows allow, then END_STREAM,
 // or the request's trailers (HEADERS with END_STREAM) when it has some.
-func (cs *h2cStream) writeBody(req *http.Request) {
-	body := req.Body
+func (cs *h2cStream) writeBody(b *h2cSend) {
+	body := b.r
 	defer body.Close()
 	bufs := &cs.c.cl.u.pool.srv.h2bufs
 	bp := bufs.Get().(*[]byte)
@@ -121,17 +191,21 @@ func (cs *h2cStream) writeBody(req *http.Request) {
 	for {
 		n, err := body.Read(buf)
 		if n > 0 {
-			if sent += int64(n); req.ContentLength >= 0 && sent > req.ContentLength {
-				err = fmt.Errorf("proxy: request body longer than its content-length %d", req.ContentLength)
+			if sent += int64(n); b.length >= 0 && sent > b.length {
+				err = fmt.Errorf("proxy: request body longer than its content-length %d", b.length)
 			} else if cs.writeData(buf[:n]) != nil {
 				return // the stream is gone
 			}
 		}
 		if err == io.EOF {
-			if req.ContentLength > 0 && sent != req.ContentLength {
-				err = fmt.Errorf("proxy: request body of %d bytes, shorter than its content-length %d", sent, req.ContentLength)
+			if b.length > 0 && sent != b.length {
+				err = fmt.Errorf("proxy: request body of %d bytes, shorter than its content-length %d", sent, b.length)
 			} else {
-				cs.writeEnd(req.Trailer)
+				var trailers []hpack.HeaderField
+				if b.trailers != nil {
+					trailers = b.trailers()
+				}
+				cs.writeEnd(trailers)
 				return
 			}
 		}
@@ -168,7 +242,7 @@ func (cs *h2cStream) writeData(p []byte) error {
 }
 
 // writeEnd ends the request: its trailers with END_STREAM, or an empty DATA frame with it.
-func (cs *h2cStream) writeEnd(trailer http.Header) {
+func (cs *h2cStream) writeEnd(trailers []hpack.HeaderField) {
 	c := cs.c
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -177,10 +251,8 @@ func (cs *h2cStream) writeEnd(trailer http.Header) {
 		return
 	}
 	c.block.Reset()
-	for k, vs := range trailer {
-		for _, v := range vs {
-			c.enc.WriteField(hpack.HeaderField{Name: strings.ToLower(k), Value: v})
-		}
+	for _, f := range trailers {
+		c.enc.WriteField(f)
 	}
 	if c.block.Len() > 0 {
 		c.writeBlockLocked(cs.id, true)
@@ -295,44 +367,26 @@ func (c *h2cConn) onHeaders(f *http2.MetaHeadersFrame) error {
 			}
 			return nil // interim answers are not passed on
 		}
-		fields := f.RegularFields()
-		hdr := make(http.Header, len(fields))
-		for _, hf := range fields {
-			k := http.CanonicalHeaderKey(hf.Name)
-			hdr[k] = append(hdr[k], hf.Value)
-		}
-		resp := &http.Response{
-			Status:        status + " " + http.StatusText(code),
-			StatusCode:    code,
-			Proto:         "HTTP/2.0",
-			ProtoMajor:    2,
-			Header:        hdr,
-			ContentLength: -1,
-			Body:          h2cBody{cs},
-		}
-		if v := hdr["Content-Length"]; len(v) == 1 {
-			if n, err := strconv.ParseInt(v[0], 10, 64); err == nil && n >= 0 {
-				resp.ContentLength = n
-				cs.contentLength = n
+		cs.status, cs.head, cs.respLength = code, f.RegularFields(), -1
+		lengths := 0
+		for _, hf := range cs.head {
+			if hf.Name == "content-length" {
+				lengths++
+				if n, err := strconv.ParseInt(hf.Value, 10, 64); err == nil && n >= 0 && lengths == 1 {
+					cs.respLength = n
+				} else {
+					cs.respLength = -1
+				}
 			}
 		}
+		cs.contentLength = cs.respLength
 		if f.StreamEnded() && !cs.isHead {
-			resp.ContentLength = 0
+			cs.respLength = 0
 		}
 		if cs.isHead {
 			cs.contentLength = -1
 		}
-		for _, v := range hdr["Trailer"] {
-			for name := range strings.SplitSeq(v, ",") {
-				if name = strings.TrimSpace(name); name != "" {
-					if resp.Trailer == nil {
-						resp.Trailer = make(http.Header)
-					}
-					resp.Trailer[http.CanonicalHeaderKey(name)] = nil
-				}
-			}
-		}
-		cs.gotHead, cs.resp = true, resp
+		cs.gotHead = true
 		cs.headClosed = true
 		close(cs.headDone)
 		if f.StreamEnded() {
@@ -346,12 +400,7 @@ func (c *h2cConn) onHeaders(f *http2.MetaHeadersFrame) error {
 		c.resetLocked(cs, http2.ErrCodeProtocol, errors.New("proxy: HTTP/2 upstream sent malformed trailers"))
 		return nil
 	}
-	tr := make(http.Header)
-	for _, hf := range f.RegularFields() {
-		k := http.CanonicalHeaderKey(hf.Name)
-		tr[k] = append(tr[k], hf.Value)
-	}
-	cs.trailer = tr
+	cs.trailers = f.RegularFields()
 	c.endOfAnswerLocked(cs)
 	return nil
 }
@@ -450,8 +499,13 @@ func (b h2cBody) Read(p []byte) (int, error) {
 	for cs.inOff == len(cs.in) {
 		switch {
 		case cs.inEOF:
-			if cs.trailer != nil {
-				cs.resp.Trailer = cs.trailer
+			if cs.trailers != nil && cs.resp != nil {
+				tr := make(http.Header, len(cs.trailers))
+				for _, hf := range cs.trailers {
+					k := http.CanonicalHeaderKey(hf.Name)
+					tr[k] = append(tr[k], hf.Value)
+				}
+				cs.resp.Trailer = tr
 			}
 			c.mu.Unlock()
 			return 0, io.EOF

@@ -54,7 +54,8 @@ type h2Stream struct {
 	wroteHeader bool
 	sentHead    bool
 	ended       bool                // END_STREAM queued
-	rawHead     []hpack.HeaderField // the head's fields, when not in hdr (HTTP/1.1 pools)
+	rawHead     []hpack.HeaderField // the head's fields, when not in hdr (pools)
+	rawTrailers []hpack.HeaderField // trailer fields, when not in hdr (h2 pools)
 	body        []byte              // answer bytes not yet framed
 }
 
@@ -523,7 +524,7 @@ func (st *h2Stream) send(end bool) error {
 	if end && !st.wroteHeader {
 		st.WriteHeader(http.StatusOK)
 	}
-	trailers := end && st.hasTrailers()
+	trailers := end && (len(st.rawTrailers) > 0 || st.hasTrailers())
 	c := st.c
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -550,6 +551,9 @@ func (st *h2Stream) send(end bool) error {
 	if err == nil && trailers {
 		c.waitRoomLocked()
 		c.block.Reset()
+		for _, f := range st.rawTrailers {
+			c.enc.WriteField(f)
+		}
 		for k, vs := range st.hdr {
 			if name, ok := strings.CutPrefix(k, http.TrailerPrefix); ok && !hopByHopName(name) {
 				for _, v := range vs {

@@ -11,21 +11,26 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/net/http2/hpack"
 )
 
 // HTTP/2 to upstreams (PoolConfig.Protocol h2): each host of the pool has the proxy's own
 // HTTP/2 client (h2client.go), which multiplexes requests over few connections and keeps
 // them (h2c with prior knowledge on plain TCP, or h2 negotiated by ALPN over TLS). Requests from
-// both front ends — the HTTP/1.1 fast path and the HTTP/2 listener — are turned into
-// http.Requests through the same head rewriting as the fast path (writeRequestHead), so
-// forwarding rules cannot drift between the protocols. Balancing, retries, the breaker,
-// ejection and read timeouts work as for HTTP/1.1 pools. Bodies and trailers stream both
-// ways, which is what gRPC needs.
+// both front ends — the HTTP/1.1 fast path and the HTTP/2 listener — go through the same
+// head rewriting as the fast path (writeRequestHead), so forwarding rules cannot drift
+// between the protocols: an HTTP/1.1 request becomes an http.Request, and an HTTP/2
+// request's rewritten head becomes the upstream's header list directly (h2up.go), its
+// answer's fields going straight into the client's stream. Balancing, retries, the
+// breaker, ejection and read timeouts work as for HTTP/1.1 pools. Bodies and trailers
+// stream both ways, which is what gRPC needs.
 
 // h2Exchange is one request in flight to an h2 host, with the read timeout that bounds
 // the upstream's silence. Reads of its body restart the timer.
 type h2Exchange struct {
-	resp     *http.Response
+	cs       *h2cStream
+	resp     *http.Response // the answer as an http.Response, for an http.Request sent
 	u        *upstream
 	cancel   context.CancelFunc
 	timer    *time.Timer // nil: no read timeout
@@ -35,7 +40,7 @@ type h2Exchange struct {
 }
 
 func (x *h2Exchange) Read(p []byte) (int, error) {
-	n, err := x.resp.Body.Read(p)
+	n, err := h2cBody{x.cs}.Read(p)
 	if x.timer != nil && err == nil {
 		x.timer.Reset(x.timeout)
 	}
@@ -65,7 +70,7 @@ func (x *h2Exchange) finish() {
 	if x.timer != nil {
 		x.timer.Stop()
 	}
-	x.resp.Body.Close()
+	h2cBody{x.cs}.Close()
 	x.cancel()
 	x.u.inflight.Add(-1)
 	if x.u.pool.retired.Load() {
@@ -120,11 +125,20 @@ func (c *conn) h2Pick(p *pool, hasBody bool) h2Pick {
 	return k
 }
 
-// roundTripH2 sends req to a host of the route's pool, picked by the pool's policy, and
-// returns the exchange once the response head has arrived. A request without a body is
+// h2Send is a request for an h2 pool: an http.Request (from an HTTP/1.1 client), or the
+// header list and body of an HTTP/2 client's request (method, fields, body).
+type h2Send struct {
+	req    *http.Request
+	method string
+	fields []hpack.HeaderField
+	body   *h2cSend
+}
+
+// roundTripH2 sends the request to a host of the route's pool, picked by the pool's policy,
+// and returns the exchange once the response head has arrived. A request without a body is
 // retried on another host when that is safe (idempotent method), within the pool's retries
 // and budget. It returns nil and nil when ctx ended (the client is gone).
-func (c *conn) roundTripH2(ctx context.Context, rt *route, req *http.Request, k h2Pick) (*h2Exchange, *statusError) {
+func (c *conn) roundTripH2(ctx context.Context, rt *route, send h2Send, k h2Pick) (*h2Exchange, *statusError) {
 	p := rt.pool
 	safe := k.safe
 	var triedP, triedB uint64
@@ -168,14 +182,20 @@ func (c *conn) roundTripH2(ctx context.Context, rt *route, req *http.Request, k 
 				x.cancel()
 			})
 		}
-		req.URL.Host = u.addr
-		resp, err := u.h2.RoundTrip(req.WithContext(xctx))
+		var err error
+		if req := send.req; req != nil {
+			req.URL.Host = u.addr
+			if x.resp, err = u.h2.RoundTrip(req.WithContext(xctx)); err == nil {
+				x.cs = x.resp.Body.(h2cBody).cs
+			}
+		} else {
+			x.cs, err = u.h2.exchange(xctx, send.method, send.fields, send.body)
+		}
 		if headTimer != nil && !headTimer.Stop() && err == nil {
-			resp.Body.Close() // the route's timeout passed as the head arrived
+			h2cBody{x.cs}.Close() // the route's timeout passed as the head arrived
 			err = context.DeadlineExceeded
 		}
 		if err == nil {
-			x.resp = resp
 			return x, nil
 		}
 		if x.timer != nil {
@@ -305,7 +325,7 @@ func (c *conn) proxyH2(rt *route, host, target []byte, n int) bool {
 			}
 		}
 	}
-	x, se := c.roundTripH2(context.Background(), rt, req, pick)
+	x, se := c.roundTripH2(context.Background(), rt, h2Send{req: req}, pick)
 	if se == nil && x == nil {
 		se = errBadGateway
 	}
