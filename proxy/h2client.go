@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -517,6 +518,7 @@ func (c *h2cConn) writeLoop() {
 		for len(c.out) == 0 && !c.dead {
 			c.wake.Wait()
 		}
+		c.gatherLocked()
 		if len(c.out) == 0 {
 			c.mu.Unlock()
 			return
@@ -657,4 +659,14 @@ func (c *h2cConn) onSettingsLocked(f *http2.SettingsFrame) error {
 	c.wfr.WriteSettingsAck()
 	c.wake.Signal()
 	return nil
+}
+
+// gatherLocked yields once when the output is small (see h2Conn.gatherLocked); c.mu is
+// held, and released while the others run.
+func (c *h2cConn) gatherLocked() {
+	if len(c.out) > 0 && len(c.out) < h2Gather && !c.dead {
+		c.mu.Unlock()
+		runtime.Gosched()
+		c.mu.Lock()
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"runtime"
 	"sync"
 	"time"
 
@@ -552,6 +553,7 @@ func (c *h2Conn) writeLoop() {
 		for len(c.out) == 0 && !c.dead && !c.finishing {
 			c.wake.Wait()
 		}
+		c.gatherLocked()
 		if c.dead || len(c.out) == 0 {
 			fin := c.finishing && !c.dead
 			c.mu.Unlock()
@@ -583,5 +585,21 @@ func (c *h2Conn) writeLoop() {
 			return
 		}
 		c.mu.Unlock()
+	}
+}
+
+// h2Gather is the output below which a writer lets the other goroutines run once before
+// it writes, so that the frames they are about to queue (other streams' answers, or
+// requests) leave in the same write: a write per frame costs a system call each, and over
+// TLS a record each.
+const h2Gather = 16 << 10
+
+// gatherLocked yields once when the output is small; c.mu is held, and released while
+// the others run.
+func (c *h2Conn) gatherLocked() {
+	if len(c.out) > 0 && len(c.out) < h2Gather && !c.dead {
+		c.mu.Unlock()
+		runtime.Gosched()
+		c.mu.Lock()
 	}
 }
