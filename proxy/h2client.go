@@ -64,8 +64,9 @@ type h2Client struct {
 	dialing    bool // a dial for more streams is under way (one at a time)
 	freshDials int  // dials under way for requests sent again
 
-	roomMu sync.Mutex    // taken with no other lock after it
-	room   chan struct{} // closed (and replaced) when a stream ends or a connection changes
+	roomMu  sync.Mutex    // taken with no other lock after it
+	room    chan struct{} // closed (and replaced) when a stream ends or a connection changes
+	waiting bool          // room was handed out since it was last closed
 }
 
 func newH2Client(u *upstream) *h2Client {
@@ -79,17 +80,23 @@ func newH2Client(u *upstream) *h2Client {
 	}
 }
 
-// wake wakes the requests that wait for a stream slot.
+// wake wakes the requests that wait for a stream slot. When none took the channel since
+// it was last closed, there is nobody to wake: every stream's end would otherwise cost a
+// channel.
 func (cl *h2Client) wake() {
 	cl.roomMu.Lock()
-	close(cl.room)
-	cl.room = make(chan struct{})
+	if cl.waiting {
+		close(cl.room)
+		cl.room, cl.waiting = make(chan struct{}), false
+	}
 	cl.roomMu.Unlock()
 }
 
+// roomChan returns the channel that the next wake closes.
 func (cl *h2Client) roomChan() chan struct{} {
 	cl.roomMu.Lock()
 	defer cl.roomMu.Unlock()
+	cl.waiting = true
 	return cl.room
 }
 
@@ -322,6 +329,7 @@ func (cl *h2Client) dial(ctx context.Context) (*h2cConn, error) {
 	c.fr.SetMaxReadFrameSize(h2MaxFrame)
 	c.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
 	c.fr.MaxHeaderListSize = uint32(cl.maxHeaderBytes)
+	c.fr.SetReuseFrames() // onData copies a DATA frame's bytes before the next read
 
 	c.out = append(c.out, h2Preface...)
 	c.wfr.WriteSettings(
