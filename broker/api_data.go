@@ -16,7 +16,8 @@ import (
 const maxFetchWait = 5 * time.Minute
 
 // produce appends each partition's records in request order, then, for acks=all,
-// leaves the writer to wait for their fsync: pipelined produces share it.
+// starts their fsyncs and leaves the writer to wait for them: pipelined produces share
+// and overlap them.
 func (s *Server) produce(r *kmsg.ProduceRequest, p *pending) {
 	start := time.Now()
 	resp := r.ResponseKind().(*kmsg.ProduceResponse)
@@ -63,28 +64,25 @@ func (s *Server) produce(r *kmsg.ProduceRequest, p *pending) {
 		p.resp = resp
 		return
 	}
+	// The syncs start now, in the reader, not when the writer reaches this request: the
+	// syncs of the requests in flight on one connection (each often to another partition)
+	// then overlap in the disk's queue instead of running one after the other behind the
+	// answers before them, and the partitions of one request are synced in parallel. The
+	// answer still waits for all of them; a sync that finds its records already covered by
+	// another (Log.SyncTo) returns at once.
+	var wg sync.WaitGroup
+	wg.Add(len(toSync))
+	for i := range toSync {
+		ps := &toSync[i]
+		go func() {
+			defer wg.Done()
+			if err := s.sync(ps.part, ps.end); err != nil {
+				s.log.Error("produce: sync", "topic", ps.part.topic, "partition", ps.part.index, "err", err)
+				ps.out.ErrorCode = kerr.KafkaStorageError.Code
+			}
+		}()
+	}
 	p.wait = func() kmsg.Response {
-		// The partitions are synced in parallel: their fsyncs overlap in the disk's queue
-		// instead of adding up.
-		var wg sync.WaitGroup
-		for i := range toSync {
-			ps := &toSync[i]
-			syncOne := func() {
-				if err := s.sync(ps.part, ps.end); err != nil {
-					s.log.Error("produce: sync", "topic", ps.part.topic, "partition", ps.part.index, "err", err)
-					ps.out.ErrorCode = kerr.KafkaStorageError.Code
-				}
-			}
-			if i == len(toSync)-1 {
-				syncOne()
-				break
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				syncOne()
-			}()
-		}
 		wg.Wait()
 		s.m.produceLatency(time.Since(start))
 		return resp

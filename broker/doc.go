@@ -6,8 +6,9 @@
 //
 //	conn.go      one goroutine reads frames (size-limited), decodes them with franz-go's
 //	             kmsg and runs the handler; a second writes the answers in request order.
-//	             Waiting (fsync for acks=all, Fetch long polling) happens in the writer, so
-//	             pipelined produces share one fsync.
+//	             An acks=all Produce's fsyncs start as soon as it is appended, and the
+//	             writer waits for them (and for Fetch long polls), so that the fsyncs of
+//	             pipelined produces overlap and share rather than queue behind the answers.
 //	api*.go      the handlers: what the broker does for each API and version it offers.
 //	topics.go    topics and partitions on disk: DIR/topics/NAME/{topic.json,0/,1/,...}.
 //	partition.go one partition: its log (package broker/log), the producer sequence

@@ -118,12 +118,17 @@ echo "e2e-acks-all-broker $(quantiles produce_seconds fsync_seconds)" | tee -a "
 load e2e -brokers $KAFKA -topic e2e-leader -rate 10000 -duration 10s -acks leader -partitions $P
 # The same acks=all e2e row against a second broker whose log is on tmpfs, where fsync
 # returns at once: the difference from e2e-acks-all is what the disk's fsyncs add to the
-# tail (a diagnostic, no target; skipped without /dev/shm).
+# tail (a diagnostic, no target; skipped without /dev/shm). With -split it also prints
+# e2e-acks-all-tmpfs-split, where the broker's own path is all that is left to see: the
+# time to reach the consumer client (before the driver polls), the broker's answer time
+# per Produce and per Fetch as the clients see it (request written to answer read), and
+# the consumer's gap between an answer and its next Fetch (franz-go's hooks; they cost
+# this row a little).
 if [ -d /dev/shm ] && [ -w /dev/shm ]; then
 	shm=$(mktemp -d -p /dev/shm gantry-broker-bench.XXXXXX)
 	"$tmp/gantry" broker --addr 127.0.0.1:19194 --dir "$shm" --log-level warn & shmpid=$!
 	wait_port 127.0.0.1:19194
-	timeout 300 "$tmp/load" e2e -brokers 127.0.0.1:19194 -topic e2e -rate 10000 -duration 10s -acks all -partitions $P | sed 's/^e2e-acks-all/e2e-acks-all-tmpfs/' | tee -a "$tmp/results" || true
+	timeout 300 "$tmp/load" e2e -brokers 127.0.0.1:19194 -topic e2e -rate 10000 -duration 10s -acks all -partitions $P -split | sed 's/^e2e-acks-all/e2e-acks-all-tmpfs/' | tee -a "$tmp/results" || true
 	kill "$shmpid" 2>/dev/null || true; wait "$shmpid" 2>/dev/null || true
 	shmpid=
 	rm -rf "$shm"

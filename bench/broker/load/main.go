@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -43,6 +44,7 @@ func main() {
 	files := fs.Int("files", 1, "disk: files written side by side (as partitions)")
 	chunk := fs.Int("chunk", 1<<20, "disk: bytes written to a file between two fsyncs of it")
 	total := fs.Int("total", 512<<20, "disk: bytes written in all")
+	split := fs.Bool("split", false, "e2e: also print where the time goes (a -split line; the hooks cost a little)")
 	fs.Parse(os.Args[2:])
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -55,7 +57,7 @@ func main() {
 	case "consume":
 		err = consume(ctx, *brokers, *topic, *n, *size)
 	case "e2e":
-		err = e2e(ctx, *brokers, *topic, *partitions, *rate, *size, *dur, *acks)
+		err = e2e(ctx, *brokers, *topic, *partitions, *rate, *size, *dur, *acks, *split)
 	case "jetstream":
 		err = jetstreamPublish(ctx, *url, *topic, *n, *size, *sync)
 	default:
@@ -233,11 +235,81 @@ func consume(ctx context.Context, brokers, topic string, n, size int) error {
 
 // e2e produces at a fixed rate (linger 0) and measures, in a consumer, the time
 // from handing each record to the producer to receiving it.
-func e2e(ctx context.Context, brokers, topic string, partitions, rate, size int, dur time.Duration, acks string) error {
+// splitHooks time the parts of the e2e path that franz-go's hooks can see: when each
+// record reaches the consumer client (decoded from a Fetch answer, before the driver polls
+// it), and how long the broker took to answer each Produce and Fetch request (from the
+// request written to the answer's first byte read).
+type splitHooks struct {
+	mu       sync.Mutex
+	arrived  []time.Duration // Produce() to the record buffered in the consumer client
+	produce  []time.Duration // a Produce request's ReadWait
+	fetch    []time.Duration // a Fetch request's ReadWait (long poll included)
+	fetchGap []time.Duration // a Fetch answer read to the next Fetch written
+	lastRead time.Time
+}
+
+func (h *splitHooks) OnFetchRecordBuffered(r *kgo.Record) {
+	if len(r.Value) < 8 {
+		return
+	}
+	if sent := int64(binary.BigEndian.Uint64(r.Value)); sent != 0 {
+		d := time.Duration(time.Now().UnixNano() - sent)
+		h.mu.Lock()
+		h.arrived = append(h.arrived, d)
+		h.mu.Unlock()
+	}
+}
+
+func (h *splitHooks) OnBrokerE2E(_ kgo.BrokerMetadata, key int16, e kgo.BrokerE2E) {
+	if e.Err() != nil {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch key {
+	case 0:
+		h.produce = append(h.produce, e.ReadWait)
+	case 1:
+		h.fetch = append(h.fetch, e.ReadWait)
+		// Each Fetch is written after the previous answer is decoded and polled: the gap
+		// is the consumer client's and the driver's share.
+		now := time.Now()
+		written := now.Add(-e.TimeToRead - e.ReadWait)
+		if !h.lastRead.IsZero() && written.After(h.lastRead) {
+			h.fetchGap = append(h.fetchGap, written.Sub(h.lastRead))
+		}
+		h.lastRead = now
+	}
+}
+
+// line prints the split's quantiles.
+func (h *splitHooks) line(acks string, gcs uint32) string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	q := func(d []time.Duration) string {
+		if len(d) == 0 {
+			return "-"
+		}
+		slices.Sort(d)
+		at := func(f float64) time.Duration { return d[int(f*float64(len(d)-1))].Round(time.Microsecond) }
+		return fmt.Sprintf("p50 %v p99 %v", at(0.5), at(0.99))
+	}
+	return fmt.Sprintf("e2e-acks-%s-split  in-consumer-client %s; produce-answer %s; fetch-answer %s; fetch-gap %s; driver GCs %d",
+		acks, q(h.arrived), q(h.produce), q(h.fetch), q(h.fetchGap), gcs)
+}
+
+func e2e(ctx context.Context, brokers, topic string, partitions, rate, size int, dur time.Duration, acks string, split bool) error {
+	var hooks *splitHooks
+	if split {
+		hooks = &splitHooks{}
+	}
 	// No linger (franz-go's default is 10 ms): the latency measured is the broker's and
 	// the network's, not the client's batching delay.
 	opts := []kgo.Opt{kgo.SeedBrokers(brokers), kgo.DefaultProduceTopic(topic), kgo.ProducerBatchCompression(kgo.NoCompression()),
 		kgo.ProducerLinger(0)}
+	if hooks != nil {
+		opts = append(opts, kgo.WithHooks(hooks))
+	}
 	if acks == "leader" {
 		opts = append(opts, kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite())
 	}
@@ -249,8 +321,12 @@ func e2e(ctx context.Context, brokers, topic string, partitions, rate, size int,
 	if err := ensureTopic(ctx, prod, topic, partitions); err != nil {
 		return err
 	}
-	cons, err := kgo.NewClient(kgo.SeedBrokers(brokers), kgo.ConsumeTopics(topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtEnd()), kgo.FetchMaxWait(time.Second))
+	copts := []kgo.Opt{kgo.SeedBrokers(brokers), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtEnd()), kgo.FetchMaxWait(time.Second)}
+	if hooks != nil {
+		copts = append(copts, kgo.WithHooks(hooks))
+	}
+	cons, err := kgo.NewClient(copts...)
 	if err != nil {
 		return err
 	}
@@ -275,6 +351,14 @@ func e2e(ctx context.Context, brokers, topic string, partitions, rate, size int,
 		}
 	}
 
+	if hooks != nil { // the warm-up's requests are not counted
+		hooks.mu.Lock()
+		hooks.arrived, hooks.produce, hooks.fetch, hooks.fetchGap = nil, nil, nil, nil
+		hooks.mu.Unlock()
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	gcBefore := ms.NumGC
 	total := int(float64(rate) * dur.Seconds())
 	lat := make([]time.Duration, 0, total)
 	var mu sync.Mutex
@@ -337,6 +421,10 @@ func e2e(ctx context.Context, brokers, topic string, partitions, rate, size int,
 	slices.Sort(ack)
 	fmt.Printf("e2e-acks-%s  p50 %v p99 %v (p90 %v, p99.9 %v, max %v; %d records/s for %v, %d B; producer's ack p50 %v p99 %v)\n",
 		acks, q(lat, 0.5), q(lat, 0.99), q(lat, 0.9), q(lat, 0.999), q(lat, 1), rate, dur, size, q(ack, 0.5), q(ack, 0.99))
+	if hooks != nil {
+		runtime.ReadMemStats(&ms)
+		fmt.Println(hooks.line(acks, ms.NumGC-gcBefore))
+	}
 	return nil
 }
 

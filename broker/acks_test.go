@@ -1,0 +1,104 @@
+package broker
+
+import (
+	"encoding/binary"
+	"errors"
+	"os"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	plog "gantry/broker/log"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// TestAcksAllAnsweredAfterSync holds every fsync of the broker's logs while a producer
+// has acks=all requests in flight on one connection (5, franz-go's limit), each to its
+// own partition, as bench/broker's e2e producer sends them: no answer may come while the fsyncs are held, every answer
+// comes once they finish, and each answered partition is then synced past its records.
+// The syncs of the requests in flight start as soon as each is appended (not when the
+// writer reaches it), so this also checks that starting them early does not let an
+// answer out early.
+func TestAcksAllAnsweredAfterSync(t *testing.T) {
+	var held atomic.Int32
+	release := make(chan struct{})
+	entered := make(chan struct{}, 64)
+	b := startBroker(t, Config{FlushInterval: time.Hour, Log: plog.Config{OnSync: func(time.Duration) {
+		// Called after each fsync returns and before the log counts it as done: a sync
+		// held here is not finished for anyone waiting on it.
+		held.Add(1)
+		select {
+		case entered <- struct{}{}:
+		default:
+		}
+		<-release
+	}}})
+	released := false
+	free := func() {
+		if !released {
+			released = true
+			close(release)
+		}
+	}
+	t.Cleanup(free) // before the broker's shutdown, which syncs the logs
+	const parts, inFlight = 5, 5
+	if _, err := b.topics.create("held", parts, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	c := rawConn(t, b.addr)
+	batch := recordBatch(-1, -1, -1, 1, func(int) []byte { return make([]byte, 1024) })
+	for i := range int32(inFlight) {
+		req := kmsg.NewPtrProduceRequest()
+		req.SetVersion(9)
+		req.Acks, req.TimeoutMillis = -1, 5000
+		rt := kmsg.NewProduceRequestTopic()
+		rt.Topic = "held"
+		rp := kmsg.NewProduceRequestTopicPartition()
+		rp.Partition, rp.Records = i%parts, batch
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		f := frameOf(req, i)
+		if _, err := c.Write(append(binary.BigEndian.AppendUint32(nil, uint32(len(f))), f...)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case <-entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no fsync started for acks=all requests in flight")
+	}
+	// With the fsyncs held, the connection must stay silent.
+	c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	if answer, err := readFrame(c); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("an acks=all answer (%d bytes, err %v) came while every fsync was held", len(answer), err)
+	}
+	free()
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	req := kmsg.NewPtrProduceRequest()
+	req.SetVersion(9)
+	for i := range int32(inFlight) {
+		answer, err := readFrame(c)
+		if err != nil {
+			t.Fatalf("answer %d: %v", i, err)
+		}
+		if corr := int32(binary.BigEndian.Uint32(answer[4:])); corr != i {
+			t.Fatalf("answer %d has correlation id %d: answers out of order", i, corr)
+		}
+		resp := req.ResponseKind().(*kmsg.ProduceResponse)
+		if err := resp.ReadFrom(answer[9:]); err != nil {
+			t.Fatal(err)
+		}
+		p := resp.Topics[0].Partitions[0]
+		if p.ErrorCode != 0 {
+			t.Fatalf("answer %d: partition %d error %d", i, p.Partition, p.ErrorCode)
+		}
+		if l := b.topics.partition("held", p.Partition).log; l.Dirty() {
+			// One request per partition: once answered, it must be synced to its end.
+			t.Errorf("answer %d: partition %d answered with unsynced records", i, p.Partition)
+		}
+	}
+	if held.Load() == 0 {
+		t.Error("no fsync observed")
+	}
+}
