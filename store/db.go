@@ -137,9 +137,9 @@ type DB struct {
 
 	// table holds, per page, the LSNs of its frames in the log and its most-read cached
 	// versions, for readers without a lock. idxMu is held exclusively to add LSNs and to
-	// restart the log, and shared by readers that miss the table, across resolving a
-	// version and reading the frame, so that a log restart cannot pull a frame from under
-	// them. logPages lists the pages with frames in the log (idxMu).
+	// let the log go at a checkpoint, and shared by readers that miss the table, across
+	// resolving a version and reading the frame, so that a checkpoint cannot release a
+	// frame (and recycle its segment) from under them. logPages lists the pages with frames in the log (idxMu).
 	table    pageTable
 	idxMu    sync.RWMutex
 	logPages []uint32
@@ -158,7 +158,7 @@ type DB struct {
 	latest   snapshot       // last appended commit (maybe not durable yet)
 	recent   []commitRecord // recent commits' write sets, for validation
 	ckptLSN  uint64         // data file holds every frame up to here
-	// ckptAt is the log size at the last checkpoint that could not restart the log (it
+	// ckptAt is the log size at the last checkpoint that could not let the log go (it
 	// could not save versions aside for open snapshots: checkpointToOldest): the next
 	// waits for the log to grow by a quarter of CheckpointBytes again rather than trying
 	// at every commit.
@@ -516,7 +516,7 @@ func (db *DB) load(pgno uint32, mark uint64, st *TxStats) (*page.Node, error) {
 			// The data-file copy, unless a checkpoint wrote a version newer than mark
 			// there: then mark's version was saved aside (the slow path finds it). A
 			// copy at or below mark is mark's version: any newer one at or below mark
-			// would be a frame in lsns, or, if a log restart let that frame go, the
+			// would be a frame in lsns, or, if a checkpoint let that frame go, the
 			// data file would hold it or a later one.
 			if b := e.base.Load(); b != nil && b.node.LSN <= mark {
 				b.touch()
@@ -624,11 +624,12 @@ func (db *DB) addFrame(pgno uint32, lsn uint64) {
 }
 
 // checkpointLocked writes every page's newest version from the log into the data file,
-// syncs it, and starts the log over, however old the snapshots transactions still read:
+// syncs it, and lets the log go (the segments wholly before it become spares), however
+// old the snapshots transactions still read:
 // before a page's copy in the data file is overwritten, or the log frames holding its
 // older versions are let go, the version each older snapshot reads is saved aside
 // (side.go). If that fails (a full disk under the side file) it falls back to
-// checkpointToOldest, which needs no saving but cannot restart the log. commitMu is held.
+// checkpointToOldest, which needs no saving but cannot let the log go. commitMu is held.
 func (db *DB) checkpointLocked() error {
 	if err := db.wal.Sync(db.latest.lsn); err != nil { // the WAL rule, also under NoSync
 		return db.fail(err)
@@ -659,7 +660,7 @@ func (db *DB) checkpointLocked() error {
 		return err
 	}
 	db.ckptAt.Store(0)
-	return db.restartLog(bound)
+	return db.recycleLog(bound)
 }
 
 // pageVersion is a version of page pgno saved aside.
@@ -821,7 +822,7 @@ func (db *DB) copyToDataFile(bound uint64) error {
 }
 
 // checkpointToOldest is the checkpoint that saves nothing aside: it copies for each page
-// its newest frame not newer than the oldest held snapshot, and restarts the log only
+// its newest frame not newer than the oldest held snapshot, and lets the log go only
 // when that is the latest commit. commitMu is held.
 func (db *DB) checkpointToOldest(held []snapshot) error {
 	bound := db.latest.lsn
@@ -836,13 +837,13 @@ func (db *DB) checkpointToOldest(held []snapshot) error {
 		return nil
 	}
 	db.ckptAt.Store(0)
-	return db.restartLog(bound)
+	return db.recycleLog(bound)
 }
 
-// restartLog lets the log go up to bound, the latest commit, now in the synced data file:
+// recycleLog lets the log go up to bound, the latest commit, now in the synced data file:
 // no reader reads those frames again, and the segments that hold only them become spares.
 // commitMu is held.
-func (db *DB) restartLog(bound uint64) error {
+func (db *DB) recycleLog(bound uint64) error {
 	if err := db.releaseLog(bound); err != nil {
 		return err
 	}
@@ -909,7 +910,8 @@ type Stats struct {
 	WALFrames    uint64 // frames in the log not yet checkpointed
 	WALBytes     int64  // the size of those frames
 	WALSegments  int    // log segment files in use
-	WALSpares    int    // recycled segment files kept for reuse
+	WALSpares    int    // recycled or prepared segment files kept for use
+	WALPrepared  uint64 // new segments made ahead by the background, before a commit needed them
 	CachedPages  int    // pages in the buffer pool now
 	// SideVersions and SideBytes: page versions saved aside for snapshots older than the
 	// last checkpoint, and the side file's size (see docs/store.md, "Checkpoints").
@@ -932,6 +934,7 @@ func (db *DB) Stats() Stats {
 		WALBytes:     ws.Bytes,
 		WALSegments:  ws.Segments,
 		WALSpares:    ws.Spares,
+		WALPrepared:  ws.Prepared,
 		CachedPages:  db.pool.len(),
 		SideVersions: int(db.sideVersions.Load()),
 		SideBytes:    db.sideBytes.Load(),

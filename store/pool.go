@@ -155,7 +155,7 @@ func (s *poolShard) remove(t *pageTable, k pageKey) {
 }
 
 // rekey renames version from to (same page), dropping any entry already called to: a
-// checkpoint that restarts the log turns the newest log version of a page into the data
+// checkpoint that lets the log go turns the newest log version of a page into the data
 // file's copy.
 func (p *pool) rekey(from, to pageKey) {
 	s := p.shard(from)
@@ -196,7 +196,7 @@ func (p *pool) len() int {
 // the log and the pool's versions that readers want most: the data-file copy and the
 // newest log version. A reader resolves and finds a cached page with atomic loads only.
 //
-// Writers: lsns grow in Tx.apply and are cleared by a log restart, both under
+// Writers: lsns grow in Tx.apply and are cleared when a checkpoint lets the log go, both under
 // DB.idxMu held exclusively; base and top change under the pool shard's lock. A reader
 // that finds nothing here takes the slow path in DB.load (idxMu shared, the pool's map).
 type pageTable struct {

@@ -12,7 +12,7 @@ import (
 
 // The side store keeps the page versions that snapshots older than a checkpoint still
 // read, so that the checkpoint can write every page's newest version into the data file
-// and restart the log however long a reader stays open. Before a checkpoint overwrites a
+// and let the log go (its old segments recycled) however long a reader stays open. Before a checkpoint overwrites a
 // page in the data file, or lets go of the log frames that hold its older versions, it
 // copies into the side file (path + "-side") the version each open snapshot reads, at most
 // one per page per snapshot, and records it in the page table. The versions are dropped

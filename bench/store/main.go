@@ -6,7 +6,7 @@
 // is faster). It first measures the disk's fsync latency, the floor under every durable
 // commit. The timed workloads on the loaded databases run in rounds (-rounds), the engines
 // taking turns, so that a shared machine's changing load weighs on all of them alike.
-// Usage: go run ./bench/store [-keys N] [-duration D] [-rounds R] [-dir DIR] [-engines gantry,bbolt,sqlite] [-cpuprofile FILE].
+// Usage: go run ./bench/store [-keys N] [-duration D] [-rounds R] [-dir DIR] [-engines gantry,bbolt,sqlite] [-writes-only] [-cpuprofile FILE].
 package main
 
 import (
@@ -38,6 +38,7 @@ func main() {
 	engines := flag.String("engines", "gantry,bbolt,sqlite", "engines to run")
 	rounds := flag.Int("rounds", 3, "the timed workloads on the loaded databases run in this many rounds, the engines taking turns")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	writesOnly := flag.Bool("writes-only", false, "run only the write workloads (insert-*, load-sorted), each on a fresh database")
 	flag.Parse()
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
@@ -62,7 +63,7 @@ func main() {
 		log.Fatal(err)
 	}
 	fmt.Printf("disk: 4 KiB write + fdatasync p50 %v, p99 %v (%.0f syncs/s at p50)\n", p50, p99, float64(time.Second)/float64(p50))
-	cfg := workload.Config{Keys: *keys, Duration: *dur, Writers: *writers, LoadLimit: *loadLimit}
+	cfg := workload.Config{Keys: *keys, Duration: *dur, Writers: *writers, LoadLimit: *loadLimit, WritesOnly: *writesOnly}
 	fmt.Printf("workloads: %d keys of 16 bytes, 100-byte values, %v per timed workload, %d concurrent committers\n\n", cfg.Keys, cfg.Duration, cfg.Writers)
 	opens := map[string]func(string) (workload.Engine, error){
 		"gantry": func(name string) (workload.Engine, error) {

@@ -6,6 +6,8 @@
 #
 #   bench/store/run.sh                 # 1M keys, 3 s per timed workload
 #   KEYS=200000 DURATION=2s bench/store/run.sh
+#   WRITES_ONLY=1 bench/store/run.sh   # only the insert and load rows (about 3 minutes)
+#   ENGINES=gantry,sqlite bench/store/run.sh
 #
 # Run time is bounded: each bulk load in transactions of 1000 stops after LOAD_LIMIT
 # (default 45 s), each timed workload runs DURATION, and each engine's sorted bulk load
@@ -20,4 +22,5 @@ dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 go build -o "$dir/store-bench" ./bench/store
 timeout 10m "$dir/store-bench" -dir "$dir" -keys "${KEYS:-1000000}" -duration "${DURATION:-3s}" \
-	-load-limit "${LOAD_LIMIT:-45s}" -writers "${WRITERS:-8}"
+	-load-limit "${LOAD_LIMIT:-45s}" -writers "${WRITERS:-8}" -engines "${ENGINES:-gantry,bbolt,sqlite}" \
+	${WRITES_ONLY:+-writes-only}

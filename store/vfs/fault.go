@@ -33,6 +33,11 @@ type Fault func(op Op, name string, off int64, p []byte) (n int, err error)
 // FaultFS wraps an FS and passes every write, sync and truncate through Fault first.
 type FaultFS struct {
 	FS FS
+	// Concurrent lets its user do work in goroutines of its own (the log's making of
+	// segments ahead): the Fault must then be safe for concurrent use, and operations
+	// come in no fixed order. Default false: Serial asks for everything in the caller,
+	// so that a test counting operations meets them in the same order every run.
+	Concurrent bool
 
 	mu    sync.Mutex // guards fault
 	fault Fault
@@ -50,6 +55,10 @@ func (fs *FaultFS) current() Fault {
 	defer fs.mu.Unlock()
 	return fs.fault
 }
+
+// Serial reports whether the FS asks for its operations in one deterministic order, from
+// the callers' goroutines only (not Concurrent).
+func (fs *FaultFS) Serial() bool { return !fs.Concurrent }
 
 // OpenFile implements FS.
 func (fs *FaultFS) OpenFile(name string, create bool) (File, error) {

@@ -20,7 +20,14 @@ import (
 // removals since the last SyncDir survive a crash as a random prefix of them, in order.
 // Creating a file commits the entries before it and itself (as the journal commit that a
 // creation's fsync forces would).
+//
+// Crash models a power cut, not the end of the process that used the FS: a goroutine of
+// that process still running would go on writing into the files after it. So a MemFS asks
+// its users for no work of their own goroutines (Serial) unless Concurrent is set, for
+// tests that never crash it with a user open.
 type MemFS struct {
+	Concurrent bool
+
 	mu     sync.Mutex // guards everything below and every memFile
 	files  map[string]*memFile
 	dnames map[string]*memFile // the directory as it is durable
@@ -66,6 +73,10 @@ func (fs *MemFS) OpenFile(name string, create bool) (File, error) {
 	}
 	return &memHandle{fs: fs, f: f, name: name, gen: f.gen}, nil
 }
+
+// Serial reports whether the FS asks for its operations from the callers' goroutines
+// only (not Concurrent).
+func (fs *MemFS) Serial() bool { return !fs.Concurrent }
 
 // Exists implements FS.
 func (fs *MemFS) Exists(name string) (bool, error) {

@@ -57,6 +57,12 @@ type Options struct {
 	// Discard: the segments found belong to no database worth recovering (the data file
 	// is new); they are only kept as spares.
 	Discard bool
+	// Background runs the log's background work: making the next new segment (a file
+	// filled with zeros and synced) before the segment taking appends is full, so that no
+	// commit waits for a fill. Default: a goroutine of its own, except on a file system
+	// that asks for one order of operations (vfs.Serial: the test file systems), where
+	// the work runs at once in the caller. Tests that need both pass their own.
+	Background func(job func())
 }
 
 // segment is one live segment file: frames [base, base+frames) at their positions.
@@ -84,12 +90,24 @@ type Log struct {
 	segBytes int64
 	maxSpare int
 
-	// spares are recycled segment files, ascending by the sequence number of their name,
-	// which no header has carried yet. topSeq is the highest sequence number any file is
-	// named after: a new name is always above it. Only the committer changes them.
-	spares []string // guarded by the committer; mu only for nspares
-	topSeq uint64
-	buf    []byte
+	// spares are recycled or prepared segment files, ascending by the sequence number of
+	// their name, which no header has carried yet. topSeq is the highest sequence number
+	// any file is named after: a new name is always above it. prepSeq is the name a
+	// background preparation is filling (0: none); roll never takes a spare above it, so
+	// that live segments keep ascending names in the order of their LSNs. ahead is how many
+	// spares the background keeps ready: the most segments one Append has rolled into.
+	spareMu   sync.Mutex
+	spareCond *sync.Cond // broadcast when a preparation ends
+	spares    []string
+	topSeq    uint64
+	prepSeq   uint64
+	prepping  bool // a preparation job is scheduled or runs
+	running   bool // a preparation job runs (prepSeq may be 0 between two files)
+	ahead     int
+	closing   bool
+	prepared  uint64 // segments made by the background, for Stats
+	bg        func(func())
+	buf       []byte
 
 	mu       sync.Mutex // guards everything below
 	cond     *sync.Cond // broadcast when a sync ends
@@ -108,6 +126,10 @@ type Log struct {
 	id       uint64
 }
 
+// serial is implemented by the file systems that ask for their operations in one
+// deterministic order (vfs.FaultFS and vfs.MemFS unless told otherwise).
+type serial interface{ Serial() bool }
+
 // ID returns the identifier of the database the log belongs to.
 func (l *Log) ID() uint64 { return l.id }
 
@@ -117,7 +139,8 @@ type Stats struct {
 	Frames   uint64 // frames not yet released to the data file
 	Bytes    int64  // the size those frames take (with one header)
 	Segments int    // live segment files
-	Spares   int    // recycled segment files waiting for reuse
+	Spares   int    // recycled or prepared segment files waiting for use
+	Prepared uint64 // new segments made ahead by the background
 }
 
 // SegmentName returns the name of segment seq of the log of the database at path:
@@ -151,6 +174,16 @@ func parseName(path, name string) (uint64, bool) {
 func Open(fs vfs.FS, path string, pageSize int, from uint64, opts Options) (*Log, []Frame, error) {
 	l := &Log{fs: fs, path: path, pageSize: pageSize, id: opts.ID, segBytes: opts.SegmentBytes, maxSpare: opts.Spares, discard: opts.Discard}
 	l.cond = sync.NewCond(&l.mu)
+	l.spareCond = sync.NewCond(&l.spareMu)
+	l.bg = opts.Background
+	if l.bg == nil {
+		if s, ok := fs.(serial); ok && s.Serial() {
+			l.bg = func(job func()) { job() }
+		} else {
+			l.bg = func(job func()) { go job() }
+		}
+	}
+	l.ahead = 1
 	if l.segBytes <= 0 {
 		l.segBytes = DefaultSegmentBytes
 	}
@@ -254,6 +287,30 @@ func (l *Log) recover(from uint64) ([]Frame, error) {
 			return nil, err
 		}
 	}
+	// A spare named below a live segment is a segment the background began and did not
+	// finish (a failed fill) while the log went on past it: taken first, it would come
+	// before the segments above it in the log's order by name. It is renamed above them.
+	renamed := false
+	if len(l.segs) > 0 {
+		top := l.segs[len(l.segs)-1].seq
+		var low []string
+		keep := l.spares[:0]
+		for _, name := range l.spares {
+			if parseSeq(l.path, name) < top {
+				low = append(low, name)
+			} else {
+				keep = append(keep, name)
+			}
+		}
+		l.spares = keep
+		for _, name := range low {
+			l.topSeq++
+			if err := l.fs.Rename(name, SegmentName(l.path, l.topSeq)); err != nil {
+				return nil, err
+			}
+			l.spares, renamed = append(l.spares, SegmentName(l.path, l.topSeq)), true
+		}
+	}
 	trimmed := false
 	for len(l.spares) > l.maxSpare {
 		if err := l.fs.Remove(l.spares[len(l.spares)-1]); err != nil {
@@ -262,7 +319,10 @@ func (l *Log) recover(from uint64) ([]Frame, error) {
 		l.spares, trimmed = l.spares[:len(l.spares)-1], true
 	}
 	l.countSpares()
-	if len(stale) > 0 || trimmed {
+	// With spares, the directory is synced even when nothing changed here: a spare may be
+	// a file made just before a crash of the process, whose directory entry the kernel
+	// has not written yet, and a commit's fdatasync of its frames would not write it.
+	if len(stale) > 0 || trimmed || renamed || len(l.spares) > 0 {
 		if err := l.fs.SyncDir(l.path); err != nil {
 			return nil, err
 		}
@@ -452,6 +512,8 @@ func (l *Log) writeCurrent() error {
 // spares are kept. The caller syncs the directory.
 func (l *Log) toSpare(s *segment) error {
 	s.f.Close()
+	l.spareMu.Lock()
+	defer l.spareMu.Unlock()
 	if len(l.spares) >= l.maxSpare {
 		return l.fs.Remove(s.name)
 	}
@@ -465,21 +527,27 @@ func (l *Log) toSpare(s *segment) error {
 	return nil
 }
 
+// countSpares mirrors len(spares) for Stats. spareMu is held (or the log not shared).
 func (l *Log) countSpares() {
 	l.mu.Lock()
 	l.nspares = len(l.spares)
 	l.mu.Unlock()
 }
 
-// roll makes a new live segment starting at base: the oldest spare, else a new file
-// filled with zeros and synced with its directory entry before a frame goes in, so that
-// the fdatasync of a commit never has to persist a change of the file's size.
+// roll makes a new live segment starting at base: the oldest spare (recycled, or made
+// ahead by the background), else a new file filled with zeros and synced with its
+// directory entry before a frame goes in, so that the fdatasync of a commit never has to
+// persist a change of the file's size. A spare named above the file a background
+// preparation is filling is not taken before that file: roll waits for it.
 func (l *Log) roll(base uint64) (*segment, error) {
 	s := &segment{base: base}
-	for s.f == nil && len(l.spares) > 0 {
-		s.name, l.spares = l.spares[0], l.spares[1:]
-		l.countSpares()
+	for s.f == nil {
+		name, spare := l.takeSpare()
+		s.name = name
 		s.seq, _ = parseName(l.path, s.name)
+		if !spare {
+			break
+		}
 		f, err := l.fs.OpenFile(s.name, false)
 		if err != nil {
 			return nil, err
@@ -499,18 +567,12 @@ func (l *Log) roll(base uint64) (*segment, error) {
 		s.f = f
 	}
 	if s.f == nil {
-		l.topSeq++
-		s.seq, s.name = l.topSeq, SegmentName(l.path, l.topSeq)
 		s.frames = uint64((l.segBytes - HeaderSize) / l.frameSize())
-		f, err := l.fs.OpenFile(s.name, true)
+		f, err := l.newSegment(s.name, s.frames)
 		if err != nil {
 			return nil, err
 		}
 		s.f = f
-		if err := l.fill(f, HeaderSize+int64(s.frames)*l.frameSize()); err != nil {
-			f.Close()
-			return nil, err
-		}
 	}
 	newSalt(s)
 	l.mu.Lock()
@@ -525,6 +587,124 @@ func (l *Log) roll(base uint64) (*segment, error) {
 	l.dirty = append(l.dirty, s)
 	l.mu.Unlock()
 	return s, nil
+}
+
+// takeSpare removes the lowest spare from the list and returns it (spare), or, when there
+// is none, reserves the name of a new file above every other (!spare). It waits for a
+// preparation in flight whose file is named below the lowest spare, and for one scheduled
+// or in flight when there is no spare: the file it makes is the next segment, and a new
+// name taken meanwhile would be above it. The decision and the reservation are one step
+// under spareMu, so that no preparation can begin between them.
+func (l *Log) takeSpare() (name string, spare bool) {
+	l.spareMu.Lock()
+	defer l.spareMu.Unlock()
+	for len(l.spares) == 0 && l.prepping ||
+		len(l.spares) > 0 && l.prepSeq != 0 && parseSeq(l.path, l.spares[0]) > l.prepSeq {
+		l.spareCond.Wait()
+	}
+	if len(l.spares) == 0 {
+		l.topSeq++
+		return SegmentName(l.path, l.topSeq), false
+	}
+	name = l.spares[0]
+	l.spares = l.spares[1:]
+	l.countSpares()
+	return name, true
+}
+
+func parseSeq(path, name string) uint64 {
+	seq, _ := parseName(path, name)
+	return seq
+}
+
+// newSegment creates the file name and fills it with zeros for a header and n frames,
+// durably with its directory entry.
+func (l *Log) newSegment(name string, n uint64) (vfs.File, error) {
+	f, err := l.fs.OpenFile(name, true)
+	if err != nil {
+		return nil, err
+	}
+	if err := l.fill(f, HeaderSize+int64(n)*l.frameSize()); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// prepareAhead starts the background preparation of new segments when fewer spares are
+// ready than the log has lately needed at once and none is being made. Called by the
+// committer once the segment taking appends is half full or new.
+func (l *Log) prepareAhead() {
+	l.spareMu.Lock()
+	start := !l.prepping && l.wantSpare()
+	if start {
+		l.prepping = true
+	}
+	l.spareMu.Unlock()
+	if start {
+		l.bg(l.prepare)
+	}
+}
+
+// wantSpare reports whether the background should make another segment: fewer spares are
+// ready than the log has lately needed at once, and the new file would not displace a
+// recycled one. The next checkpoint turns the live segments but the last into spares, up
+// to the bound, and removes the rest: a file made while the spares and those segments
+// already reach the bound would be made only for a recycled one to be removed. Under a
+// steady load every checkpoint recycles what the next interval needs, and nothing new is
+// made; in a new database every segment but the last of the first interval is made here,
+// not in a commit. spareMu is held.
+func (l *Log) wantSpare() bool {
+	if l.closing || len(l.spares) >= min(l.ahead, l.maxSpare) {
+		return false
+	}
+	l.mu.Lock()
+	recyclable := len(l.segs) - 1
+	l.mu.Unlock()
+	return len(l.spares)+recyclable < l.maxSpare
+}
+
+// prepare makes new segments, one at a time, filled with zeros and synced with their
+// directory entry, and adds them to the spares, until enough are ready. Each is named
+// above every file when it is begun, so it is a spare to recovery whatever a crash
+// leaves of it: a zero header (or none) is never live. A failure only stops the
+// preparation: the commit that needs a segment then makes its own, and meets the error
+// itself if it persists. The failed file stays: it is no part of the log, and the next
+// Open takes it for a spare (or removes it when it has no room for a frame).
+func (l *Log) prepare() {
+	l.spareMu.Lock()
+	l.running = true
+	defer func() {
+		l.prepping, l.running, l.prepSeq = false, false, 0
+		l.spareCond.Broadcast()
+		l.spareMu.Unlock()
+	}()
+	for l.wantSpare() {
+		l.topSeq++
+		l.prepSeq = l.topSeq
+		name := SegmentName(l.path, l.prepSeq)
+		l.spareMu.Unlock()
+		f, err := l.newSegment(name, uint64((l.segBytes-HeaderSize)/l.frameSize()))
+		if err == nil {
+			err = f.Close()
+		}
+		if err != nil {
+			l.fs.Remove(name) // else the next Open takes it for a spare (see recover)
+		}
+		l.spareMu.Lock()
+		if err != nil {
+			return
+		}
+		// Above every spare when begun; a recycled one may have been named above it since.
+		i := sort.Search(len(l.spares), func(i int) bool { return parseSeq(l.path, l.spares[i]) > l.prepSeq })
+		l.spares = append(l.spares, "")
+		copy(l.spares[i+1:], l.spares[i:])
+		l.spares[i] = name
+		l.prepared++
+		l.prepSeq = 0
+		l.countSpares()
+		l.spareCond.Broadcast()
+	}
 }
 
 // fill writes size bytes of zeros into a new file and makes them and its name durable.
@@ -617,12 +797,14 @@ func (l *Log) Append(frames []Frame) (uint64, error) {
 	}
 	fs := int(l.frameSize())
 	var written []*segment
+	rolls := 0
 	for lsn, rest := start, frames; len(rest) > 0; {
 		if lsn >= cur.end() {
 			if cur, err = l.roll(cur.end()); err != nil {
 				l.fail(err)
 				return 0, err
 			}
+			rolls++
 		}
 		n := int(min(uint64(len(rest)), cur.end()-lsn))
 		if cap(l.buf) < n*fs {
@@ -641,13 +823,22 @@ func (l *Log) Append(frames []Frame) (uint64, error) {
 	}
 	l.mu.Lock()
 	l.next = start + uint64(len(frames))
+	next := l.next
 	for _, s := range written {
 		if len(l.dirty) == 0 || l.dirty[len(l.dirty)-1] != s {
 			l.dirty = append(l.dirty, s)
 		}
 	}
 	l.mu.Unlock()
-	return l.next - 1, nil
+	if rolls > 0 || next-cur.base >= cur.frames/2 {
+		if rolls > 1 {
+			l.spareMu.Lock()
+			l.ahead = min(max(l.ahead, rolls), 8)
+			l.spareMu.Unlock()
+		}
+		l.prepareAhead()
+	}
+	return next - 1, nil
 }
 
 func (l *Log) fail(err error) {
@@ -795,8 +986,15 @@ func (l *Log) Recycle() error {
 	return err
 }
 
-// Close closes the segment files.
+// Close waits for a background preparation that runs to end (one that has not begun will
+// do nothing) and closes the segment files.
 func (l *Log) Close() error {
+	l.spareMu.Lock()
+	l.closing = true
+	for l.running {
+		l.spareCond.Wait()
+	}
+	l.spareMu.Unlock()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var err error
@@ -811,10 +1009,14 @@ func (l *Log) Close() error {
 
 // Stats returns the log's counters.
 func (l *Log) Stats() Stats {
+	l.spareMu.Lock() // before mu: countSpares takes mu under spareMu
+	prepared := l.prepared
+	l.spareMu.Unlock()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	frames := l.next - l.start
 	return Stats{
+		Prepared: prepared,
 		Syncs:    l.syncs,
 		Frames:   frames,
 		Bytes:    HeaderSize + int64(frames)*l.frameSize(),

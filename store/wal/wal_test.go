@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"gantry/store/vfs"
 )
@@ -413,4 +414,183 @@ func TestLegacy(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSegmentsMadeAhead: once the segment taking appends is half full, the background
+// makes the next one (filled, synced), and the roll into it writes only a header: no
+// commit fills a segment. The jobs run here when the test says, in order.
+func TestSegmentsMadeAhead(t *testing.T) {
+	fs := vfs.NewMemFS()
+	var jobs []func()
+	l, _ := open(t, fs, 1, Options{SegmentBytes: smallSeg, Background: func(job func()) { jobs = append(jobs, job) }})
+	appendTx(t, l, 1) // a quarter of segment 1
+	if len(jobs) != 0 {
+		t.Fatalf("%d background jobs before the segment is half full", len(jobs))
+	}
+	appendTx(t, l, 2)
+	if len(jobs) != 1 {
+		t.Fatalf("%d background jobs once the segment is half full, want 1", len(jobs))
+	}
+	appendTx(t, l, 3) // no second job while one is pending
+	jobs[0]()
+	if st := l.Stats(); st.Spares != 1 || st.Prepared != 1 {
+		t.Fatalf("after the job: %+v, want one prepared spare", st)
+	}
+	if n := len(fs.Contents(SegmentName("db", 2))); n != smallSeg {
+		t.Fatalf("prepared segment is %d bytes, want %d", n, smallSeg)
+	}
+	last := appendTx(t, l, 4, 5) // into the prepared segment 2
+	if err := l.Sync(last); err != nil {
+		t.Fatal(err)
+	}
+	if st := l.Stats(); st.Segments != 2 || st.Spares != 0 {
+		t.Fatalf("after rolling: %+v", st)
+	}
+	l.Close()
+	_, frames := open(t, fs, 1, Options{SegmentBytes: smallSeg})
+	if len(frames) != 5 {
+		t.Fatalf("recovered %d frames, want 5", len(frames))
+	}
+}
+
+// TestRollWaitsForSegmentBelowSpare: a recycled spare named above the segment the
+// background is still filling is not taken before it, since live segments must ascend by
+// name in the order of their LSNs (recovery reads them so). Without the wait the log
+// would roll into the spare, then into the prepared segment below it, and recovery would
+// see a break in the chain and drop acknowledged commits.
+func TestRollWaitsForSegmentBelowSpare(t *testing.T) {
+	mem := vfs.NewMemFS()
+	mem.Concurrent = true
+	ffs := &vfs.FaultFS{FS: mem, Concurrent: true}
+	gate, filling := make(chan struct{}), make(chan struct{}, 1)
+	ffs.SetFault(func(op vfs.Op, name string, off int64, p []byte) (int, error) {
+		if op == vfs.OpWrite && name == SegmentName("db", 3) && off == 0 && len(p) > HeaderSize {
+			select {
+			case filling <- struct{}{}:
+			default:
+			}
+			<-gate
+		}
+		return 0, nil
+	})
+	var job func()
+	l, _ := open(t, ffs, 1, Options{SegmentBytes: smallSeg, Background: func(j func()) { job = j }})
+	defer l.Close()
+	appendTx(t, l, 1, 2, 3, 4, 5) // segment 1 full, segment 2 made by the commit; a job pending
+	if job == nil {
+		t.Fatal("no background job")
+	}
+	go job() // fills segment 3, held at the gate
+	<-filling
+	last := appendTx(t, l, 6)
+	if err := l.Sync(last); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Release(last); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Recycle(); err != nil { // segment 1 becomes the spare named 4
+		t.Fatal(err)
+	}
+	done := make(chan uint64)
+	go func() {
+		lsn, err := l.Append(frames(l.Next(), 7, 8, 9)) // segment 2 is full after 8
+		if err != nil {
+			t.Error(err)
+		}
+		done <- lsn
+	}()
+	select {
+	case <-done:
+		t.Fatal("the roll took the spare named 4 while segment 3 was still being made")
+	case <-time.After(100 * time.Millisecond): // it must still be waiting
+	}
+	close(gate)
+	last = <-done
+	if err := l.Sync(last); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	l2, fr := open(t, mem, 7, Options{SegmentBytes: smallSeg})
+	defer l2.Close()
+	if len(fr) != 3 || fr[2].LSN != 9 {
+		t.Fatalf("recovered %+v, want frames 7 to 9", fr)
+	}
+}
+
+// TestFailedPreparationLeavesTheLogWritable: the background's failure to make a segment
+// (a full disk) is no failure of the log: the commit that needs the segment makes its own.
+func TestFailedPreparationLeavesTheLogWritable(t *testing.T) {
+	mem := vfs.NewMemFS()
+	ffs := &vfs.FaultFS{FS: mem}
+	ffs.SetFault(func(op vfs.Op, name string, off int64, p []byte) (int, error) {
+		if op == vfs.OpWrite && name == SegmentName("db", 2) && len(p) > HeaderSize {
+			return len(p) / 2, vfs.ENOSPC
+		}
+		return 0, nil
+	})
+	l, _ := open(t, ffs, 1, Options{SegmentBytes: smallSeg})
+	appendTx(t, l, 1, 2)               // half full: the job (run at once) fails on segment 2
+	last := appendTx(t, l, 3, 4, 5, 6) // the roll makes segment 3 itself
+	if err := l.Sync(last); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Err(); err != nil {
+		t.Fatal(err)
+	}
+	// Segment 3 takes appends, segment 4 was made ahead after the roll.
+	if st := l.Stats(); st.Prepared != 1 || st.Segments != 2 || st.Spares != 1 {
+		t.Fatalf("%+v", st)
+	}
+	if ok, _ := mem.Exists(SegmentName("db", 2)); ok {
+		t.Fatal("the half-made segment 2 was left")
+	}
+	l.Close()
+}
+
+// TestHalfMadeSegmentBelowTheLog: a file the background began and could not finish nor
+// remove, named below segments made after it, becomes a spare named above them at the
+// next Open, so that the log never runs through it out of order.
+func TestHalfMadeSegmentBelowTheLog(t *testing.T) {
+	mem := vfs.NewMemFS()
+	ffs := &vfs.FaultFS{FS: mem}
+	ffs.SetFault(func(op vfs.Op, name string, off int64, p []byte) (int, error) {
+		if name == SegmentName("db", 2) && (op == vfs.OpWrite && len(p) > HeaderSize || op == vfs.OpRemove) {
+			return len(p) / 2, vfs.ENOSPC
+		}
+		return 0, nil
+	})
+	l, _ := open(t, ffs, 1, Options{SegmentBytes: smallSeg})
+	appendTx(t, l, 1, 2)
+	last := appendTx(t, l, 3, 4, 5, 6, 7, 8, 9) // segments 3 and 4 made by the roll and ahead
+	if err := l.Sync(last); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	ffs.SetFault(nil)
+	l2, fr := open(t, ffs, 1, Options{SegmentBytes: smallSeg})
+	if len(fr) != 9 {
+		t.Fatalf("recovered %d frames, want 9", len(fr))
+	}
+	if ok, _ := mem.Exists(SegmentName("db", 2)); ok {
+		t.Fatal("the half-made segment is still named 2, below the log")
+	}
+	release(t, l2)
+	last = appendTx(t, l2, 10, 11, 12, 13, 14, 15, 16, 17, 18)
+	l2.Sync(last)
+	l2.Close()
+	l3, fr := open(t, ffs, 10, Options{SegmentBytes: smallSeg})
+	defer l3.Close()
+	if len(fr) != 9 || fr[8].LSN != 18 {
+		t.Fatalf("recovered %d frames, want 10 to 18", len(fr))
+	}
+}
+
+func frames(next uint64, pages ...byte) []Frame {
+	var fr []Frame
+	for i, b := range pages {
+		fr = append(fr, Frame{Pgno: uint32(b), LSN: next + uint64(i), Page: page(b)})
+	}
+	fr[len(fr)-1].Flags = FlagCommit
+	return fr
 }

@@ -42,6 +42,9 @@ type Config struct {
 	// LoadLimit bounds each bulk load; a load cut short reports the keys it wrote, and
 	// the reads then use only those. 0 means no limit.
 	LoadLimit time.Duration
+	// WritesOnly stops after the write workloads (inserts and loads, each on a fresh
+	// database): the rows a change to the commit path moves, in a fraction of the time.
+	WritesOnly bool
 }
 
 // Result is one workload's outcome on one engine.
@@ -120,6 +123,9 @@ func Compare(cfg Config, opens []func(name string) (Engine, error), rounds int, 
 			return out, err
 		}
 		loaded = append(loaded, st)
+	}
+	if cfg.WritesOnly {
+		return out, nil
 	}
 	rounds = max(1, rounds)
 	slice := cfg.Duration / time.Duration(rounds)
