@@ -57,6 +57,7 @@ type loop struct {
 	moved     int   // times yield found the loop on another thread: 0, being locked
 	// logged are the clients of this pass whose replies wait for the log.
 	logged []*client
+	st     *loopStats // per-pass figures, in a build with -tags loopstats; else nil
 }
 
 // startLoops starts the event loops (Config.EventLoops); s.mu is held. It returns
@@ -99,7 +100,7 @@ func newLoop(s *Server) (*loop, error) {
 	if err != nil {
 		return nil, os.NewSyscallError("epoll_create1", err)
 	}
-	l := &loop{s: s, epfd: epfd, events: make([]syscall.EpollEvent, 128), lastSweep: time.Now()}
+	l := &loop{s: s, epfd: epfd, events: make([]syscall.EpollEvent, 128), lastSweep: time.Now(), st: newLoopStats()}
 	if err := syscall.Pipe2(l.wake[:], syscall.O_NONBLOCK|syscall.O_CLOEXEC); err != nil {
 		syscall.Close(epfd)
 		return nil, os.NewSyscallError("pipe2", err)
@@ -161,7 +162,9 @@ func (l *loop) run() {
 	defer runtime.UnlockOSThread()
 	l.tid = gettid()
 	for {
+		l.st.beforeWait()
 		n, err := syscall.EpollWait(l.epfd, l.events, l.waitMillis())
+		l.st.afterWait(n)
 		if n > 0 {
 			l.now = time.Now().UnixMilli()
 		}
@@ -186,7 +189,9 @@ func (l *loop) run() {
 		}
 		l.syncLog()
 		l.yield()
+		l.st.endPass()
 		if l.done() {
+			l.st.write(os.Stderr)
 			return
 		}
 	}
@@ -257,7 +262,9 @@ func (l *loop) syncLog() {
 func (l *loop) yield() {
 	if l.now-l.lastYield >= 5 {
 		l.lastYield = l.now
+		t := l.st.yieldStart()
 		runtime.Gosched()
+		l.st.yieldEnd(t)
 		if gettid() != l.tid {
 			l.moved++
 		}

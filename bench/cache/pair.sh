@@ -6,8 +6,10 @@
 # medians over ROUNDS, and then each binary after the first is compared with the first
 # run by run (ratios of adjacent runs, then their median and how many runs it won).
 # Per run: ops/s, p99 ms, server CPU us per request (user + system, /proc/PID/stat),
-# runqueue wait us per request (all threads, /proc/PID/task/*/schedstat) and context
-# switches per 1,000 requests (all threads, /proc/PID/task/*/status).
+# runqueue wait us per request (all threads, /proc/PID/task/*/schedstat), context
+# switches per 1,000 requests (all threads, /proc/PID/task/*/status), and the client's
+# (redis-benchmark's) CPU us per request and context switches per 1,000 requests
+# (GNU time): at -P 1 on two cores redis-benchmark's one thread is what sets the pace.
 #
 #   go build -o /tmp/old ./cmd/gantry   # at the old commit; then at the new one:
 #   go build -o /tmp/new ./cmd/gantry
@@ -15,7 +17,7 @@
 #
 # Environment: N (requests per run, default 50000), P (pipeline, default 1), ROUNDS
 # (default 3), TESTS (default set,get,incr,lpush,rpop,sadd,hset,zadd,mset), RUNS (a file
-# to keep every run's figures in: TEST SERVER ROUND ops p99 cpu wait cs). Each
+# to keep every run's figures in: TEST SERVER ROUND ops p99 cpu wait cs ccpu ccs). Each
 # redis-benchmark run is bounded to 120 s.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -26,7 +28,7 @@ ROUNDS=${ROUNDS:-3}
 TESTS=${TESTS:-set,get,incr,lpush,rpop,sadd,hset,zadd,mset}
 
 . bench/lib.sh
-need redis-server=redis-server redis-benchmark=redis-tools
+need redis-server=redis-server redis-benchmark=redis-tools /usr/bin/time=time
 with_tmp
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -66,10 +68,12 @@ for round in $(seq "$ROUNDS"); do
 			i=$(((j + round) % k))
 			pid=${pids[$i]}
 			c0=$(cpu "$pid") w0=$(wait_ns "$pid") s0=$(switches "$pid")
-			line=$(timeout 120 redis-benchmark -h 127.0.0.1 -p "${ports[$i]}" -t "$t" -c 50 -n "$N" -P "$P" --csv 2>/dev/null | grep -v '^"test"' | head -1 || true)
+			line=$(/usr/bin/time -f '%U %S %c %w' -o "$tmp/client" timeout 120 redis-benchmark -h 127.0.0.1 -p "${ports[$i]}" -t "$t" -c 50 -n "$N" -P "$P" --csv 2>/dev/null | grep -v '^"test"' | head -1 || true)
 			c1=$(cpu "$pid") w1=$(wait_ns "$pid") s1=$(switches "$pid")
-			echo "$line" | awk -F, -v t="$t" -v i="$i" -v r="$round" -v a="$c0" -v b="$c1" -v w0="$w0" -v w1="$w1" -v s0="$s0" -v s1="$s1" -v n="$N" -v tck="$TCK" \
-				'{gsub(/"/, ""); printf "%s %s %s %s %s %.2f %.2f %.1f\n", t, i, r, $2, $7, (b - a) / tck / n * 1e6, (w1 - w0) / 1000 / n, (s1 - s0) / n * 1000}' >>"$tmp/runs"
+			# (time's last line: user s, system s, involuntary and voluntary switches)
+			client=$(tail -1 "$tmp/client")
+			echo "$line" | awk -F, -v t="$t" -v i="$i" -v r="$round" -v a="$c0" -v b="$c1" -v w0="$w0" -v w1="$w1" -v s0="$s0" -v s1="$s1" -v n="$N" -v tck="$TCK" -v cl="$client" \
+				'{gsub(/"/, ""); split(cl, k, " "); printf "%s %s %s %s %s %.2f %.2f %.1f %.2f %.1f\n", t, i, r, $2, $7, (b - a) / tck / n * 1e6, (w1 - w0) / 1000 / n, (s1 - s0) / n * 1000, (k[1] + k[2]) / n * 1e6, (k[3] + k[4]) / n * 1000}' >>"$tmp/runs"
 		done
 		echo "round $round: $t done, load $(cut -d' ' -f1 /proc/loadavg)" >&2
 	done
@@ -80,31 +84,32 @@ python3 - "$tmp/runs" "${names[@]}" <<'PY'
 import statistics as st, sys
 runs, names = sys.argv[1], sys.argv[2:]
 order = []
-by = {}  # (test, server) -> {round: (ops, p99, cpu, wait, cs)}
+by = {}  # (test, server) -> {round: (ops, p99, cpu, wait, cs, client cpu, client cs)}
 for line in open(runs):
     t, i, r, *v = line.split()
     if t not in order:
         order.append(t)
     by.setdefault((t, int(i)), {})[int(r)] = tuple(map(float, v))
-cols = ("ops/s", "p99 ms", "cpu us", "wait us", "cs/1k")
+cols = ("ops/s", "p99 ms", "cpu us", "wait us", "cs/1k", "client cpu us", "client cs/1k")
+nc = len(cols)
 print(f"\nmedians of the rounds: {', '.join(cols)} per request")
-print(f"{'row':6}" + "".join(f" | {n:>44}" for n in names))
+print(f"{'row':6}" + "".join(f" | {n:>62}" for n in names))
 for t in order:
     cells = []
     for i in range(len(names)):
         rs = by.get((t, i), {}).values()
-        cells.append(" ".join(f"{st.median(x[c] for x in rs):8.2f}" for c in range(5)) if rs else "")
-    print(f"{t.upper():6}" + "".join(f" | {c:>44}" for c in cells))
+        cells.append(" ".join(f"{st.median(x[c] for x in rs):8.2f}" for c in range(nc)) if rs else "")
+    print(f"{t.upper():6}" + "".join(f" | {c:>62}" for c in cells))
 # Run-by-run against the first gantry binary: ops/s new/old, the rest old/new (> 1: better).
 for b in range(2, len(names)):
     print(f"\n{names[b]} against {names[1]}, run by run (> 1: {names[b]} better): median ratio, runs won")
-    pooled = [[] for _ in range(5)]
+    pooled = [[] for _ in range(nc)]
     for t in order:
         old, new = by.get((t, 1), {}), by.get((t, b), {})
         rs = [(old[r], new[r]) for r in old if r in new and old[r][0] > 0 and new[r][0] > 0]
-        ratios = [[n[0] / o[0] for o, n in rs]] + [[o[c] / n[c] for o, n in rs if n[c] > 0] for c in range(1, 5)]
-        for c in range(5):
+        ratios = [[n[0] / o[0] for o, n in rs]] + [[o[c] / n[c] for o, n in rs if n[c] > 0] for c in range(1, nc)]
+        for c in range(nc):
             pooled[c] += ratios[c]
-        print(f"{t.upper():6}" + "".join(f" {cols[c]} {st.median(ratios[c]):.2f} ({sum(x > 1 for x in ratios[c])}/{len(ratios[c])})" for c in range(5) if ratios[c]))
-    print("all   " + "".join(f" {cols[c]} {st.median(pooled[c]):.2f} ({sum(x > 1 for x in pooled[c])}/{len(pooled[c])})" for c in range(5) if pooled[c]))
+        print(f"{t.upper():6}" + "".join(f" {cols[c]} {st.median(ratios[c]):.2f} ({sum(x > 1 for x in ratios[c])}/{len(ratios[c])})" for c in range(nc) if ratios[c]))
+    print("all   " + "".join(f" {cols[c]} {st.median(pooled[c]):.2f} ({sum(x > 1 for x in pooled[c])}/{len(pooled[c])})" for c in range(nc) if pooled[c]))
 PY
