@@ -102,3 +102,41 @@ func TestAcksAllAnsweredAfterSync(t *testing.T) {
 		t.Error("no fsync observed")
 	}
 }
+
+// TestAcksAllPartitionNamedTwice produces with acks=all a request that names one
+// partition twice beside another: each entry gets its own offsets and is answered only
+// once its partition is synced past both entries' records (the broker syncs each
+// partition of a request once, to its last append).
+func TestAcksAllPartitionNamedTwice(t *testing.T) {
+	b := startBroker(t, Config{FlushInterval: time.Hour})
+	if _, err := b.topics.create("twice", 2, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	req := kmsg.NewPtrProduceRequest()
+	req.SetVersion(9)
+	req.Acks, req.TimeoutMillis = -1, 5000
+	rt := kmsg.NewProduceRequestTopic()
+	rt.Topic = "twice"
+	for _, part := range []int32{0, 1, 0} {
+		rp := kmsg.NewProduceRequestTopicPartition()
+		rp.Partition, rp.Records = part, producerBatch(-1, -1, -1, 3)
+		rt.Partitions = append(rt.Partitions, rp)
+	}
+	req.Topics = append(req.Topics, rt)
+	resp := exchange(t, rawConn(t, b.addr), req, 7).(*kmsg.ProduceResponse)
+	var bases []int64
+	for _, p := range resp.Topics[0].Partitions {
+		if p.ErrorCode != 0 {
+			t.Fatalf("partition %d: error %d", p.Partition, p.ErrorCode)
+		}
+		bases = append(bases, p.BaseOffset)
+	}
+	if len(bases) != 3 || bases[0] != 0 || bases[1] != 0 || bases[2] != 3 {
+		t.Fatalf("base offsets %v, want [0 0 3]", bases)
+	}
+	for part := range int32(2) {
+		if l := b.topics.partition("twice", part).log; l.Dirty() || l.EndOffset() != [2]int64{6, 3}[part] {
+			t.Errorf("partition %d: end %d, dirty %v after the acks=all answer", part, l.EndOffset(), l.Dirty())
+		}
+	}
+}

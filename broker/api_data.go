@@ -25,6 +25,8 @@ func (s *Server) produce(r *kmsg.ProduceRequest, p *pending) {
 		part *partition
 		end  int64
 		out  *kmsg.ProduceResponseTopicPartition
+		at   int   // the index of this partition's entry in syncs
+		err  error // the sync's outcome, in syncs
 	}
 	var toSync []synced
 	badAcks := r.Acks != 0 && r.Acks != 1 && r.Acks != -1
@@ -49,7 +51,7 @@ func (s *Server) produce(r *kmsg.ProduceRequest, p *pending) {
 			out.LogStartOffset = part.log.StartOffset()
 			s.m.produced(part, rp.Records)
 			if r.Acks == -1 {
-				toSync = append(toSync, synced{part, end, out})
+				toSync = append(toSync, synced{part: part, end: end, out: out})
 			}
 		}
 		resp.Topics = append(resp.Topics, ot)
@@ -70,20 +72,42 @@ func (s *Server) produce(r *kmsg.ProduceRequest, p *pending) {
 	// answers before them, and the partitions of one request are synced in parallel. The
 	// answer still waits for all of them; a sync that finds its records already covered by
 	// another (Log.SyncTo) returns at once.
+	// One sync per partition, to the end of its last append here: a request that names a
+	// partition many times starts one goroutine for it, not one per entry.
+	syncs := toSync
+	if len(toSync) > 1 {
+		first := make(map[*partition]int, len(toSync))
+		syncs = make([]synced, 0, len(toSync))
+		for i := range toSync {
+			ps := &toSync[i]
+			j, ok := first[ps.part]
+			if !ok {
+				j = len(syncs)
+				first[ps.part] = j
+				syncs = append(syncs, *ps)
+			}
+			syncs[j].end = max(syncs[j].end, ps.end)
+			ps.at = j
+		}
+	}
 	var wg sync.WaitGroup
-	wg.Add(len(toSync))
-	for i := range toSync {
-		ps := &toSync[i]
+	wg.Add(len(syncs))
+	for i := range syncs {
+		ps := &syncs[i]
 		go func() {
 			defer wg.Done()
-			if err := s.sync(ps.part, ps.end); err != nil {
-				s.log.Error("produce: sync", "topic", ps.part.topic, "partition", ps.part.index, "err", err)
-				ps.out.ErrorCode = kerr.KafkaStorageError.Code
+			if ps.err = s.sync(ps.part, ps.end); ps.err != nil {
+				s.log.Error("produce: sync", "topic", ps.part.topic, "partition", ps.part.index, "err", ps.err)
 			}
 		}()
 	}
 	p.wait = func() kmsg.Response {
 		wg.Wait()
+		for _, ps := range toSync {
+			if syncs[ps.at].err != nil {
+				ps.out.ErrorCode = kerr.KafkaStorageError.Code
+			}
+		}
 		s.m.produceLatency(time.Since(start))
 		return resp
 	}
