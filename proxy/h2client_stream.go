@@ -343,6 +343,11 @@ func (c *h2cConn) writeBlockLocked(id uint32, end bool) {
 func (c *h2cConn) onHeaders(f *http2.MetaHeadersFrame) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.dead {
+		// The writer failed while this frame was in the reader's buffer: the streams
+		// have failed, and take nothing more.
+		return c.err
+	}
 	cs := c.streams[f.StreamID]
 	if cs == nil {
 		if f.StreamID%2 == 0 || f.StreamID >= c.nextID {
@@ -424,6 +429,9 @@ func (c *h2cConn) endOfAnswerLocked(cs *h2cStream) {
 func (c *h2cConn) onData(f *http2.DataFrame) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.dead {
+		return c.err // as in onHeaders
+	}
 	n := int64(f.Length)
 	if n > c.recvWindow {
 		return http2.ConnectionError(http2.ErrCodeFlowControl)

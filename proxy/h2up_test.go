@@ -241,3 +241,55 @@ func TestH2UpstreamCut(t *testing.T) {
 		})
 	}
 }
+
+// TestH2ClientFramesAfterDeath: frames the reader had buffered when the connection died
+// (its writer failed, as when the host goes away mid-exchange) are dropped: a stream that
+// was failed for the death does not take an answer head afterwards (that closed its head
+// channel twice, a panic that took the whole proxy down).
+func TestH2ClientFramesAfterDeath(t *testing.T) {
+	checkLeaks(t)
+	release := make(chan struct{})
+	addr := rawH2Backend(t, func(fr *http2.Framer, nc net.Conn, id uint32) { <-release })
+	s, _ := start(t, h2Pool(PoolConfig{}, addr))
+	cl := s.table.Load().pools[0].all[0].h2
+	c, err := cl.dial(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		close(release)
+		c.nc.Close()
+		<-c.readerDone
+	}()
+	cs := c.reserve()
+	fields := []hpack.HeaderField{{Name: ":method", Value: "GET"}, {Name: ":scheme", Value: "http"},
+		{Name: ":authority", Value: "a"}, {Name: ":path", Value: "/"}}
+	if err := cs.start(t.Context(), "GET", fields, nil); err != nil {
+		t.Fatal(err)
+	}
+	c.mu.Lock()
+	c.dieLocked(errors.New("test: the writer failed"))
+	c.mu.Unlock()
+	// The host's answer, as the reader would take it from its buffer.
+	var buf bytes.Buffer
+	fw := http2.NewFramer(&buf, nil)
+	var block bytes.Buffer
+	hpack.NewEncoder(&block).WriteField(hpack.HeaderField{Name: ":status", Value: "200"})
+	fw.WriteHeaders(http2.HeadersFrameParam{StreamID: cs.id, BlockFragment: block.Bytes(), EndHeaders: true})
+	fw.WriteData(cs.id, true, []byte("late"))
+	fr := http2.NewFramer(nil, &buf)
+	fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+	for range 2 {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.handle(f); err == nil {
+			t.Errorf("%v on a dead connection: handled; want an error that ends the reader", f)
+		}
+	}
+	if err := cs.awaitHead(t.Context()); err == nil {
+		t.Error("the stream has an answer; want the connection's death")
+	}
+	cs.stop()
+}
