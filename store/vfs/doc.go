@@ -8,4 +8,9 @@
 // a durable sync, and an exclusive lock so that one process holds a database at a time;
 // and from the file system, for the log's segments: listing by prefix, rename, remove and
 // a sync of the directory.
+//
+// The test file systems (MemFS, FaultFS) report Serial unless their Concurrent is set: the
+// engine then does in the caller's goroutine the work it would do in one of its own (the
+// log's making of segments ahead), so that a test counting or killing operations meets
+// them in one order, run after run.
 package vfs

@@ -22,6 +22,9 @@
 // After a checkpoint (Release, Recycle) the segments wholly before it are renamed to new,
 // higher sequence numbers and kept as spares, up to a bound; a spare's header names its old
 // number, so it is no part of the log until it is reused with a new header and salt.
+// When no spare is ready, the log makes the next new segment in the background once the
+// current one is half full (Options.Background), named above every file so that whatever
+// a crash leaves of it is a spare, and the commit that rolls into it writes only a header.
 //
 // Sync implements group commit: committers that arrive while an fsync is running wait for
 // it and share the next one, so N concurrent commits cost about two fsyncs, not N.
