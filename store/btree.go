@@ -40,37 +40,24 @@ func search(keys [][]byte, k []byte) (int, bool) {
 	return lo, lo < len(keys) && bytes.Equal(keys[lo], k)
 }
 
-// searchLeaf is search over leaf n's keys, read from its page when it has one.
+// searchLeaf is search over leaf n's keys, through its entries' heads when it has a page.
 func searchLeaf(n *page.Node, k []byte) (int, bool) {
 	if n.Raw == nil {
 		return search(n.Keys, k)
 	}
-	lo, hi := 0, len(n.Keys)
-	for lo < hi {
-		m := int(uint(lo+hi) >> 1)
-		if bytes.Compare(page.RawLeafKey(n.Raw, m), k) < 0 {
-			lo = m + 1
-		} else {
-			hi = m
-		}
-	}
-	return lo, lo < len(n.Keys) && bytes.Equal(page.RawLeafKey(n.Raw, lo), k)
+	return n.Search(k)
 }
 
 // childIndex returns which child of branch n covers key k: the number of separators <= k.
 func childIndex(n *page.Node, k []byte) int {
-	lo, hi := 0, len(n.Keys)
 	if n.Raw != nil {
-		for lo < hi {
-			m := int(uint(lo+hi) >> 1)
-			if bytes.Compare(page.RawBranchKey(n.Raw, m), k) <= 0 {
-				lo = m + 1
-			} else {
-				hi = m
-			}
+		i, eq := n.Search(k)
+		if eq {
+			i++
 		}
-		return lo
+		return i
 	}
+	lo, hi := 0, len(n.Keys)
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
 		if bytes.Compare(n.Keys[m], k) <= 0 {
@@ -82,18 +69,22 @@ func childIndex(n *page.Node, k []byte) int {
 	return lo
 }
 
-// child returns child i of branch n, from its page when it has one: the separator just
-// compared sits beside it, where Children is one more cache miss.
+// child returns child i of branch n, from its entries when it has a page: the heads just
+// compared sit beside it, where Children is one more cache miss.
 func child(n *page.Node, i int) uint32 {
 	if n.Raw != nil {
-		return page.RawBranchChild(n.Raw, i)
+		return n.Child(i)
 	}
 	return n.Children[i]
 }
 
-// leafValue returns value i of leaf n, from its page when it has one (as child does).
+// leafValue returns value i of leaf n, from its entries when it has a page (as child
+// does): an inline value's place is there, and its cell is read only by the caller.
 func leafValue(n *page.Node, i int) page.Value {
 	if n.Raw != nil {
+		if _, v, inline := n.Entry(i); inline {
+			return page.Value{Inline: v, Len: uint32(len(v))}
+		}
 		return page.RawLeafValue(n.Raw, i)
 	}
 	return n.Vals[i]

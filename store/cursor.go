@@ -23,7 +23,7 @@ type treeCursor struct {
 
 // at makes leaf the cursor's leaf, at entry idx.
 func (c *treeCursor) at(leaf *page.Node, idx int) {
-	c.leaf, c.n, c.idx = leaf, len(leaf.Keys), idx
+	c.leaf, c.n, c.idx = leaf, leaf.Count(), idx
 }
 
 func (c *treeCursor) valid() bool { return c.leaf != nil && c.idx >= 0 && c.idx < c.n }
@@ -94,7 +94,7 @@ func (c *treeCursor) prev() error {
 		if err := expect(n, page.TypeLeaf); err != nil {
 			return err
 		}
-		c.at(n, len(n.Keys)-1)
+		c.at(n, n.Count()-1)
 	}
 	return nil
 }

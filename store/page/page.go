@@ -1,6 +1,7 @@
 package page
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -92,14 +93,25 @@ type Value struct {
 
 // Node is a decoded page. Decode's slices point into the page buffer, which the caller
 // must not change afterwards; a Node is copied (Clone) before it is modified.
+//
+// The fields a reader touches (Raw, Ents, Plen, Type, LSN, Next, Prev, the buckets) come
+// first, so that a reader's look at a cached node touches one or two cache lines of it;
+// Keys, Vals and Children, which only writers and nodes without a page use, come last.
 type Node struct {
 	// Raw is the checked page the node was decoded from, nil for a node being built or
-	// changed. Readers read it alone (RawLeafKey, RawBranchKey, RawBranchChild,
-	// RawLeafValue): its slot array and cells sit in one buffer, where Keys, Vals and
-	// Children are three more. It comes first so that a reader's look at a node touches
-	// one cache line of the Node.
-	Raw  []byte
+	// changed. Readers read it alone (with Ents): its slot array and cells sit in one
+	// buffer, where Keys, Vals and Children are three more.
+	Raw []byte
+	// Ents locates each entry of a decoded leaf or branch in Raw, with the head of its key
+	// (Ent), so that a search compares 8-byte heads in one small array instead of reading
+	// keys scattered over the page, and a cursor stepping through a leaf finds keys and
+	// values without reading the cells' headers. Nil when Raw is.
+	Ents []Ent
+	// Plen is the length of the prefix every key of the node shares (that of its first
+	// and last keys): heads are the 8 bytes after it.
+	Plen uint16
 	Type byte
+	Bkts bool // FirstBkt and LastBkt are set
 	Pgno uint32
 	LSN  uint64
 	Next uint32 // leaf: right sibling; overflow, free: next page in the chain
@@ -108,24 +120,38 @@ type Node struct {
 	// and last keys, set when Bkts is: a cursor knows from them, beside the fields it reads
 	// anyway, whether the whole leaf lies in its bucket, without reading a key's cell.
 	FirstBkt, LastBkt uint32
-	Bkts              bool
-	Keys              [][]byte // leaf and branch
-	Vals              []Value  // leaf
-	Children          []uint32 // branch: len(Keys)+1 children; keys[i] is the least key of Children[i+1]
-	Data              []byte   // overflow
-	// Ents locates each entry of a decoded leaf in Raw, 8 bytes an entry, so that a cursor
-	// stepping through a leaf finds keys and values without reading the cells' headers
-	// (nor Keys' and Vals' 64 bytes an entry). Nil when Raw is.
-	Ents []Ent
+	// pre holds the prefix when it is at most preMax bytes long, beside the fields a
+	// search reads anyway: a search then reads no key's cell to compare k with it.
+	pre      [preMax]byte
+	Keys     [][]byte // leaf and branch
+	Vals     []Value  // leaf
+	Children []uint32 // branch: len(Keys)+1 children; keys[i] is the least key of Children[i+1]
+	Data     []byte   // overflow
 }
 
-// Ent is where a leaf entry lies in its page: its cell at Off, a key of KLen bytes, then
-// VLen bytes of inline value, or (Ovfl) a reference to overflow pages.
+// preMax is the longest prefix a Node holds inline (pre): 24 bytes fill the space left
+// before Keys, and hold a bucket's 4 bytes and 20 of its keys'.
+const preMax = 24
+
+// Ent is where a leaf entry or a branch separator lies in its page, with the head of its
+// key: its cell at Off, a key of KLen bytes. Aux is, in a leaf, the inline value's length
+// (an inline value is less than a page, at most 64 KiB) or entOvfl for a value in overflow
+// pages; in a branch, the child right of the separator.
 type Ent struct {
+	Head uint64 // the key's 8 bytes after the node's prefix (Plen), big-endian, zero-padded
 	Off  uint16
 	KLen uint16
-	VLen uint16 // inline values only: an inline value is less than a page, at most 64 KiB
-	Ovfl bool
+	Aux  uint32
+}
+
+const entOvfl = 1 << 31
+
+// Count returns the number of entries (leaf) or separators (branch) of n.
+func (n *Node) Count() int {
+	if n.Ents != nil {
+		return len(n.Ents)
+	}
+	return len(n.Keys)
 }
 
 // Entry returns entry i of a decoded leaf: its key and inline value, and false for a value
@@ -135,14 +161,124 @@ func (n *Node) Entry(i int) (k, v []byte, inline bool) {
 	e := n.Ents[i]
 	ks := int(e.Off) + 7
 	ke := ks + int(e.KLen)
-	ve := ke + int(e.VLen)
-	return n.Raw[ks:ke:ke], n.Raw[ke:ve:ve], !e.Ovfl
+	ve := ke + int(e.Aux&0xffff)
+	return n.Raw[ks:ke:ke], n.Raw[ke:ve:ve], e.Aux&entOvfl == 0
+}
+
+// Child returns child i of a decoded branch: the leftmost child for i == 0, else the
+// child right of separator i-1. It reads Ents (or the header), not the cells.
+func (n *Node) Child(i int) uint32 {
+	if i == 0 {
+		return binary.LittleEndian.Uint32(n.Raw[28:])
+	}
+	return n.Ents[i-1].Aux
+}
+
+// key returns key i of a decoded leaf or branch, from its cell.
+func (n *Node) key(i int) []byte {
+	e := n.Ents[i]
+	ks := int(e.Off) + 7
+	if n.Type == TypeBranch {
+		ks--
+	}
+	return n.Raw[ks : ks+int(e.KLen)]
+}
+
+// head returns the 8 bytes of k from off on as a big-endian number, zero-padded: for keys
+// that share their first off bytes, head is monotone in the byte-wise order.
+func head(k []byte, off int) uint64 {
+	if off >= len(k) {
+		return 0
+	}
+	k = k[off:]
+	if len(k) >= 8 {
+		return binary.BigEndian.Uint64(k)
+	}
+	var b [8]byte
+	copy(b[:], k)
+	return binary.BigEndian.Uint64(b[:])
+}
+
+// Search returns the index of the first key of a decoded leaf or branch that is >= k, and
+// whether it equals k. It compares k with the node's prefix (one cell read), then k's head
+// with the entries' heads; only entries whose head equals k's have their keys read, and
+// not even those when the heads cover both keys whole (their lengths then decide).
+func (n *Node) Search(k []byte) (int, bool) {
+	ents := n.Ents
+	if len(ents) == 0 {
+		return 0, false
+	}
+	p := int(n.Plen)
+	if p > 0 {
+		var pre []byte
+		if p <= preMax {
+			pre = n.pre[:p]
+		} else {
+			pre = n.key(0)[:p] // Decode keeps Plen within the first key
+		}
+		if len(k) < p {
+			// k cannot have the prefix: it sorts before every key unless it is past the prefix.
+			if bytes.Compare(k, pre[:len(k)]) <= 0 {
+				return 0, false
+			}
+			return len(ents), false
+		}
+		if c := bytes.Compare(k[:p], pre); c != 0 {
+			if c < 0 {
+				return 0, false
+			}
+			return len(ents), false
+		}
+	}
+	hk := head(k, p)
+	lo, hi := 0, len(ents)
+	for lo < hi { // first head >= hk
+		m := int(uint(lo+hi) >> 1)
+		if ents[m].Head < hk {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	if lo == len(ents) || ents[lo].Head != hk {
+		return lo, false
+	}
+	end, h := lo+1, len(ents)
+	for end < h { // first head > hk
+		m := int(uint(end+h) >> 1)
+		if ents[m].Head == hk {
+			end = m + 1
+		} else {
+			h = m
+		}
+	}
+	// Among entries [lo, end) whose heads equal k's: by length when the heads hold both
+	// keys whole, else by the keys' bytes.
+	rest := len(k) - p
+	for lo < end {
+		m := int(uint(lo+end) >> 1)
+		var c int
+		if kl := int(ents[m].KLen) - p; rest <= 8 && kl <= 8 {
+			c = kl - rest
+		} else {
+			c = bytes.Compare(n.key(m), k)
+		}
+		switch {
+		case c < 0:
+			lo = m + 1
+		case c > 0:
+			end = m
+		default:
+			return m, true
+		}
+	}
+	return lo, false
 }
 
 // Clone returns a copy of n whose slices can be changed without touching n's.
 func (n *Node) Clone() *Node {
 	c := *n
-	c.Raw, c.Ents, c.Bkts = nil, nil, false
+	c.Raw, c.Ents, c.Plen, c.Bkts = nil, nil, 0, false
 	c.Keys = append([][]byte(nil), n.Keys...)
 	c.Vals = append([]Value(nil), n.Vals...)
 	c.Children = append([]uint32(nil), n.Children...)
@@ -283,7 +419,7 @@ func Decode(p []byte, pgno uint32) (*Node, error) {
 				}
 				end := 7 + klen + int(vlen)
 				n.Vals[i] = Value{Inline: c[7+klen : end : end], Len: vlen}
-				n.Ents[i] = Ent{Off: uint16(off), KLen: uint16(klen), VLen: uint16(vlen)}
+				n.Ents[i] = Ent{Off: uint16(off), KLen: uint16(klen), Aux: vlen}
 			case flagOverflow:
 				if 7+klen+4 > len(c) {
 					return nil, corrupt(pgno, "slot %d overflow reference overruns the page", i)
@@ -293,7 +429,7 @@ func Decode(p []byte, pgno uint32) (*Node, error) {
 					return nil, corrupt(pgno, "slot %d overflow reference to page 0", i)
 				}
 				n.Vals[i] = Value{Ovfl: first, Len: vlen}
-				n.Ents[i] = Ent{Off: uint16(off), KLen: uint16(klen), Ovfl: true}
+				n.Ents[i] = Ent{Off: uint16(off), KLen: uint16(klen), Aux: entOvfl}
 			default:
 				return nil, corrupt(pgno, "slot %d has unknown flags %#x", i, c[0])
 			}
@@ -303,9 +439,11 @@ func Decode(p []byte, pgno uint32) (*Node, error) {
 			n.LastBkt = binary.BigEndian.Uint32(n.Keys[count-1])
 			n.Bkts = true
 		}
+		n.setHeads()
 	case TypeBranch:
 		n.Children = make([]uint32, count+1)
 		n.Children[0] = aux
+		n.Ents = make([]Ent, count)
 		for i := range count {
 			off := int(binary.LittleEndian.Uint16(p[HeaderSize+2*i:]))
 			if off < cellMin || off+6 > len(p) {
@@ -318,7 +456,9 @@ func Decode(p []byte, pgno uint32) (*Node, error) {
 			}
 			n.Children[i+1] = binary.LittleEndian.Uint32(c)
 			n.Keys[i] = c[6 : 6+klen : 6+klen]
+			n.Ents[i] = Ent{Off: uint16(off), KLen: uint16(klen), Aux: n.Children[i+1]}
 		}
+		n.setHeads()
 	case TypeOverflow:
 		if int(aux) > len(p)-HeaderSize {
 			return nil, corrupt(pgno, "overflow length %d exceeds the page", aux)
@@ -331,6 +471,24 @@ func Decode(p []byte, pgno uint32) (*Node, error) {
 		return nil, corrupt(pgno, "unknown page type %d", n.Type)
 	}
 	return n, nil
+}
+
+// setHeads sets Plen, the length of the prefix of the first and last keys, which every
+// key between shares, and each entry's head after it.
+func (n *Node) setHeads() {
+	if len(n.Keys) == 0 {
+		return
+	}
+	a, b := n.Keys[0], n.Keys[len(n.Keys)-1]
+	p := 0
+	for p < min(len(a), len(b), 0xffff) && a[p] == b[p] {
+		p++
+	}
+	n.Plen = uint16(p)
+	copy(n.pre[:], a[:min(p, preMax)])
+	for i, k := range n.Keys {
+		n.Ents[i].Head = head(k, p)
+	}
 }
 
 // RawLeafKey returns key i of leaf page p, which Decode has checked.

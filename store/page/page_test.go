@@ -152,8 +152,110 @@ func checkRaw(t *testing.T, n *Node) {
 			if got := RawBranchChild(n.Raw, i); got != c {
 				t.Fatalf("RawBranchChild(%d) = %d, Decode %d", i, got, c)
 			}
+			if got := n.Child(i); got != c {
+				t.Fatalf("Child(%d) = %d, Decode %d", i, got, c)
+			}
 		}
 	}
+	if n.Type == TypeLeaf || n.Type == TypeBranch {
+		if n.Count() != len(n.Keys) {
+			t.Fatalf("Count() = %d, %d keys", n.Count(), len(n.Keys))
+		}
+		checkSearch(t, n)
+	}
+}
+
+// checkSearch holds Search to a plain comparison of keys, for every key of a sorted node
+// and keys just around each: shorter, longer, a byte more and less, zero bytes at the end.
+// (A damaged page's keys need not be sorted; Search must then only not crash.)
+func checkSearch(t *testing.T, n *Node) {
+	t.Helper()
+	probes := [][]byte{nil, {0}, {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}}
+	for i, k := range n.Keys {
+		if i > 0 && bytes.Compare(n.Keys[i-1], k) >= 0 {
+			for _, k := range append(probes, n.Keys...) {
+				n.Search(k)
+			}
+			return
+		}
+		probes = append(probes, k, append(bytes.Clone(k), 0), append(bytes.Clone(k), 0, 0, 1))
+		for j := range k {
+			probes = append(probes, k[:j])
+			for _, d := range []int{-1, 1} {
+				q := bytes.Clone(k)
+				q[j] = byte(int(q[j]) + d)
+				probes = append(probes, q, q[:j+1])
+			}
+		}
+	}
+	for _, k := range probes {
+		want := 0
+		for want < len(n.Keys) && bytes.Compare(n.Keys[want], k) < 0 {
+			want++
+		}
+		eq := want < len(n.Keys) && bytes.Equal(n.Keys[want], k)
+		if got, gotEq := n.Search(k); got != want || gotEq != eq {
+			t.Fatalf("Search(%q) = %d, %v; want %d, %v (prefix %d, keys %q)", k, got, gotEq, want, eq, n.Plen, n.Keys)
+		}
+	}
+}
+
+// TestSearchHeads searches nodes whose keys share long prefixes, differ only past their
+// heads, or only by length and trailing zero bytes: the cases where heads tie.
+func TestSearchHeads(t *testing.T) {
+	long := func(mid string, tail ...string) [][]byte {
+		var ks [][]byte
+		for _, s := range tail {
+			ks = append(ks, []byte("pre/"+mid+s))
+		}
+		return ks
+	}
+	sets := map[string][][]byte{
+		"one key":           {[]byte("k")},
+		"no shared prefix":  {[]byte("a"), []byte("b\x00"), []byte("m"), []byte("zz")},
+		"ties past heads":   long("0123456789abcdef", "", "a", "b", "b\x00", "c", "c\x00\x00", "d"),
+		"trailing zeros":    long("", "", "\x00", "\x00\x00", "\x00\x00\x00\x01", "\x01", "\x01\x00"),
+		"whole heads":       long("", "aaaaaaa", "aaaaaaaa", "aaaaaaaa\x00", "aaaaaaab", "b"),
+		"bucket and number": bucketKeys(1, 1000, 1031),
+		"all equal heads":   long("xxxxxxxxxxxxxxxxxxxxxxxx", "1", "2", "3", "4", "5", "6", "7", "8", "9"),
+	}
+	for name, keys := range sets {
+		t.Run(name, func(t *testing.T) {
+			leaf := &Node{Type: TypeLeaf, Pgno: 1}
+			for _, k := range keys {
+				leaf.Keys = append(leaf.Keys, k)
+				leaf.Vals = append(leaf.Vals, Value{Inline: []byte("v"), Len: 1})
+			}
+			br := &Node{Type: TypeBranch, Pgno: 2, Keys: keys, Children: make([]uint32, len(keys)+1)}
+			for i := range br.Children {
+				br.Children[i] = uint32(100 + i)
+			}
+			for _, n := range []*Node{leaf, br} {
+				p := make([]byte, 4096)
+				if err := n.Encode(p); err != nil {
+					t.Fatal(err)
+				}
+				d, err := Decode(p, n.Pgno)
+				if err != nil {
+					t.Fatal(err)
+				}
+				checkRaw(t, d)
+			}
+		})
+	}
+}
+
+// bucketKeys returns tree keys as the store makes them: a 4-byte bucket, then 16-byte keys
+// holding the numbers from lo to hi-1 in their last 8 bytes.
+func bucketKeys(bucket uint32, lo, hi uint64) [][]byte {
+	var ks [][]byte
+	for i := lo; i < hi; i++ {
+		k := make([]byte, 20)
+		binary.BigEndian.PutUint32(k, bucket)
+		binary.BigEndian.PutUint64(k[12:], i)
+		ks = append(ks, k)
+	}
+	return ks
 }
 
 func TestRawAccessors(t *testing.T) {
