@@ -61,7 +61,8 @@ type Options struct {
 	// filled with zeros and synced) before the segment taking appends is full, so that no
 	// commit waits for a fill. Default: a goroutine of its own, except on a file system
 	// that asks for one order of operations (vfs.Serial: the test file systems), where
-	// the work runs at once in the caller. Tests that need both pass their own.
+	// the work runs at once in the caller. Tests that need both pass their own. Every job
+	// must run, at once or later: a roll that needs the segment a job makes waits for it.
 	Background func(job func())
 }
 
