@@ -150,6 +150,66 @@ func TestLoopServesHTTPClients(t *testing.T) {
 	}
 }
 
+// TestLoopsUnderChurn: four loops serve keep-alive and one-request clients at once,
+// through upstream connections that the host closes now and then (so they leave the
+// idle lists, are dialed again, and their descriptors are reused while the loops run);
+// every answer is the right one, and the loops serve them all themselves.
+func TestLoopsUnderChurn(t *testing.T) {
+	checkFDs(t)
+	checkLeaks(t)
+	host := backend(t, func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/close") {
+			w.Header().Set("Connection", "close")
+		}
+		if strings.HasSuffix(r.URL.Path, "/slow") {
+			time.Sleep(time.Millisecond)
+		}
+		io.WriteString(w, r.URL.Path)
+	})
+	cfg := onePool(host, backend(t, shapes))
+	cfg.EventLoops = 4
+	s, addr := start(t, cfg)
+	keepAlive := client(t)
+	oneShot := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 10 * time.Second}
+	var wg sync.WaitGroup
+	const clients, requests = 12, 30
+	for g := range clients {
+		c := keepAlive
+		if g%4 == 3 {
+			c = oneShot
+		}
+		wg.Go(func() {
+			for i := range requests {
+				path := fmt.Sprintf("/g%d/r%d", g, i)
+				switch i % 5 {
+				case 1:
+					path += "/close"
+				case 3:
+					path += "/slow"
+				}
+				resp, err := c.Get("http://" + addr + path)
+				if err != nil {
+					t.Errorf("GET %s: %v", path, err)
+					return
+				}
+				b, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if err != nil || resp.StatusCode != 200 || string(b) != path {
+					t.Errorf("GET %s: %d %q %v", path, resp.StatusCode, b, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if n := s.loopAnswers.Load(); n != clients*requests {
+		t.Errorf("the loop answered %d requests, want %d", n, clients*requests)
+	}
+	if n := s.loopHandOffs.Load(); n != 0 {
+		t.Errorf("%d hand-offs, want none", n)
+	}
+}
+
 // TestLoopPipelining: requests written back to back in one segment, as wrk's pipelined
 // scripts and HTTP/1.1 clients may send them, are answered in order, and a head that
 // arrives in pieces is put together.

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Paired A/B of gantry builds on the HTTP/1.1 rows of run.sh, with nginx beside: the same
+# two Go backends, `wrk -t2 -c64 -d10s --latency` per row, every build and nginx once per
+# round in an order rotated each round, ROUNDS rounds. Prints each run, the medians, and
+# for each build after the first the median over rounds of its ratio to the first build
+# in the same round (req/s: > 1 better; p99: < 1 better), and the same against nginx.
+# With the machine busy, single runs move by tens of percent: take many rounds.
+#
+#   bench/proxy/ab.sh                                  # the working tree's build alone
+#   BUILDS="old=/tmp/gantry-old new=/tmp/gantry-new" ROUNDS=8 bench/proxy/ab.sh
+#
+# A build may carry a config: "name=/path/gantry:config.yaml".
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+DURATION=${DURATION:-10s}
+ROUNDS=${ROUNDS:-5}
+. bench/lib.sh
+need wrk=wrk nginx=nginx-light curl=curl
+with_tmp
+
+B1=127.0.0.1:19011 B2=127.0.0.1:19012 NGINX=127.0.0.1:18182
+go build -o "$tmp/backend" ./bench/proxy/backend
+if [ -z "${BUILDS:-}" ]; then
+	go build -o "$tmp/gantry" ./cmd/gantry
+	BUILDS="gantry=$tmp/gantry"
+fi
+"$tmp/backend" -addr $B1 & pids+=($!)
+"$tmp/backend" -addr $B2 & pids+=($!)
+names=() port=18190
+declare -A addr
+for b in $BUILDS; do
+	name=${b%%=*} spec=${b#*=}
+	bin=${spec%%:*} cfg=
+	[[ $spec == *:* ]] && cfg=${spec#*:}
+	echo "pools: [{name: b, hosts: [{addr: $B1}, {addr: $B2}]}]" >"$tmp/$name.yaml"
+	[ -n "$cfg" ] && cat "$cfg" >>"$tmp/$name.yaml"
+	"$bin" proxy --addr 127.0.0.1:$port --admin "" --config "$tmp/$name.yaml" --log-level warn & pids+=($!)
+	names+=("$name") addr[$name]=127.0.0.1:$port
+	port=$((port + 1))
+done
+cat >"$tmp/nginx.conf" <<CONF
+worker_processes 2;
+pid $tmp/nginx.pid;
+error_log $tmp/nginx-error.log;
+events { worker_connections 4096; }
+http {
+	access_log off;
+	upstream backends { server $B1; server $B2; keepalive 64; }
+	server {
+		listen $NGINX;
+		location / { proxy_pass http://backends; proxy_http_version 1.1; proxy_set_header Connection ""; }
+	}
+}
+CONF
+nginx -c "$tmp/nginx.conf" -g 'daemon off;' & pids+=($!)
+names+=(nginx) addr[nginx]=$NGINX
+for n in "${names[@]}"; do
+	for i in $(seq 100); do curl -fsS -o /dev/null "http://${addr[$n]}/small" 2>/dev/null && break; sleep 0.1; done
+	wrk -t2 -c64 -d2s "http://${addr[$n]}/small" >/dev/null
+done
+
+ms() { awk -v v="$1" 'BEGIN{ if (v ~ /us$/) printf "%.3f", v/1000; else if (v ~ /ms$/) printf "%.3f", v+0; else if (v ~ /s$/) printf "%.3f", v*1000; else print v }'; }
+
+echo "== wrk -t2 -c64 -d$DURATION --latency, $ROUNDS rounds, order rotated; builds: ${names[*]}; load $(cut -d' ' -f1-3 /proc/loadavg)"
+k=${#names[@]}
+for round in $(seq "$ROUNDS"); do
+	for size in small 4k; do
+		for j in $(seq 0 $((k - 1))); do
+			n=${names[$(((j + round) % k))]}
+			out=$(wrk -t2 -c64 -d"$DURATION" --latency "http://${addr[$n]}/$size")
+			rps=$(awk '/^Requests\/sec/{print $2}' <<<"$out")
+			p99=$(ms "$(awk '$1=="99%"{print $2}' <<<"$out")")
+			echo "$round $size $n $rps $p99" >>"$tmp/runs"
+			printf '  round %s %-5s %-10s %10s req/s  p99 %8s ms  load %s\n' "$round" "$size" "$n" "$rps" "$p99" "$(cut -d' ' -f1 /proc/loadavg)"
+		done
+	done
+done
+
+med() { sort -g | awk '{v[NR]=$1} END{ if (NR % 2) print v[(NR+1)/2]; else printf "%.4g\n", (v[NR/2]+v[NR/2+1])/2 }'; }
+echo
+echo "== medians over $ROUNDS rounds; paired: the median over rounds of the ratio in the same round"
+for size in small 4k; do
+	for n in "${names[@]}"; do
+		r=$(awk -v s=$size -v n=$n '$2==s && $3==n {print $4}' "$tmp/runs" | med)
+		p=$(awk -v s=$size -v n=$n '$2==s && $3==n {print $5}' "$tmp/runs" | med)
+		# p99 over the mean latency (64 connections / req/s): the tail's width apart from the rate.
+		w=$(awk -v s=$size -v n=$n '$2==s && $3==n {print $5 * $4 / 64000}' "$tmp/runs" | med)
+		line=$(printf '%-5s %-10s %10s req/s  p99 %8s ms  p99/mean %5.2f' $size $n "$r" "$p" "$w")
+		for base in "${names[0]}" nginx; do
+			[ "$n" = "$base" ] && continue
+			pr=$(awk -v s=$size -v n=$n -v b=$base '$2==s && $3==b {r[$1]=$4; p[$1]=$5} $2==s && $3==n {rr[$1]=$4; pp[$1]=$5}
+				END{for (i in rr) print rr[i]/r[i]}' "$tmp/runs" | med)
+			pp=$(awk -v s=$size -v n=$n -v b=$base '$2==s && $3==b {r[$1]=$4; p[$1]=$5} $2==s && $3==n {rr[$1]=$4; pp[$1]=$5}
+				END{for (i in rr) print pp[i]/p[i]}' "$tmp/runs" | med)
+			better=$(awk -v s=$size -v n=$n -v b=$base '$2==s && $3==b {p[$1]=$5} $2==s && $3==n {pp[$1]=$5}
+				END{c=0; t=0; for (i in pp) {t++; if (pp[i] < p[i]) c++}; print c "/" t}' "$tmp/runs")
+			line+=$(printf '   vs %s: req/s %.2fx p99 %.2fx (p99 lower in %s)' "$base" "$pr" "$pp" "$better")
+		done
+		echo "$line"
+	done
+done
