@@ -4,7 +4,11 @@ import (
 	"encoding/binary"
 	"net"
 	"os"
+	"sync/atomic"
 	"testing"
+	"time"
+
+	plog "gantry/broker/log"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -55,7 +59,8 @@ func readProduceAnswer(b *testing.B, c net.Conn, req *kmsg.ProduceRequest) {
 // request answered; it measures the disk (and whatever else uses it) as much as the
 // broker, so compare runs taken together.
 func BenchmarkProducePipelined(b *testing.B) {
-	br := startBroker(b, Config{})
+	var fsyncs atomic.Int64
+	br := startBroker(b, Config{FlushInterval: time.Hour, Log: plog.Config{OnSync: func(time.Duration) { fsyncs.Add(1) }}})
 	if _, err := br.topics.create("bench", 4, nil, false); err != nil {
 		b.Fatal(err)
 	}
@@ -69,13 +74,16 @@ func BenchmarkProducePipelined(b *testing.B) {
 	}
 	b.SetBytes(n)
 	b.ReportAllocs()
+	synced, ops := fsyncs.Load(), 0
 	for b.Loop() {
 		if _, err := c.Write(frame); err != nil {
 			b.Fatal(err)
 		}
 		readProduceAnswer(b, c, req)
+		ops++
 	}
 	b.StopTimer()
+	b.ReportMetric(float64(fsyncs.Load()-synced)/float64(ops), "fsyncs/op") // of the 4 partitions' files
 	for range inFlight - 1 {
 		if _, err := readFrame(c); err != nil {
 			b.Fatal(err)
