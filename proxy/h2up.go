@@ -181,8 +181,8 @@ func (h h2Handler) forwardH2(st *h2Stream, hr *h2Request, c *conn, target []byte
 		if s.cfg.MaxBodyBytes >= 0 {
 			body.r = &limitBody{body.r, s.cfg.MaxBodyBytes}
 		}
-	} else if st.noBody {
-		uh.length = 0
+	} else {
+		uh.length = 0 // no body, or "content-length: 0" (its empty DATA is not passed on)
 	}
 	fields, se := c.h2UpFields(&hr.up, c.req.host, target, p.all[0], uh)
 	if se != nil {

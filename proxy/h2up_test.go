@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
@@ -126,7 +127,7 @@ func TestH2UpstreamFields(t *testing.T) {
 }
 
 // TestH2UpstreamTE: "te: trailers" from an HTTP/2 client reaches an h2 pool (gRPC servers
-// look for it), and a POST without a body says content-length 0.
+// look for it), and a POST without a body, or with content-length 0, says content-length 0.
 func TestH2UpstreamTE(t *testing.T) {
 	checkLeaks(t)
 	addr, _ := h2Backend(t, nil, func(w http.ResponseWriter, r *http.Request) {
@@ -144,6 +145,44 @@ func TestH2UpstreamTE(t *testing.T) {
 	resp.Body.Close()
 	if want := `te="trailers" length=0 "0"`; string(b) != want {
 		t.Errorf("backend saw %q; want %q", b, want)
+	}
+	// A POST that says content-length 0 and ends its stream with an empty DATA frame
+	// (which Go's client does not send: it is written here frame by frame).
+	nc, err := net.Dial("tcp", paddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(nc, h2Preface)
+	fr := http2.NewFramer(nc, nc)
+	fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+	fr.WriteSettings()
+	var block bytes.Buffer
+	enc := hpack.NewEncoder(&block)
+	for _, f := range [][2]string{{":method", "POST"}, {":scheme", "http"}, {":authority", "a"}, {":path", "/"}, {"content-length", "0"}} {
+		enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+	}
+	fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: block.Bytes(), EndHeaders: true})
+	fr.WriteData(1, true, nil)
+	var got []byte
+	for {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d, ok := f.(*http2.DataFrame); ok && d.StreamID == 1 {
+			got = append(got, d.Data()...)
+			if d.StreamEnded() {
+				break
+			}
+		}
+		if _, ok := f.(*http2.RSTStreamFrame); ok {
+			t.Fatalf("the proxy reset the stream: %v", f)
+		}
+	}
+	if want := `te="" length=0 "0"`; string(got) != want {
+		t.Errorf("content-length 0: backend saw %q; want %q", got, want)
 	}
 }
 
