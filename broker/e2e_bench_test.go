@@ -25,18 +25,28 @@ import (
 // the produce's sync and answer, and the hand-offs between their goroutines). "disk" puts
 // it under the test's temporary directory: its fetched-* figures show whether the fetch
 // waits behind the fsync it should not need.
-func BenchmarkProduceToFetch(b *testing.B) {
-	b.Run("tmpfs", func(b *testing.B) {
-		dir := b.TempDir()
-		if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
-			if dir, err = os.MkdirTemp("/dev/shm", "gantry-bench-"); err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(func() { os.RemoveAll(dir) })
-		}
-		benchProduceToFetch(b, dir)
-	})
-	b.Run("disk", func(b *testing.B) { benchProduceToFetch(b, b.TempDir()) })
+func BenchmarkProduceToFetch(b *testing.B) { onTmpfsAndDisk(b, benchProduceToFetch) }
+
+// onTmpfsAndDisk runs bench twice: with its directory in tmpfs (tmpfsDir) and under the
+// test's temporary directory, on the disk.
+func onTmpfsAndDisk(b *testing.B, bench func(b *testing.B, dir string)) {
+	b.Run("tmpfs", func(b *testing.B) { bench(b, tmpfsDir(b)) })
+	b.Run("disk", func(b *testing.B) { bench(b, b.TempDir()) })
+}
+
+// tmpfsDir returns a new directory in /dev/shm, where an fsync is a system call and no
+// disk, removed after the benchmark; or the test's temporary directory where there is no
+// /dev/shm.
+func tmpfsDir(b *testing.B) string {
+	if fi, err := os.Stat("/dev/shm"); err != nil || !fi.IsDir() {
+		return b.TempDir()
+	}
+	dir, err := os.MkdirTemp("/dev/shm", "gantry-bench-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
 }
 
 func benchProduceToFetch(b *testing.B, dir string) {
@@ -148,17 +158,7 @@ func benchProduceToFetch(b *testing.B, dir string) {
 // connection overlap; "tmpfs" is the same without the disk. fsyncs/op is the fsyncs
 // run per request answered (below 1: group commit).
 func BenchmarkProduceSmallPipelined(b *testing.B) {
-	b.Run("tmpfs", func(b *testing.B) {
-		dir := b.TempDir()
-		if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
-			if dir, err = os.MkdirTemp("/dev/shm", "gantry-bench-"); err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(func() { os.RemoveAll(dir) })
-		}
-		benchProduceSmallPipelined(b, dir)
-	})
-	b.Run("disk", func(b *testing.B) { benchProduceSmallPipelined(b, b.TempDir()) })
+	onTmpfsAndDisk(b, benchProduceSmallPipelined)
 }
 
 func benchProduceSmallPipelined(b *testing.B, dir string) {

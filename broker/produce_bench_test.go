@@ -3,7 +3,6 @@ package broker
 import (
 	"encoding/binary"
 	"net"
-	"os"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -97,14 +96,7 @@ func BenchmarkProducePipelined(b *testing.B) {
 // the broker's CPU per request (reading the frame, checking CRCs, writing to the page
 // cache, answering).
 func BenchmarkProduce(b *testing.B) {
-	dir := b.TempDir()
-	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
-		if dir, err = os.MkdirTemp("/dev/shm", "gantry-bench-"); err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { os.RemoveAll(dir) })
-	}
-	br := startBroker(b, Config{Dir: dir})
+	br := startBroker(b, Config{Dir: tmpfsDir(b)})
 	if _, err := br.topics.create("bench", 4, nil, false); err != nil {
 		b.Fatal(err)
 	}
