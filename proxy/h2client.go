@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -526,7 +525,9 @@ func (c *h2cConn) writeLoop() {
 		for len(c.out) == 0 && !c.dead {
 			c.wake.Wait()
 		}
-		c.gatherLocked()
+		if !c.dead {
+			gather(&c.mu, len(c.out))
+		}
 		if len(c.out) == 0 {
 			c.mu.Unlock()
 			return
@@ -667,14 +668,4 @@ func (c *h2cConn) onSettingsLocked(f *http2.SettingsFrame) error {
 	c.wfr.WriteSettingsAck()
 	c.wake.Signal()
 	return nil
-}
-
-// gatherLocked yields once when the output is small (see h2Conn.gatherLocked); c.mu is
-// held, and released while the others run.
-func (c *h2cConn) gatherLocked() {
-	if len(c.out) > 0 && len(c.out) < h2Gather && !c.dead {
-		c.mu.Unlock()
-		runtime.Gosched()
-		c.mu.Lock()
-	}
 }

@@ -553,7 +553,9 @@ func (c *h2Conn) writeLoop() {
 		for len(c.out) == 0 && !c.dead && !c.finishing {
 			c.wake.Wait()
 		}
-		c.gatherLocked()
+		if !c.dead {
+			gather(&c.mu, len(c.out))
+		}
 		if c.dead || len(c.out) == 0 {
 			fin := c.finishing && !c.dead
 			c.mu.Unlock()
@@ -594,12 +596,12 @@ func (c *h2Conn) writeLoop() {
 // TLS a record each.
 const h2Gather = 16 << 10
 
-// gatherLocked yields once when the output is small; c.mu is held, and released while
-// the others run.
-func (c *h2Conn) gatherLocked() {
-	if len(c.out) > 0 && len(c.out) < h2Gather && !c.dead {
-		c.mu.Unlock()
+// gather lets the other goroutines run once, with mu (held) released meanwhile, when
+// fewer than h2Gather bytes of output are queued.
+func gather(mu *sync.Mutex, queued int) {
+	if queued > 0 && queued < h2Gather {
+		mu.Unlock()
 		runtime.Gosched()
-		c.mu.Lock()
+		mu.Lock()
 	}
 }

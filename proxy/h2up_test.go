@@ -192,44 +192,27 @@ func TestH2UpstreamTE(t *testing.T) {
 // when the test ends.
 func rawH2Backend(t *testing.T, serve func(fr *http2.Framer, nc net.Conn, id uint32)) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	t.Cleanup(func() { ln.Close(); <-done })
-	go func() {
-		defer close(done)
+	return tcpServer(t, func(nc net.Conn) {
+		fr := http2.NewFramer(nc, nc)
+		fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+		if fr.WriteSettings() != nil {
+			return
+		}
+		pre := make([]byte, len(h2Preface))
+		if _, err := io.ReadFull(nc, pre); err != nil {
+			return
+		}
 		for {
-			nc, err := ln.Accept()
+			f, err := fr.ReadFrame()
 			if err != nil {
 				return
 			}
-			func() {
-				defer nc.Close()
-				fr := http2.NewFramer(nc, nc)
-				fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
-				if fr.WriteSettings() != nil {
-					return
-				}
-				pre := make([]byte, len(h2Preface))
-				if _, err := io.ReadFull(nc, pre); err != nil {
-					return
-				}
-				for {
-					f, err := fr.ReadFrame()
-					if err != nil {
-						return
-					}
-					if h, ok := f.(*http2.MetaHeadersFrame); ok {
-						serve(fr, nc, h.StreamID)
-						return
-					}
-				}
-			}()
+			if h, ok := f.(*http2.MetaHeadersFrame); ok {
+				serve(fr, nc, h.StreamID)
+				return
+			}
 		}
-	}()
-	return ln.Addr().String()
+	})
 }
 
 // writeHead sends an answer's HEADERS (not ending the stream).
