@@ -27,3 +27,19 @@ trap stop_started EXIT
 
 # with_tmp makes $tmp, a temporary directory removed on exit.
 with_tmp() { tmp=$(mktemp -d); }
+
+# free_port prints a TCP port on 127.0.0.1 that is free now.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# wait_redis PORT...: waits up to 10 s for a Redis-protocol server on each port to answer
+# PING, and fails (set -e) when one does not.
+wait_redis() {
+	local port
+	for port in "$@"; do
+		for _ in $(seq 100); do
+			redis-cli -p "$port" PING >/dev/null 2>&1 && break
+			sleep 0.1
+		done
+		redis-cli -p "$port" PING >/dev/null
+	done
+}

@@ -31,7 +31,6 @@ TESTS=${TESTS:-set,get,incr,lpush,rpop,sadd,hset,zadd,mset}
 need redis-server=redis-server redis-benchmark=redis-tools /usr/bin/time=time
 with_tmp
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 names=(redis)
 ports=()
 port=$(free_port)
@@ -45,13 +44,7 @@ for b in "$@"; do
 	ports+=("$port")
 	names+=("$(basename "$b")")
 done
-for port in "${ports[@]}"; do
-	for _ in $(seq 100); do
-		redis-cli -p "$port" PING >/dev/null 2>&1 && break
-		sleep 0.1
-	done
-	redis-cli -p "$port" PING >/dev/null
-done
+wait_redis "${ports[@]}"
 echo "$(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); servers: ${names[*]}"
 
 TCK=$(getconf CLK_TCK)

@@ -20,14 +20,11 @@ need redis-benchmark=redis-tools
 with_tmp
 
 go build -tags loopstats -o "$tmp/gantry" ./cmd/gantry
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 "$tmp/gantry" cache --addr "127.0.0.1:$port" --admin "" --log-level warn 2>"$tmp/stats" &
 gpid=$!
 pids+=("$gpid")
-for _ in $(seq 100); do
-	redis-cli -p "$port" PING >/dev/null 2>&1 && break
-	sleep 0.1
-done
+wait_redis "$port"
 echo "$(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 timeout 120 redis-benchmark -h 127.0.0.1 -p "$port" -t "$TEST" -c 50 -n "$N" -P "$P" --csv | grep -v '^"test"' || true
 kill "$gpid"

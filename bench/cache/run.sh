@@ -32,7 +32,6 @@ LIMIT=180 # seconds any one redis-benchmark run may take
 . bench/lib.sh
 need redis-server=redis-server redis-benchmark=redis-tools
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 RPORT=$(free_port)
 GPORT=$(free_port)
 APORT=$(free_port)
@@ -44,13 +43,7 @@ redis-server --port "$RPORT" --bind 127.0.0.1 --save "" --appendonly no --dir "$
 pids+=($!)
 "$OUT/gantry" cache --addr "127.0.0.1:$GPORT" --admin "127.0.0.1:$APORT" --log-level warn >"$OUT/gantry.log" 2>&1 &
 pids+=($!)
-for port in "$RPORT" "$GPORT"; do
-	for _ in $(seq 100); do
-		redis-cli -p "$port" PING >/dev/null 2>&1 && break
-		sleep 0.1
-	done
-	redis-cli -p "$port" PING >/dev/null
-done
+wait_redis "$RPORT" "$GPORT"
 echo "redis-server $(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/') on $RPORT, gantry cache on $GPORT (admin $APORT), $(nproc) cores shared with redis-benchmark"
 
 # bench PORT TEST PIPELINE N prints "rps p99" for one test.
