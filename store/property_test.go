@@ -175,6 +175,26 @@ func openHolding(t *testing.T, cycle int, name string, opts *Options, m model) *
 	return db
 }
 
+// commitUntilFault commits random transactions on db, starting from the model m, until
+// one fails with the injected fault (or the read-only state a fault leaves behind). It
+// returns the model of what committed and the model the failed transaction would have
+// made: its commit was in flight, so either may be what a reopen finds.
+func commitUntilFault(t *testing.T, cycle int, db *DB, rng *rand.Rand, m model) (committed, inFlight model) {
+	t.Helper()
+	for {
+		fn, next := randomTx(rng, m)
+		err := db.Update(fn)
+		if err == nil {
+			m = next
+			continue
+		}
+		if !errors.Is(err, ErrReadOnly) && !errors.Is(err, vfs.ErrInjected) {
+			t.Fatalf("cycle %d: commit failed with %v", cycle, err)
+		}
+		return m, next
+	}
+}
+
 // crashAndReopen crashes mem (keeping a random part of what was not synced), reopens the
 // database with the faults off and returns what it holds: the model before the
 // transaction in flight (m) or after it (next), nothing else, and a tree Check accepts.
@@ -276,19 +296,8 @@ func TestCrashAtEveryWrite(t *testing.T) {
 			}
 			return 0, nil
 		})
-		for {
-			fn, next := randomTx(rng, m)
-			err := db.Update(fn)
-			if err == nil {
-				m = next
-				continue
-			}
-			if !errors.Is(err, ErrReadOnly) && !errors.Is(err, vfs.ErrInjected) {
-				t.Fatalf("cycle %d: commit failed with %v", cycle, err)
-			}
-			// In flight: either outcome is allowed. Find out which after the crash.
-			m = crashAndReopen(t, cycle, mem, ffs, rng, "c.db", opts, m, next)
-			break
-		}
+		// In flight: either outcome is allowed. Find out which after the crash.
+		committed, inFlight := commitUntilFault(t, cycle, db, rng, m)
+		m = crashAndReopen(t, cycle, mem, ffs, rng, "c.db", opts, committed, inFlight)
 	}
 }

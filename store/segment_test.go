@@ -60,19 +60,8 @@ func TestCrashAcrossSegments(t *testing.T) {
 			}
 			return rng.IntN(2048), vfs.ErrInjected
 		})
-		for {
-			fn, next := randomTx(rng, m)
-			err := db.Update(fn)
-			if err == nil {
-				m = next
-				continue
-			}
-			if !errors.Is(err, ErrReadOnly) && !errors.Is(err, vfs.ErrInjected) {
-				t.Fatalf("cycle %d: commit failed with %v", cycle, err)
-			}
-			m = crashAndReopen(t, cycle, mem, ffs, rng, name, opts(), m, next)
-			break
-		}
+		committed, inFlight := commitUntilFault(t, cycle, db, rng, m)
+		m = crashAndReopen(t, cycle, mem, ffs, rng, name, opts(), committed, inFlight)
 	}
 	t.Logf("kills landed in: %v", landed)
 	if testing.Short() {
