@@ -49,17 +49,7 @@ func TestAcksAllAnsweredAfterSync(t *testing.T) {
 	c := rawConn(t, b.addr)
 	batch := recordBatch(-1, -1, -1, 1, func(int) []byte { return make([]byte, 1024) })
 	for i := range int32(inFlight) {
-		req := kmsg.NewPtrProduceRequest()
-		req.SetVersion(9)
-		req.Acks, req.TimeoutMillis = -1, 5000
-		rt := kmsg.NewProduceRequestTopic()
-		rt.Topic = "held"
-		rp := kmsg.NewProduceRequestTopicPartition()
-		rp.Partition, rp.Records = i%parts, batch
-		rt.Partitions = append(rt.Partitions, rp)
-		req.Topics = append(req.Topics, rt)
-		f := frameOf(req, i)
-		if _, err := c.Write(append(binary.BigEndian.AppendUint32(nil, uint32(len(f))), f...)); err != nil {
+		if _, err := c.Write(sizedFrameOf(acksAllProduce("held", i%parts, batch), i)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -139,4 +129,18 @@ func TestAcksAllPartitionNamedTwice(t *testing.T) {
 			t.Errorf("partition %d: end %d, dirty %v after the acks=all answer", part, l.EndOffset(), l.Dirty())
 		}
 	}
+}
+
+// acksAllProduce is a Produce request (version 9, acks=all) of batch to one partition.
+func acksAllProduce(topic string, partition int32, batch []byte) *kmsg.ProduceRequest {
+	req := kmsg.NewPtrProduceRequest()
+	req.SetVersion(9)
+	req.Acks, req.TimeoutMillis = -1, 5000
+	rt := kmsg.NewProduceRequestTopic()
+	rt.Topic = topic
+	rp := kmsg.NewProduceRequestTopicPartition()
+	rp.Partition, rp.Records = partition, batch
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	return req
 }

@@ -1,7 +1,6 @@
 package broker
 
 import (
-	"encoding/binary"
 	"os"
 	"slices"
 	"sync/atomic"
@@ -74,21 +73,10 @@ func benchProduceToFetch(b *testing.B, dir string) {
 			rt.Partitions = append(rt.Partitions, rp)
 		}
 		req.Topics = append(req.Topics, rt)
-		f := frameOf(req, corr)
-		return append(binary.BigEndian.AppendUint32(nil, uint32(len(f))), f...)
+		return sizedFrameOf(req, corr)
 	}
 	produceFrame := func(part int32, corr int32) []byte {
-		req := kmsg.NewPtrProduceRequest()
-		req.SetVersion(9)
-		req.Acks, req.TimeoutMillis = -1, 5000
-		rt := kmsg.NewProduceRequestTopic()
-		rt.Topic = "bench"
-		rp := kmsg.NewProduceRequestTopicPartition()
-		rp.Partition, rp.Records = part, batch
-		rt.Partitions = append(rt.Partitions, rp)
-		req.Topics = append(req.Topics, rt)
-		f := frameOf(req, corr)
-		return append(binary.BigEndian.AppendUint32(nil, uint32(len(f))), f...)
+		return sizedFrameOf(acksAllProduce("bench", part, batch), corr)
 	}
 	// The frames are built before the clock runs: only the broker's work is timed.
 	var frames [parts][]byte
@@ -175,17 +163,7 @@ func benchProduceSmallPipelined(b *testing.B, dir string) {
 	batch := recordBatch(-1, -1, -1, 1, func(int) []byte { return value })
 	var frames [parts][]byte
 	for i := range frames {
-		req := kmsg.NewPtrProduceRequest()
-		req.SetVersion(9)
-		req.Acks, req.TimeoutMillis = -1, 5000
-		rt := kmsg.NewProduceRequestTopic()
-		rt.Topic = "bench"
-		rp := kmsg.NewProduceRequestTopicPartition()
-		rp.Partition, rp.Records = int32(i), batch
-		rt.Partitions = append(rt.Partitions, rp)
-		req.Topics = append(req.Topics, rt)
-		f := frameOf(req, int32(i))
-		frames[i] = append(binary.BigEndian.AppendUint32(nil, uint32(len(f))), f...)
+		frames[i] = sizedFrameOf(acksAllProduce("bench", int32(i), batch), int32(i))
 	}
 	req := kmsg.NewPtrProduceRequest()
 	req.SetVersion(9)

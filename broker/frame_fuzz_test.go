@@ -8,6 +8,12 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
+// sizedFrameOf encodes req as a client sends it: frameOf behind its 4-byte size.
+func sizedFrameOf(req kmsg.Request, corr int32) []byte {
+	f := frameOf(req, corr)
+	return append(binary.BigEndian.AppendUint32(nil, uint32(len(f))), f...)
+}
+
 // frameOf encodes req as a client would, without the size prefix.
 func frameOf(req kmsg.Request, corr int32) []byte {
 	b := binary.BigEndian.AppendUint16(nil, uint16(req.Key()))
