@@ -21,14 +21,7 @@ const maxFetchWait = 5 * time.Minute
 func (s *Server) produce(r *kmsg.ProduceRequest, p *pending) {
 	start := time.Now()
 	resp := r.ResponseKind().(*kmsg.ProduceResponse)
-	type synced struct {
-		part *partition
-		end  int64
-		out  *kmsg.ProduceResponseTopicPartition
-		at   int   // the index of this partition's entry in syncs
-		err  error // the sync's outcome, in syncs
-	}
-	var toSync []synced
+	var toSync []appended
 	badAcks := r.Acks != 0 && r.Acks != 1 && r.Acks != -1
 	for _, rt := range r.Topics {
 		// Sized up front: toSync keeps pointers into this slice.
@@ -51,7 +44,7 @@ func (s *Server) produce(r *kmsg.ProduceRequest, p *pending) {
 			out.LogStartOffset = part.log.StartOffset()
 			s.m.produced(part, rp.Records)
 			if r.Acks == -1 {
-				toSync = append(toSync, synced{part: part, end: end, out: out})
+				toSync = append(toSync, appended{part, end, out})
 			}
 		}
 		resp.Topics = append(resp.Topics, ot)
@@ -69,26 +62,45 @@ func (s *Server) produce(r *kmsg.ProduceRequest, p *pending) {
 	// The syncs start now, in the reader, not when the writer reaches this request: the
 	// syncs of the requests in flight on one connection (each often to another partition)
 	// then overlap in the disk's queue instead of running one after the other behind the
-	// answers before them, and the partitions of one request are synced in parallel. The
-	// answer still waits for all of them; a sync that finds its records already covered by
-	// another (Log.SyncTo) returns at once.
-	// One sync per partition, to the end of its last append here: a request that names a
-	// partition many times starts one goroutine for it, not one per entry.
-	syncs := toSync
-	if len(toSync) > 1 {
-		first := make(map[*partition]int, len(toSync))
-		syncs = make([]synced, 0, len(toSync))
-		for i := range toSync {
-			ps := &toSync[i]
-			j, ok := first[ps.part]
-			if !ok {
-				j = len(syncs)
-				first[ps.part] = j
-				syncs = append(syncs, *ps)
-			}
-			syncs[j].end = max(syncs[j].end, ps.end)
-			ps.at = j
+	// answers before them. The answer still waits for all of them.
+	waitSyncs := s.startSyncs(toSync)
+	p.wait = func() kmsg.Response {
+		waitSyncs()
+		s.m.produceLatency(time.Since(start))
+		return resp
+	}
+}
+
+// appended is one answer entry of an acks=all produce: its records end at end in part.
+type appended struct {
+	part *partition
+	end  int64
+	out  *kmsg.ProduceResponseTopicPartition
+}
+
+// startSyncs starts the fsyncs an acks=all produce waits for, in parallel: one per
+// partition, to the end of its last append in the request, so that a request naming a
+// partition many times starts one goroutine for it, not one per entry (a sync that finds
+// its records covered by another, Log.SyncTo, returns at once). The returned wait blocks
+// until every sync has ended and marks the entries of a partition that failed to sync.
+func (s *Server) startSyncs(entries []appended) (wait func()) {
+	type partSync struct {
+		part *partition
+		end  int64
+		err  error
+	}
+	syncs := make([]partSync, 0, len(entries))
+	at := make([]int, len(entries)) // entry i's partition is syncs[at[i]]
+	index := make(map[*partition]int, len(entries))
+	for i, e := range entries {
+		j, ok := index[e.part]
+		if !ok {
+			j = len(syncs)
+			index[e.part] = j
+			syncs = append(syncs, partSync{part: e.part})
 		}
+		syncs[j].end = max(syncs[j].end, e.end)
+		at[i] = j
 	}
 	var wg sync.WaitGroup
 	wg.Add(len(syncs))
@@ -101,15 +113,13 @@ func (s *Server) produce(r *kmsg.ProduceRequest, p *pending) {
 			}
 		}()
 	}
-	p.wait = func() kmsg.Response {
+	return func() {
 		wg.Wait()
-		for _, ps := range toSync {
-			if syncs[ps.at].err != nil {
-				ps.out.ErrorCode = kerr.KafkaStorageError.Code
+		for i, e := range entries {
+			if syncs[at[i]].err != nil {
+				e.out.ErrorCode = kerr.KafkaStorageError.Code
 			}
 		}
-		s.m.produceLatency(time.Since(start))
-		return resp
 	}
 }
 
