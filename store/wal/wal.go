@@ -123,7 +123,6 @@ type Log struct {
 	syncing  bool
 	err      error // a failed write or sync: the log takes no more frames
 	syncs    uint64
-	nspares  int // len(spares), for Stats
 	id       uint64
 }
 
@@ -319,7 +318,6 @@ func (l *Log) recover(from uint64) ([]Frame, error) {
 		}
 		l.spares, trimmed = l.spares[:len(l.spares)-1], true
 	}
-	l.countSpares()
 	// With spares, the directory is synced even when nothing changed here: a spare may be
 	// a file made just before a crash of the process, whose directory entry the kernel
 	// has not written yet, and a commit's fdatasync of its frames would not write it.
@@ -524,15 +522,7 @@ func (l *Log) toSpare(s *segment) error {
 		return err
 	}
 	l.spares = append(l.spares, name)
-	l.countSpares()
 	return nil
-}
-
-// countSpares mirrors len(spares) for Stats. spareMu is held (or the log not shared).
-func (l *Log) countSpares() {
-	l.mu.Lock()
-	l.nspares = len(l.spares)
-	l.mu.Unlock()
 }
 
 // roll makes a new live segment starting at base: the oldest spare (recycled, or made
@@ -609,7 +599,6 @@ func (l *Log) takeSpare() (name string, spare bool) {
 	}
 	name = l.spares[0]
 	l.spares = l.spares[1:]
-	l.countSpares()
 	return name, true
 }
 
@@ -670,8 +659,9 @@ func (l *Log) wantSpare() bool {
 // above every file when it is begun, so it is a spare to recovery whatever a crash
 // leaves of it: a zero header (or none) is never live. A failure only stops the
 // preparation: the commit that needs a segment then makes its own, and meets the error
-// itself if it persists. The failed file stays: it is no part of the log, and the next
-// Open takes it for a spare (or removes it when it has no room for a frame).
+// itself if it persists. The failed file is removed; if that fails too, it is no part of
+// the log, and the next Open takes it for a spare (renamed above the live segments, or
+// removed when it has no room for a frame).
 func (l *Log) prepare() {
 	l.spareMu.Lock()
 	l.running = true
@@ -703,7 +693,6 @@ func (l *Log) prepare() {
 		l.spares[i] = name
 		l.prepared++
 		l.prepSeq = 0
-		l.countSpares()
 		l.spareCond.Broadcast()
 	}
 }
@@ -1010,8 +999,8 @@ func (l *Log) Close() error {
 
 // Stats returns the log's counters.
 func (l *Log) Stats() Stats {
-	l.spareMu.Lock() // before mu: countSpares takes mu under spareMu
-	prepared := l.prepared
+	l.spareMu.Lock() // not under mu: wantSpare takes mu under spareMu
+	prepared, spares := l.prepared, len(l.spares)
 	l.spareMu.Unlock()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -1022,6 +1011,6 @@ func (l *Log) Stats() Stats {
 		Frames:   frames,
 		Bytes:    HeaderSize + int64(frames)*l.frameSize(),
 		Segments: len(l.segs),
-		Spares:   l.nspares,
+		Spares:   spares,
 	}
 }
