@@ -18,17 +18,9 @@ import (
 // answer fields, as its HPACK decoder gave them, become the client stream's head with
 // hop-by-hop fields and the route's rules applied, and its trailers the stream's trailers.
 
-// appendWriter is an io.Writer that appends to b.
-type appendWriter struct{ b []byte }
-
-func (w *appendWriter) Write(p []byte) (int, error) {
-	w.b = append(w.b, p...)
-	return len(p), nil
-}
-
 // h2UpReq is the part of an h2Request that the fields path uses.
 type h2UpReq struct {
-	raw    appendWriter
+	raw    bytes.Buffer
 	w      *bufio.Writer // writes to raw
 	fields []hpack.HeaderField
 }
@@ -51,12 +43,12 @@ func (c *conn) h2UpFields(up *h2UpReq, host, target []byte, u *upstream, h h2UpH
 	if up.w == nil {
 		up.w = bufio.NewWriterSize(&up.raw, 4<<10)
 	}
-	up.raw.b = up.raw.b[:0]
+	up.raw.Reset()
 	c.writeRequestHead(up.w, host, target, false, u)
 	up.w.Flush()
-	raw := up.raw.b
-	if cap(raw) > 64<<10 {
-		up.raw.b = nil // not kept for the next request
+	raw := up.raw.Bytes()
+	if up.raw.Cap() > 64<<10 {
+		up.raw = bytes.Buffer{} // not kept for the next request
 	}
 	// The first pass puts names in lower case, in place, so that one string holds all.
 	line, rest, _ := bytes.Cut(raw, crlf)
