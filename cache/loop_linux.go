@@ -9,7 +9,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-	"unsafe"
+
+	"gantry/internal/rawsys"
 )
 
 // The event loop (Linux). Under redis-benchmark -P 1 a goroutine per connection
@@ -578,33 +579,6 @@ func adoptConn(conn net.Conn) (net.Conn, bool) {
 	return sk, true
 }
 
-// rawRead and rawWrite are read(2) and write(2) on a non-blocking socket without
-// the runtime's entersyscall and exitsyscall, which syscall.Read and Write pay to
-// let another thread take the P in case the call blocks: these never block.
-func rawRead(fd int, p []byte) (int, error) {
-	var ptr unsafe.Pointer
-	if len(p) > 0 {
-		ptr = unsafe.Pointer(&p[0])
-	}
-	n, _, e := syscall.RawSyscall(syscall.SYS_READ, uintptr(fd), uintptr(ptr), uintptr(len(p)))
-	if e != 0 {
-		return 0, e
-	}
-	return int(n), nil
-}
-
-func rawWrite(fd int, p []byte) (int, error) {
-	var ptr unsafe.Pointer
-	if len(p) > 0 {
-		ptr = unsafe.Pointer(&p[0])
-	}
-	n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(fd), uintptr(ptr), uintptr(len(p)))
-	if e != 0 {
-		return 0, e
-	}
-	return int(n), nil
-}
-
 func (sk *sock) Read(p []byte) (int, error) {
 	if sk.nc != nil {
 		return sk.nc.Read(p)
@@ -614,7 +588,7 @@ func (sk *sock) Read(p []byte) (int, error) {
 	}
 	sk.readable = false
 	for {
-		n, err := rawRead(sk.fd, p)
+		n, err := rawsys.Read(sk.fd, p)
 		switch {
 		case err == syscall.EINTR:
 			continue
@@ -638,7 +612,7 @@ func (sk *sock) Write(p []byte) (int, error) {
 		return len(p), nil
 	}
 	for n := 0; n < len(p); {
-		m, err := rawWrite(sk.fd, p[n:])
+		m, err := rawsys.Write(sk.fd, p[n:])
 		switch {
 		case err == syscall.EINTR:
 			continue

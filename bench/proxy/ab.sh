@@ -4,6 +4,8 @@
 # round in an order rotated each round, ROUNDS rounds. Prints each run, the medians, and
 # for each build after the first the median over rounds of its ratio to the first build
 # in the same round (req/s: > 1 better; p99: < 1 better), and the same against nginx.
+# Each run also shows the proxy's CPU time per request (all its threads, user + system)
+# and how often its threads slept (voluntary context switches) per request.
 # With the machine busy, single runs move by tens of percent: take many rounds.
 #
 #   bench/proxy/ab.sh                                  # the working tree's build alone
@@ -27,7 +29,7 @@ fi
 "$tmp/backend" -addr $B1 & pids+=($!)
 "$tmp/backend" -addr $B2 & pids+=($!)
 names=() port=18190
-declare -A addr
+declare -A addr procs
 for b in $BUILDS; do
 	name=${b%%=*} spec=${b#*=}
 	bin=${spec%%:*} cfg=
@@ -35,7 +37,7 @@ for b in $BUILDS; do
 	echo "pools: [{name: b, hosts: [{addr: $B1}, {addr: $B2}]}]" >"$tmp/$name.yaml"
 	[ -n "$cfg" ] && cat "$cfg" >>"$tmp/$name.yaml"
 	"$bin" proxy --addr 127.0.0.1:$port --admin "" --config "$tmp/$name.yaml" --log-level warn & pids+=($!)
-	names+=("$name") addr[$name]=127.0.0.1:$port
+	names+=("$name") addr[$name]=127.0.0.1:$port procs[$name]=$!
 	port=$((port + 1))
 done
 cat >"$tmp/nginx.conf" <<CONF
@@ -53,11 +55,17 @@ http {
 }
 CONF
 nginx -c "$tmp/nginx.conf" -g 'daemon off;' & pids+=($!)
-names+=(nginx) addr[nginx]=$NGINX
+names+=(nginx) addr[nginx]=$NGINX procs[nginx]=$!
 for n in "${names[@]}"; do
 	for i in $(seq 100); do curl -fsS -o /dev/null "http://${addr[$n]}/small" 2>/dev/null && break; sleep 0.1; done
 	wrk -t2 -c64 -d2s "http://${addr[$n]}/small" >/dev/null
 done
+
+nginx_workers=$(pgrep -P "${procs[nginx]}" | tr '\n' ' ')
+procs[nginx]+=" $nginx_workers"
+# ticks and sleeps: CPU clock ticks and voluntary context switches of every thread of the PIDs.
+ticks() { cat $(printf '/proc/%s/task/*/stat ' "$@") 2>/dev/null | awk '{s += $14 + $15} END{print s}'; }
+sleeps() { cat $(printf '/proc/%s/task/*/status ' "$@") 2>/dev/null | awk '/^voluntary_ctxt/{s += $2} END{print s}'; }
 
 ms() { awk -v v="$1" 'BEGIN{ if (v ~ /us$/) printf "%.3f", v/1000; else if (v ~ /ms$/) printf "%.3f", v+0; else if (v ~ /s$/) printf "%.3f", v*1000; else print v }'; }
 
@@ -67,11 +75,16 @@ for round in $(seq "$ROUNDS"); do
 	for size in small 4k; do
 		for j in $(seq 0 $((k - 1))); do
 			n=${names[$(((j + round) % k))]}
+			t0=$(ticks ${procs[$n]}) s0=$(sleeps ${procs[$n]})
 			out=$(wrk -t2 -c64 -d"$DURATION" --latency "http://${addr[$n]}/$size")
+			t1=$(ticks ${procs[$n]}) s1=$(sleeps ${procs[$n]})
 			rps=$(awk '/^Requests\/sec/{print $2}' <<<"$out")
 			p99=$(ms "$(awk '$1=="99%"{print $2}' <<<"$out")")
-			echo "$round $size $n $rps $p99" >>"$tmp/runs"
-			printf '  round %s %-5s %-10s %10s req/s  p99 %8s ms  load %s\n' "$round" "$size" "$n" "$rps" "$p99" "$(cut -d' ' -f1 /proc/loadavg)"
+			reqs=$(awk '/requests in/{print $1}' <<<"$out")
+			cpu=$(awk -v t=$((t1 - t0)) -v r="$reqs" -v hz="$(getconf CLK_TCK)" 'BEGIN{printf "%.1f", t * 1e6 / hz / r}')
+			slp=$(awk -v s=$((s1 - s0)) -v r="$reqs" 'BEGIN{printf "%.3f", s / r}')
+			echo "$round $size $n $rps $p99 $cpu $slp" >>"$tmp/runs"
+			printf '  round %s %-5s %-10s %10s req/s  p99 %8s ms  cpu %5s us/req  sleeps %s/req  load %s\n' "$round" "$size" "$n" "$rps" "$p99" "$cpu" "$slp" "$(cut -d' ' -f1 /proc/loadavg)"
 		done
 	done
 done
@@ -85,7 +98,9 @@ for size in small 4k; do
 		p=$(awk -v s=$size -v n=$n '$2==s && $3==n {print $5}' "$tmp/runs" | med)
 		# p99 over the mean latency (64 connections / req/s): the tail's width apart from the rate.
 		w=$(awk -v s=$size -v n=$n '$2==s && $3==n {print $5 * $4 / 64000}' "$tmp/runs" | med)
-		line=$(printf '%-5s %-10s %10s req/s  p99 %8s ms  p99/mean %5.2f' $size $n "$r" "$p" "$w")
+		c=$(awk -v s=$size -v n=$n '$2==s && $3==n {print $6}' "$tmp/runs" | med)
+		z=$(awk -v s=$size -v n=$n '$2==s && $3==n {print $7}' "$tmp/runs" | med)
+		line=$(printf '%-5s %-10s %10s req/s  p99 %8s ms  p99/mean %5.2f  cpu %5s us/req  sleeps %5s/req' $size $n "$r" "$p" "$w" "$c" "$z")
 		for base in "${names[0]}" nginx; do
 			[ "$n" = "$base" ] && continue
 			pr=$(awk -v s=$size -v n=$n -v b=$base '$2==s && $3==b {r[$1]=$4; p[$1]=$5} $2==s && $3==n {rr[$1]=$4; pp[$1]=$5}

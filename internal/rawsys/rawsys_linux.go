@@ -1,0 +1,46 @@
+package rawsys
+
+import (
+	"syscall"
+	"unsafe"
+)
+
+// Read is read(2) on a descriptor that does not block: an empty non-blocking socket
+// answers syscall.EAGAIN at once.
+func Read(fd int, p []byte) (int, error) {
+	n, _, e := syscall.RawSyscall(syscall.SYS_READ, uintptr(fd), uintptr(bufPtr(p)), uintptr(len(p)))
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
+}
+
+// Write is write(2) on a descriptor that does not block: a full non-blocking socket
+// answers syscall.EAGAIN, or takes part of p.
+func Write(fd int, p []byte) (int, error) {
+	n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(fd), uintptr(bufPtr(p)), uintptr(len(p)))
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
+}
+
+// EpollPoll is epoll_wait(2) with a zero timeout: the events ready now, without waiting.
+// (It is epoll_pwait with no signal mask, which every Linux architecture has.)
+func EpollPoll(epfd int, events []syscall.EpollEvent) (int, error) {
+	if len(events) == 0 {
+		return 0, syscall.EINVAL
+	}
+	n, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, uintptr(epfd), uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), 0, 0, 0)
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
+}
+
+func bufPtr(p []byte) unsafe.Pointer {
+	if len(p) == 0 {
+		return nil
+	}
+	return unsafe.Pointer(&p[0])
+}

@@ -1,0 +1,85 @@
+package rawsys
+
+import (
+	"bytes"
+	"syscall"
+	"testing"
+)
+
+// socketPair is a connected pair of non-blocking stream sockets, closed with the test.
+func socketPair(t *testing.T) (a, b int) {
+	t.Helper()
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Close(fds[0]); syscall.Close(fds[1]) })
+	return fds[0], fds[1]
+}
+
+func TestReadWrite(t *testing.T) {
+	a, b := socketPair(t)
+	buf := make([]byte, 16)
+	if n, err := Read(b, buf); err != syscall.EAGAIN || n != 0 {
+		t.Fatalf("read of an empty socket = %d, %v; want 0, EAGAIN", n, err)
+	}
+	if n, err := Write(a, []byte("hello")); err != nil || n != 5 {
+		t.Fatalf("write = %d, %v; want 5, nil", n, err)
+	}
+	n, err := Read(b, buf)
+	if err != nil || !bytes.Equal(buf[:n], []byte("hello")) {
+		t.Fatalf("read = %q, %v; want \"hello\", nil", buf[:n], err)
+	}
+	if n, err := Write(a, nil); err != nil || n != 0 {
+		t.Fatalf("empty write = %d, %v; want 0, nil", n, err)
+	}
+	syscall.Close(a)
+	if n, err := Read(b, buf); err != nil || n != 0 {
+		t.Fatalf("read after the peer closed = %d, %v; want 0 (end of stream), nil", n, err)
+	}
+	if _, err := Read(-1, buf); err != syscall.EBADF {
+		t.Fatalf("read of a bad descriptor: %v, want EBADF", err)
+	}
+}
+
+func TestWriteToFullSocket(t *testing.T) {
+	a, _ := socketPair(t)
+	chunk := make([]byte, 64<<10)
+	for i := 0; ; i++ {
+		if i == 1000 {
+			t.Fatal("64 MiB written to a socket nobody reads, and no EAGAIN")
+		}
+		if _, err := Write(a, chunk); err == syscall.EAGAIN {
+			return
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestEpollPoll(t *testing.T) {
+	a, b := socketPair(t)
+	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(epfd)
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(b)}
+	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, b, &ev); err != nil {
+		t.Fatal(err)
+	}
+	events := make([]syscall.EpollEvent, 4)
+	if n, err := EpollPoll(epfd, events); err != nil || n != 0 {
+		t.Fatalf("poll with nothing ready = %d, %v; want 0, nil", n, err)
+	}
+	if _, err := Write(a, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	n, err := EpollPoll(epfd, events)
+	if err != nil || n != 1 || events[0].Fd != int32(b) || events[0].Events&syscall.EPOLLIN == 0 {
+		t.Fatalf("poll = %d, %v, %+v; want socket %d readable", n, err, events[0], b)
+	}
+	if _, err := EpollPoll(epfd, nil); err != syscall.EINVAL {
+		t.Fatalf("poll into no events: %v, want EINVAL", err)
+	}
+}
