@@ -169,7 +169,8 @@ func topics() []Topic {
 			ID: "sync-async-workloads", Title: "Synchronous & Asynchronous Workloads", Section: Beginner,
 			Summary: "Doing the work inside the request against handing it to a queue and a pool of workers.",
 			Home:    "broker",
-			Status:  Planned,
+			Status:  Partial,
+			Note:    "broker/ is the queue (Kafka protocol, acks 0/1/all, consumer groups); the experiment that compares work done in the request with work queued is not built",
 		},
 
 		// Backend Engineering (Intermediate).
