@@ -11,6 +11,7 @@
 # gantry's: > 1 means gantry is better).
 #
 #   bench/proxy/run.sh                       # 3 rounds of 10 s per row: about 7 minutes
+#   ROUNDS=9 DURATION=5s bench/proxy/run.sh  # more, shorter rounds: steadier medians, as long
 #   ROUNDS=1 DURATION=5s bench/proxy/run.sh  # a quick look
 #   PROFILE=1 bench/proxy/run.sh             # also 10 s CPU profiles of gantry under wrk and h2load
 #
@@ -165,6 +166,13 @@ bench_h2() { # row addr
 # median COLUMN ROW prints the median of one column over the rounds.
 median() { sort -g <<<"$(awk -v c="$1" '{print $c}' "$tmp/$(tr / _ <<<"$2")")" | awk '{v[NR]=$1} END{print v[int((NR+1)/2)]}'; }
 
+# rotate N WORD...: the words, the first N mod their count moved to the end.
+rotate() {
+	local n=$(($1 % ($# - 1)))
+	shift
+	echo "${@:n+1}" "${@:1:n}"
+}
+
 echo "== wrk -t2 -c$CONNS -d$DURATION --latency, $ROUNDS rounds interleaved; $(nproc) CPUs; load $(cut -d' ' -f1-3 /proc/loadavg)"
 for addr in $GANTRY $GANTRY_G $NGINX $HAPROXY; do
 	wrk -t2 -c"$CONNS" -d2s "http://$addr/small" >/dev/null # warm the keep-alive pools
@@ -172,18 +180,19 @@ done
 rows=()
 for round in $(seq "$ROUNDS"); do
 	for size in small 4k; do
-		for proxy in gantry gantry-g nginx haproxy; do
+		# The order turns each round, so that no proxy always runs after the same one.
+		for proxy in $(rotate "$round" gantry gantry-g nginx haproxy); do
 			case $proxy in gantry) a=$GANTRY ;; gantry-g) a=$GANTRY_G ;; nginx) a=$NGINX ;; haproxy) a=$HAPROXY ;; esac
 			bench "$proxy/$size" "$a" "/$size"
 			[ "$round" = 1 ] && rows+=("$proxy/$size")
 		done
 	done
-	for proxy in gantry nginx haproxy; do
+	for proxy in $(rotate "$round" gantry nginx haproxy); do
 		case $proxy in gantry) a=$GANTRY_TLS ;; nginx) a=$NGINX_TLS ;; haproxy) a=$HAPROXY_TLS ;; esac
 		bench_h2 "$proxy/h2" "$a"
 		[ "$round" = 1 ] && rows+=("$proxy/h2")
 	done
-	for proxy in gantry haproxy; do
+	for proxy in $(rotate "$round" gantry haproxy); do
 		case $proxy in gantry) a=$GANTRY_H2UP ;; haproxy) a=$HAPROXY_H2UP ;; esac
 		bench_h2 "$proxy/h2up" "$a"
 		[ "$round" = 1 ] && rows+=("$proxy/h2up")
