@@ -611,19 +611,13 @@ func (sk *sock) Write(p []byte) (int, error) {
 		sk.pending = append(sk.pending, p...)
 		return len(p), nil
 	}
-	for n := 0; n < len(p); {
-		m, err := rawsys.Write(sk.fd, p[n:])
-		switch {
-		case err == syscall.EINTR:
-			continue
-		case err == syscall.EAGAIN:
-			// The loop hands the client to a goroutine, which writes the rest.
-			sk.pending = append([]byte(nil), p[n:]...)
-			return len(p), nil
-		case err != nil:
-			return n, os.NewSyscallError("write", err)
-		}
-		n += m
+	n, err := rawsys.WriteNow(sk.fd, p)
+	if err != nil {
+		return n, err
+	}
+	if n < len(p) {
+		// The loop hands the client to a goroutine, which writes the rest.
+		sk.pending = append([]byte(nil), p[n:]...)
 	}
 	return len(p), nil
 }

@@ -1206,18 +1206,12 @@ func (w *sockWriter) Write(p []byte) (int, error) {
 		w.pending = append(w.pending, p...)
 		return len(p), nil
 	}
-	for n := 0; n < len(p); {
-		m, err := rawsys.Write(w.fd, p[n:])
-		switch {
-		case err == syscall.EINTR:
-			continue
-		case err == syscall.EAGAIN:
-			w.pending = append([]byte(nil), p[n:]...)
-			return len(p), nil
-		case err != nil:
-			return n, os.NewSyscallError("write", err)
-		}
-		n += m
+	n, err := rawsys.WriteNow(w.fd, p)
+	if err != nil {
+		return n, err
+	}
+	if n < len(p) {
+		w.pending = append([]byte(nil), p[n:]...)
 	}
 	return len(p), nil
 }

@@ -1,6 +1,7 @@
 package rawsys
 
 import (
+	"os"
 	"syscall"
 	"unsafe"
 )
@@ -23,6 +24,25 @@ func Write(fd int, p []byte) (int, error) {
 		return 0, e
 	}
 	return int(n), nil
+}
+
+// WriteNow writes as much of p to a non-blocking socket as it takes now, going on
+// after partial writes and interrupted calls. A count short of len(p) with a nil error
+// means the socket is full: the caller keeps the rest for a writer that may wait.
+func WriteNow(fd int, p []byte) (int, error) {
+	for n := 0; n < len(p); {
+		m, err := Write(fd, p[n:])
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err == syscall.EAGAIN:
+			return n, nil
+		case err != nil:
+			return n, os.NewSyscallError("write", err)
+		}
+		n += m
+	}
+	return len(p), nil
 }
 
 // EpollPoll is epoll_wait(2) with a zero timeout: the events ready now, without waiting.
