@@ -161,7 +161,7 @@ func (l *loop) run() {
 	defer l.s.wg.Done()
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	l.tid = gettid()
+	l.tid = rawsys.Gettid()
 	for {
 		l.st.beforeWait()
 		n, err := syscall.EpollWait(l.epfd, l.events, l.waitMillis())
@@ -266,16 +266,10 @@ func (l *loop) yield() {
 		t := l.st.yieldStart()
 		runtime.Gosched()
 		l.st.yieldEnd(t)
-		if gettid() != l.tid {
+		if rawsys.Gettid() != l.tid {
 			l.moved++
 		}
 	}
-}
-
-// gettid is the calling thread's id; it cannot fail.
-func gettid() int {
-	tid, _, _ := syscall.RawSyscall(syscall.SYS_GETTID, 0, 0, 0)
-	return int(tid)
 }
 
 // waitMillis is how long epoll_wait may block: for ever without connections,

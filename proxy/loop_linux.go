@@ -72,6 +72,8 @@ type loop struct {
 	dialing   int                  // dials in flight
 	lastTick  time.Time
 	lastYield time.Time // see yield
+	tid       int       // the thread the loop is locked to
+	moved     int       // times yield found the loop on another thread: 0, being locked
 }
 
 // lconn is a client connection owned by a loop.
@@ -276,6 +278,7 @@ func (l *loop) run() {
 	defer l.s.wg.Done()
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
+	l.tid = rawsys.Gettid()
 	for {
 		n, err := l.wait()
 		if err != nil && err != syscall.EINTR {
@@ -344,6 +347,9 @@ func (l *loop) yield(now time.Time) {
 	if now.Sub(l.lastYield) >= 5*time.Millisecond {
 		l.lastYield = now
 		runtime.Gosched()
+		if rawsys.Gettid() != l.tid {
+			l.moved++
+		}
 	}
 }
 

@@ -578,3 +578,68 @@ func TestLoopShutdownDrains(t *testing.T) {
 		t.Errorf("Serve: %v", err)
 	}
 }
+
+// TestLoopKeepsItsThread: each loop serves from the one thread it locked (a loop that
+// moved between the runtime's threads slept through every hand-off; docs/benchmarks.md,
+// "Loops on their threads"), and passes through the scheduler as it goes (yield).
+func TestLoopKeepsItsThread(t *testing.T) {
+	checkLeaks(t)
+	cfg := onePool(backend(t, shapes))
+	cfg.EventLoops = 2
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(context.Background(), ln) }()
+	tr := &http.Transport{MaxIdleConnsPerHost: 8}
+	c := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	until := time.Now().Add(200 * time.Millisecond) // 40 of the loops' 5 ms yields
+	var wg sync.WaitGroup
+	for g := range 6 {
+		wg.Go(func() {
+			for n := 0; time.Now().Before(until) || n < 20; n++ {
+				path := fmt.Sprintf("/small/%d/%d", g, n)
+				resp, err := c.Get("http://" + ln.Addr().String() + path)
+				if err != nil {
+					t.Errorf("GET %s: %v", path, err)
+					return
+				}
+				b, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if err != nil || resp.StatusCode != 200 || string(b) != path {
+					t.Errorf("GET %s: %s %q %v", path, resp.Status, b, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	tr.CloseIdleConnections()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil { // the loops have exited: their fields are ours
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if err := <-served; err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+	if len(s.loops) != 2 {
+		t.Fatalf("%d loops, want 2", len(s.loops))
+	}
+	for i, l := range s.loops {
+		if l.lastYield.IsZero() {
+			t.Errorf("loop %d never yielded", i)
+		}
+		if l.moved != 0 {
+			t.Errorf("loop %d was found on another thread %d times", i, l.moved)
+		}
+	}
+	if n := s.loopAnswers.Load(); n < 6*20 {
+		t.Errorf("the loops answered %d requests, want at least %d", n, 6*20)
+	}
+}

@@ -58,6 +58,13 @@ func EpollPoll(epfd int, events []syscall.EpollEvent) (int, error) {
 	return int(n), nil
 }
 
+// Gettid is the calling thread's id; a loop locked to its thread checks with it that it
+// has not moved.
+func Gettid() int {
+	tid, _, _ := syscall.RawSyscall(syscall.SYS_GETTID, 0, 0, 0)
+	return int(tid)
+}
+
 func bufPtr(p []byte) unsafe.Pointer {
 	if len(p) == 0 {
 		return nil
