@@ -40,8 +40,7 @@ const loopSweep = 100 * time.Millisecond
 // loop is one event loop: an epoll instance and the connections it owns.
 type loop struct {
 	s      *Server
-	epfd   int
-	wake   [2]int // a pipe: a byte written to wake[1] interrupts epoll_wait
+	ep     *rawsys.Epoll
 	events []syscall.EpollEvent
 
 	mu       sync.Mutex // guards incoming and exited
@@ -81,7 +80,7 @@ func (s *Server) startLoops(n int) bool {
 		if err != nil {
 			s.log.Warn("cache: event loop unavailable, serving connections with goroutines", "err", err)
 			for _, l := range loops {
-				l.closeFDs()
+				l.ep.Close()
 			}
 			s.loopsFailed = true
 			return false
@@ -97,27 +96,11 @@ func (s *Server) startLoops(n int) bool {
 }
 
 func newLoop(s *Server) (*loop, error) {
-	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	ep, err := rawsys.NewEpoll()
 	if err != nil {
-		return nil, os.NewSyscallError("epoll_create1", err)
+		return nil, err
 	}
-	l := &loop{s: s, epfd: epfd, events: make([]syscall.EpollEvent, 128), lastSweep: time.Now(), st: newLoopStats()}
-	if err := syscall.Pipe2(l.wake[:], syscall.O_NONBLOCK|syscall.O_CLOEXEC); err != nil {
-		syscall.Close(epfd)
-		return nil, os.NewSyscallError("pipe2", err)
-	}
-	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(l.wake[0])}
-	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, l.wake[0], &ev); err != nil {
-		l.closeFDs()
-		return nil, os.NewSyscallError("epoll_ctl", err)
-	}
-	return l, nil
-}
-
-func (l *loop) closeFDs() {
-	syscall.Close(l.wake[0])
-	syscall.Close(l.wake[1])
-	syscall.Close(l.epfd)
+	return &loop{s: s, ep: ep, events: make([]syscall.EpollEvent, 128), lastSweep: time.Now(), st: newLoopStats()}, nil
 }
 
 // serveLoop gives c, whose connection is a socket in fd mode, to one of the loops.
@@ -133,18 +116,14 @@ func (s *Server) serveLoop(c *client) {
 	}
 	l.incoming = append(l.incoming, c)
 	l.mu.Unlock()
-	l.poke()
+	l.ep.Wake()
 }
 
 // wakeLoops interrupts every loop's epoll_wait, at Shutdown.
 func (s *Server) wakeLoops() {
 	for _, l := range s.loops {
-		l.poke()
+		l.ep.Wake()
 	}
-}
-
-func (l *loop) poke() {
-	syscall.Write(l.wake[1], []byte{0}) // a full pipe already wakes the loop
 }
 
 // run is the loop: wait for ready sockets, serve each, repeat until Shutdown has
@@ -164,7 +143,7 @@ func (l *loop) run() {
 	l.tid = rawsys.Gettid()
 	for {
 		l.st.beforeWait()
-		n, err := syscall.EpollWait(l.epfd, l.events, l.waitMillis())
+		n, err := syscall.EpollWait(l.ep.FD, l.events, l.waitMillis())
 		l.st.afterWait(n)
 		if n > 0 {
 			l.now = time.Now().UnixMilli()
@@ -177,7 +156,7 @@ func (l *loop) run() {
 		for i := range n {
 			ev := &l.events[i]
 			fd := int(ev.Fd)
-			if fd == l.wake[0] {
+			if l.ep.IsWake(fd) {
 				l.drainWake()
 				continue
 			}
@@ -284,13 +263,7 @@ func (l *loop) waitMillis() int {
 
 // drainWake empties the wake pipe and registers the connections given meanwhile.
 func (l *loop) drainWake() {
-	var b [64]byte
-	for {
-		n, _ := syscall.Read(l.wake[0], b[:])
-		if n < len(b) {
-			break
-		}
-	}
+	l.ep.DrainWake()
 	l.mu.Lock()
 	in := l.incoming
 	l.incoming = nil
@@ -303,7 +276,7 @@ func (l *loop) drainWake() {
 func (l *loop) add(c *client) {
 	sk := c.conn.(*sock)
 	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(sk.fd)}
-	if err := syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_ADD, sk.fd, &ev); err != nil {
+	if err := syscall.EpollCtl(l.ep.FD, syscall.EPOLL_CTL_ADD, sk.fd, &ev); err != nil {
 		// Cannot happen for a fresh socket; serve it the other way.
 		l.s.log.Warn("cache: epoll_ctl add", "err", err)
 		l.handoff(c, nil, false)
@@ -321,7 +294,7 @@ func (l *loop) add(c *client) {
 // forget removes c's socket from the loop.
 func (l *loop) forget(sk *sock, registered bool) {
 	if registered {
-		syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_DEL, sk.fd, nil)
+		syscall.EpollCtl(l.ep.FD, syscall.EPOLL_CTL_DEL, sk.fd, nil)
 		l.byFD[sk.fd] = nil
 		l.n--
 	}
@@ -345,7 +318,7 @@ func (l *loop) done() bool {
 		return false
 	}
 	l.exited = true
-	l.closeFDs()
+	l.ep.Close()
 	return true
 }
 

@@ -56,8 +56,7 @@ const (
 // loop is one event loop: an epoll instance and the connections it owns.
 type loop struct {
 	s      *Server
-	epfd   int
-	wake   [2]int // a pipe: a byte written to wake[1] interrupts epoll_wait
+	ep     *rawsys.Epoll
 	events []syscall.EpollEvent
 
 	mu       sync.Mutex // guards incoming, dialed and exited
@@ -147,7 +146,7 @@ func (s *Server) startLoops() {
 		if err != nil {
 			s.log.Warn("proxy: event loop unavailable, serving connections with goroutines", "err", err)
 			for _, l := range loops {
-				l.closeFDs()
+				l.ep.Close()
 			}
 			return
 		}
@@ -163,32 +162,12 @@ func (s *Server) startLoops() {
 }
 
 func newLoop(s *Server) (*loop, error) {
-	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	ep, err := rawsys.NewEpoll()
 	if err != nil {
-		return nil, os.NewSyscallError("epoll_create1", err)
+		return nil, err
 	}
-	l := &loop{s: s, epfd: epfd, events: make([]syscall.EpollEvent, 128),
-		conns: make(map[*lconn]struct{}), idle: make(map[*upstream][]*lup), lastTick: time.Now()}
-	if err := syscall.Pipe2(l.wake[:], syscall.O_NONBLOCK|syscall.O_CLOEXEC); err != nil {
-		syscall.Close(epfd)
-		return nil, os.NewSyscallError("pipe2", err)
-	}
-	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(l.wake[0])}
-	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, l.wake[0], &ev); err != nil {
-		l.closeFDs()
-		return nil, os.NewSyscallError("epoll_ctl", err)
-	}
-	return l, nil
-}
-
-func (l *loop) closeFDs() {
-	syscall.Close(l.wake[0])
-	syscall.Close(l.wake[1])
-	syscall.Close(l.epfd)
-}
-
-func (l *loop) poke() {
-	syscall.Write(l.wake[1], []byte{0}) // a full pipe already wakes the loop
+	return &loop{s: s, ep: ep, events: make([]syscall.EpollEvent, 128),
+		conns: make(map[*lconn]struct{}), idle: make(map[*upstream][]*lup), lastTick: time.Now()}, nil
 }
 
 // wakeLoops interrupts every loop's wait, so that it sees Shutdown.
@@ -196,7 +175,7 @@ func (s *Server) wakeLoops() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, l := range s.loops {
-		l.poke()
+		l.ep.Wake()
 	}
 }
 
@@ -230,7 +209,7 @@ func (s *Server) serveLoop(nc net.Conn) bool {
 	}
 	l.incoming = append(l.incoming, lc)
 	l.mu.Unlock()
-	l.poke()
+	l.ep.Wake()
 	return true
 }
 
@@ -288,7 +267,7 @@ func (l *loop) run() {
 		}
 		for i := range n {
 			fd := int(l.events[i].Fd)
-			if fd == l.wake[0] {
+			if l.ep.IsWake(fd) {
 				l.drainWake()
 				continue
 			}
@@ -331,10 +310,10 @@ func (l *loop) run() {
 // wait returns the events ready now, or waits for the next: only when nothing is ready
 // does the loop make a system call that may block, and tell the scheduler so.
 func (l *loop) wait() (int, error) {
-	if n, err := rawsys.EpollPoll(l.epfd, l.events); n > 0 || err != nil {
+	if n, err := rawsys.EpollPoll(l.ep.FD, l.events); n > 0 || err != nil {
 		return n, err
 	}
-	return syscall.EpollWait(l.epfd, l.events, l.waitMillis())
+	return syscall.EpollWait(l.ep.FD, l.events, l.waitMillis())
 }
 
 // yield passes through the scheduler every 5 ms. The loop's goroutine never parks and
@@ -362,12 +341,7 @@ func (l *loop) waitMillis() int {
 
 // drainWake empties the wake pipe and takes the connections and dials given meanwhile.
 func (l *loop) drainWake() {
-	var b [64]byte
-	for {
-		if n, _ := syscall.Read(l.wake[0], b[:]); n < len(b) {
-			break
-		}
-	}
+	l.ep.DrainWake()
 	l.mu.Lock()
 	in, dialed := l.incoming, l.dialed
 	l.incoming, l.dialed = nil, nil
@@ -383,7 +357,7 @@ func (l *loop) drainWake() {
 // register adds fd to the epoll set, edge-triggered.
 func (l *loop) register(fd int, o any) error {
 	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | -syscall.EPOLLET, Fd: int32(fd)}
-	if err := syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
+	if err := syscall.EpollCtl(l.ep.FD, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
 		return os.NewSyscallError("epoll_ctl", err)
 	}
 	for fd >= len(l.byFD) {
@@ -395,7 +369,7 @@ func (l *loop) register(fd int, o any) error {
 
 func (l *loop) unregister(fd int) {
 	if fd < len(l.byFD) && l.byFD[fd] != nil {
-		syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_DEL, fd, nil)
+		syscall.EpollCtl(l.ep.FD, syscall.EPOLL_CTL_DEL, fd, nil)
 		l.byFD[fd] = nil
 	}
 }
@@ -434,7 +408,7 @@ func (l *loop) done() bool {
 		}
 	}
 	l.idle = nil
-	l.closeFDs()
+	l.ep.Close()
 	return true
 }
 
@@ -649,7 +623,7 @@ func (l *loop) dial(lc *lconn, u *upstream) {
 		}
 		l.dialed = append(l.dialed, d)
 		l.mu.Unlock()
-		l.poke()
+		l.ep.Wake()
 	}()
 }
 

@@ -187,15 +187,7 @@ func TestLoopsUnderChurn(t *testing.T) {
 				case 3:
 					path += "/slow"
 				}
-				resp, err := c.Get("http://" + addr + path)
-				if err != nil {
-					t.Errorf("GET %s: %v", path, err)
-					return
-				}
-				b, err := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				if err != nil || resp.StatusCode != 200 || string(b) != path {
-					t.Errorf("GET %s: %d %q %v", path, resp.StatusCode, b, err)
+				if !getEcho(t, c, addr, path) {
 					return
 				}
 			}
@@ -208,6 +200,23 @@ func TestLoopsUnderChurn(t *testing.T) {
 	if n := s.loopHandOffs.Load(); n != 0 {
 		t.Errorf("%d hand-offs, want none", n)
 	}
+}
+
+// getEcho GETs path through the proxy at addr from a host that answers with the path,
+// and reports whether the answer was that; it fails the test if not.
+func getEcho(t *testing.T, c *http.Client, addr, path string) bool {
+	resp, err := c.Get("http://" + addr + path)
+	if err != nil {
+		t.Errorf("GET %s: %v", path, err)
+		return false
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != 200 || string(b) != path {
+		t.Errorf("GET %s: %d %q %v", path, resp.StatusCode, b, err)
+		return false
+	}
+	return true
 }
 
 // TestLoopPipelining: requests written back to back in one segment, as wrk's pipelined
@@ -603,16 +612,7 @@ func TestLoopKeepsItsThread(t *testing.T) {
 	for g := range 6 {
 		wg.Go(func() {
 			for n := 0; time.Now().Before(until) || n < 20; n++ {
-				path := fmt.Sprintf("/small/%d/%d", g, n)
-				resp, err := c.Get("http://" + ln.Addr().String() + path)
-				if err != nil {
-					t.Errorf("GET %s: %v", path, err)
-					return
-				}
-				b, err := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				if err != nil || resp.StatusCode != 200 || string(b) != path {
-					t.Errorf("GET %s: %s %q %v", path, resp.Status, b, err)
+				if !getEcho(t, c, ln.Addr().String(), fmt.Sprintf("/small/%d/%d", g, n)) {
 					return
 				}
 			}

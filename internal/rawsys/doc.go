@@ -11,6 +11,9 @@
 // request (docs/benchmarks.md). The calls here are syscall.RawSyscall: the P stays with
 // the loop, which is safe only because none of them can block.
 //
+// Epoll is the loop's epoll set together with the pipe by which other goroutines wake
+// it, which both loops need alike.
+//
 // A loop that uses them must still block somewhere when it has nothing to do (a plain
 // syscall.EpollWait with a timeout), and must pass through the scheduler now and then
 // (runtime.Gosched) so that sysmon does not take it for a goroutine that hogs its P: the

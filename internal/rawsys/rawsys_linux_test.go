@@ -88,3 +88,29 @@ func TestWriteNow(t *testing.T) {
 		t.Fatal("WriteNow to a socket whose peer closed: no error")
 	}
 }
+
+func TestEpollWake(t *testing.T) {
+	e, err := NewEpoll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	events := make([]syscall.EpollEvent, 4)
+	if n, err := EpollPoll(e.FD, events); err != nil || n != 0 {
+		t.Fatalf("poll of a new set = %d, %v; want 0, nil", n, err)
+	}
+	for range 100 { // more wake-ups than the drain reads at once
+		e.Wake()
+	}
+	n, err := syscall.EpollWait(e.FD, events, 1000)
+	if err != nil || n != 1 || !e.IsWake(int(events[0].Fd)) {
+		t.Fatalf("wait after Wake = %d, %v, %+v; want the wake-up", n, err, events[0])
+	}
+	e.DrainWake()
+	if n, err := EpollPoll(e.FD, events); err != nil || n != 0 {
+		t.Fatalf("poll after DrainWake = %d, %v; want 0, nil", n, err)
+	}
+	if e.IsWake(e.FD) {
+		t.Fatal("IsWake of the epoll descriptor itself")
+	}
+}
