@@ -321,7 +321,10 @@ func (l *loop) wait() (int, error) {
 // that has run since it started; every 10 ms sysmon would preempt it with a signal. A
 // Gosched before that moves its time slice on, and hands other goroutines (dials,
 // connections handed over) a turn when both loops are busy. The loop being locked to
-// its thread, each Gosched costs two context switches, 200 a second.
+// its thread, each Gosched hands the P to another thread and waits to be handed it
+// back: under wrk on two busy cores that keeps the loop away 0.4-0.5 ms on average
+// (docs/benchmarks.md, "Loops on their threads"), which the variants tried there did
+// not turn into a better rate or p99.
 func (l *loop) yield(now time.Time) {
 	if now.Sub(l.lastYield) >= 5*time.Millisecond {
 		l.lastYield = now
