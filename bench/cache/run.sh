@@ -2,7 +2,7 @@
 # bench/cache: redis-server (persistence off) and gantry cache side by side in one run,
 # driven by redis-benchmark with -c 50 at -P 1 and -P 16. Each test runs against one
 # server and then the other before the next test starts, so that load from elsewhere on
-# the machine hits both alike. Prints ops/s, p99 and the server's CPU time per request
+# the machine hits both alike; with ROUNDS > 1 the order turns each round. Prints ops/s, p99 and the server's CPU time per request
 # (from /proc/PID/stat) per row and ends with lines
 #   ratio ROW ops/s|p99|cpu/op vs redis = X.XX
 # (X > 1: gantry better; ops/s gantry/redis, p99 and cpu/op redis/gantry)
@@ -93,8 +93,15 @@ for round in $(seq "$ROUNDS"); do
 			redis-cli -p "$GPORT" FLUSHALL >/dev/null
 			row="$(echo "$t" | tr a-z A-Z) -P$P"
 			[ "$round" = 1 ] && order+=("$row")
-			res["$row|redis"]+=" $(run_one "$RPORT" "${pids[0]}" "$t" "$P" "$n")"
-			res["$row|gantry"]+=" $(run_one "$GPORT" "${pids[1]}" "$t" "$P" "$n")"
+			# Redis first in odd rounds, gantry first in even ones: neither always runs
+			# second, after the other's run and a FLUSHALL's aftermath.
+			if ((round % 2)); then
+				res["$row|redis"]+=" $(run_one "$RPORT" "${pids[0]}" "$t" "$P" "$n")"
+				res["$row|gantry"]+=" $(run_one "$GPORT" "${pids[1]}" "$t" "$P" "$n")"
+			else
+				res["$row|gantry"]+=" $(run_one "$GPORT" "${pids[1]}" "$t" "$P" "$n")"
+				res["$row|redis"]+=" $(run_one "$RPORT" "${pids[0]}" "$t" "$P" "$n")"
+			fi
 			echo "round $round: $row done" >&2
 		done
 	done
