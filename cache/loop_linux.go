@@ -554,20 +554,14 @@ func (sk *sock) Read(p []byte) (int, error) {
 		return 0, errWouldBlock
 	}
 	sk.readable = false
-	for {
-		n, err := rawsys.Read(sk.fd, p)
-		switch {
-		case err == syscall.EINTR:
-			continue
-		case err == syscall.EAGAIN:
-			return 0, errWouldBlock
-		case err != nil:
-			return 0, os.NewSyscallError("read", err)
-		case n == 0:
-			return 0, io.EOF
-		}
-		return n, nil
+	n, err := rawsys.ReadOnce(sk.fd, p)
+	switch {
+	case err == syscall.EAGAIN:
+		return 0, errWouldBlock
+	case err != nil && err != io.EOF:
+		return 0, os.NewSyscallError("read", err)
 	}
+	return n, err
 }
 
 func (sk *sock) Write(p []byte) (int, error) {

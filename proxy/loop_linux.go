@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
 	"net"
 	"os"
 	"runtime"
@@ -451,7 +450,7 @@ func (l *loop) serveClient(lc *lconn) {
 			l.handOff(lc, resume{}) // a head too large: the goroutine path answers 431
 			return
 		}
-		m, err := readFD(lc.fd, lc.in[lc.w:])
+		m, err := rawsys.ReadOnce(lc.fd, lc.in[lc.w:])
 		if err == syscall.EAGAIN {
 			lc.readable = false
 			continue
@@ -709,7 +708,7 @@ func (l *loop) readResponse(lc *lconn) {
 		if !lu.readable {
 			return
 		}
-		m, err := readFD(lu.fd, lu.in[lu.n:])
+		m, err := rawsys.ReadOnce(lu.fd, lu.in[lu.n:])
 		if err == syscall.EAGAIN {
 			lu.readable = false
 			return
@@ -1158,22 +1157,6 @@ func (lc *lconn) resumer(c *conn, rs resume, out []byte, uc *upConn) func() bool
 			c.endRequest(start, method, logTarget)
 		}
 		return false
-	}
-}
-
-// readFD reads once from a socket; io.EOF when the peer has closed.
-func readFD(fd int, p []byte) (int, error) {
-	for {
-		n, err := rawsys.Read(fd, p)
-		switch {
-		case err == syscall.EINTR:
-			continue
-		case err != nil:
-			return 0, err
-		case n == 0:
-			return 0, io.EOF
-		}
-		return n, nil
 	}
 }
 

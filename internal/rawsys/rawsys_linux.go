@@ -1,6 +1,7 @@
 package rawsys
 
 import (
+	"io"
 	"os"
 	"syscall"
 	"unsafe"
@@ -24,6 +25,23 @@ func Write(fd int, p []byte) (int, error) {
 		return 0, e
 	}
 	return int(n), nil
+}
+
+// ReadOnce reads from a non-blocking socket once, going on after interrupted calls:
+// io.EOF when the peer has closed, syscall.EAGAIN when nothing is there.
+func ReadOnce(fd int, p []byte) (int, error) {
+	for {
+		n, err := Read(fd, p)
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err != nil:
+			return 0, err
+		case n == 0:
+			return 0, io.EOF
+		}
+		return n, nil
+	}
 }
 
 // WriteNow writes as much of p to a non-blocking socket as it takes now, going on

@@ -2,6 +2,7 @@ package rawsys
 
 import (
 	"bytes"
+	"io"
 	"syscall"
 	"testing"
 )
@@ -112,5 +113,23 @@ func TestEpollWake(t *testing.T) {
 	}
 	if e.IsWake(e.FD) {
 		t.Fatal("IsWake of the epoll descriptor itself")
+	}
+}
+
+func TestReadOnce(t *testing.T) {
+	a, b := socketPair(t)
+	buf := make([]byte, 16)
+	if n, err := ReadOnce(b, buf); err != syscall.EAGAIN || n != 0 {
+		t.Fatalf("ReadOnce of an empty socket = %d, %v; want 0, EAGAIN", n, err)
+	}
+	if _, err := Write(a, []byte("hi")); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := ReadOnce(b, buf); err != nil || string(buf[:n]) != "hi" {
+		t.Fatalf("ReadOnce = %q, %v; want \"hi\", nil", buf[:n], err)
+	}
+	syscall.Close(a)
+	if n, err := ReadOnce(b, buf); err != io.EOF || n != 0 {
+		t.Fatalf("ReadOnce after the peer closed = %d, %v; want 0, io.EOF", n, err)
 	}
 }
