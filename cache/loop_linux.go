@@ -143,7 +143,7 @@ func (l *loop) run() {
 	l.tid = rawsys.Gettid()
 	for {
 		l.st.beforeWait()
-		n, err := syscall.EpollWait(l.ep.FD, l.events, l.waitMillis())
+		n, err := l.ep.Wait(l.events, l.waitMillis())
 		l.st.afterWait(n)
 		if n > 0 {
 			l.now = time.Now().UnixMilli()
@@ -275,8 +275,7 @@ func (l *loop) drainWake() {
 
 func (l *loop) add(c *client) {
 	sk := c.conn.(*sock)
-	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(sk.fd)}
-	if err := syscall.EpollCtl(l.ep.FD, syscall.EPOLL_CTL_ADD, sk.fd, &ev); err != nil {
+	if err := l.ep.Add(sk.fd, syscall.EPOLLIN); err != nil {
 		// Cannot happen for a fresh socket; serve it the other way.
 		l.s.log.Warn("cache: epoll_ctl add", "err", err)
 		l.handoff(c, nil, false)
@@ -294,7 +293,7 @@ func (l *loop) add(c *client) {
 // forget removes c's socket from the loop.
 func (l *loop) forget(sk *sock, registered bool) {
 	if registered {
-		syscall.EpollCtl(l.ep.FD, syscall.EPOLL_CTL_DEL, sk.fd, nil)
+		l.ep.Del(sk.fd)
 		l.byFD[sk.fd] = nil
 		l.n--
 	}

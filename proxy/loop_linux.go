@@ -309,10 +309,10 @@ func (l *loop) run() {
 // wait returns the events ready now, or waits for the next: only when nothing is ready
 // does the loop make a system call that may block, and tell the scheduler so.
 func (l *loop) wait() (int, error) {
-	if n, err := rawsys.EpollPoll(l.ep.FD, l.events); n > 0 || err != nil {
+	if n, err := l.ep.Poll(l.events); n > 0 || err != nil {
 		return n, err
 	}
-	return syscall.EpollWait(l.ep.FD, l.events, l.waitMillis())
+	return l.ep.Wait(l.events, l.waitMillis())
 }
 
 // yield passes through the scheduler every 5 ms. The loop's goroutine never parks and
@@ -358,9 +358,8 @@ func (l *loop) drainWake() {
 
 // register adds fd to the epoll set, edge-triggered.
 func (l *loop) register(fd int, o any) error {
-	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | -syscall.EPOLLET, Fd: int32(fd)}
-	if err := syscall.EpollCtl(l.ep.FD, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
-		return os.NewSyscallError("epoll_ctl", err)
+	if err := l.ep.Add(fd, syscall.EPOLLIN|syscall.EPOLLRDHUP|-syscall.EPOLLET); err != nil {
+		return err
 	}
 	for fd >= len(l.byFD) {
 		l.byFD = append(l.byFD, make([]any, len(l.byFD)+64)...)
@@ -371,7 +370,7 @@ func (l *loop) register(fd int, o any) error {
 
 func (l *loop) unregister(fd int) {
 	if fd < len(l.byFD) && l.byFD[fd] != nil {
-		syscall.EpollCtl(l.ep.FD, syscall.EPOLL_CTL_DEL, fd, nil)
+		l.ep.Del(fd)
 		l.byFD[fd] = nil
 	}
 }

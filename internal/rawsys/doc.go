@@ -12,10 +12,10 @@
 // the loop, which is safe only because none of them can block.
 //
 // Epoll is the loop's epoll set together with the pipe by which other goroutines wake
-// it, which both loops need alike.
+// it, which both loops need alike: Poll looks at it raw, Wait blocks.
 //
-// A loop that uses them must still block somewhere when it has nothing to do (a plain
-// syscall.EpollWait with a timeout), and must pass through the scheduler now and then
+// A loop that uses them must still block somewhere when it has nothing to do
+// (Epoll.Wait, through the scheduler), and must pass through the scheduler now and then
 // (runtime.Gosched) so that sysmon does not take it for a goroutine that hogs its P: the
 // loops in cache and proxy do both.
 package rawsys

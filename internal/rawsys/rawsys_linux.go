@@ -63,19 +63,6 @@ func WriteNow(fd int, p []byte) (int, error) {
 	return len(p), nil
 }
 
-// EpollPoll is epoll_wait(2) with a zero timeout: the events ready now, without waiting.
-// (It is epoll_pwait with no signal mask, which every Linux architecture has.)
-func EpollPoll(epfd int, events []syscall.EpollEvent) (int, error) {
-	if len(events) == 0 {
-		return 0, syscall.EINVAL
-	}
-	n, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, uintptr(epfd), uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), 0, 0, 0)
-	if e != 0 {
-		return 0, e
-	}
-	return int(n), nil
-}
-
 // Gettid is the calling thread's id; a loop locked to its thread checks with it that it
 // has not moved.
 func Gettid() int {

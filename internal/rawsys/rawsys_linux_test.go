@@ -2,6 +2,7 @@ package rawsys
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"syscall"
 	"testing"
@@ -45,28 +46,34 @@ func TestReadWrite(t *testing.T) {
 
 func TestEpollPoll(t *testing.T) {
 	a, b := socketPair(t)
-	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	e, err := NewEpoll()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer syscall.Close(epfd)
-	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(b)}
-	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, b, &ev); err != nil {
+	defer e.Close()
+	if err := e.Add(b, syscall.EPOLLIN); err != nil {
 		t.Fatal(err)
 	}
+	if err := e.Add(b, syscall.EPOLLIN); !errors.Is(err, syscall.EEXIST) {
+		t.Fatalf("Add twice: %v, want EEXIST", err)
+	}
 	events := make([]syscall.EpollEvent, 4)
-	if n, err := EpollPoll(epfd, events); err != nil || n != 0 {
+	if n, err := e.Poll(events); err != nil || n != 0 {
 		t.Fatalf("poll with nothing ready = %d, %v; want 0, nil", n, err)
 	}
 	if _, err := Write(a, []byte("x")); err != nil {
 		t.Fatal(err)
 	}
-	n, err := EpollPoll(epfd, events)
+	n, err := e.Poll(events)
 	if err != nil || n != 1 || events[0].Fd != int32(b) || events[0].Events&syscall.EPOLLIN == 0 {
 		t.Fatalf("poll = %d, %v, %+v; want socket %d readable", n, err, events[0], b)
 	}
-	if _, err := EpollPoll(epfd, nil); err != syscall.EINVAL {
+	if _, err := e.Poll(nil); err != syscall.EINVAL {
 		t.Fatalf("poll into no events: %v, want EINVAL", err)
+	}
+	e.Del(b)
+	if n, err := e.Wait(events, 10); err != nil || n != 0 {
+		t.Fatalf("wait after Del of the readable socket = %d, %v; want 0, nil", n, err)
 	}
 }
 
@@ -97,21 +104,21 @@ func TestEpollWake(t *testing.T) {
 	}
 	defer e.Close()
 	events := make([]syscall.EpollEvent, 4)
-	if n, err := EpollPoll(e.FD, events); err != nil || n != 0 {
+	if n, err := e.Poll(events); err != nil || n != 0 {
 		t.Fatalf("poll of a new set = %d, %v; want 0, nil", n, err)
 	}
 	for range 100 { // more wake-ups than the drain reads at once
 		e.Wake()
 	}
-	n, err := syscall.EpollWait(e.FD, events, 1000)
+	n, err := e.Wait(events, 1000)
 	if err != nil || n != 1 || !e.IsWake(int(events[0].Fd)) {
 		t.Fatalf("wait after Wake = %d, %v, %+v; want the wake-up", n, err, events[0])
 	}
 	e.DrainWake()
-	if n, err := EpollPoll(e.FD, events); err != nil || n != 0 {
+	if n, err := e.Poll(events); err != nil || n != 0 {
 		t.Fatalf("poll after DrainWake = %d, %v; want 0, nil", n, err)
 	}
-	if e.IsWake(e.FD) {
+	if e.IsWake(e.fd) {
 		t.Fatal("IsWake of the epoll descriptor itself")
 	}
 }
