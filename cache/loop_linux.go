@@ -567,17 +567,11 @@ func (sk *sock) Write(p []byte) (int, error) {
 	if sk.nc != nil {
 		return sk.nc.Write(p)
 	}
-	if sk.pending != nil {
-		sk.pending = append(sk.pending, p...)
-		return len(p), nil
-	}
-	n, err := rawsys.WriteNow(sk.fd, p)
-	if err != nil {
-		return n, err
-	}
-	if n < len(p) {
-		// The loop hands the client to a goroutine, which writes the rest.
-		sk.pending = append([]byte(nil), p[n:]...)
+	// What the socket does not take, the goroutine the loop then hands the
+	// client to writes.
+	var err error
+	if sk.pending, err = rawsys.WriteOrKeep(sk.fd, sk.pending, p); err != nil {
+		return 0, err
 	}
 	return len(p), nil
 }

@@ -1167,16 +1167,9 @@ type sockWriter struct {
 }
 
 func (w *sockWriter) Write(p []byte) (int, error) {
-	if w.pending != nil {
-		w.pending = append(w.pending, p...)
-		return len(p), nil
-	}
-	n, err := rawsys.WriteNow(w.fd, p)
-	if err != nil {
-		return n, err
-	}
-	if n < len(p) {
-		w.pending = append([]byte(nil), p[n:]...)
+	var err error
+	if w.pending, err = rawsys.WriteOrKeep(w.fd, w.pending, p); err != nil {
+		return 0, err
 	}
 	return len(p), nil
 }

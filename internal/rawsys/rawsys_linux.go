@@ -63,6 +63,25 @@ func WriteNow(fd int, p []byte) (int, error) {
 	return len(p), nil
 }
 
+// WriteOrKeep writes p to a non-blocking socket without waiting, for a loop's
+// writer: what the socket does not take now is appended to pending, the bytes
+// still to be written by a writer that may wait (a loop hands such a connection
+// to a goroutine). While pending holds anything, all of p goes after it, so that
+// the bytes keep their order. It returns the new pending, nil when all went out.
+func WriteOrKeep(fd int, pending, p []byte) ([]byte, error) {
+	if pending != nil {
+		return append(pending, p...), nil
+	}
+	n, err := WriteNow(fd, p)
+	if err != nil {
+		return nil, err
+	}
+	if n < len(p) {
+		return append([]byte(nil), p[n:]...), nil
+	}
+	return nil, nil
+}
+
 // Gettid is the calling thread's id; a loop locked to its thread checks with it that it
 // has not moved.
 func Gettid() int {

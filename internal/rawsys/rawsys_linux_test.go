@@ -97,6 +97,46 @@ func TestWriteNow(t *testing.T) {
 	}
 }
 
+// WriteOrKeep keeps what a full socket does not take, and everything after it,
+// in order; a reader then gets every byte once.
+func TestWriteOrKeep(t *testing.T) {
+	a, b := socketPair(t)
+	pending, err := WriteOrKeep(a, nil, []byte("first "))
+	if err != nil || pending != nil {
+		t.Fatalf("write to an empty socket: pending %q, %v; want nil, nil", pending, err)
+	}
+	big := bytes.Repeat([]byte("x"), 64<<20)
+	if pending, err = WriteOrKeep(a, pending, big); err != nil || len(pending) == 0 {
+		t.Fatalf("write of 64 MiB to a socket nobody reads: pending %d bytes, %v; want some kept", len(pending), err)
+	}
+	kept := len(pending)
+	if pending, err = WriteOrKeep(a, pending, []byte(" last")); err != nil || len(pending) != kept+5 {
+		t.Fatalf("write behind pending bytes: pending %d bytes, %v; want %d", len(pending), err, kept+5)
+	}
+	// Read what the socket took, then append what was kept: the whole stream, in order.
+	var got []byte
+	buf := make([]byte, 1<<20)
+	for {
+		n, err := ReadOnce(b, buf)
+		if err == syscall.EAGAIN {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, buf[:n]...)
+	}
+	got = append(got, pending...)
+	want := append(append([]byte("first "), big...), " last"...)
+	if !bytes.Equal(got, want) {
+		t.Fatalf("stream of %d bytes, want %d in order", len(got), len(want))
+	}
+	syscall.Close(b)
+	if _, err := WriteOrKeep(a, nil, []byte("x")); err == nil {
+		t.Fatal("write to a socket whose peer closed: no error")
+	}
+}
+
 func TestEpollWake(t *testing.T) {
 	e, err := NewEpoll()
 	if err != nil {
