@@ -3,8 +3,9 @@
 # committed build and a changed one) side by side in one run, for before/after
 # comparisons on a busy machine. Every test runs against every server in turn, the
 # order rotated each round, so that adjacent runs share the machine's load; rows are
-# medians over ROUNDS, and then each binary after the first is compared with the first
-# run by run (ratios of adjacent runs, then their median and how many runs it won).
+# medians over ROUNDS; then each binary is compared with Redis, and each after the first
+# with the first, run by run (ratios of adjacent runs, then their median and how many
+# runs it won).
 # Per run: ops/s, p99 ms, server CPU us per request (user + system, /proc/PID/stat),
 # runqueue wait us per request (all threads, /proc/PID/task/*/schedstat), context
 # switches per 1,000 requests (all threads, /proc/PID/task/*/status), and the client's
@@ -93,16 +94,22 @@ for t in order:
         rs = by.get((t, i), {}).values()
         cells.append(" ".join(f"{st.median(x[c] for x in rs):8.2f}" for c in range(nc)) if rs else "")
     print(f"{t.upper():6}" + "".join(f" | {c:>62}" for c in cells))
-# Run-by-run against the first gantry binary: ops/s new/old, the rest old/new (> 1: better).
-for b in range(2, len(names)):
-    print(f"\n{names[b]} against {names[1]}, run by run (> 1: {names[b]} better): median ratio, runs won")
+# Run by run, each server against another: ops/s theirs/base, the rest base/theirs (> 1:
+# better), ratios of the runs of the same round.
+def compare(base, b):
+    print(f"\n{names[b]} against {names[base]}, run by run (> 1: {names[b]} better): median ratio, runs won")
     pooled = [[] for _ in range(nc)]
     for t in order:
-        old, new = by.get((t, 1), {}), by.get((t, b), {})
+        old, new = by.get((t, base), {}), by.get((t, b), {})
         rs = [(old[r], new[r]) for r in old if r in new and old[r][0] > 0 and new[r][0] > 0]
         ratios = [[n[0] / o[0] for o, n in rs]] + [[o[c] / n[c] for o, n in rs if n[c] > 0] for c in range(1, nc)]
         for c in range(nc):
             pooled[c] += ratios[c]
         print(f"{t.upper():6}" + "".join(f" {cols[c]} {st.median(ratios[c]):.2f} ({sum(x > 1 for x in ratios[c])}/{len(ratios[c])})" for c in range(nc) if ratios[c]))
     print("all   " + "".join(f" {cols[c]} {st.median(pooled[c]):.2f} ({sum(x > 1 for x in pooled[c])}/{len(pooled[c])})" for c in range(nc) if pooled[c]))
+# Each gantry binary against Redis (the target), then each after the first against the first.
+for b in range(1, len(names)):
+    compare(0, b)
+for b in range(2, len(names)):
+    compare(1, b)
 PY
