@@ -315,6 +315,7 @@ func cmdConfigSet(c *client, args [][]byte) {
 	if cfg.MaxMemory != c.s.cfg.MaxMemory {
 		c.s.applyMemoryLimit(cfg.MaxMemory)
 	}
+	newTimeout := cfg.Timeout != c.s.cfg.Timeout
 	c.s.cfg = cfg
 	c.s.maxMemory.Store(cfg.MaxMemory)
 	c.s.timeout.Store(int64(cfg.Timeout))
@@ -326,6 +327,12 @@ func cmdConfigSet(c *client, args [][]byte) {
 		a.mode.Store(cfg.AppendFsync)
 	}
 	c.s.cfgMu.Unlock()
+	if newTimeout {
+		// A loop parked without a deadline has no sweep due: wake it to arm one.
+		c.s.mu.Lock()
+		c.s.wakeLoops()
+		c.s.mu.Unlock()
+	}
 	c.s.lfu.Store(strings.HasSuffix(cfg.MaxMemoryPolicy, "lfu"))
 	if cfg.AppendOnly != wasAOF && !c.setAppendOnly(cfg) {
 		return

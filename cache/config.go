@@ -72,6 +72,14 @@ type Config struct {
 	// EventLoops is how many event loops serve connections (Linux, without
 	// GoroutinePerConn). Default one for every two cores (GOMAXPROCS/2), at least 1.
 	EventLoops int
+	// GoMaxProcs sets GOMAXPROCS to the number of event loops when they start,
+	// unless the GOMAXPROCS environment variable is set, and puts it back at
+	// Shutdown. With no P to spare a loop waits parked in the runtime's network
+	// poller instead of blocked in epoll_wait, and needs no thread of its own:
+	// nothing then wakes in the process while it waits, as nothing wakes in
+	// Redis's (see loop.run). The setting is process-wide, so it is an option,
+	// as GoMemoryLimit is: gantry cache, which runs one server, turns it on.
+	GoMaxProcs bool
 
 	// Logger receives the server's log lines; nil discards them.
 	Logger *slog.Logger

@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"errors"
 	"io"
 	"net"
 	"os"
@@ -22,8 +23,7 @@ import (
 // park, no switch per command. There is one loop for every two cores by default
 // (Config.EventLoops), each owning the sockets of the connections given to it
 // round-robin; the commands they run still lock only their keys' shards. Each
-// loop keeps one thread (runtime.LockOSThread), as Redis's one thread serves
-// its clients: see run.
+// loop keeps to one thread, as Redis's one thread serves its clients: see run.
 //
 // A connection that must wait leaves its loop for good and is served by a
 // goroutine of its own, today's code path: a blocking command that is about to
@@ -53,8 +53,14 @@ type loop struct {
 	now       int64     // Unix ms when the last epoll_wait returned events
 	lastSweep time.Time
 	lastYield int64 // Unix ms of the last runtime.Gosched (see yield)
-	tid       int   // the thread the loop is locked to
-	moved     int   // times yield found the loop on another thread: 0, being locked
+	tid       int   // the thread the loop started on
+	moved     int   // times yield found the loop on another thread: 0 when locked
+	// poller, when the loop has no thread of its own (see run), is a duplicate
+	// of its epoll descriptor in the runtime's network poller; rc reads it, and
+	// sweepAt is its read deadline, zero when none is set (see armSweep).
+	poller  *os.File
+	rc      syscall.RawConn
+	sweepAt time.Time
 	// logged are the clients of this pass whose replies wait for the log.
 	logged []*client
 	st     *loopStats // per-pass figures, in a build with -tags loopstats; else nil
@@ -63,7 +69,7 @@ type loop struct {
 // startLoops starts the event loops (Config.EventLoops); s.mu is held. It returns
 // false when the loops cannot run (no file descriptors left), and connections are
 // then served by goroutines.
-func (s *Server) startLoops(n int) bool {
+func (s *Server) startLoops(n int, setProcs bool) bool {
 	if s.loops != nil {
 		return true
 	}
@@ -74,13 +80,17 @@ func (s *Server) startLoops(n int) bool {
 		// the CPU per command of one (docs/benchmarks.md, ## cache).
 		n = max(1, runtime.GOMAXPROCS(0)/2)
 	}
+	if setProcs && os.Getenv("GOMAXPROCS") == "" {
+		s.baseProcs = runtime.GOMAXPROCS(n)
+	}
+	park := runtime.GOMAXPROCS(0) <= n
 	loops := make([]*loop, 0, n)
 	for range n {
-		l, err := newLoop(s)
+		l, err := newLoop(s, park)
 		if err != nil {
 			s.log.Warn("cache: event loop unavailable, serving connections with goroutines", "err", err)
 			for _, l := range loops {
-				l.ep.Close()
+				l.closeEpoll()
 			}
 			s.loopsFailed = true
 			return false
@@ -95,12 +105,52 @@ func (s *Server) startLoops(n int) bool {
 	return true
 }
 
-func newLoop(s *Server) (*loop, error) {
+// newLoop makes a loop; with park, one that waits in the runtime's network
+// poller (see run), or in epoll_wait where the poller does not take its epoll set.
+func newLoop(s *Server, park bool) (*loop, error) {
 	ep, err := rawsys.NewEpoll()
 	if err != nil {
 		return nil, err
 	}
-	return &loop{s: s, ep: ep, events: make([]syscall.EpollEvent, 128), lastSweep: time.Now(), st: newLoopStats()}, nil
+	l := &loop{s: s, ep: ep, events: make([]syscall.EpollEvent, 128), lastSweep: time.Now(), st: newLoopStats()}
+	if park {
+		if err := l.openPoller(); err != nil {
+			s.log.Warn("cache: event loop waits in epoll_wait", "err", err)
+		}
+	}
+	return l, nil
+}
+
+// openPoller puts a duplicate of the loop's epoll descriptor into the runtime's
+// network poller: an epoll set is readable while one of its sockets is ready.
+// The duplicate is the poller's to close, the original the loop's.
+func (l *loop) openPoller() error {
+	fd, err := l.ep.Dup()
+	if err != nil {
+		return err
+	}
+	f := os.NewFile(uintptr(fd), "epoll")
+	// A descriptor the poller would not take comes back as a blocking file,
+	// without deadlines.
+	if err := f.SetReadDeadline(time.Time{}); err != nil {
+		f.Close()
+		return err
+	}
+	rc, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		return err
+	}
+	l.poller, l.rc = f, rc
+	return nil
+}
+
+// closeEpoll closes the loop's epoll set and its duplicate in the poller.
+func (l *loop) closeEpoll() {
+	if l.poller != nil {
+		l.poller.Close()
+	}
+	l.ep.Close()
 }
 
 // serveLoop gives c, whose connection is a socket in fd mode, to one of the loops.
@@ -119,7 +169,8 @@ func (s *Server) serveLoop(c *client) {
 	l.ep.Wake()
 }
 
-// wakeLoops interrupts every loop's epoll_wait, at Shutdown.
+// wakeLoops interrupts every loop's wait: at Shutdown, and when CONFIG SET
+// changes the idle timeout.
 func (s *Server) wakeLoops() {
 	for _, l := range s.loops {
 		l.ep.Wake()
@@ -129,21 +180,36 @@ func (s *Server) wakeLoops() {
 // run is the loop: wait for ready sockets, serve each, repeat until Shutdown has
 // closed every connection.
 //
-// The loop's goroutine is locked to its thread. Unlocked, it moved between the
-// runtime's threads: after a blocking epoll_wait, a Gosched or a preemption
-// another thread, woken by a futex, often took it up. Under redis-benchmark -t
-// get -P 1 -c 50 its CPU was spread over three threads with 18,000 voluntary
-// context switches between them per 100,000 requests; locked, one thread does
-// all of it with 14,700, as Redis's one thread does with about 15,000
-// (/proc/PID/task/*/status; docs/benchmarks.md, "-P 1 scheduling").
+// A loop keeps to one thread in one of two ways, chosen by whether the runtime
+// has a P to spare beyond the loops' (GOMAXPROCS > loops; Config.GoMaxProcs).
+//
+// With a P to spare, the goroutine is locked to its thread and waits in
+// epoll_wait. Unlocked, another thread woken for the idle P (a futex) often took
+// it up after a wait, a Gosched or a preemption: under redis-benchmark -t get
+// -P 1 -c 50 its CPU was spread over three threads with 18,000 voluntary context
+// switches between them per 100,000 requests; locked, one thread does all of it
+// with 14,700, as Redis's one thread does with about 15,000 (/proc/PID/task/*/status;
+// docs/benchmarks.md, "-P 1 scheduling"). But a locked goroutine's every pass
+// through the scheduler hands its P to another thread and back (see yield).
+//
+// With no P to spare, nothing can take the goroutine from its thread, so it is
+// not locked, and it waits parked in the runtime's network poller (park): its
+// thread blocks there itself, the P is idle meanwhile, and the runtime's monitor
+// thread (sysmon), which polls every 10 ms while any P is busy, sleeps. Redis's
+// process wakes nothing but its one thread; a loop in epoll_wait kept sysmon
+// waking 100 times a second, and at -P 1 each wake-up that fell on the loop's
+// core as the loop woke sent the loop to the client's core for a time slice or
+// more (perf sched; docs/benchmarks.md, "-P 1: a P of its own").
 func (l *loop) run() {
 	defer l.s.wg.Done()
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
+	if l.poller == nil {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+	}
 	l.tid = rawsys.Gettid()
 	for {
 		l.st.beforeWait()
-		n, err := l.ep.Wait(l.events, l.waitMillis())
+		n, err := l.poll()
 		l.st.afterWait(n)
 		if n > 0 {
 			l.now = time.Now().UnixMilli()
@@ -225,20 +291,22 @@ func (l *loop) syncLog() {
 	l.logged = l.logged[:0]
 }
 
-// yield lets the scheduler see the loop's goroutine pass through it every 5
-// ms. A loop never parks: it is always running or in a system call. The
-// runtime's sysmon takes that for a goroutine that hogs its P, and every 10 ms
-// (forcePreemptNS) it sends a preemption signal and, the loop being in
-// epoll_wait, read or write most of the time, takes the P away from the
+// yield lets the scheduler see the loop's goroutine pass through it every 5 ms. A
+// locked loop never parks: it is always running or in a system call (a loop
+// without a spare P parks whenever it is idle, and yields only when it has been
+// busy for 5 ms). The runtime's sysmon takes that for a goroutine that hogs its P,
+// and every 10 ms (forcePreemptNS) it sends a preemption signal and, the loop
+// being in epoll_wait, read or write most of the time, takes the P away from the
 // loop's thread and hands it to another; the loop then finds a P again on its way
 // out of the system call, and sysmon, having taken one, polls every 20 µs for the
 // next millisecond. Under redis-benchmark -P 1 that was 6,000 sysmon wake-ups a
 // second, with signals, futex wake-ups and thread changes, on the two cores the
-// clients need too (strace -c -f, docs/benchmarks.md "## cache"). A Gosched
-// every 5 ms (under the 10 ms) moves the goroutine's schedtick on, and sysmon leaves it
-// alone. The loop's thread being locked, each Gosched hands the P to another
-// thread and takes it back, two context switches 200 times a second; without
-// the Gosched sysmon woke 3,300 times in the same run instead of 400.
+// clients need too (strace -c -f, docs/benchmarks.md "## cache"). A Gosched every
+// 5 ms (under the 10 ms) moves the goroutine's schedtick on, and sysmon leaves it
+// alone. A locked loop's Gosched hands the P to another thread and takes it back,
+// two context switches 200 times a second; without the Gosched sysmon woke 3,300
+// times in the same run instead of 400. Without a spare P, a Gosched has no thread
+// to wake: the goroutine goes round the scheduler on its own.
 func (l *loop) yield() {
 	if l.now-l.lastYield >= 5 {
 		l.lastYield = l.now
@@ -248,6 +316,54 @@ func (l *loop) yield() {
 		if rawsys.Gettid() != l.tid {
 			l.moved++
 		}
+	}
+}
+
+// poll fills l.events with the events ready, waiting for one if there are none.
+func (l *loop) poll() (int, error) {
+	if l.poller == nil {
+		return l.ep.Wait(l.events, l.waitMillis())
+	}
+	if n, err := l.ep.Poll(l.events); n > 0 || err != nil {
+		return n, err
+	}
+	return l.park()
+}
+
+// park waits for events with the goroutine parked in the runtime's network
+// poller, until the poller finds the epoll set readable or the idle sweep is due.
+func (l *loop) park() (n int, err error) {
+	l.armSweep()
+	calls := 0
+	rerr := l.rc.Read(func(uintptr) bool {
+		calls++
+		n, err = l.ep.Poll(l.events)
+		return n > 0 || err != nil && err != syscall.EINTR
+	})
+	if calls > 1 {
+		// The goroutine parked: the scheduler has seen it, and sysmon counts
+		// it as having yielded.
+		l.lastYield = time.Now().UnixMilli()
+	}
+	if rerr != nil && !errors.Is(rerr, os.ErrDeadlineExceeded) {
+		return 0, rerr
+	}
+	return n, err
+}
+
+// armSweep gives park a deadline when an idle sweep may be due (a timeout set,
+// connections to sweep), and takes it away otherwise: a deadline is a timer, and
+// a timer wakes sysmon. An armed deadline stays until it has passed, so that a
+// busy loop does not reset a timer at every park.
+func (l *loop) armSweep() {
+	if l.s.idleTimeout() > 0 && l.n > 0 {
+		if now := time.Now(); now.After(l.sweepAt) {
+			l.sweepAt = now.Add(loopSweep)
+			l.poller.SetReadDeadline(l.sweepAt)
+		}
+	} else if !l.sweepAt.IsZero() {
+		l.sweepAt = time.Time{}
+		l.poller.SetReadDeadline(time.Time{})
 	}
 }
 
@@ -317,7 +433,7 @@ func (l *loop) done() bool {
 		return false
 	}
 	l.exited = true
-	l.ep.Close()
+	l.closeEpoll()
 	return true
 }
 

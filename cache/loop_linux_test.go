@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -332,10 +333,11 @@ func TestLoopTakesBackBlockedClient(t *testing.T) {
 	}
 }
 
-// Each loop serves from the one thread it is locked to: under load from several
-// clients, across many of the loop's Gosched calls, it is never found on another
-// thread.
+// With a P to spare, each loop serves from the one thread it is locked to: under
+// load from several clients, across many of the loop's Gosched calls, it is
+// never found on another thread.
 func TestLoopKeepsItsThread(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4)) // two Ps to spare
 	srv, addr := startServer(t, Config{EventLoops: 2})
 	const clients = 6
 	done := make(chan error, clients)
@@ -370,11 +372,63 @@ func TestLoopKeepsItsThread(t *testing.T) {
 		t.Fatalf("Shutdown: %v", err)
 	}
 	for i, l := range srv.loops {
+		if l.poller != nil {
+			t.Fatalf("loop %d parks in the network poller with Ps to spare", i)
+		}
 		if l.lastYield == 0 {
 			t.Fatalf("loop %d never yielded", i)
 		}
 		if l.moved != 0 {
 			t.Fatalf("loop %d was found on another thread %d times", i, l.moved)
 		}
+	}
+}
+
+// With Config.GoMaxProcs the runtime has no P to spare: GOMAXPROCS is the number
+// of loops while the server runs, and Shutdown puts it back. The loop then parks
+// in the network poller between passes; it serves, sweeps idle clients (its park
+// has a deadline once CONFIG SET gives a timeout) and stops at Shutdown.
+func TestLoopParksWithoutSpareP(t *testing.T) {
+	t.Setenv("GOMAXPROCS", "") // set or not where the test runs: it is ours here
+	before := runtime.GOMAXPROCS(0)
+	srv, addr := startServer(t, Config{EventLoops: 1, GoMaxProcs: true})
+	r := dialRaw(t, addr)
+	for n := 1; n <= 200; n++ {
+		if got := r.do("INCR", "k"); got != ":"+strconv.Itoa(n)+"\r\n" {
+			t.Fatalf("INCR %d = %q", n, got)
+		}
+		if n%50 == 0 {
+			time.Sleep(time.Millisecond) // the loop parks meanwhile
+		}
+	}
+	if got := runtime.GOMAXPROCS(0); got != 1 {
+		t.Fatalf("GOMAXPROCS = %d while one loop serves, want 1", got)
+	}
+	srv.mu.Lock()
+	parked := srv.loops[0].poller != nil
+	srv.mu.Unlock()
+	if !parked {
+		t.Fatal("the loop waits in epoll_wait with no P to spare")
+	}
+
+	idle := dialRaw(t, addr)
+	if got := idle.do("PING"); got != "+PONG\r\n" {
+		t.Fatalf("PING = %q", got)
+	}
+	if got := r.do("CONFIG", "SET", "timeout", "1"); got != "+OK\r\n" {
+		t.Fatalf("CONFIG SET timeout = %q", got)
+	}
+	idle.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := idle.br.ReadByte(); err != io.EOF {
+		t.Fatalf("idle client past the timeout: read = %v, want EOF", err)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if got := runtime.GOMAXPROCS(0); got != before {
+		t.Fatalf("GOMAXPROCS = %d after Shutdown, want %d back", got, before)
 	}
 }

@@ -9,10 +9,10 @@ import "net"
 
 type loop struct{}
 
-func (s *Server) startLoops(int) bool     { return false }
-func (s *Server) serveLoop(*client)       {}
-func (s *Server) wakeLoops()              {}
-func (l *loop) wait(*client)              {}
-func (s *Server) backToLoop(*client) bool { return false }
+func (s *Server) startLoops(int, bool) bool { return false }
+func (s *Server) serveLoop(*client)         {}
+func (s *Server) wakeLoops()                {}
+func (l *loop) wait(*client)                {}
+func (s *Server) backToLoop(*client) bool   { return false }
 
 func adoptConn(conn net.Conn) (net.Conn, bool) { return conn, false }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -61,6 +62,9 @@ type Server struct {
 	loops       []*loop
 	loopsFailed bool // they could not start: goroutines serve every connection
 	nextLoop    atomic.Uint32
+	// baseProcs is GOMAXPROCS before the loops set it (cfg.GoMaxProcs), put
+	// back at Shutdown; 0 when they did not.
+	baseProcs int
 
 	// Copies of cfg.MaxMemory and cfg.Timeout read on every command or flush:
 	// an atomic load shares nothing, where RLock writes the lock's reader count.
@@ -211,7 +215,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 // goroutine of its own.
 func (s *Server) accept(conn net.Conn) {
 	s.cfgMu.RLock()
-	maxClients, goroutine, loops := s.cfg.MaxClients, s.cfg.GoroutinePerConn, s.cfg.EventLoops
+	maxClients, goroutine, loops, setProcs := s.cfg.MaxClients, s.cfg.GoroutinePerConn, s.cfg.EventLoops, s.cfg.GoMaxProcs
 	s.cfgMu.RUnlock()
 	s.mu.Lock()
 	if s.closed {
@@ -231,7 +235,7 @@ func (s *Server) accept(conn net.Conn) {
 		tc.SetNoDelay(true)
 	}
 	inLoop := false
-	if !goroutine && !s.loopsFailed && s.startLoops(loops) {
+	if !goroutine && !s.loopsFailed && s.startLoops(loops, setProcs) {
 		conn, inLoop = adoptConn(conn)
 	}
 	c := newClient(s, conn)
@@ -273,6 +277,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			c.kill()
 		}
 		s.wakeLoops()
+		if s.baseProcs != 0 {
+			runtime.GOMAXPROCS(s.baseProcs)
+		}
 		s.mu.Unlock()
 		s.cfgMu.Lock()
 		s.applyMemoryLimit(0)

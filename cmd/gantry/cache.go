@@ -88,8 +88,10 @@ func runCache(ctx context.Context, s stdio, args []string) error {
 	}
 	cfg.Dir = *dir
 	// The process runs one server: let it give the Go runtime a memory limit
-	// derived from maxmemory (see cache.Config.GoMemoryLimit).
+	// derived from maxmemory, and one P per event loop (see cache.Config.GoMemoryLimit
+	// and GoMaxProcs).
 	cfg.GoMemoryLimit = true
+	cfg.GoMaxProcs = true
 	log := fs.logger(s.err)
 	cfg.Logger = log
 	srv, err := cache.New(cfg)

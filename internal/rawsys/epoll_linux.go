@@ -68,6 +68,21 @@ func (e *Epoll) Wait(events []syscall.EpollEvent, msec int) (int, error) {
 	return syscall.EpollWait(e.fd, events, msec)
 }
 
+// Dup returns a non-blocking duplicate of the set's descriptor, for a loop that
+// waits in the runtime's network poller: an epoll set is readable while one of its
+// descriptors is ready. Closing one of the two leaves the other's set whole.
+func (e *Epoll) Dup() (int, error) {
+	fd, _, errno := syscall.Syscall(syscall.SYS_FCNTL, uintptr(e.fd), syscall.F_DUPFD_CLOEXEC, 0)
+	if errno != 0 {
+		return -1, os.NewSyscallError("fcntl", errno)
+	}
+	if err := syscall.SetNonblock(int(fd), true); err != nil {
+		syscall.Close(int(fd))
+		return -1, os.NewSyscallError("fcntl", err)
+	}
+	return int(fd), nil
+}
+
 // Close closes the set and the pipe.
 func (e *Epoll) Close() {
 	syscall.Close(e.wake[0])

@@ -137,6 +137,36 @@ func TestWriteOrKeep(t *testing.T) {
 	}
 }
 
+// A duplicate of the set sees the set's events, and does not block.
+func TestEpollDup(t *testing.T) {
+	a, b := socketPair(t)
+	e, err := NewEpoll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	fd, err := e.Dup()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(fd)
+	if err := e.Add(b, syscall.EPOLLIN); err != nil {
+		t.Fatal(err)
+	}
+	flags, _, errno := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), syscall.F_GETFL, 0)
+	if errno != 0 || flags&syscall.O_NONBLOCK == 0 {
+		t.Fatalf("the duplicate's flags = %#x, %v; want O_NONBLOCK", flags, errno)
+	}
+	if _, err := Write(a, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	events := make([]syscall.EpollEvent, 4)
+	n, err := syscall.EpollWait(fd, events, 1000)
+	if err != nil || n != 1 || events[0].Fd != int32(b) {
+		t.Fatalf("wait on the duplicate = %d, %v, %+v; want socket %d readable", n, err, events[0], b)
+	}
+}
+
 func TestEpollWake(t *testing.T) {
 	e, err := NewEpoll()
 	if err != nil {
