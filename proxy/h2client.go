@@ -326,9 +326,8 @@ func (cl *h2Client) dial(ctx context.Context) (*h2cConn, error) {
 	c.enc = hpack.NewEncoder(&c.block)
 	c.fr = http2.NewFramer(nil, c.br)
 	c.fr.SetMaxReadFrameSize(h2MaxFrame)
-	c.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
-	c.fr.MaxHeaderListSize = uint32(cl.maxHeaderBytes)
 	c.fr.SetReuseFrames() // onData copies a DATA frame's bytes before the next read
+	c.blocks = newH2BlockReader(c.fr, uint32(cl.maxHeaderBytes))
 
 	c.out = append(c.out, h2Preface...)
 	c.wfr.WriteSettings(
@@ -372,10 +371,11 @@ func (cl *h2Client) dial(ctx context.Context) (*h2cConn, error) {
 
 // h2cConn is one connection to the host.
 type h2cConn struct {
-	cl *h2Client
-	nc net.Conn
-	br *bufio.Reader
-	fr *http2.Framer // reads; only the reader uses it
+	cl     *h2Client
+	nc     net.Conn
+	br     *bufio.Reader
+	fr     *http2.Framer  // reads; only the reader uses it
+	blocks *h2BlockReader // decodes the header blocks fr reads
 
 	mu    sync.Mutex
 	wake  sync.Cond // the writer waits here for output
@@ -556,8 +556,20 @@ func (c *h2cConn) writeLoop() {
 // handle acts on one frame from the host.
 func (c *h2cConn) handle(f http2.Frame) error {
 	switch f := f.(type) {
-	case *http2.MetaHeadersFrame:
-		return c.onHeaders(f)
+	case *http2.HeadersFrame:
+		b, err := c.blocks.read(f)
+		if se := (http2.StreamError{}); errors.As(err, &se) {
+			c.mu.Lock()
+			if cs := c.streams[se.StreamID]; cs != nil {
+				c.resetLocked(cs, se.Code, fmt.Errorf("proxy: HTTP/2 upstream stream: %w", se))
+			}
+			c.mu.Unlock()
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return c.onHeaders(b)
 	case *http2.DataFrame:
 		return c.onData(f)
 	case *http2.SettingsFrame:

@@ -340,7 +340,7 @@ func (c *h2cConn) writeBlockLocked(id uint32, end bool) {
 }
 
 // onHeaders takes an answer's head (after any interim ones) or its trailers.
-func (c *h2cConn) onHeaders(f *http2.MetaHeadersFrame) error {
+func (c *h2cConn) onHeaders(b *h2Block) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.dead {
@@ -348,31 +348,31 @@ func (c *h2cConn) onHeaders(f *http2.MetaHeadersFrame) error {
 		// have failed, and take nothing more.
 		return c.err
 	}
-	cs := c.streams[f.StreamID]
+	cs := c.streams[b.streamID]
 	if cs == nil {
-		if f.StreamID%2 == 0 || f.StreamID >= c.nextID {
+		if b.streamID%2 == 0 || b.streamID >= c.nextID {
 			return http2.ConnectionError(http2.ErrCodeProtocol) // a stream we never opened
 		}
 		return nil // a stream we reset or finished
 	}
-	if f.Truncated {
+	if b.truncated {
 		c.resetLocked(cs, http2.ErrCodeCancel, errors.New("proxy: HTTP/2 upstream header list too large"))
 		return nil
 	}
 	if !cs.gotHead {
-		status := f.PseudoValue("status")
+		status := b.pseudoValue("status")
 		code, err := strconv.Atoi(status)
-		if len(status) != 3 || err != nil || code < 100 || len(f.PseudoFields()) != 1 {
+		if len(status) != 3 || err != nil || code < 100 || b.pseudo != 1 {
 			c.resetLocked(cs, http2.ErrCodeProtocol, fmt.Errorf("proxy: HTTP/2 upstream answer with status %q", status))
 			return nil
 		}
 		if code < 200 {
-			if f.StreamEnded() || code == 101 {
+			if b.ended || code == 101 {
 				c.resetLocked(cs, http2.ErrCodeProtocol, errors.New("proxy: HTTP/2 upstream ended its stream with an interim answer"))
 			}
 			return nil // interim answers are not passed on
 		}
-		cs.status, cs.head, cs.respLength = code, f.RegularFields(), -1
+		cs.status, cs.head, cs.respLength = code, b.keepRegular(), -1
 		lengths := 0
 		for _, hf := range cs.head {
 			if hf.Name == "content-length" {
@@ -385,7 +385,7 @@ func (c *h2cConn) onHeaders(f *http2.MetaHeadersFrame) error {
 			}
 		}
 		cs.contentLength = cs.respLength
-		if f.StreamEnded() && !cs.isHead {
+		if b.ended && !cs.isHead {
 			cs.respLength = 0
 		}
 		if cs.isHead {
@@ -394,18 +394,18 @@ func (c *h2cConn) onHeaders(f *http2.MetaHeadersFrame) error {
 		cs.gotHead = true
 		cs.headClosed = true
 		close(cs.headDone)
-		if f.StreamEnded() {
+		if b.ended {
 			cs.contentLength = -1 // the body is empty, whatever a content-length said
 			c.endOfAnswerLocked(cs)
 		}
 		return nil
 	}
 	// Trailers.
-	if !f.StreamEnded() || len(f.PseudoFields()) > 0 || cs.inEOF {
+	if !b.ended || b.pseudo > 0 || cs.inEOF {
 		c.resetLocked(cs, http2.ErrCodeProtocol, errors.New("proxy: HTTP/2 upstream sent malformed trailers"))
 		return nil
 	}
-	cs.trailers = f.RegularFields()
+	cs.trailers = b.keepRegular()
 	c.endOfAnswerLocked(cs)
 	return nil
 }

@@ -112,8 +112,9 @@ type h2Conn struct {
 	s          *Server
 	nc         net.Conn
 	br         *bufio.Reader
-	fr         *http2.Framer // reads; only the serving goroutine uses it
-	remote     []byte        // client IP
+	fr         *http2.Framer  // reads; only the serving goroutine uses it
+	blocks     *h2BlockReader // decodes the header blocks fr reads
+	remote     []byte         // client IP
 	tls        *tls.ConnectionState
 	remoteAddr string
 	via        []string // the Via value, shared by every response (read only)
@@ -254,9 +255,8 @@ func (c *h2Conn) readFrames() error {
 	}
 	c.fr = http2.NewFramer(nil, c.br)
 	c.fr.SetMaxReadFrameSize(h2MaxFrame)
-	c.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
-	c.fr.MaxHeaderListSize = uint32(s.cfg.MaxHeaderBytes)
 	c.fr.SetReuseFrames()
+	c.blocks = newH2BlockReader(c.fr, uint32(s.cfg.MaxHeaderBytes))
 
 	c.mu.Lock()
 	c.wfr.WriteSettings(
@@ -297,7 +297,7 @@ func (c *h2Conn) readFrames() error {
 }
 
 // streamError resets the stream of a malformed header block or frame and lets the
-// connection go on (the Framer decoded the block, so the hpack state holds).
+// connection go on (the block was decoded, so the hpack state holds).
 func (c *h2Conn) streamError(se http2.StreamError) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -316,8 +316,16 @@ func (c *h2Conn) streamError(se http2.StreamError) {
 // handle acts on one frame read from the client.
 func (c *h2Conn) handle(f http2.Frame) error {
 	switch f := f.(type) {
-	case *http2.MetaHeadersFrame:
-		return c.onHeaders(f)
+	case *http2.HeadersFrame:
+		b, err := c.blocks.read(f)
+		if se := (http2.StreamError{}); errors.As(err, &se) {
+			c.streamError(se)
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return c.onHeaders(b)
 	case *http2.DataFrame:
 		return c.onData(f)
 	case *http2.SettingsFrame:
@@ -352,7 +360,7 @@ func (c *h2Conn) handle(f http2.Frame) error {
 	case *http2.PushPromiseFrame:
 		return http2.ConnectionError(http2.ErrCodeProtocol) // clients do not push
 	case *http2.ContinuationFrame:
-		return http2.ConnectionError(http2.ErrCodeProtocol) // the Framer joins valid ones
+		return http2.ConnectionError(http2.ErrCodeProtocol) // blocks.read takes valid ones
 	}
 	// PRIORITY, PRIORITY_UPDATE and unknown frames are ignored.
 	return nil

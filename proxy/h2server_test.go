@@ -211,6 +211,32 @@ func TestH2ServerProtocolErrors(t *testing.T) {
 		{name: "transfer-encoding", send: func(h *h2Raw) { h.headers(1, false, append(post, "transfer-encoding", "chunked")...) }, rst: http2.ErrCodeProtocol},
 		{name: "te other than trailers", send: func(h *h2Raw) { h.headers(1, true, append(get, "te", "gzip")...) }, rst: http2.ErrCodeProtocol},
 		{name: "upper-case name", send: func(h *h2Raw) { h.headers(1, true, append(get, "X-Up", "1")...) }, rst: http2.ErrCodeProtocol},
+		{name: "pseudo-field after a regular field", send: func(h *h2Raw) {
+			h.headers(1, true, "x-a", "1", ":method", "GET", ":scheme", "http", ":authority", "test", ":path", "/")
+		}, rst: http2.ErrCodeProtocol},
+		{name: "repeated pseudo-field", send: func(h *h2Raw) { h.headers(1, true, append(get, ":path", "/b")...) }, rst: http2.ErrCodeProtocol},
+		{name: "response pseudo-field in a request", send: func(h *h2Raw) { h.headers(1, true, append(get, ":status", "200")...) }, rst: http2.ErrCodeProtocol},
+		{name: "control byte in a value", send: func(h *h2Raw) { h.headers(1, true, append(get, "x-a", "a\x01b")...) }, rst: http2.ErrCodeProtocol},
+		{name: "HPACK that does not decode", send: func(h *h2Raw) {
+			h.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, EndHeaders: true})
+		}, goAway: http2.ErrCodeCompression},
+		{name: "CONTINUATION of another stream", send: func(h *h2Raw) {
+			h.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: []byte{0x82}})
+			h.fr.WriteContinuation(3, true, []byte{0x84})
+		}, goAway: http2.ErrCodeProtocol},
+		{name: "more of a block past the list limit", send: func(h *h2Raw) {
+			// The list passes its 16 KiB limit within the HEADERS frame; a CONTINUATION
+			// still comes.
+			h.block.Reset()
+			for _, f := range [][2]string{{":method", "GET"}, {":scheme", "http"}, {":path", "/"},
+				{"x-a", strings.Repeat("a", 9<<10)}, {"x-b", strings.Repeat("b", 9<<10)}} {
+				h.enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+			}
+			h.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: bytes.Clone(h.block.Bytes()), EndStream: true})
+			h.block.Reset()
+			h.enc.WriteField(hpack.HeaderField{Name: "x-c", Value: "c"})
+			h.fr.WriteContinuation(1, true, h.block.Bytes())
+		}, goAway: http2.ErrCodeProtocol},
 		{name: "bad content-length", send: func(h *h2Raw) { h.headers(1, false, append(post, "content-length", "-1")...) }, rst: http2.ErrCodeProtocol},
 		{name: "body longer than content-length", send: func(h *h2Raw) {
 			h.headers(1, false, append(post, "content-length", "2")...)

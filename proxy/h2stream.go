@@ -60,8 +60,8 @@ type h2Stream struct {
 }
 
 // onHeaders opens a stream for a request's HEADERS, or takes a request's trailers.
-func (c *h2Conn) onHeaders(f *http2.MetaHeadersFrame) error {
-	id := f.StreamID
+func (c *h2Conn) onHeaders(b *h2Block) error {
+	id := b.streamID
 	if id%2 == 0 {
 		return http2.ConnectionError(http2.ErrCodeProtocol) // clients open odd streams
 	}
@@ -74,16 +74,16 @@ func (c *h2Conn) onHeaders(f *http2.MetaHeadersFrame) error {
 			// A stream that is closed: ignored (the client may not know yet).
 		case st.inEOF:
 			c.resetLocked(st, http2.ErrCodeStreamClosed)
-		case !f.StreamEnded() || len(f.PseudoFields()) > 0 ||
+		case !b.ended || b.pseudo > 0 ||
 			st.contentLength >= 0 && st.received != st.contentLength:
 			c.resetLocked(st, http2.ErrCodeProtocol) // trailers end the stream, and the body
-		case f.Truncated:
+		case b.truncated:
 			// A trailer section past the header list limit: what came cannot be passed
 			// on whole, and dropping it silently would lose the client's data.
 			c.resetLocked(st, http2.ErrCodeProtocol)
 		default:
 			// Trailers: kept for the upstream (see trailerFields), and the body ends.
-			st.trailers = f.RegularFields()
+			st.trailers = b.keepRegular()
 			st.inEOF = true
 			st.wakeBody()
 		}
@@ -110,12 +110,12 @@ func (c *h2Conn) onHeaders(f *http2.MetaHeadersFrame) error {
 		contentLength: -1,
 		sendWindow:    c.initWindow,
 		recvWindow:    h2StreamWindow,
-		inEOF:         f.StreamEnded(),
-		noBody:        f.StreamEnded(),
-		tooLarge:      f.Truncated,
+		inEOF:         b.ended,
+		noBody:        b.ended,
+		tooLarge:      b.truncated,
 	}
-	if !f.Truncated {
-		if code := st.takeHead(f); code != http2.ErrCodeNo {
+	if !b.truncated {
+		if code := st.takeHead(b); code != http2.ErrCodeNo {
 			c.waitRoomLocked()
 			c.wfr.WriteRSTStream(id, code)
 			c.wake.Signal()
@@ -154,10 +154,10 @@ func (c *h2Conn) worker(st *h2Stream) {
 }
 
 // takeHead checks a request's header block (RFC 9113 section 8.3) and keeps what the
-// stream needs. The Framer has checked the field names and values, and the order and
-// uniqueness of the pseudo-fields.
-func (st *h2Stream) takeHead(f *http2.MetaHeadersFrame) http2.ErrCode {
-	for _, hf := range f.PseudoFields() {
+// stream needs. The block reader has checked the field names and values, and the order
+// and uniqueness of the pseudo-fields.
+func (st *h2Stream) takeHead(b *h2Block) http2.ErrCode {
+	for _, hf := range b.pseudoFields() {
 		switch hf.Name {
 		case ":method":
 			st.method = hf.Value
@@ -189,7 +189,7 @@ func (st *h2Stream) takeHead(f *http2.MetaHeadersFrame) http2.ErrCode {
 	} else if st.scheme == "" || st.path == "" || st.path[0] != '/' && (st.path != "*" || st.method != "OPTIONS") {
 		return http2.ErrCodeProtocol
 	}
-	st.fields = f.RegularFields()
+	st.fields = b.keepRegular()
 	for _, hf := range st.fields {
 		switch hf.Name {
 		case "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade":
@@ -635,23 +635,6 @@ func (c *h2Conn) writeHeadLocked(st *h2Stream, end, whole bool) {
 func (c *h2Conn) writeBlockLocked(id uint32, end bool) {
 	writeHeaderBlock(c.wfr, id, c.block.Bytes(), c.peerMaxFrame, end)
 	c.wake.Signal()
-}
-
-// writeHeaderBlock writes a header block b as one HEADERS frame and as many CONTINUATION
-// frames as the peer's maxFrame needs; both ends of the proxy's HTTP/2 use it.
-func writeHeaderBlock(fr *http2.Framer, id uint32, b []byte, maxFrame int, end bool) {
-	first := true
-	for first || len(b) > 0 {
-		n := min(len(b), maxFrame)
-		frag := b[:n]
-		b = b[n:]
-		if first {
-			fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: frag, EndStream: end, EndHeaders: len(b) == 0})
-		} else {
-			fr.WriteContinuation(id, len(b) == 0, frag)
-		}
-		first = false
-	}
 }
 
 // statusText3 returns a status code as its three digits, without allocating for the

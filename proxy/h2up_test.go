@@ -300,7 +300,6 @@ func TestH2ClientFramesAfterDeath(t *testing.T) {
 	fw.WriteHeaders(http2.HeadersFrameParam{StreamID: cs.id, BlockFragment: block.Bytes(), EndHeaders: true})
 	fw.WriteData(cs.id, true, []byte("late"))
 	fr := http2.NewFramer(nil, &buf)
-	fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
 	for range 2 {
 		f, err := fr.ReadFrame()
 		if err != nil {
