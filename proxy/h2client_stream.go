@@ -24,7 +24,8 @@ type h2cStream struct {
 	c        *h2cConn
 	id       uint32
 	headDone chan struct{} // closed when the answer's head arrived or the stream failed
-	stop     func() bool   // stops the request context's callback
+	attempt  *h2Attempt    // the request's context, when the proxy sent it (see unwatch)
+	stopFunc func() bool   // stops the callback of any other context
 	reqBody  io.ReadCloser // the body being sent, closed to stop its read when the stream ends
 
 	// Set before headDone closes, then read only.
@@ -89,11 +90,25 @@ func (cs *h2cStream) start(ctx context.Context, method string, fields []hpack.He
 		cs.reqBody = body.r
 	}
 	c.mu.Unlock()
-	cs.stop = context.AfterFunc(ctx, func() { cs.cancel(ctx.Err()) })
+	if a, ok := ctx.(*h2Attempt); ok {
+		cs.attempt = a
+		a.watch(cs)
+	} else {
+		cs.stopFunc = context.AfterFunc(ctx, func() { cs.cancel(ctx.Err()) })
+	}
 	if hasBody {
 		go cs.writeBody(body)
 	}
 	return nil
+}
+
+// stop ends the link between the request's context and the stream.
+func (cs *h2cStream) stop() {
+	if cs.attempt != nil {
+		cs.attempt.forget(cs)
+	} else {
+		cs.stopFunc()
+	}
 }
 
 // awaitHead waits for the answer's head.

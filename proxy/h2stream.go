@@ -47,6 +47,7 @@ type h2Stream struct {
 	cancelled   bool          // the stream ended, was reset, or its connection closed
 	ctx         context.Context
 	cancel      context.CancelFunc // ctx is made when a handler asks for it (request)
+	attempt     *h2Attempt         // the request to an h2 host in flight, ended with the stream
 
 	// The answer, touched by the stream's goroutine only.
 	hdr         http.Header
@@ -327,6 +328,36 @@ func (st *h2Stream) cancelLocked() {
 	if st.cancel != nil {
 		st.cancel()
 	}
+	if a := st.attempt; a != nil {
+		st.attempt = nil
+		// Not under c.mu: ending the attempt resets the upstream stream, whose
+		// connection's lock is taken before this one elsewhere.
+		go a.end(context.Canceled)
+	}
+}
+
+// watch makes the stream's end end the attempt a, at once if the stream has ended.
+func (st *h2Stream) watch(a *h2Attempt) {
+	c := st.c
+	c.mu.Lock()
+	gone := st.cancelled
+	if !gone {
+		st.attempt = a
+	}
+	c.mu.Unlock()
+	if gone {
+		a.end(context.Canceled)
+	}
+}
+
+// unwatch undoes watch, for an attempt that is over.
+func (st *h2Stream) unwatch(a *h2Attempt) {
+	c := st.c
+	c.mu.Lock()
+	if st.attempt == a {
+		st.attempt = nil
+	}
+	c.mu.Unlock()
 }
 
 // endStream closes a stream whose handler is done: a request body still coming is

@@ -181,8 +181,7 @@ func (h h2Handler) forwardH2(st *h2Stream, hr *h2Request, c *conn, target []byte
 		fail(se)
 		return
 	}
-	ctx := st.context()
-	x, se := c.roundTripH2(ctx, rt, h2Send{method: st.method, fields: fields, body: body}, c.h2Pick(p, hasBody))
+	x, se := c.roundTripH2(st, rt, h2Send{method: st.method, fields: fields, body: body}, c.h2Pick(p, hasBody))
 	if x == nil {
 		if se != nil {
 			fail(se)
@@ -229,7 +228,7 @@ func (h h2Handler) forwardH2(st *h2Stream, hr *h2Request, c *conn, target []byte
 			break
 		}
 		if err != nil {
-			if ctx.Err() != nil {
+			if st.gone() {
 				return // the client left, which cancelled the upstream stream: not the host's fault
 			}
 			u.failed()

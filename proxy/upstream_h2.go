@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -32,11 +33,87 @@ type h2Exchange struct {
 	cs       *h2cStream
 	resp     *http.Response // the answer as an http.Response, for an http.Request sent
 	u        *upstream
-	cancel   context.CancelFunc
+	client   *h2Stream   // the HTTP/2 client's stream, whose end ends the attempt; nil for HTTP/1.1
+	attempt  h2Attempt   // the context the request is sent with
 	timer    *time.Timer // nil: no read timeout
 	timeout  time.Duration
 	timedOut atomic.Bool
 	finished bool
+}
+
+// h2Attempt is the context of one attempt to send a request to an h2 host. It ends when
+// the client goes (an HTTP/2 client's stream ends or is reset), when a timeout of the
+// attempt passes, or when the attempt finishes; as it ends, the upstream stream it was
+// sent on is reset. It stands where context.WithCancel and context.AfterFunc stood: those
+// made a child context, a children map and closures for every request, half of the
+// path's allocations. Done makes its channel only for a wait that needs one.
+type h2Attempt struct {
+	mu   sync.Mutex
+	err  error         // why the attempt ended; set once
+	done chan struct{} // made by the first Done, closed as the attempt ends
+	cs   *h2cStream    // the upstream stream, reset as the attempt ends
+}
+
+func (a *h2Attempt) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (a *h2Attempt) Value(any) any               { return nil }
+
+func (a *h2Attempt) Err() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.err
+}
+
+func (a *h2Attempt) Done() <-chan struct{} {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.done == nil {
+		a.done = make(chan struct{})
+		if a.err != nil {
+			close(a.done)
+		}
+	}
+	return a.done
+}
+
+// end ends the attempt with err (the first reason stays) and resets its stream.
+func (a *h2Attempt) end(err error) {
+	a.mu.Lock()
+	if a.err != nil {
+		a.mu.Unlock()
+		return
+	}
+	a.err = err
+	if a.done != nil {
+		close(a.done)
+	}
+	cs := a.cs
+	a.cs = nil
+	a.mu.Unlock()
+	if cs != nil {
+		cs.cancel(err)
+	}
+}
+
+// watch makes the end of the attempt reset cs, at once if it has ended.
+func (a *h2Attempt) watch(cs *h2cStream) {
+	a.mu.Lock()
+	err := a.err
+	if err == nil {
+		a.cs = cs
+	}
+	a.mu.Unlock()
+	if err != nil {
+		cs.cancel(err)
+	}
+}
+
+// forget undoes watch: cs is done with.
+func (a *h2Attempt) forget(cs *h2cStream) {
+	a.mu.Lock()
+	if a.cs == cs {
+		a.cs = nil
+	}
+	a.mu.Unlock()
 }
 
 func (x *h2Exchange) Read(p []byte) (int, error) {
@@ -71,13 +148,27 @@ func (x *h2Exchange) finish() {
 		x.timer.Stop()
 	}
 	h2cBody{x.cs}.Close()
-	x.cancel()
+	x.end()
 	x.u.inflight.Add(-1)
 	if x.u.pool.retired.Load() {
 		// A reload replaced the pool while this request ran: its connections go when
 		// idle, as HTTP/1.1 ones do when they come back.
 		x.u.h2.CloseIdleConnections()
 	}
+}
+
+// end ends the attempt's context, and with it any wait for the host.
+func (x *h2Exchange) end() {
+	x.attempt.end(context.Canceled)
+	if x.client != nil {
+		x.client.unwatch(&x.attempt)
+	}
+}
+
+// timeUp ends the attempt when one of its timeouts passes.
+func (x *h2Exchange) timeUp() {
+	x.timedOut.Store(true)
+	x.attempt.end(context.Canceled)
 }
 
 // h2Request builds the upstream request from the head in c.req, rewritten as for an
@@ -137,8 +228,9 @@ type h2Send struct {
 // roundTripH2 sends the request to a host of the route's pool, picked by the pool's policy,
 // and returns the exchange once the response head has arrived. A request without a body is
 // retried on another host when that is safe (idempotent method), within the pool's retries
-// and budget. It returns nil and nil when ctx ended (the client is gone).
-func (c *conn) roundTripH2(ctx context.Context, rt *route, send h2Send, k h2Pick) (*h2Exchange, *statusError) {
+// and budget. client is the HTTP/2 client's stream (nil for an HTTP/1.1 client): it
+// returns nil and nil when that stream went (the client is gone).
+func (c *conn) roundTripH2(client *h2Stream, rt *route, send h2Send, k h2Pick) (*h2Exchange, *statusError) {
 	p := rt.pool
 	safe := k.safe
 	var triedP, triedB uint64
@@ -148,7 +240,7 @@ func (c *conn) roundTripH2(ctx context.Context, rt *route, send h2Send, k h2Pick
 		deadline = time.Now().Add(rt.timeout)
 	}
 	for attempt := 0; ; attempt++ {
-		if ctx.Err() != nil {
+		if client != nil && client.gone() {
 			return nil, nil
 		}
 		if attempt > 0 && (attempt > p.cfg.Retries || !p.takeRetryToken()) {
@@ -166,30 +258,25 @@ func (c *conn) roundTripH2(ctx context.Context, rt *route, send h2Send, k h2Pick
 		}
 		u.requests.Add(1)
 		u.inflight.Add(1)
-		x := &h2Exchange{u: u, timeout: rt.upstreamTimeout(p)}
-		var xctx context.Context
-		xctx, x.cancel = context.WithCancel(ctx)
+		x := &h2Exchange{u: u, client: client, timeout: rt.upstreamTimeout(p)}
+		if client != nil {
+			client.watch(&x.attempt)
+		}
 		if x.timeout > 0 {
-			x.timer = time.AfterFunc(x.timeout, func() {
-				x.timedOut.Store(true)
-				x.cancel()
-			})
+			x.timer = time.AfterFunc(x.timeout, x.timeUp)
 		}
 		var headTimer *time.Timer
 		if !deadline.IsZero() {
-			headTimer = time.AfterFunc(time.Until(deadline), func() {
-				x.timedOut.Store(true)
-				x.cancel()
-			})
+			headTimer = time.AfterFunc(time.Until(deadline), x.timeUp)
 		}
 		var err error
 		if req := send.req; req != nil {
 			req.URL.Host = u.addr
-			if x.resp, err = u.h2.RoundTrip(req.WithContext(xctx)); err == nil {
+			if x.resp, err = u.h2.RoundTrip(req.WithContext(&x.attempt)); err == nil {
 				x.cs = x.resp.Body.(h2cBody).cs
 			}
 		} else {
-			x.cs, err = u.h2.exchange(xctx, send.method, send.fields, send.body)
+			x.cs, err = u.h2.exchange(&x.attempt, send.method, send.fields, send.body)
 		}
 		if headTimer != nil && !headTimer.Stop() && err == nil {
 			h2cBody{x.cs}.Close() // the route's timeout passed as the head arrived
@@ -201,9 +288,9 @@ func (c *conn) roundTripH2(ctx context.Context, rt *route, send h2Send, k h2Pick
 		if x.timer != nil {
 			x.timer.Stop()
 		}
-		x.cancel()
+		x.end()
 		u.inflight.Add(-1)
-		if ctx.Err() != nil {
+		if client != nil && client.gone() {
 			return nil, nil
 		}
 		var se *statusError
@@ -325,7 +412,7 @@ func (c *conn) proxyH2(rt *route, host, target []byte, n int) bool {
 			}
 		}
 	}
-	x, se := c.roundTripH2(context.Background(), rt, h2Send{req: req}, pick)
+	x, se := c.roundTripH2(nil, rt, h2Send{req: req}, pick)
 	if se == nil && x == nil {
 		se = errBadGateway
 	}
