@@ -323,7 +323,7 @@ func (cl *h2Client) dial(ctx context.Context) (*h2cConn, error) {
 	}
 	c.wake.L, c.room.L = &c.mu, &c.mu
 	c.wfr = http2.NewFramer(h2Out2{c}, nil)
-	c.enc = hpack.NewEncoder(&c.block)
+	c.enc = newHpackEncoder(&c.block)
 	c.fr = http2.NewFramer(nil, c.br)
 	c.fr.SetMaxReadFrameSize(h2MaxFrame)
 	c.fr.SetReuseFrames() // onData copies a DATA frame's bytes before the next read
@@ -383,7 +383,7 @@ type h2cConn struct {
 	out   []byte
 	spare []byte
 	wfr   *http2.Framer
-	enc   *hpack.Encoder
+	enc   *hpackEncoder
 	block bytes.Buffer
 
 	sendWindow   int64

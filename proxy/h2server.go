@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"golang.org/x/net/http2"
-	"golang.org/x/net/http2/hpack"
 )
 
 // The HTTP/2 server: one goroutine per connection reads frames, a goroutine per stream
@@ -125,7 +124,7 @@ type h2Conn struct {
 	out   []byte    // frames queued for the writer
 	spare []byte    // the writer's other buffer
 	wfr   *http2.Framer
-	enc   *hpack.Encoder
+	enc   *hpackEncoder
 	block bytes.Buffer // the header block being encoded
 
 	sendWindow   int64 // the client's connection window for our DATA
@@ -171,7 +170,7 @@ func newH2Conn(s *Server, nc net.Conn) *h2Conn {
 	}
 	c.wake.L, c.room.L = &c.mu, &c.mu
 	c.wfr = http2.NewFramer(h2Out{c}, nil)
-	c.enc = hpack.NewEncoder(&c.block)
+	c.enc = newHpackEncoder(&c.block)
 	if tc, ok := nc.(*tls.Conn); ok {
 		cs := tc.ConnectionState()
 		c.tls = &cs
