@@ -401,6 +401,73 @@ func TestH2ClientBadUpstream(t *testing.T) {
 	}
 }
 
+// TestH2ClientMalformedAnswers: an h2 host whose answer head breaks RFC 9113 section 8.3
+// (no or a bad :status, a name in upper case, a pseudo-field after a regular one, a
+// request's pseudo-field, a control byte in a value, a repeated :status) gets its stream
+// reset, and the client a 502; a well-formed answer, with an interim one before it, passes.
+func TestH2ClientMalformedAnswers(t *testing.T) {
+	checkLeaks(t)
+	ok := [][2]string{{":status", "200"}, {"content-length", "2"}}
+	for _, tt := range []struct {
+		name   string
+		blocks [][][2]string // the answer's header blocks; DATA "ok" follows the last
+		code   int
+	}{
+		{"well-formed", [][][2]string{ok}, 200},
+		{"interim answer first", [][][2]string{{{":status", "103"}, {"link", "</a>"}}, ok}, 200},
+		{"no :status", [][][2]string{{{"content-length", "2"}}}, 502},
+		{"bad :status", [][][2]string{{{":status", "20x"}}}, 502},
+		{"upper-case name", [][][2]string{append(ok, [2]string{"X-Up", "1"})}, 502},
+		{"pseudo-field after a regular one", [][][2]string{{{"content-length", "2"}, {":status", "200"}}}, 502},
+		{"request pseudo-field", [][][2]string{append(ok, [2]string{":path", "/"})}, 502},
+		{"control byte in a value", [][][2]string{append(ok, [2]string{"x-a", "a\x01b"})}, 502},
+		{"repeated :status", [][][2]string{append(ok, [2]string{":status", "204"})}, 502},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			up := tcpServer(t, func(nc net.Conn) { answerH2(nc, tt.blocks) })
+			_, paddr := start(t, h2Pool(PoolConfig{Retries: -1}, up))
+			if code, body, _ := get(t, h2cClient(t), "http://"+paddr+"/"); code != tt.code || code == 200 && body != "ok" {
+				t.Errorf("%d %q; want %d", code, body, tt.code)
+			}
+		})
+	}
+}
+
+// answerH2 serves HTTP/2 on nc and answers each request with the header blocks given,
+// then DATA "ok" that ends the stream.
+func answerH2(nc net.Conn, blocks [][][2]string) {
+	nc.SetDeadline(time.Now().Add(5 * time.Second))
+	br := bufio.NewReader(nc)
+	if _, err := io.ReadFull(br, make([]byte, len(h2Preface))); err != nil {
+		return
+	}
+	fr := http2.NewFramer(nc, br)
+	var block bytes.Buffer
+	enc := hpack.NewEncoder(&block)
+	fr.WriteSettings()
+	for {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			return
+		}
+		switch f := f.(type) {
+		case *http2.SettingsFrame:
+			if !f.IsAck() {
+				fr.WriteSettingsAck()
+			}
+		case *http2.HeadersFrame:
+			for _, b := range blocks {
+				block.Reset()
+				for _, kv := range b {
+					enc.WriteField(hpack.HeaderField{Name: kv[0], Value: kv[1]})
+				}
+				fr.WriteHeaders(http2.HeadersFrameParam{StreamID: f.StreamID, BlockFragment: block.Bytes(), EndHeaders: true})
+			}
+			fr.WriteData(f.StreamID, true, []byte("ok"))
+		}
+	}
+}
+
 // answerOnce starts a TCP server that reads what comes first, writes answer and closes.
 func answerOnce(t *testing.T, answer string) string {
 	return tcpServer(t, func(c net.Conn) {
