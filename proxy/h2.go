@@ -578,8 +578,8 @@ func copyChunkedData(dst *bufio.Writer, src *bufio.Reader, limit int64, trailer 
 }
 
 // writeChunkedEnd ends a chunked body: the last chunk and the trailer section with the
-// request's trailer fields (names and values were checked by the Framer: tokens in lower
-// case, no CR, LF or NUL in values).
+// request's trailer fields (names and values were checked as their header block was read:
+// tokens in lower case, no control bytes in values).
 func writeChunkedEnd(dst *bufio.Writer, trailers []hpack.HeaderField) error {
 	dst.WriteString("0\r\n")
 	for _, f := range trailers {

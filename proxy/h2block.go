@@ -82,9 +82,10 @@ func (r *h2BlockReader) read(hf *http2.HeadersFrame) (*h2Block, error) {
 	r.dec.SetEmitEnabled(true)
 	frag, done := hf.HeaderBlockFragment(), hf.HeadersEnded()
 	for {
-		// A peer that keeps sending far past the limit, or sends more after a malformed
+		// A peer that sends far more than the list may hold (twice the limit in one
+		// frame, or more frames once the list is past it), or more after a malformed
 		// field (whose size was not counted), is not decoded further.
-		if int64(len(frag)) > 2*int64(r.left) || r.invalid != nil {
+		if len(frag) > 2*int(r.limit) || b.truncated && len(frag) > 0 || r.invalid != nil {
 			return nil, http2.ConnectionError(http2.ErrCodeProtocol)
 		}
 		if _, err := r.dec.Write(frag); err != nil {

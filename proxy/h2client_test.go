@@ -134,6 +134,37 @@ func rawH2Upstream(t *testing.T, goAwayAfter int, sayGoAway bool) (addr string, 
 }
 
 func serveRawH2(nc net.Conn, goAwayAfter int, sayGoAway bool) {
+	var block bytes.Buffer
+	enc := hpack.NewEncoder(&block)
+	answered, last := 0, uint32(0)
+	serveH2Frames(nc, []http2.Setting{{ID: http2.SettingMaxConcurrentStreams, Val: 100}}, func(fr *http2.Framer, f *http2.MetaHeadersFrame) bool {
+		if answered == goAwayAfter {
+			// This stream and any after it are not processed. The connection closes
+			// gracefully, as a real server's does: what the client sent meanwhile is
+			// read, so that the close sends no TCP reset that could overtake the GOAWAY.
+			if sayGoAway {
+				fr.WriteGoAway(last, http2.ErrCodeNo, nil)
+			}
+			return false
+		}
+		answered++
+		last = f.StreamID
+		body := f.PseudoValue("path")
+		block.Reset()
+		enc.WriteField(hpack.HeaderField{Name: ":status", Value: "200"})
+		enc.WriteField(hpack.HeaderField{Name: "content-length", Value: strconv.Itoa(len(body))})
+		fr.WriteHeaders(http2.HeadersFrameParam{StreamID: f.StreamID, BlockFragment: block.Bytes(), EndHeaders: true})
+		fr.WriteData(f.StreamID, true, []byte(body))
+		return true
+	})
+}
+
+// serveH2Frames serves HTTP/2 on nc for a test host: it reads the client's preface, sends
+// settings, acknowledges the client's SETTINGS, and passes each request's HEADERS to
+// request, whose frames go out once nothing more is buffered to read. When request
+// returns false, the connection closes gracefully: what was written goes out, then the
+// write side closes and what the client still sends is read and dropped.
+func serveH2Frames(nc net.Conn, settings []http2.Setting, request func(*http2.Framer, *http2.MetaHeadersFrame) bool) {
 	nc.SetDeadline(time.Now().Add(10 * time.Second))
 	br := bufio.NewReader(nc)
 	pre := make([]byte, len(h2Preface))
@@ -143,11 +174,8 @@ func serveRawH2(nc net.Conn, goAwayAfter int, sayGoAway bool) {
 	bw := bufio.NewWriter(nc)
 	fr := http2.NewFramer(bw, br)
 	fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
-	var block bytes.Buffer
-	enc := hpack.NewEncoder(&block)
-	fr.WriteSettings(http2.Setting{ID: http2.SettingMaxConcurrentStreams, Val: 100})
+	fr.WriteSettings(settings...)
 	bw.Flush()
-	answered, last := 0, uint32(0)
 	for {
 		f, err := fr.ReadFrame()
 		if err != nil {
@@ -159,27 +187,12 @@ func serveRawH2(nc net.Conn, goAwayAfter int, sayGoAway bool) {
 				fr.WriteSettingsAck()
 			}
 		case *http2.MetaHeadersFrame:
-			if answered == goAwayAfter {
-				// This stream and any after it are not processed. The connection
-				// closes gracefully, as a real server's does: what the client sent
-				// meanwhile is read, so that the close sends no TCP reset that could
-				// overtake the GOAWAY.
-				if sayGoAway {
-					fr.WriteGoAway(last, http2.ErrCodeNo, nil)
-					bw.Flush()
-				}
+			if !request(fr, f) {
+				bw.Flush()
 				nc.(*net.TCPConn).CloseWrite()
 				io.Copy(io.Discard, br)
 				return
 			}
-			answered++
-			last = f.StreamID
-			body := f.PseudoValue("path")
-			block.Reset()
-			enc.WriteField(hpack.HeaderField{Name: ":status", Value: "200"})
-			enc.WriteField(hpack.HeaderField{Name: "content-length", Value: strconv.Itoa(len(body))})
-			fr.WriteHeaders(http2.HeadersFrameParam{StreamID: f.StreamID, BlockFragment: block.Bytes(), EndHeaders: true})
-			fr.WriteData(f.StreamID, true, []byte(body))
 		}
 		if br.Buffered() == 0 {
 			bw.Flush()
@@ -436,36 +449,19 @@ func TestH2ClientMalformedAnswers(t *testing.T) {
 // answerH2 serves HTTP/2 on nc and answers each request with the header blocks given,
 // then DATA "ok" that ends the stream.
 func answerH2(nc net.Conn, blocks [][][2]string) {
-	nc.SetDeadline(time.Now().Add(5 * time.Second))
-	br := bufio.NewReader(nc)
-	if _, err := io.ReadFull(br, make([]byte, len(h2Preface))); err != nil {
-		return
-	}
-	fr := http2.NewFramer(nc, br)
 	var block bytes.Buffer
 	enc := hpack.NewEncoder(&block)
-	fr.WriteSettings()
-	for {
-		f, err := fr.ReadFrame()
-		if err != nil {
-			return
-		}
-		switch f := f.(type) {
-		case *http2.SettingsFrame:
-			if !f.IsAck() {
-				fr.WriteSettingsAck()
+	serveH2Frames(nc, nil, func(fr *http2.Framer, f *http2.MetaHeadersFrame) bool {
+		for _, b := range blocks {
+			block.Reset()
+			for _, kv := range b {
+				enc.WriteField(hpack.HeaderField{Name: kv[0], Value: kv[1]})
 			}
-		case *http2.HeadersFrame:
-			for _, b := range blocks {
-				block.Reset()
-				for _, kv := range b {
-					enc.WriteField(hpack.HeaderField{Name: kv[0], Value: kv[1]})
-				}
-				fr.WriteHeaders(http2.HeadersFrameParam{StreamID: f.StreamID, BlockFragment: block.Bytes(), EndHeaders: true})
-			}
-			fr.WriteData(f.StreamID, true, []byte("ok"))
+			fr.WriteHeaders(http2.HeadersFrameParam{StreamID: f.StreamID, BlockFragment: block.Bytes(), EndHeaders: true})
 		}
-	}
+		fr.WriteData(f.StreamID, true, []byte("ok"))
+		return true
+	})
 }
 
 // answerOnce starts a TCP server that reads what comes first, writes answer and closes.
