@@ -81,11 +81,14 @@ func (r *h2BlockReader) read(hf *http2.HeadersFrame) (*h2Block, error) {
 	r.left, r.invalid = r.limit, nil
 	r.dec.SetEmitEnabled(true)
 	frag, done := hf.HeaderBlockFragment(), hf.HeadersEnded()
+	total := 0
 	for {
-		// A peer that sends far more than the list may hold (twice the limit in one
-		// frame, or more frames once the list is past it), or more after a malformed
-		// field (whose size was not counted), is not decoded further.
-		if len(frag) > 2*int(r.limit) || b.truncated && len(frag) > 0 || r.invalid != nil {
+		// A block far longer than its list may be (four times the limit: no list within
+		// the limit encodes longer, Huffman codes included), frames that still come once
+		// the list passed its limit, or more after a malformed field, are not decoded:
+		// a peer flooding the connection with CONTINUATION frames is cut off.
+		total += len(frag)
+		if total > 4*int(r.limit) || b.truncated && len(frag) > 0 || r.invalid != nil {
 			return nil, http2.ConnectionError(http2.ErrCodeProtocol)
 		}
 		if _, err := r.dec.Write(frag); err != nil {

@@ -237,6 +237,17 @@ func TestH2ServerProtocolErrors(t *testing.T) {
 			h.enc.WriteField(hpack.HeaderField{Name: "x-c", Value: "c"})
 			h.fr.WriteContinuation(1, true, h.block.Bytes())
 		}, goAway: http2.ErrCodeProtocol},
+		{name: "CONTINUATION flood", send: func(h *h2Raw) {
+			// Dynamic table size updates decode to no field, so the list never
+			// grows: only the block's length can end it. (The server's SETTINGS is
+			// acknowledged first: an ACK within the block would end it too.)
+			h.next(func(f http2.Frame) bool { _, ok := f.(*http2.SettingsFrame); return ok })
+			updates := bytes.Repeat([]byte{0x20}, 16384)
+			h.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: []byte{0x20}})
+			for range 8 {
+				h.fr.WriteContinuation(1, false, updates)
+			}
+		}, goAway: http2.ErrCodeProtocol},
 		{name: "bad content-length", send: func(h *h2Raw) { h.headers(1, false, append(post, "content-length", "-1")...) }, rst: http2.ErrCodeProtocol},
 		{name: "body longer than content-length", send: func(h *h2Raw) {
 			h.headers(1, false, append(post, "content-length", "2")...)
