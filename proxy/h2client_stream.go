@@ -24,7 +24,7 @@ type h2cStream struct {
 	c        *h2cConn
 	id       uint32
 	headDone chan struct{} // closed when the answer's head arrived or the stream failed
-	attempt  *h2Attempt    // the request's context, when the proxy sent it (see unwatch)
+	attempt  *h2Attempt    // the request's context, when the proxy sent it (see stop)
 	stopFunc func() bool   // stops the callback of any other context
 	reqBody  io.ReadCloser // the body being sent, closed to stop its read when the stream ends
 
