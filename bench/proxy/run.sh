@@ -220,6 +220,19 @@ for row in "${rows[@]}"; do
 	printf '%-16s %10s req/s  p50 %7s ms  p99 %7s ms\n' "$row" "$(median 1 "$row")" "$(median 2 "$row")" "$(median 3 "$row")"
 done
 echo
+# better ROW ANCHOR prints in how many rounds gantry's req/s was the higher and its p99 the
+# lower: medians alone hide whether a lead held round by round.
+better() {
+	paste -d' ' "$tmp/gantry_$1" "$tmp/$2_$1" | awk -v row="$1" -v an="$2" \
+		'{ n++; r += $1 > $4; p += $3 < $6 } END { printf "%-5s vs %-7s req/s higher in %d of %d rounds, p99 lower in %d\n", row, an, r, n, p }'
+}
+echo "== rounds in which gantry did better"
+for size in small 4k h2; do
+	better $size nginx
+done
+better h2 haproxy
+better h2up haproxy
+echo
 # ratio ROW ANCHOR: gantry's req/s over the anchor's, and the anchor's p99 over gantry's.
 ratio() {
 	awk -v g="$(median 1 gantry/$1)" -v a="$(median 1 $2/$1)" -v row="$1" -v an="$2" \
