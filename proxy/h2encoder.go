@@ -34,7 +34,9 @@ func newHpackEncoder(w *bytes.Buffer) *hpackEncoder {
 }
 
 // SetMaxDynamicTableSizeLimit applies the peer's SETTINGS_HEADER_TABLE_SIZE: the table is
-// cut down to it and the new size is announced at the start of the next block.
+// cut down to it and the new size is announced at the start of the next block. A peer that
+// raises it again gets the table back, up to hpackTableSize (where hpack.Encoder keeps the
+// lower size).
 func (e *hpackEncoder) SetMaxDynamicTableSizeLimit(v uint32) {
 	v = min(v, hpackTableSize)
 	if v == e.max {
@@ -56,9 +58,9 @@ func (e *hpackEncoder) WriteField(f hpack.HeaderField) {
 		b = appendHpackInt(b, 0x20, 5, uint64(e.max))
 		e.update, e.minSeen = false, math.MaxUint32
 	}
-	index, exact := e.search(f.Name, f.Value)
+	index, exact := e.search(f)
 	switch {
-	case exact && !f.Sensitive:
+	case exact:
 		b = appendHpackInt(b, 0x80, 7, uint64(index))
 	case f.Sensitive:
 		b = appendHpackLiteral(b, 0x10, 4, index, f)
@@ -71,9 +73,10 @@ func (e *hpackEncoder) WriteField(f hpack.HeaderField) {
 	e.w.Write(b)
 }
 
-// search returns the index of the field name: value (exact), or else of a field of that
-// name (0: none).
-func (e *hpackEncoder) search(name, value string) (index int, exact bool) {
+// search returns the index of the field f (exact), or else of a field of its name (0:
+// none). A sensitive field is never sent as an index, so only its name is looked for.
+func (e *hpackEncoder) search(f hpack.HeaderField) (index int, exact bool) {
+	name, value, anyValue := f.Name, f.Value, !f.Sensitive
 	if len(name) < len(hpackStaticByLen) {
 		for _, i := range hpackStaticByLen[len(name)] {
 			if hpackStatic[i-1].Name == name {
@@ -82,7 +85,7 @@ func (e *hpackEncoder) search(name, value string) (index int, exact bool) {
 			}
 		}
 		for j := index; j > 0 && hpackStatic[j-1].Name == name; j-- {
-			if hpackStatic[j-1].Value == value {
+			if anyValue && hpackStatic[j-1].Value == value {
 				return j, true
 			}
 		}
@@ -93,7 +96,7 @@ func (e *hpackEncoder) search(name, value string) (index int, exact bool) {
 			continue
 		}
 		at := len(hpackStatic) + len(e.table) - i
-		if t.Value == value {
+		if anyValue && t.Value == value {
 			return at, true
 		}
 		if index == 0 {

@@ -91,7 +91,8 @@ func TestHpackEncoder(t *testing.T) {
 		}
 		switch n % 7 {
 		case 0:
-			fs = append(fs, hpack.HeaderField{Name: "authorization", Value: "Bearer secret", Sensitive: true})
+			fs = append(fs, hpack.HeaderField{Name: "authorization", Value: "Bearer secret", Sensitive: true},
+				hpack.HeaderField{Name: ":method", Value: "GET", Sensitive: true})
 		case 1:
 			fs = append(fs, hpack.HeaderField{Name: "x-large", Value: strings.Repeat("v", 4100)})
 		case 2:
