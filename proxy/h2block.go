@@ -19,7 +19,9 @@ import (
 // costs nothing but the strings the decoder makes. The checks are the ones a peer's block
 // must pass (RFC 9113 sections 8.2 and 8.3): names in lower case and tokens, values free
 // of control bytes, pseudo-fields first, known, and not repeated, and the whole list
-// within the size we announced in SETTINGS_MAX_HEADER_LIST_SIZE.
+// within the size we announced in SETTINGS_MAX_HEADER_LIST_SIZE. A block whose frames run
+// far past that size ends the connection, whether or not they decode to fields. (Blocks
+// are encoded by hpackEncoder, h2encoder.go.)
 
 // h2Block is one decoded header block.
 type h2Block struct {
