@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -261,6 +262,56 @@ func TestH2UpstreamCut(t *testing.T) {
 				t.Errorf("head %v; want X-Up and no Connection", resp.Header)
 			}
 		})
+	}
+}
+
+// TestH2UpstreamClientGone: an HTTP/2 client that gives up on a request while the h2 host
+// has not answered yet has the proxy reset the upstream stream (CANCEL), so that the host
+// stops working on it.
+func TestH2UpstreamClientGone(t *testing.T) {
+	checkLeaks(t)
+	got := make(chan uint32, 1)          // the stream the host received
+	reset := make(chan http2.ErrCode, 1) // the RST_STREAM the host then received
+	addr := rawH2Backend(t, func(fr *http2.Framer, nc net.Conn, id uint32) {
+		got <- id
+		for {
+			f, err := fr.ReadFrame()
+			if err != nil {
+				return
+			}
+			if r, ok := f.(*http2.RSTStreamFrame); ok && r.StreamID == id {
+				reset <- r.ErrCode
+				return
+			}
+		}
+	})
+	_, paddr := start(t, h2Pool(PoolConfig{}, addr))
+	ctx, cancel := context.WithCancel(t.Context())
+	req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+paddr+"/slow", nil)
+	done := make(chan error, 1)
+	go func() {
+		resp, err := h2cClient(t).Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		done <- err
+	}()
+	select {
+	case <-got:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the request did not reach the host")
+	}
+	cancel()
+	if err := <-done; err == nil {
+		t.Fatal("the cancelled request got an answer")
+	}
+	select {
+	case code := <-reset:
+		if code != http2.ErrCodeCancel {
+			t.Errorf("the host's stream was reset with %v; want CANCEL", code)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("the host's stream was not reset after the client gave up")
 	}
 }
 
