@@ -17,7 +17,7 @@ func echoServer(t *testing.T) string {
 
 // tcpServer starts a TCP server on loopback that serves its connections one at a time
 // with serve, closing each after, until the test ends; it returns the address.
-func tcpServer(t *testing.T, serve func(net.Conn)) string {
+func tcpServer(t testing.TB, serve func(net.Conn)) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

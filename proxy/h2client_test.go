@@ -472,3 +472,67 @@ func answerOnce(t *testing.T, answer string) string {
 		io.WriteString(c, answer)
 	})
 }
+
+// FuzzH2ClientFrames: whatever frames an h2 host answers a request with, the client of
+// h2 pools answers the proxy's client (a 502, a cut body, or the answer) within its
+// timeouts and does not crash.
+func FuzzH2ClientFrames(f *testing.F) {
+	var seed bytes.Buffer
+	fr := http2.NewFramer(&seed, nil)
+	var block bytes.Buffer
+	enc := hpack.NewEncoder(&block)
+	for _, kv := range [][2]string{{":status", "200"}, {"content-length", "2"}, {"x-a", "b"}} {
+		enc.WriteField(hpack.HeaderField{Name: kv[0], Value: kv[1]})
+	}
+	fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: block.Bytes(), EndHeaders: true})
+	fr.WriteData(1, true, []byte("ok"))
+	f.Add(bytes.Clone(seed.Bytes()))
+	seed.Reset()
+	fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: block.Bytes()[:2]})
+	fr.WriteContinuation(1, true, block.Bytes()[2:])
+	fr.WriteWindowUpdate(0, 1000)
+	fr.WriteData(1, false, []byte("o"))
+	fr.WriteRSTStream(1, http2.ErrCodeInternal)
+	f.Add(bytes.Clone(seed.Bytes()))
+	f.Add([]byte{0, 0, 1, 9, 4, 0, 0, 0, 1, 0x88})
+
+	answers := make(chan []byte, 1) // the frames the host sends next
+	host := tcpServer(f, func(nc net.Conn) {
+		nc.SetDeadline(time.Now().Add(5 * time.Second))
+		br := bufio.NewReader(nc)
+		if _, err := io.ReadFull(br, make([]byte, len(h2Preface))); err != nil {
+			return
+		}
+		hr := http2.NewFramer(nc, br)
+		hr.WriteSettings()
+		for { // the answer goes after the request
+			f, err := hr.ReadFrame()
+			if err != nil {
+				return
+			}
+			if _, ok := f.(*http2.HeadersFrame); ok {
+				break
+			}
+		}
+		select {
+		case frames := <-answers:
+			nc.Write(frames)
+		default:
+		}
+	})
+	_, paddr := start(f, h2Pool(PoolConfig{Retries: -1, EjectAfter: -1, ReadTimeout: 2 * time.Second}, host))
+	c := &http.Client{Timeout: 10 * time.Second}
+	f.Fuzz(func(t *testing.T, frames []byte) {
+		answers <- frames
+		resp, err := c.Get("http://" + paddr + "/")
+		if err != nil {
+			t.Fatalf("no answer from the proxy: %v", err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		select { // a request sent again took no answer of its own
+		case <-answers:
+		default:
+		}
+	})
+}

@@ -52,7 +52,7 @@ func backend(t *testing.T, h http.HandlerFunc) string {
 }
 
 // start runs a proxy with cfg on a loopback port and returns its address.
-func start(t *testing.T, cfg Config) (*Server, string) {
+func start(t testing.TB, cfg Config) (*Server, string) {
 	t.Helper()
 	s, err := New(cfg)
 	if err != nil {
