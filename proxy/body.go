@@ -268,13 +268,8 @@ ext:
 	if len(rest) == 0 {
 		return n, i == len(line) // whitespace with no extension after it is not allowed
 	}
-	if rest[0] != ';' {
+	if rest[0] != ';' || !validFieldValue(rest) {
 		return 0, false
-	}
-	for _, c := range rest {
-		if (c < ' ' && c != '\t') || c == 0x7f {
-			return 0, false
-		}
 	}
 	return n, true
 }
@@ -282,15 +277,7 @@ ext:
 // validField checks one field line of a trailer section.
 func validField(line []byte) bool {
 	colon := bytes.IndexByte(line, ':')
-	if colon <= 0 || !isToken(line[:colon]) {
-		return false
-	}
-	for _, c := range line[colon+1:] {
-		if (c < ' ' && c != '\t') || c == 0x7f {
-			return false
-		}
-	}
-	return true
+	return colon > 0 && isToken(line[:colon]) && validFieldValue(line[colon+1:])
 }
 
 // trailerAllowed reports whether a field may be forwarded in a trailer section. Fields

@@ -244,10 +244,8 @@ func (h HeaderRules) validate() error {
 		if isFraming(n) {
 			return fmt.Errorf("set: %q is managed by the proxy and cannot be set", n)
 		}
-		for _, c := range []byte(v) {
-			if (c < ' ' && c != '\t') || c == 0x7f {
-				return fmt.Errorf("set: the value of %q has a control byte", n)
-			}
+		if !validFieldValue(v) {
+			return fmt.Errorf("set: the value of %q has a control byte", n)
 		}
 	}
 	return nil

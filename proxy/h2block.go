@@ -189,16 +189,6 @@ func validFieldName(name string) bool {
 	return true
 }
 
-// validFieldValue reports whether v is free of control bytes other than tab.
-func validFieldValue(v string) bool {
-	for i := 0; i < len(v); i++ {
-		if c := v[i]; c < ' ' && c != '\t' || c == 0x7f {
-			return false
-		}
-	}
-	return true
-}
-
 // writeHeaderBlock writes the header block b as one HEADERS frame and as many
 // CONTINUATION frames as the peer's frame size needs.
 func writeHeaderBlock(fr *http2.Framer, id uint32, b []byte, maxFrame int, end bool) {

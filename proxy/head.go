@@ -236,10 +236,8 @@ func (h *head) parseFields(b []byte) error {
 			return errBadHeaderName
 		}
 		value := trimOWS(line[colon+1:])
-		for _, c := range value {
-			if (c < ' ' && c != '\t') || c == 0x7f {
-				return errBadHeaderValue
-			}
+		if !validFieldValue(value) {
+			return errBadHeaderValue
 		}
 		if len(h.fields) == maxHeaders {
 			return errTooManyHeaders
@@ -455,6 +453,17 @@ var tokenChars = func() (t [256]bool) {
 	}
 	return t
 }()
+
+// validFieldValue reports whether v is free of control bytes other than tab, as a
+// field value (RFC 9110 section 5.5), a chunk extension and a configured value must be.
+func validFieldValue[T string | []byte](v T) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < ' ' && c != '\t' || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
 
 func isToken(b []byte) bool {
 	if len(b) == 0 {

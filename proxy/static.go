@@ -67,10 +67,8 @@ func (sc *StaticConfig) validate() error {
 	case strings.ContainsAny(sc.Index, `/\`) || sc.Index[0] == '.':
 		return fmt.Errorf("index: %q is not a plain file name", sc.Index)
 	}
-	for _, c := range []byte(sc.CacheControl) {
-		if (c < ' ' && c != '\t') || c == 0x7f {
-			return errors.New("cache_control: has a control byte")
-		}
+	if !validFieldValue(sc.CacheControl) {
+		return errors.New("cache_control: has a control byte")
 	}
 	return nil
 }
