@@ -15,6 +15,11 @@
 #   go build -o /tmp/old ./cmd/gantry   # at the old commit; then at the new one:
 #   go build -o /tmp/new ./cmd/gantry
 #   bench/cache/pair.sh /tmp/old /tmp/new
+#   bench/cache/pair.sh redis /tmp/new    # "redis": a second redis-server, the control
+#
+# The control answers how far two servers that are the same apart from their port drift
+# apart here: Redis against itself is the spread any figure below must clear to mean more
+# than the machine's noise.
 #
 # Environment: N (requests per run, default 50000), P (pipeline, default 1), ROUNDS
 # (default 3), TESTS (default set,get,incr,lpush,rpop,sadd,hset,zadd,mset), RUNS (a file
@@ -22,7 +27,7 @@
 # redis-benchmark run is bounded to 120 s.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-[ $# -ge 1 ] || { echo "usage: $0 GANTRY_BINARY..." >&2; exit 2; }
+[ $# -ge 1 ] || { echo "usage: $0 GANTRY_BINARY|redis..." >&2; exit 2; }
 N=${N:-50000}
 P=${P:-1}
 ROUNDS=${ROUNDS:-3}
@@ -40,10 +45,15 @@ pids+=($!)
 ports+=("$port")
 for b in "$@"; do
 	port=$(free_port)
-	"$b" cache --addr "127.0.0.1:$port" --admin "" --log-level warn >"$tmp/gantry${#ports[@]}.log" 2>&1 &
+	if [ "$b" = redis ]; then
+		redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$tmp" >"$tmp/redis${#ports[@]}.log" 2>&1 &
+		names+=("redis${#ports[@]}")
+	else
+		"$b" cache --addr "127.0.0.1:$port" --admin "" --log-level warn >"$tmp/gantry${#ports[@]}.log" 2>&1 &
+		names+=("$(basename "$b")")
+	fi
 	pids+=($!)
 	ports+=("$port")
-	names+=("$(basename "$b")")
 done
 wait_redis "${ports[@]}"
 echo "$(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); servers: ${names[*]}"

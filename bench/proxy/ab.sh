@@ -11,7 +11,11 @@
 #   bench/proxy/ab.sh                                  # the working tree's build alone
 #   BUILDS="old=/tmp/gantry-old new=/tmp/gantry-new" ROUNDS=8 bench/proxy/ab.sh
 #
-# A build may carry a config: "name=/path/gantry:config.yaml".
+# A build may carry a config: "name=/path/gantry:config.yaml". A build named "nginx"
+# ("nginx-b=nginx") is a second nginx, configured as the first: the control, whose
+# distance from the first is the spread of the machine, not of a proxy.
+#
+#   BUILDS="gantry=/tmp/gantry nginx-b=nginx" ROUNDS=9 DURATION=5s bench/proxy/ab.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DURATION=${DURATION:-10s}
@@ -30,8 +34,33 @@ fi
 "$tmp/backend" -addr $B2 & pids+=($!)
 names=() port=18190
 declare -A addr procs
+# start_nginx NAME ADDR starts an nginx tuned as its docs advise (upstream keep-alive, no
+# access log) in front of the backends.
+start_nginx() {
+	cat >"$tmp/$1.conf" <<CONF
+worker_processes 2;
+pid $tmp/$1.pid;
+error_log $tmp/$1-error.log;
+events { worker_connections 4096; }
+http {
+	access_log off;
+	upstream backends { server $B1; server $B2; keepalive 64; }
+	server {
+		listen $2;
+		location / { proxy_pass http://backends; proxy_http_version 1.1; proxy_set_header Connection ""; }
+	}
+}
+CONF
+	nginx -c "$tmp/$1.conf" -g 'daemon off;' & pids+=($!)
+	names+=("$1") addr[$1]=$2 procs[$1]=$!
+}
 for b in $BUILDS; do
 	name=${b%%=*} spec=${b#*=}
+	if [ "$spec" = nginx ]; then
+		start_nginx "$name" 127.0.0.1:$port
+		port=$((port + 1))
+		continue
+	fi
 	bin=${spec%%:*} cfg=
 	[[ $spec == *:* ]] && cfg=${spec#*:}
 	echo "pools: [{name: b, hosts: [{addr: $B1}, {addr: $B2}]}]" >"$tmp/$name.yaml"
@@ -40,29 +69,18 @@ for b in $BUILDS; do
 	names+=("$name") addr[$name]=127.0.0.1:$port procs[$name]=$!
 	port=$((port + 1))
 done
-cat >"$tmp/nginx.conf" <<CONF
-worker_processes 2;
-pid $tmp/nginx.pid;
-error_log $tmp/nginx-error.log;
-events { worker_connections 4096; }
-http {
-	access_log off;
-	upstream backends { server $B1; server $B2; keepalive 64; }
-	server {
-		listen $NGINX;
-		location / { proxy_pass http://backends; proxy_http_version 1.1; proxy_set_header Connection ""; }
-	}
-}
-CONF
-nginx -c "$tmp/nginx.conf" -g 'daemon off;' & pids+=($!)
-names+=(nginx) addr[nginx]=$NGINX procs[nginx]=$!
+start_nginx nginx $NGINX
 for n in "${names[@]}"; do
 	for i in $(seq 100); do curl -fsS -o /dev/null "http://${addr[$n]}/small" 2>/dev/null && break; sleep 0.1; done
 	wrk -t2 -c64 -d2s "http://${addr[$n]}/small" >/dev/null
 done
 
-nginx_workers=$(pgrep -P "${procs[nginx]}" | tr '\n' ' ')
-procs[nginx]+=" $nginx_workers"
+# An nginx's CPU is its workers'.
+for n in "${names[@]}"; do
+	if [ -f "$tmp/$n.conf" ]; then
+		procs[$n]+=" $(pgrep -P "${procs[$n]}" | tr '\n' ' ')"
+	fi
+done
 # ticks and sleeps: CPU clock ticks and voluntary context switches of every thread of the PIDs.
 ticks() { cat $(printf '/proc/%s/task/*/stat ' "$@") 2>/dev/null | awk '{s += $14 + $15} END{print s}'; }
 sleeps() { cat $(printf '/proc/%s/task/*/status ' "$@") 2>/dev/null | awk '/^voluntary_ctxt/{s += $2} END{print s}'; }
