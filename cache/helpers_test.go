@@ -117,16 +117,35 @@ func (r *rawConn) reply() string {
 	return b.String()
 }
 
+// readReply reads one RESP2 or RESP3 reply into b, raw, and fails when it is not well
+// formed: an unknown type, a length or integer that is not a number, a bulk string not
+// ended by CRLF.
 func readReply(br *bufio.Reader, b *strings.Builder) error {
 	line, err := br.ReadString('\n')
 	b.WriteString(line)
 	if err != nil {
 		return err
 	}
-	if len(line) < 3 {
-		return fmt.Errorf("short line %q", line)
+	if len(line) < 3 || !strings.HasSuffix(line, "\r\n") {
+		return fmt.Errorf("reply line %q", line)
 	}
-	n, _ := strconv.Atoi(strings.TrimRight(line[1:], "\r\n"))
+	body := line[1 : len(line)-2]
+	switch line[0] {
+	case '+', '-', ',', '(', '_':
+		return nil
+	case ':':
+		_, err := strconv.ParseInt(body, 10, 64)
+		return err
+	case '#':
+		if body != "t" && body != "f" {
+			return fmt.Errorf("boolean %q", line)
+		}
+		return nil
+	}
+	n, err := strconv.Atoi(body)
+	if err != nil || n < -1 {
+		return fmt.Errorf("length in %q", line)
+	}
 	switch line[0] {
 	case '$', '=', '!':
 		if n < 0 {
@@ -137,20 +156,22 @@ func readReply(br *bufio.Reader, b *strings.Builder) error {
 			return err
 		}
 		b.Write(buf)
-	case '*', '~', '>':
-		for range max(n, 0) {
+		if string(buf[n:]) != "\r\n" {
+			return fmt.Errorf("bulk string of %d bytes not ended by CRLF", n)
+		}
+		return nil
+	case '*', '~', '>', '%', '|':
+		if line[0] == '%' || line[0] == '|' {
+			n *= 2
+		}
+		for range n {
 			if err := readReply(br, b); err != nil {
 				return err
 			}
 		}
-	case '%', '|':
-		for range 2 * n {
-			if err := readReply(br, b); err != nil {
-				return err
-			}
-		}
+		return nil
 	}
-	return nil
+	return fmt.Errorf("reply type %q", line[0])
 }
 
 func ioReadFull(br *bufio.Reader, buf []byte) (int, error) {
