@@ -15,7 +15,7 @@ import (
 // looks up each field's name and value, hashed, in maps of both tables, which was a
 // twentieth of the HTTP/2 paths' CPU. Here a name is compared with the few static names
 // of its length, and the dynamic table (a few dozen entries at most) is scanned newest
-// first, comparing lengths before bytes.
+// first.
 type hpackEncoder struct {
 	w       *bytes.Buffer
 	table   []hpack.HeaderField // the dynamic table, oldest first
@@ -92,7 +92,7 @@ func (e *hpackEncoder) search(f hpack.HeaderField) (index int, exact bool) {
 	}
 	for i := len(e.table) - 1; i >= 0; i-- {
 		t := &e.table[i]
-		if len(t.Name) != len(name) || t.Name != name {
+		if t.Name != name {
 			continue
 		}
 		at := len(hpackStatic) + len(e.table) - i

@@ -32,7 +32,7 @@ if [ -z "${BUILDS:-}" ]; then
 fi
 "$tmp/backend" -addr $B1 & pids+=($!)
 "$tmp/backend" -addr $B2 & pids+=($!)
-names=() port=18190
+names=() nginxes=() port=18190
 declare -A addr procs
 # start_nginx NAME ADDR starts an nginx tuned as its docs advise (upstream keep-alive, no
 # access log) in front of the backends.
@@ -52,7 +52,7 @@ http {
 }
 CONF
 	nginx -c "$tmp/$1.conf" -g 'daemon off;' & pids+=($!)
-	names+=("$1") addr[$1]=$2 procs[$1]=$!
+	names+=("$1") addr[$1]=$2 procs[$1]=$! nginxes+=("$1")
 }
 for b in $BUILDS; do
 	name=${b%%=*} spec=${b#*=}
@@ -76,10 +76,8 @@ for n in "${names[@]}"; do
 done
 
 # An nginx's CPU is its workers'.
-for n in "${names[@]}"; do
-	if [ -f "$tmp/$n.conf" ]; then
-		procs[$n]+=" $(pgrep -P "${procs[$n]}" | tr '\n' ' ')"
-	fi
+for n in "${nginxes[@]}"; do
+	procs[$n]+=" $(pgrep -P "${procs[$n]}" | tr '\n' ' ')"
 done
 # ticks and sleeps: CPU clock ticks and voluntary context switches of every thread of the PIDs.
 ticks() { cat $(printf '/proc/%s/task/*/stat ' "$@") 2>/dev/null | awk '{s += $14 + $15} END{print s}'; }
