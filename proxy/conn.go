@@ -519,7 +519,7 @@ func (c *conn) proxyH1(r *route, host, target []byte, n int, a attempts) bool {
 				return false
 			}
 		}
-		if err := uc.bw.Flush(); err != nil {
+		if err = uc.bw.Flush(); err != nil {
 			err = upstreamError(err)
 		}
 		if err == nil {
