@@ -3,13 +3,14 @@ package broker
 import (
 	"context"
 	"log/slog"
-	"net"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gantry/internal/testenv"
 )
 
 // TestShutdownEndsWaits checks that Shutdown does not wait out a long-polling fetch
@@ -19,13 +20,7 @@ func TestShutdownEndsWaits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- s.Serve(context.Background(), ln) }()
-	addr := ln.Addr().String()
+	addr, served := testenv.ServeOwn(t, s)
 	createTopic(t, addr, "quiet", 1, nil)
 	cl := newClient(t, addr, kgo.RequestRetries(0))
 	ctx := context.Background()

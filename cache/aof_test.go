@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"gantry/internal/testenv"
 )
 
 // restart stops srv's files by shutting it down and starts a new server on dir.
@@ -260,13 +262,8 @@ func TestSaveAndShutdown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(context.Background(), ln) }()
-	r := dialRaw(t, ln.Addr().String())
+	addr, served := testenv.ServeOwn(t, srv)
+	r := dialRaw(t, addr)
 	r.do("SET", "k", "v")
 	srv.lastSave.Store(1)
 	if got := r.do("SAVE"); got != "+OK\r\n" {
@@ -291,7 +288,7 @@ func TestSaveAndShutdown(t *testing.T) {
 		t.Fatal("Serve did not return after SHUTDOWN")
 	}
 	shutdown(t, srv)
-	_, addr := aofServer(t, dir, "no")
+	_, addr = aofServer(t, dir, "no")
 	if got := dialRaw(t, addr).do("MGET", "k", "k2"); got != "*2\r\n$1\r\nv\r\n$2\r\nv2\r\n" {
 		t.Fatalf("after SHUTDOWN and restart: %q", got)
 	}

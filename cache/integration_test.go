@@ -3,7 +3,6 @@ package cache
 import (
 	"context"
 	"fmt"
-	"net"
 	"os/exec"
 	"strings"
 	"sync"
@@ -442,13 +441,8 @@ func TestShutdownClosesClients(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(context.Background(), ln) }()
-	r := dialRaw(t, ln.Addr().String())
+	addr, served := testenv.ServeOwn(t, srv)
+	r := dialRaw(t, addr)
 	if got := r.do("PING"); got != "+PONG\r\n" {
 		t.Fatal(got)
 	}

@@ -449,17 +449,8 @@ func TestH2ServerRefusesStreamsBeyondLimit(t *testing.T) {
 func TestH2ServerGracefulShutdown(t *testing.T) {
 	checkLeaks(t)
 	up, started, release := holdBackend(t)
-	s, err := New(onePool(up))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- s.Serve(context.Background(), ln) }()
-	h := dialH2(t, ln.Addr().String(), []http2.Setting{})
+	s, addr, served := serveOwn(t, onePool(up))
+	h := dialH2(t, addr, []http2.Setting{})
 	h.get(1, "/hold")
 	<-started
 	shut := make(chan error, 1)

@@ -516,23 +516,6 @@ func TestLoopClientTimeouts(t *testing.T) {
 	}
 }
 
-// serveOwn runs a proxy on a listener of its own, for a test that shuts it down itself
-// and then reads what Serve returned from served.
-func serveOwn(t *testing.T, cfg Config) (*Server, net.Listener, <-chan error) {
-	t.Helper()
-	s, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- s.Serve(context.Background(), ln) }()
-	return s, ln, served
-}
-
 // TestLoopShutdownDrains: Shutdown closes a loop's idle connections at once and lets the
 // request in flight finish, answered with Connection: close.
 func TestLoopShutdownDrains(t *testing.T) {
@@ -548,9 +531,9 @@ func TestLoopShutdownDrains(t *testing.T) {
 	})
 	cfg := onePool(b)
 	cfg.EventLoops = 1
-	s, ln, served := serveOwn(t, cfg)
+	s, addr, served := serveOwn(t, cfg)
 	dial := func() (net.Conn, *bufio.Reader) {
-		nc, err := net.Dial("tcp", ln.Addr().String())
+		nc, err := net.Dial("tcp", addr)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -603,7 +586,7 @@ func TestLoopKeepsItsThread(t *testing.T) {
 	checkLeaks(t)
 	cfg := onePool(backend(t, shapes))
 	cfg.EventLoops = 2
-	s, ln, served := serveOwn(t, cfg)
+	s, addr, served := serveOwn(t, cfg)
 	tr := &http.Transport{MaxIdleConnsPerHost: 8}
 	c := &http.Client{Transport: tr, Timeout: 10 * time.Second}
 	until := time.Now().Add(200 * time.Millisecond) // 40 of the loops' 5 ms yields
@@ -611,7 +594,7 @@ func TestLoopKeepsItsThread(t *testing.T) {
 	for g := range 6 {
 		wg.Go(func() {
 			for n := 0; time.Now().Before(until) || n < 20; n++ {
-				if !getEcho(t, c, ln.Addr().String(), fmt.Sprintf("/small/%d/%d", g, n)) {
+				if !getEcho(t, c, addr, fmt.Sprintf("/small/%d/%d", g, n)) {
 					return
 				}
 			}

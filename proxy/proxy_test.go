@@ -61,6 +61,18 @@ func start(t testing.TB, cfg Config) (*Server, string) {
 	return s, testenv.Serve(t, s)
 }
 
+// serveOwn runs a proxy on a loopback port, for a test that shuts it down itself and
+// then reads what Serve returned from served.
+func serveOwn(t *testing.T, cfg Config) (s *Server, addr string, served <-chan error) {
+	t.Helper()
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, served = testenv.ServeOwn(t, s)
+	return s, addr, served
+}
+
 func onePool(addrs ...string) Config {
 	p := PoolConfig{Name: "app"}
 	for _, a := range addrs {

@@ -68,3 +68,28 @@ func TestServeRunsUntilTheTestEnds(t *testing.T) {
 		t.Fatal("the server was not shut down when its test ended")
 	}
 }
+
+func TestServeOwnLeavesShutdownToTheTest(t *testing.T) {
+	srv := &echoServer{}
+	addr, served := ServeOwn(t, srv)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write([]byte("hi\n"))
+	if got, err := bufio.NewReader(c).ReadString('\n'); err != nil || got != "hi\n" {
+		t.Fatalf("echo = %q, %v", got, err)
+	}
+	select {
+	case err := <-served:
+		t.Fatalf("Serve returned before Shutdown: %v", err)
+	default:
+	}
+	if err := srv.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-served; err != nil {
+		t.Fatalf("Serve = %v after Shutdown, want nil", err)
+	}
+}
