@@ -203,15 +203,13 @@ func topics() []Topic {
 			ID: "nginx", Title: "Nginx", Section: Intermediate,
 			Summary: "The event-driven web server and proxy that Gantry's proxy is benchmarked against.",
 			Home:    "proxy",
-			Status:  Partial,
-			Note:    "bench/proxy measures gantry proxy against nginx; feature table in docs/proxy.md",
+			Status:  Done,
 		},
 		{
 			ID: "haproxy", Title: "HAProxy", Section: Intermediate,
 			Summary: "The load balancer that Gantry's proxy is benchmarked and compared against, feature by feature.",
 			Home:    "proxy",
-			Status:  Partial,
-			Note:    "bench/proxy measures gantry proxy against HAProxy; feature table in docs/proxy.md",
+			Status:  Done,
 		},
 		{
 			ID: "virtual-ip", Title: "Virtual IP Addresses", Section: Intermediate,

@@ -16,11 +16,15 @@
 # distance from the first is the spread of the machine, not of a proxy.
 #
 #   BUILDS="gantry=/tmp/gantry nginx-b=nginx" ROUNDS=9 DURATION=5s bench/proxy/ab.sh
+#
+# Every nginx adds the fields gantry adds (bench/proxy/fields.sh), unless ANCHORS=bare;
+# "nginx-bare=nginx:bare" puts an nginx without them beside.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DURATION=${DURATION:-10s}
 ROUNDS=${ROUNDS:-5}
 . bench/lib.sh
+. bench/proxy/fields.sh
 need wrk=wrk nginx=nginx-light curl=curl
 with_tmp
 
@@ -33,10 +37,14 @@ fi
 "$tmp/backend" -addr $B1 & pids+=($!)
 "$tmp/backend" -addr $B2 & pids+=($!)
 names=() nginxes=() port=18190
+
 declare -A addr procs
-# start_nginx NAME ADDR starts an nginx tuned as its docs advise (upstream keep-alive, no
-# access log) in front of the backends.
+# start_nginx NAME ADDR [bare] starts an nginx tuned as its docs advise (upstream keep-alive,
+# no access log) in front of the backends, adding the fields gantry adds (fields.sh) unless
+# bare.
 start_nginx() {
+	local fields=$NGINX_FIELDS
+	[ "${3:-}" = bare ] && fields=
 	cat >"$tmp/$1.conf" <<CONF
 worker_processes 2;
 pid $tmp/$1.pid;
@@ -47,7 +55,7 @@ http {
 	upstream backends { server $B1; server $B2; keepalive 64; }
 	server {
 		listen $2;
-		location / { proxy_pass http://backends; proxy_http_version 1.1; proxy_set_header Connection ""; }
+		location / { proxy_pass http://backends; proxy_http_version 1.1; proxy_set_header Connection ""; $fields }
 	}
 }
 CONF
@@ -56,8 +64,8 @@ CONF
 }
 for b in $BUILDS; do
 	name=${b%%=*} spec=${b#*=}
-	if [ "$spec" = nginx ]; then
-		start_nginx "$name" 127.0.0.1:$port
+	if [ "${spec%%:*}" = nginx ]; then
+		start_nginx "$name" 127.0.0.1:$port "${spec#nginx:}"
 		port=$((port + 1))
 		continue
 	fi
@@ -85,7 +93,7 @@ sleeps() { cat $(printf '/proc/%s/task/*/status ' "$@") 2>/dev/null | awk '/^vol
 
 ms() { awk -v v="$1" 'BEGIN{ if (v ~ /us$/) printf "%.3f", v/1000; else if (v ~ /ms$/) printf "%.3f", v+0; else if (v ~ /s$/) printf "%.3f", v*1000; else print v }'; }
 
-echo "== wrk -t2 -c64 -d$DURATION --latency, $ROUNDS rounds, order rotated; builds: ${names[*]}; load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "== wrk -t2 -c64 -d$DURATION --latency, $ROUNDS rounds, order rotated; builds: ${names[*]}; anchors: ${ANCHORS:-equal work}; load $(cut -d' ' -f1-3 /proc/loadavg)"
 k=${#names[@]}
 for round in $(seq "$ROUNDS"); do
 	for size in small 4k; do

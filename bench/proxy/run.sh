@@ -15,6 +15,10 @@
 #   ROUNDS=1 DURATION=5s bench/proxy/run.sh  # a quick look
 #   PROFILE=1 bench/proxy/run.sh             # also 10 s CPU profiles of gantry under wrk and h2load
 #
+# nginx and HAProxy add the fields gantry adds to requests and responses (X-Forwarded-*,
+# Forwarded, Via: bench/proxy/fields.sh), so that every proxy does the same work;
+# ANCHORS=bare runs them without, as runs before 2026-11-27 did.
+#
 # gantry serves HTTP/1.1 with its event loop (the default); the gantry-g rows are the same
 # gantry with `event_loops: -1`, every connection served by a goroutine, for the
 # `ratio ROW req/s vs gantry-g` lines (> 1: the loop is faster).
@@ -25,6 +29,7 @@ CONNS=${CONNS:-64}
 ROUNDS=${ROUNDS:-3}
 
 . bench/lib.sh
+. bench/proxy/fields.sh
 need wrk=wrk nginx=nginx-light haproxy=haproxy h2load=nghttp2-client curl=curl
 with_tmp
 
@@ -77,6 +82,7 @@ http {
 			proxy_pass http://backends;
 			proxy_http_version 1.1;
 			proxy_set_header Connection "";
+			$NGINX_FIELDS
 		}
 	}
 	server {
@@ -85,6 +91,7 @@ http {
 			proxy_pass http://backends;
 			proxy_http_version 1.1;
 			proxy_set_header Connection "";
+			$NGINX_FIELDS
 		}
 	}
 }
@@ -104,6 +111,7 @@ defaults
 frontend fe
 	bind $HAPROXY
 	bind $HAPROXY_TLS ssl crt $tmp/haproxy.pem alpn h2,http/1.1
+	$HAPROXY_FIELDS
 	default_backend be
 backend be
 	balance roundrobin
@@ -111,6 +119,7 @@ backend be
 	server b2 $B2
 frontend fe_h2up
 	bind $HAPROXY_H2UP ssl crt $tmp/haproxy.pem alpn h2,http/1.1
+	$HAPROXY_FIELDS
 	default_backend be_h2
 backend be_h2
 	balance roundrobin
@@ -173,7 +182,7 @@ rotate() {
 	echo "${@:n+1}" "${@:1:n}"
 }
 
-echo "== wrk -t2 -c$CONNS -d$DURATION --latency, $ROUNDS rounds interleaved; $(nproc) CPUs; load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "== wrk -t2 -c$CONNS -d$DURATION --latency, $ROUNDS rounds interleaved; $(nproc) CPUs; anchors: ${ANCHORS:-equal work}; load $(cut -d' ' -f1-3 /proc/loadavg)"
 for addr in $GANTRY $GANTRY_G $NGINX $HAPROXY; do
 	wrk -t2 -c"$CONNS" -d2s "http://$addr/small" >/dev/null # warm the keep-alive pools
 done
