@@ -37,7 +37,6 @@ fi
 "$tmp/backend" -addr $B1 & pids+=($!)
 "$tmp/backend" -addr $B2 & pids+=($!)
 names=() nginxes=() port=18190
-
 declare -A addr procs
 # start_nginx NAME ADDR [bare] starts an nginx tuned as its docs advise (upstream keep-alive,
 # no access log) in front of the backends, adding the fields gantry adds (fields.sh) unless
@@ -65,7 +64,9 @@ CONF
 for b in $BUILDS; do
 	name=${b%%=*} spec=${b#*=}
 	if [ "${spec%%:*}" = nginx ]; then
-		start_nginx "$name" 127.0.0.1:$port "${spec#nginx:}"
+		mode=
+		[[ $spec == nginx:* ]] && mode=${spec#nginx:}
+		start_nginx "$name" 127.0.0.1:$port "$mode"
 		port=$((port + 1))
 		continue
 	fi
