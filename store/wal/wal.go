@@ -257,9 +257,14 @@ func (l *Log) recover(from uint64) ([]Frame, error) {
 		}
 		switch {
 		case from != 0 && from < first.base:
+			// The frames the data file needs from come before the first live segment. If the
+			// segment just before it is here but not live, its header never became durable:
+			// no commit at or after from was acknowledged (a commit returns once every
+			// segment up to its last frame is synced, in order), and what a crash kept of
+			// the later segments is a torn commit. Only a segment that is gone is a loss.
 			if ok, err := l.validAt(first, first.base); err != nil {
 				return nil, err
-			} else if ok {
+			} else if ok && !l.isSpare(first.seq-1) {
 				return nil, fmt.Errorf("%w: frames %d to %d are missing (segments before %s)", ErrFormat, from, first.base-1, first.name)
 			}
 			fallthrough // the log holds nothing the data file needs: start over
@@ -600,6 +605,16 @@ func (l *Log) takeSpare() (name string, spare bool) {
 	name = l.spares[0]
 	l.spares = l.spares[1:]
 	return name, true
+}
+
+// isSpare reports whether the segment file of sequence number seq is among the spares.
+func (l *Log) isSpare(seq uint64) bool {
+	for _, name := range l.spares {
+		if parseSeq(l.path, name) == seq {
+			return true
+		}
+	}
+	return false
 }
 
 func parseSeq(path, name string) uint64 {

@@ -373,6 +373,35 @@ func TestMissingSegmentIsAnError(t *testing.T) {
 	}
 }
 
+// TestUndurableFirstSegmentStartsOver: a crash kept the later segments of a commit in
+// flight but not the header of the segment where the log starts, so the segment is there
+// and not live. Nothing from it on was acknowledged (a commit returns only once every
+// segment up to its last frame is synced, in order): Open starts the log over rather than
+// calling the frames before the live segments missing, as it does when the file is gone.
+func TestUndurableFirstSegmentStartsOver(t *testing.T) {
+	fs := vfs.NewMemFS()
+	l, _ := open(t, fs, 1, Options{SegmentBytes: smallSeg})
+	appendTx(t, l, 1, 2, 3, 4, 5, 6)
+	l.Sync(6)
+	l.Close()
+	f, err := fs.OpenFile(SegmentName("db", 1), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt(make([]byte, HeaderSize), 0); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	l, frames, err := Open(fs, "db", ps, 1, Options{ID: 7, SegmentBytes: smallSeg})
+	if err != nil {
+		t.Fatalf("open with the first segment's header lost: %v", err)
+	}
+	defer l.Close()
+	if len(frames) != 0 {
+		t.Fatalf("recovered %d frames of a commit that was never acknowledged", len(frames))
+	}
+}
+
 func legacyLog(pageSize int, salt uint32, base uint64, frames int) []byte {
 	h := make([]byte, legacyHeader)
 	copy(h, legacyMagic)
