@@ -359,14 +359,23 @@ func TestLogOfAnotherDatabaseIsRefused(t *testing.T) {
 	}
 }
 
-// TestMissingSegmentIsAnError: frames the data file lacks are in no segment: Open says so
-// rather than starting a log past the hole.
-func TestMissingSegmentIsAnError(t *testing.T) {
+// twoSegments returns a file system holding a closed log of one synced commit of six
+// frames, over two segments.
+func twoSegments(t *testing.T) *vfs.MemFS {
 	fs := vfs.NewMemFS()
 	l, _ := open(t, fs, 1, Options{SegmentBytes: smallSeg})
 	appendTx(t, l, 1, 2, 3, 4, 5, 6)
-	l.Sync(6)
+	if err := l.Sync(6); err != nil {
+		t.Fatal(err)
+	}
 	l.Close()
+	return fs
+}
+
+// TestMissingSegmentIsAnError: frames the data file lacks are in no segment: Open says so
+// rather than starting a log past the hole.
+func TestMissingSegmentIsAnError(t *testing.T) {
+	fs := twoSegments(t)
 	fs.Remove(SegmentName("db", 1))
 	if _, _, err := Open(fs, "db", ps, 1, Options{ID: 7, SegmentBytes: smallSeg}); !errors.Is(err, ErrFormat) {
 		t.Fatalf("open with the first segment gone: %v", err)
@@ -379,11 +388,7 @@ func TestMissingSegmentIsAnError(t *testing.T) {
 // segment up to its last frame is synced, in order): Open starts the log over rather than
 // calling the frames before the live segments missing, as it does when the file is gone.
 func TestUndurableFirstSegmentStartsOver(t *testing.T) {
-	fs := vfs.NewMemFS()
-	l, _ := open(t, fs, 1, Options{SegmentBytes: smallSeg})
-	appendTx(t, l, 1, 2, 3, 4, 5, 6)
-	l.Sync(6)
-	l.Close()
+	fs := twoSegments(t)
 	f, err := fs.OpenFile(SegmentName("db", 1), false)
 	if err != nil {
 		t.Fatal(err)
