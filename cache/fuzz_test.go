@@ -55,9 +55,10 @@ func FuzzCommands(f *testing.F) {
 // fuzzable reports whether FuzzCommands may send args. Left out are commands that wait
 // by design (blocking pops), change how replies come (subscriptions, CLIENT REPLY),
 // end the connection or the server, write files, or change the server for the inputs
-// after (CONFIG SET, which could set a password); and arguments that are legal but make real work
-// of gigabytes, such as SETRANGE at an offset of 500M: integers from 2^20 to 2^62 in
-// magnitude. Smaller and more extreme ones stay, for the range and overflow checks.
+// after (CONFIG SET, which could set a password); and arguments that are legal but make
+// real work of gigabytes, such as SETRANGE at an offset of 500M: integers from 2^20 to
+// 2^62 in magnitude. Smaller and more extreme ones stay, for the range and overflow
+// checks.
 func fuzzable(args []string) bool {
 	switch strings.ToLower(args[0]) {
 	case "blpop", "brpop", "blmove", "brpoplpush", "blmpop", "bzpopmin", "bzpopmax", "bzmpop",

@@ -17,9 +17,10 @@ import (
 // -1), both in front of a real net/http backend. Whatever comes, each proxy must answer
 // only with HTTP/1.x responses, close the connection within its timeouts once the
 // client has stopped sending, and serve the next client; and the two paths, written
-// apart, must answer the same bytes alike (but for Date and the proxy's name in Via). FuzzRequestHead checks the
-// head parser against net/http; this one drives the whole connection: bodies, chunked
-// framing, pipelining, Expect, Upgrade, CONNECT and the error paths between them.
+// apart, must answer the same bytes alike (but for Date and the proxy's name in Via).
+// FuzzRequestHead checks the head parser against net/http; this one drives the whole
+// connection: bodies, chunked framing, pipelining, Expect, Upgrade, CONNECT and the
+// error paths between them.
 //
 //	go test ./proxy -run '^$' -fuzz FuzzHTTP1Conn -fuzztime 2m
 func FuzzHTTP1Conn(f *testing.F) {

@@ -28,8 +28,8 @@ func segBytes(n int) int64 { return wal.HeaderSize + int64(n)*(wal.FrameHeader+1
 // commits a checkpoint recycles them: the acknowledged transactions must all be there and
 // the one in flight all or nothing, and Check clean. It counts where the kills landed and,
 // in a full run, fails unless some landed in each of a roll's frames and header, a
-// recycle's renames and directory sync, and a checkpoint's data-file writes. A directory
-// sync comes only with a new segment file, so 200 random kills can all miss it (seed
+// recycle's renames and directory sync, and a checkpoint's data-file writes. Directory
+// syncs are few among a cycle's operations, so 200 random kills can all miss them (seed
 // 524844153821651420): a full run goes on, up to ten times its cycles, until every one
 // of those places has had a kill. TestCrashAtEachStep kills at each operation in turn.
 func TestCrashAcrossSegments(t *testing.T) {

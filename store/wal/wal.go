@@ -241,7 +241,8 @@ func (l *Log) recover(from uint64) ([]Frame, error) {
 			// write was lost in a crash), so no commit in it or after it was acknowledged:
 			// a commit returns once every segment up to its last frame is synced, in order.
 			// (Recycling renames the oldest segments first, and a crash keeps a prefix of
-			// renames, so the chain never loses a segment at its start.)
+			// renames, so recycling never breaks the chain at its start; a header lost in a
+			// crash can, and is taken below, where from lies before the first live segment.)
 			broken = true
 			stale = append(stale, s)
 		default:
